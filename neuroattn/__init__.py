@@ -1,0 +1,41 @@
+"""neuroattn: attention-based models of brain data.
+
+``import neuroattn`` is cheap: torch, xarray and MNE load only when a
+submodule that needs them is used.
+
+Examples
+--------
+>>> import neuroattn
+>>> neuroattn.__version__
+'0.1.0'
+>>> neuroattn.set_log_level("WARNING")
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from neuroattn._logging import logger, set_log_level
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "set_seed": "neuroattn.seeding",
+    "resolve_device": "neuroattn.device",
+    "progress": "neuroattn.progress",
+    "sys_info": "neuroattn.sys_info",
+    "store": "neuroattn.store",
+    "datasets": "neuroattn.datasets",
+    "training": "neuroattn.training",
+    "config": "neuroattn.config",
+}
+
+__all__ = ["__version__", "logger", "set_log_level", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'neuroattn' has no attribute {name!r}")
+    module = importlib.import_module(_LAZY[name])
+    return module if module.__name__.endswith(name) else getattr(module, name)
