@@ -1,0 +1,226 @@
+"""Build schema-conforming datasets from NumPy arrays.
+
+Examples
+--------
+>>> import numpy as np
+>>> from neuroattn.store.build import ieeg_from_array
+>>> ds = ieeg_from_array(np.zeros((100, 2), "float32"), sfreq=50.0, ch_names=["A1", "A2"])
+>>> ds.signal.dims, float(ds.time[-1])
+(('time', 'channel'), 1.98)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from neuroattn.store.schema import validate_metadata
+
+
+def _names(names: Sequence[str] | None, n: int, prefix: str, what: str) -> list[str]:
+    if names is None:
+        return [f"{prefix}{i}" for i in range(n)]
+    names = [str(x) for x in names]
+    if len(names) != n:
+        raise ValueError(f"Got {len(names)} {what} names for {n} {what}s.")
+    return names
+
+
+def annotations_attr(
+    onset: Sequence[float],
+    duration: Sequence[float],
+    description: Sequence[str],
+    ch_names: Sequence[Sequence[str]] | None = None,
+) -> dict[str, list]:
+    """The JSON-safe ``attrs["annotations"]`` table (onsets in s from the first sample)."""
+    onset, duration = list(map(float, onset)), list(map(float, duration))
+    description = [str(d) for d in description]
+    if not len(onset) == len(duration) == len(description):
+        raise ValueError("onset, duration and description need one entry per annotation.")
+    chs = [[str(c) for c in cs] for cs in ch_names] if ch_names is not None else [
+        [] for _ in onset]
+    return {"onset": onset, "duration": duration, "description": description, "ch_names": chs}
+
+
+def ieeg_from_array(
+    data: np.ndarray,
+    sfreq: float,
+    *,
+    ch_names: Sequence[str] | None = None,
+    ch_types: str | Sequence[str] = "seeg",
+    positions: np.ndarray | None = None,
+    bad: Sequence[bool] | None = None,
+    annotations: Mapping[str, Sequence] | None = None,
+    units: str = "V",
+    t0: float = 0.0,
+    **attrs: Any,
+) -> xr.Dataset:
+    """An iEEG dataset from samples shaped ``(n_times, n_channels)``.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n_times, n_channels)
+        Floating-point samples in ``units``.
+    sfreq : float
+        Sampling rate in Hz (required: nothing can be computed without it).
+    ch_names, ch_types, positions, bad
+        Per-channel names, MNE types, ``(n_channels, 3)`` positions in metres
+        (NaN where unknown) and bad flags.
+    annotations : dict, optional
+        ``{"onset", "duration", "description"[, "ch_names"]}``, seconds from the first sample.
+    **attrs
+        Extra attrs such as ``subject`` or ``reference``.
+    """
+    data = np.asarray(data)
+    if data.ndim != 2:
+        raise ValueError(f"iEEG data must be 2-D (n_times, n_channels); got shape {data.shape}.")
+    if sfreq is None:
+        raise ValueError("sfreq is required: pass the sampling rate in Hz.")
+    n_times, n_ch = data.shape
+    if ch_names is not None and len(ch_names) == n_times != n_ch:
+        raise ValueError(
+            f"data has shape {data.shape} but {len(ch_names)} channel names: it looks "
+            "like (n_channels, n_times); pass data.T."
+        )
+    names = _names(ch_names, n_ch, "ch", "channel")
+    types = [ch_types] * n_ch if isinstance(ch_types, str) else list(ch_types)
+    if len(types) != n_ch:
+        raise ValueError(f"Got {len(types)} channel types for {n_ch} channels.")
+    coords: dict[str, Any] = {
+        "time": ("time", float(t0) + np.arange(n_times) / float(sfreq)),
+        "channel": ("channel", np.array(names, dtype=object)),
+        "ch_type": ("channel", np.array(types, dtype=object)),
+        "bad": ("channel", np.zeros(n_ch, bool) if bad is None else np.asarray(bad, bool)),
+    }
+    if positions is not None:
+        pos = np.asarray(positions, dtype=float)
+        if pos.shape != (n_ch, 3):
+            raise ValueError(f"positions must be (n_channels, 3) = ({n_ch}, 3); got {pos.shape}.")
+        coords.update(x=("channel", pos[:, 0]), y=("channel", pos[:, 1]), z=("channel", pos[:, 2]))
+    all_attrs: dict[str, Any] = {"sfreq": float(sfreq), "units": units, **attrs}
+    if annotations is not None:
+        all_attrs["annotations"] = annotations_attr(
+            annotations["onset"], annotations["duration"], annotations["description"],
+            annotations.get("ch_names"))
+    ds = xr.Dataset({"signal": (("time", "channel"), data)}, coords=coords, attrs=all_attrs)
+    validate_metadata(ds, "ieeg")
+    return ds
+
+
+def fmri_from_array(
+    responses: np.ndarray,
+    *,
+    stimulus: Sequence | None = None,
+    voxel: Sequence | None = None,
+    noise_ceiling: np.ndarray | None = None,
+    roi: Sequence[str] | None = None,
+    space: str = "unknown",
+    **attrs: Any,
+) -> xr.Dataset:
+    """An fMRI encoding dataset from responses shaped ``(n_stimuli, n_voxels)``.
+
+    ``noise_ceiling`` is per voxel (in % explainable variance, NSD style) and
+    ``roi`` labels each voxel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ds = fmri_from_array(np.ones((4, 3)), roi=["V1", "V1", "V2"])
+    >>> ds.responses.dims
+    ('stimulus', 'voxel')
+    """
+    responses = np.asarray(responses)
+    if responses.ndim != 2:
+        raise ValueError(f"responses must be 2-D (n_stimuli, n_voxels); got {responses.shape}.")
+    n_stim, n_vox = responses.shape
+    coords: dict[str, Any] = {
+        "stimulus": ("stimulus", np.arange(n_stim) if stimulus is None else np.asarray(stimulus)),
+        "voxel": ("voxel", np.arange(n_vox) if voxel is None else np.asarray(voxel)),
+    }
+    for name, values in (("noise_ceiling", noise_ceiling), ("roi", roi)):
+        if values is not None:
+            values = np.asarray(values, dtype=object if name == "roi" else float)
+            if values.shape != (n_vox,):
+                raise ValueError(f"{name} needs one value per voxel ({n_vox}); got {values.shape}.")
+            coords[name] = ("voxel", values)
+    for name, values in (("stimulus", stimulus), ("voxel", voxel)):
+        if values is not None and len(values) != responses.shape[name == "voxel"]:
+            raise ValueError(f"Got {len(values)} {name} ids for shape {responses.shape}.")
+    ds = xr.Dataset({"responses": (("stimulus", "voxel"), responses)}, coords=coords,
+                    attrs={"space": space, **attrs})
+    validate_metadata(ds, "fmri")
+    return ds
+
+
+def features_from_array(
+    features: np.ndarray,
+    *,
+    stimulus: Sequence | None = None,
+    source: str = "unknown",
+    **attrs: Any,
+) -> xr.Dataset:
+    """Stimulus feature maps shaped ``(n_stimuli, y, x, n_features)`` (channels last).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> features_from_array(np.zeros((2, 7, 8, 9)), source="resnet18:layer3").features.dims
+    ('stimulus', 'y', 'x', 'feature')
+    """
+    features = np.asarray(features)
+    if features.ndim != 4:
+        raise ValueError(
+            f"features must be 4-D (stimulus, y, x, feature); got shape {features.shape}. "
+            "Torch feature maps are (N, C, H, W): pass np.moveaxis(f, 1, -1)."
+        )
+    n = features.shape[0]
+    ids = np.arange(n) if stimulus is None else np.asarray(stimulus)
+    if ids.shape != (n,):
+        raise ValueError(f"Got {ids.shape[0]} stimulus ids for {n} stimuli.")
+    ds = xr.Dataset({"features": (("stimulus", "y", "x", "feature"), features)},
+                    coords={"stimulus": ("stimulus", ids)}, attrs={"source": source, **attrs})
+    validate_metadata(ds, "features")
+    return ds
+
+
+FIXATION_COLUMNS = ("subject", "image", "trial", "fixation", "x", "y", "duration")
+
+
+def fixations_from_table(table: Mapping[str, Sequence], *, units: str = "px",
+                         **attrs: Any) -> xr.Dataset:
+    """A fixation table from columns ``subject, image, trial, fixation, x, y, duration``.
+
+    ``table`` is a dict of equal-length columns or a pandas DataFrame; ``x``
+    and ``y`` are pixels from the image's top-left corner, ``duration`` is in s.
+
+    Examples
+    --------
+    >>> ds = fixations_from_table({"subject": ["s1"], "image": ["a.jpg"], "trial": [0],
+    ...                            "fixation": [0], "x": [10.0], "y": [20.0], "duration": [0.25]})
+    >>> int(ds.sizes["row"])
+    1
+    """
+    missing = [c for c in FIXATION_COLUMNS if c not in table]
+    if missing:
+        raise ValueError(f"Fixation table is missing column(s) {missing}; "
+                         f"required: {list(FIXATION_COLUMNS)}.")
+    lengths = {c: len(table[c]) for c in FIXATION_COLUMNS}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"Fixation columns have different lengths: {lengths}.")
+    data = {}
+    for col in FIXATION_COLUMNS:
+        values = np.asarray(table[col])
+        if col in ("subject", "image"):
+            values = values.astype(str).astype(object)
+        elif col in ("trial", "fixation"):
+            values = values.astype(np.int64)
+        else:
+            values = values.astype(np.float64)
+        data[col] = ("row", values)
+    extra = {c: ("row", np.asarray(table[c])) for c in table if c not in FIXATION_COLUMNS}
+    ds = xr.Dataset({**data, **extra}, attrs={"units": units, **attrs})
+    validate_metadata(ds, "fixations")
+    return ds
