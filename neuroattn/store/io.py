@@ -233,23 +233,18 @@ def open_store(
     if not (path / "zarr.json").is_file():
         raise _not_a_store(path)
     with use_log_level(verbose):
+        _check_status(path)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 ds = xr.open_zarr(path, consolidated=False,
                                   chunks={} if chunks == "auto" else chunks)
-        except (json.JSONDecodeError, ValueError, KeyError, OSError) as err:
+        except (ValueError, KeyError, OSError) as err:
             raise CorruptStoreError(
                 f"The metadata of {path} cannot be read ({type(err).__name__}: {err}). "
                 "The store is damaged; re-create it from the source recording."
             ) from err
         ds = _plain_strings(ds)
-        status = ds.attrs.get(STATUS_ATTR)
-        if status != "complete":
-            raise IncompleteStoreError(
-                f"{path} was not finished (status {status!r}): a write or append was "
-                "interrupted. Delete it and run the conversion again."
-            )
         found = infer_kind(ds)
         if kind is not None and found != kind:
             raise SchemaError(
@@ -261,6 +256,23 @@ def open_store(
         if check == "full":
             _scan_values(path, found, ds)
     return ds
+
+
+def _check_status(path: Path) -> None:
+    """Refuse a store whose write never finished, before reading anything else."""
+    try:
+        meta = json.loads((path / "zarr.json").read_text())
+        status = meta.get("attributes", {}).get(STATUS_ATTR)
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as err:
+        raise CorruptStoreError(
+            f"The metadata of {path} cannot be read ({type(err).__name__}: {err}). "
+            "The store is damaged; re-create it from the source recording."
+        ) from err
+    if status != "complete":
+        raise IncompleteStoreError(
+            f"{path} was not finished (status {status!r}): a write or append was "
+            "interrupted. Delete it and run the conversion again."
+        )
 
 
 def _chunk_grid(arr: zarr.Array) -> Iterator[tuple[int, ...]]:

@@ -61,7 +61,7 @@ def from_mne_raw(raw: Any, *, dtype: str | None = None, **attrs: Any) -> xr.Data
     frames = {ch["coord_frame"] for ch in chs}
     first_time = raw.first_samp / raw.info["sfreq"]
     ann = raw.annotations
-    offset = first_time if ann.orig_time is not None else 0.0
+    offset = first_time  # MNE reports onsets including first_samp, with or without meas_date
     meas_date = raw.info["meas_date"]
     extra: dict[str, Any] = {
         "first_samp": int(raw.first_samp),

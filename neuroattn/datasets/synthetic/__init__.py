@@ -1,0 +1,16 @@
+"""Synthetic data sets with known ground truth, for testing models and detectors.
+
+Examples
+--------
+>>> from neuroattn.datasets.synthetic import make_synthetic_ieeg
+>>> make_synthetic_ieeg(n_channels=4, duration_s=30.0, sfreq=128.0, n_seizures=0).data.shape
+(4, 3840)
+"""
+
+from neuroattn.datasets.synthetic.ieeg import (
+    SyntheticIEEG,
+    SyntheticIEEGConfig,
+    make_synthetic_ieeg,
+)
+
+__all__ = ["SyntheticIEEG", "SyntheticIEEGConfig", "make_synthetic_ieeg"]
