@@ -30,7 +30,7 @@ Examples
 
 from __future__ import annotations
 
-import math
+import itertools
 import os
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import zarr
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
 from neuroattn.store.io import open_store
 
@@ -174,15 +174,18 @@ class IEEGWindows(Dataset):
         return self.starts[index] // self.chunk_len
 
     def _chunk(self, k: int) -> np.ndarray:
+        """Chunk ``k`` as a contiguous ``(n_channels, chunk_len)`` array, cached."""
         if self._pid != os.getpid():  # first use in this process (e.g. a forked worker)
             self._array = zarr.open_array(self.path / "signal", mode="r")
             self._cache.clear()
             self._pid = os.getpid()
         block = self._cache.get(k)
         if block is None:
-            block = self._array[k * self.chunk_len:(k + 1) * self.chunk_len]
+            raw = self._array[k * self.chunk_len:(k + 1) * self.chunk_len]
             if not self._all_channels:
-                block = block[:, self.channel_index]
+                raw = raw[:, self.channel_index]
+            # Transpose once per chunk, not once per (overlapping) window.
+            block = np.ascontiguousarray(raw.T, dtype=np.float32)
             self._cache[k] = block
             if len(self._cache) > self.cache_chunks:
                 self._cache.popitem(last=False)
@@ -190,29 +193,51 @@ class IEEGWindows(Dataset):
             self._cache.move_to_end(k)
         return block
 
-    def _window(self, start: int) -> np.ndarray:
-        stop = start + self.window
-        first, last = start // self.chunk_len, (stop - 1) // self.chunk_len
-        if first == last:
-            off = first * self.chunk_len
-            return self._chunk(first)[start - off:stop - off]
-        parts = [self._chunk(k) for k in range(first, last + 1)]
-        off = first * self.chunk_len
-        return np.concatenate(parts, axis=0)[start - off:stop - off]
+    def _fill(self, out: np.ndarray, start: int) -> None:
+        """Copy the window starting at sample ``start`` into ``out`` (C, W)."""
+        stop, pos = start + self.window, start
+        while pos < stop:
+            k, off = divmod(pos, self.chunk_len)
+            n = min(stop - pos, self.chunk_len - off)
+            out[:, pos - start:pos - start + n] = self._chunk(k)[:, off:off + n]
+            pos += n
 
     def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        order = np.argsort(self.starts[list(indices)], kind="stable")
-        out: list = [None] * len(indices)
-        for pos in order:  # visit in time order so each chunk is decoded once
-            i = indices[pos]
-            x = torch.from_numpy(np.ascontiguousarray(self._window(int(self.starts[i])).T))
-            out[pos] = (x.float(), torch.tensor(self.labels[i]))
-        return out
+        """Read a batch of windows as a list of ``(x, y)`` samples.
+
+        Windows are cut in time order, so each chunk is decoded at most once.
+        The ``x`` are views of one ``(B, C, W)`` tensor, allocated in shared
+        memory inside a DataLoader worker; :func:`collate_windows` hands that
+        tensor on without copying (the default collate also works).
+        """
+        indices = np.asarray(indices, dtype=np.int64)
+        shape = (len(indices), self.n_channels, self.window)
+        if torch.utils.data.get_worker_info() is not None:
+            # What default_collate does: allocate straight into shared memory.
+            storage = torch.empty(0)._typed_storage()._new_shared(int(np.prod(shape)))
+            x = torch.empty(0).new(storage).view(shape)
+        else:
+            x = torch.empty(shape)
+        out = x.numpy()
+        for pos in np.argsort(self.starts[indices], kind="stable"):
+            self._fill(out[pos], int(self.starts[indices[pos]]))
+        y = torch.from_numpy(self.labels[indices])
+        return list(zip(x, y, strict=True))
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         if not -len(self) <= index < len(self):
             raise IndexError(f"window {index} out of range for {len(self)} windows")
         return self.__getitems__([index % len(self)])[0]
+
+
+def collate_windows(samples: list[tuple[torch.Tensor, torch.Tensor]]):
+    """Collate ``(x, y)`` samples; rows of one batch tensor are returned without a copy."""
+    xs, ys = zip(*samples, strict=True)
+    base = xs[0]._base
+    if base is not None and base.shape[0] == len(xs) and all(
+            x._base is base and x.data_ptr() == base[i].data_ptr() for i, x in enumerate(xs)):
+        return base, torch.stack(ys)
+    return default_collate(samples)
 
 
 class ChunkBlockSampler(Sampler[list[int]]):
@@ -233,6 +258,9 @@ class ChunkBlockSampler(Sampler[list[int]]):
         Base seed; the epoch is added (call :meth:`set_epoch`).
     rank, world_size : int, optional
         DDP shard; read from ``torch.distributed`` when it is initialised.
+    num_workers : int
+        DataLoader workers; each gets its own lane of blocks, so no two
+        workers decode the same chunk (``make_loader`` sets it).
 
     Examples
     --------
@@ -258,6 +286,7 @@ class ChunkBlockSampler(Sampler[list[int]]):
         drop_last: bool = False,
         rank: int | None = None,
         world_size: int | None = None,
+        num_workers: int = 0,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
@@ -274,6 +303,7 @@ class ChunkBlockSampler(Sampler[list[int]]):
         self.drop_last = drop_last
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
+        self.lanes = max(1, num_workers)
         block_of = np.asarray(dataset.chunk_of(np.arange(len(dataset)))) // chunks_per_block
         self.blocks = [np.flatnonzero(block_of == b) for b in np.unique(block_of)]
         if len(self.blocks) < world_size:
@@ -286,29 +316,34 @@ class ChunkBlockSampler(Sampler[list[int]]):
         """Change the shuffle for a new epoch (same on every rank)."""
         self.epoch = epoch
 
-    def _rank_streams(self) -> list[np.ndarray]:
+    def _rank_batches(self) -> list[list[list[int]]]:
+        """Every rank's batches for this epoch (all ranks compute the same plan)."""
         rng = np.random.default_rng([self.seed, self.epoch])
-        order = rng.permutation(len(self.blocks)) if self.shuffle else range(len(self.blocks))
-        streams = []
-        for r in range(self.world_size):
-            mine = [self.blocks[b] for b in list(order)[r::self.world_size]]
+        order = rng.permutation(len(self.blocks)) if self.shuffle else np.arange(len(self.blocks))
+        plans = []
+        for rank in range(self.world_size):
+            mine = [self.blocks[b] for b in order[rank::self.world_size]]
             if self.shuffle:
                 mine = [rng.permutation(block) for block in mine]
-            streams.append(np.concatenate(mine) if mine else np.zeros(0, np.int64))
-        return streams
-
-    def _n_batches(self, n: int) -> int:
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+            # One lane of blocks per DataLoader worker: batch i goes to worker
+            # i % n_workers, so interleaving lanes keeps each block in one worker's cache.
+            lanes = []
+            for lane in range(self.lanes):
+                blocks = mine[lane::self.lanes]
+                stream = np.concatenate(blocks) if blocks else np.zeros(0, np.int64)
+                stop = len(stream) - len(stream) % self.batch_size if self.drop_last else len(
+                    stream)
+                lanes.append([stream[i:i + self.batch_size].tolist()
+                              for i in range(0, stop, self.batch_size)])
+            plans.append([b for group in itertools.zip_longest(*lanes) for b in group if b])
+        n_batches = min(len(p) for p in plans)  # equal across ranks, or DDP hangs
+        return [p[:n_batches] for p in plans]
 
     def __iter__(self) -> Iterator[list[int]]:
-        streams = self._rank_streams()
-        n_batches = min(self._n_batches(len(s)) for s in streams)  # equal across ranks
-        stream = streams[self.rank]
-        for b in range(n_batches):
-            yield stream[b * self.batch_size:(b + 1) * self.batch_size].tolist()
+        yield from self._rank_batches()[self.rank]
 
     def __len__(self) -> int:
-        return min(self._n_batches(len(s)) for s in self._rank_streams())
+        return len(self._rank_batches()[self.rank])
 
 
 def make_loader(
@@ -326,10 +361,12 @@ def make_loader(
     Workers are persistent (their chunk caches survive between epochs).
     ``fork`` is safe here because no dask runs inside workers.
     """
-    sampler = ChunkBlockSampler(dataset, batch_size, shuffle=shuffle, seed=seed, **sampler_kwargs)
+    sampler = ChunkBlockSampler(dataset, batch_size, shuffle=shuffle, seed=seed,
+                                num_workers=num_workers, **sampler_kwargs)
     return DataLoader(
         dataset,
         batch_sampler=sampler,
+        collate_fn=collate_windows,
         num_workers=num_workers,
         persistent_workers=num_workers > 0,
         multiprocessing_context=multiprocessing_context if num_workers > 0 else None,

@@ -313,7 +313,7 @@ class SyntheticIEEGConfig:
         _check_int("seed", self.seed, 0)
 
         needed = self.min_duration_s()
-        if self.duration_s < needed:
+        if round(self.duration_s * self.sfreq) / self.sfreq < needed - 1e-9:
             raise ValueError(
                 f"duration_s={self.duration_s:g} is too short for n_seizures={self.n_seizures} "
                 f"(up to {self.seizure_duration_s[1]:g} s each plus propagation and post-ictal "
@@ -333,7 +333,13 @@ class SyntheticIEEGConfig:
         return int(math.ceil(self.artifacts_per_240s * self.duration_s / 240.0 - 1e-12))
 
     def min_duration_s(self) -> float:
-        """Shortest ``duration_s`` that fits the worst case of all requested events."""
+        """Shortest ``duration_s`` that fits the worst case of all requested events.
+
+        Events are seizures (longest duration + largest propagation delay +
+        longest post-ictal period), artefacts and amplitude decoys, each
+        separated from the others and from the recording edges by
+        ``event_margin_s``. Interictal spikes take the remaining time.
+        """
         margin = self.event_margin_s
         max_delay = self.max_recruit_distance() * self.propagation_delay_s
         post = self.postictal_duration_s[1] if self.postictal else 0.0
@@ -344,7 +350,10 @@ class SyntheticIEEGConfig:
             + self._max_artifacts() * self.artifact_duration_s[1]
             + self.amplitude_decoys * self.amplitude_decoy_duration_s[1]
         )
-        return total + (n_long + 1) * margin if n_long else 0.0
+        if not n_long:
+            return 0.0
+        need = total + (n_long + 1) * margin
+        return math.ceil(need * self.sfreq - 1e-6) / self.sfreq  # on the sample grid
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable copy of the parameters (tuples become lists)."""
@@ -508,7 +517,8 @@ class SyntheticIEEG:
         """Write the recording (with annotations) to EDF via ``raw.export``.
 
         Needs the ``edfio`` package. EDF stores 16-bit samples, so values are
-        quantised to the channel's physical range / 65535.
+        quantised to the channel's physical range / 65535, and the last data
+        record is zero-padded to a whole record. Use an integer ``sfreq``.
 
         Parameters
         ----------
@@ -521,7 +531,16 @@ class SyntheticIEEG:
             ``path``.
         """
         path = Path(path)
-        self.to_raw().export(path, fmt="edf", overwrite=True, verbose="error")
+        try:
+            self.to_raw().export(path, fmt="edf", overwrite=True, verbose="error")
+        except ValueError as err:
+            if float(self.sfreq).is_integer():
+                raise
+            raise ValueError(
+                f"EDF export failed for sfreq={self.sfreq} Hz: EDF needs a whole number of "
+                "samples per data record; generate with an integer sfreq (e.g. 256) or "
+                f"resample before exporting. ({err})"
+            ) from err
         return path
 
     def to_store(self, path: str | Path, **kwargs: Any) -> Path:
@@ -545,7 +564,7 @@ class SyntheticIEEG:
         """
         from neuroattn.store import from_mne_raw, write_store
 
-        ds = from_mne_raw(self.to_raw())
+        ds = from_mne_raw(self.to_raw(), dtype="float32")  # the samples are float32 already
         ds.attrs["ground_truth"] = self.ground_truth()
         write_store(ds, path, kind="ieeg", **kwargs)
         return Path(path)
@@ -650,8 +669,15 @@ def make_synthetic_ieeg(
             continue
         for c, delay in zip(sz["channels"], sz["delays"], strict=True):
             t0 = sz["onset"] + delay + sz["duration"]
-            _modulate(data[c : c + 1], sfreq, t0, sz["postictal"], cfg.postictal_factor,
-                      ramp_in=0.25, ramp_out=min(2.0, 0.3 * sz["postictal"]))
+            _modulate(
+                data[c : c + 1],
+                sfreq,
+                t0,
+                sz["postictal"],
+                cfg.postictal_factor,
+                ramp_in=0.25,
+                ramp_out=min(2.0, 0.3 * sz["postictal"]),
+            )
     for t0, dur in zip(dec_starts, dec_durs, strict=True):
         _modulate(data, sfreq, t0, dur, cfg.amplitude_decoy_factor, ramp_in=0.5, ramp_out=0.5)
 
@@ -688,15 +714,26 @@ def make_synthetic_ieeg(
     data *= gains.astype(np.float32)[:, None]
     if cfg.line_noise_amplitude > 0:
         tt = np.arange(n_times) / sfreq
-        line = (cfg.line_noise_amplitude * np.sin(2 * np.pi * cfg.line_noise_hz * tt
-                                                   + line_phase)).astype(np.float32)
+        line = (
+            cfg.line_noise_amplitude * np.sin(2 * np.pi * cfg.line_noise_hz * tt + line_phase)
+        ).astype(np.float32)
         for c in range(n_ch):
             data[c] += np.float32(line_scale[c]) * line
     data *= np.float32(cfg.background_rms_v)
 
     # ---------------------------------------------------------- bookkeeping
-    events = _event_dicts(cfg, ch_names, seizures, art_starts, art_durs, art_sign,
-                          dec_starts, dec_durs, spike_times, spike_focus)
+    events = _event_dicts(
+        cfg,
+        ch_names,
+        seizures,
+        art_starts,
+        art_durs,
+        art_sign,
+        dec_starts,
+        dec_durs,
+        spike_times,
+        spike_focus,
+    )
     background = {
         "beta": [float(b) for b in betas],
         "alpha_freq_hz": [float(f) for f in alpha_f],
@@ -704,7 +741,10 @@ def make_synthetic_ieeg(
     }
     logger.debug(
         "make_synthetic_ieeg: %d ch x %d samples, %d events in %.2f s",
-        n_ch, n_times, len(events), time.perf_counter() - t_start,
+        n_ch,
+        n_times,
+        len(events),
+        time.perf_counter() - t_start,
     )
     return SyntheticIEEG(
         data=data,
@@ -801,6 +841,8 @@ def _place_intervals(
     if k == 0:
         return np.zeros(0)
     slack = total - float(np.sum(lengths)) - (k + 1) * margin
+    if -1e-6 < slack < 0:  # rounding only
+        slack = 0.0
     if slack < 0:  # validate() checks the worst case, so this is only a safeguard
         raise ValueError(
             f"duration_s={total:g} cannot hold {k} events of total length "
@@ -929,7 +971,9 @@ def _render_complexes(
         start = np.floor(t * sfreq).astype(np.int64) - pre
         idx = start[:, None] + rel[None, :]
         tau = idx / sfreq - t[:, None]
-        wave = -np.exp(-(tau**2) * inv_s) + WAVE_RATIO * np.exp(-((tau - WAVE_DELAY_S) ** 2) * inv_w)
+        wave = -np.exp(-(tau**2) * inv_s) + WAVE_RATIO * np.exp(
+            -((tau - WAVE_DELAY_S) ** 2) * inv_w
+        )
         wave *= amps[b : b + per_batch, None]
         valid = (idx >= 0) & (idx < n_times)
         flat_idx = (chans[b : b + per_batch, None].astype(np.int64) * n_times + idx)[valid]
@@ -972,13 +1016,21 @@ def _event_dicts(
         )
     for t0, dur, sign in zip(art_starts, art_durs, art_sign, strict=True):
         events.append(
-            {"kind": "artifact", "onset": float(t0), "offset": float(t0 + dur),
-             "polarity": int(sign)}
+            {
+                "kind": "artifact",
+                "onset": float(t0),
+                "offset": float(t0 + dur),
+                "polarity": int(sign),
+            }
         )
     for t0, dur in zip(dec_starts, dec_durs, strict=True):
         events.append(
-            {"kind": "amplitude_decoy", "onset": float(t0), "offset": float(t0 + dur),
-             "factor": float(cfg.amplitude_decoy_factor)}
+            {
+                "kind": "amplitude_decoy",
+                "onset": float(t0),
+                "offset": float(t0 + dur),
+                "factor": float(cfg.amplitude_decoy_factor),
+            }
         )
     for t, c in zip(spike_times, spike_focus, strict=True):
         events.append(
@@ -1029,7 +1081,11 @@ def _check_int(name: str, value: Any, lo: int, hi: int | None = None) -> None:
 
 
 def _check_num(
-    name: str, value: Any, *, lo: float | None = None, hi: float | None = None,
+    name: str,
+    value: Any,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
     strict: bool = False,
 ) -> None:
     if not _is_real(value) or not math.isfinite(float(value)):

@@ -187,13 +187,13 @@ def test_labels_match_events_and_events_do_not_overlap() -> None:
         assert 7.0 <= sz["start_freq_hz"] <= 10.0 and 2.5 <= sz["end_freq_hz"] <= 4.0
         delays = sz["channel_delays_s"]
         assert delays[sz["onset_channel"]] == 0.0
-        assert sz["offset"] == pytest.approx(sz["onset"] + sz["focal_duration_s"] + max(delays.values()))
+        assert sz["offset"] == pytest.approx(
+            sz["onset"] + sz["focal_duration_s"] + max(delays.values())
+        )
         # recruited = gain exp(-d/3) >= 0.15  <=>  distance <= 5
         c0 = rec.ch_names.index(sz["onset_channel"])
         dist = [abs(rec.ch_names.index(n) - c0) for n in delays]
-        assert max(dist) <= 5 and len(delays) == sum(
-            1 for c in range(16) if abs(c - c0) <= 5
-        )
+        assert max(dist) <= 5 and len(delays) == sum(1 for c in range(16) if abs(c - c0) <= 5)
     json.dumps(rec.ground_truth())  # JSON-serialisable
 
 
@@ -202,8 +202,9 @@ def test_onset_channel_first_and_delays_grow_with_distance(seed: int) -> None:
     rec = make_synthetic_ieeg(amplitude=20.0, seed=seed, **ONE_SEIZURE)
     (sz,) = _seizures(rec)
     x, sf, on = _in_rms_units(rec), rec.sfreq, sz["onset"]
-    line_length = signal.lfilter(np.ones(int(0.5 * sf)) / int(0.5 * sf), 1.0,
-                                 np.abs(np.diff(x, axis=1)), axis=1)
+    line_length = signal.lfilter(
+        np.ones(int(0.5 * sf)) / int(0.5 * sf), 1.0, np.abs(np.diff(x, axis=1)), axis=1
+    )
     names = [n for n, g in sz["channel_gains"].items() if g > 0.3]  # clearly recruited
     detected, true = [], []
     for name in names:
@@ -258,8 +259,15 @@ def test_amplitude_scales_event_power() -> None:
 
 
 def test_decoys_present_and_label_zero() -> None:
-    kw = dict(n_channels=8, duration_s=240.0, n_seizures=1, amplitude_decoys=1,
-              artifacts_per_240s=3.0, gain_range=None, seed=12)
+    kw = dict(
+        n_channels=8,
+        duration_s=240.0,
+        n_seizures=1,
+        amplitude_decoys=1,
+        artifacts_per_240s=3.0,
+        gain_range=None,
+        seed=12,
+    )
     rec = make_synthetic_ieeg(**kw)
     labels = rec.sample_labels()
     x, sf = _in_rms_units(rec), rec.sfreq
@@ -275,15 +283,17 @@ def test_decoys_present_and_label_zero() -> None:
             seg = x[:, int(e["onset"] * sf) : int(e["offset"] * sf)]
             # 1.5 x amplitude (=6) bump on every channel
             assert np.all(np.abs(seg.mean(axis=1)) > 1.5)
-    none = make_synthetic_ieeg(**{**kw, "spike_rate_hz": 0.0, "artifacts_per_240s": 0.0,
-                                   "amplitude_decoys": 0})
+    none = make_synthetic_ieeg(
+        **{**kw, "spike_rate_hz": 0.0, "artifacts_per_240s": 0.0, "amplitude_decoys": 0}
+    )
     assert {e["kind"] for e in none.events} == {"seizure"}
 
 
 # --------------------------------------------------------------- detector skill
 def _line_length_auroc(amplitude: float, seed: int = 0) -> float:
-    rec = make_synthetic_ieeg(n_channels=16, duration_s=600.0, sfreq=256.0, n_seizures=4,
-                              amplitude=amplitude, seed=seed)
+    rec = make_synthetic_ieeg(
+        n_channels=16, duration_s=600.0, sfreq=256.0, n_seizures=4, amplitude=amplitude, seed=seed
+    )
     sf = int(rec.sfreq)
     n_seg = rec.data.shape[1] // sf
     x = rec.data[:, : n_seg * sf].astype(np.float64).reshape(len(rec.ch_names), n_seg, sf)
@@ -307,8 +317,9 @@ def test_line_length_near_chance_at_tiny_amplitude() -> None:
 
 # ------------------------------------------------------------------- exporters
 def test_to_raw_round_trip() -> None:
-    rec = make_synthetic_ieeg(n_channels=6, duration_s=120.0, n_seizures=2, amplitude_decoys=1,
-                              seed=13)
+    rec = make_synthetic_ieeg(
+        n_channels=6, duration_s=120.0, n_seizures=2, amplitude_decoys=1, seed=13
+    )
     raw = rec.to_raw()
     assert raw.ch_names == rec.ch_names
     assert set(raw.get_channel_types()) == {"seeg"}
@@ -389,8 +400,9 @@ def test_config_from_lists_and_package_config_loader() -> None:
 
     cfg = SyntheticIEEGConfig(seizure_duration_s=[8, 12], gain_range=[1, 1])
     assert cfg.seizure_duration_s == (8, 12) and cfg.gain_range == (1, 1)
-    cfg2 = from_dict(SyntheticIEEGConfig, {"seizure_duration_s": [9, 10], "gain_range": None,
-                                           "n_channels": 32})
+    cfg2 = from_dict(
+        SyntheticIEEGConfig, {"seizure_duration_s": [9, 10], "gain_range": None, "n_channels": 32}
+    )
     assert cfg2.seizure_duration_s == (9.0, 10.0) and cfg2.gain_range is None
     assert make_synthetic_ieeg(cfg2, duration_s=60.0, n_seizures=1).data.shape[0] == 32
     assert SyntheticIEEGConfig().to_dict()["gain_range"] == [0.5, 2.0]
@@ -409,8 +421,10 @@ def test_config_from_lists_and_package_config_loader() -> None:
         ({"seizure_duration_s": (2.0, 5.0)}, r"shorter than the 2 s rise \+ 1 s fall"),
         ({"seizure_duration_s": (20.0, 8.0)}, r"low > high"),
         ({"rho": 1.0}, r"rho=1.0 must be < 1"),
-        ({"line_noise_amplitude": 0.2, "line_noise_hz": 60.0, "sfreq": 100.0},
-         r"line_noise_hz=60.0 is not below the Nyquist"),
+        (
+            {"line_noise_amplitude": 0.2, "line_noise_hz": 60.0, "sfreq": 100.0},
+            r"line_noise_hz=60.0 is not below the Nyquist",
+        ),
         ({"spike_rate_hz": float("nan")}, r"spike_rate_hz=nan must be a finite number"),
         ({"gain_range": (0.0, 2.0)}, r"gain_range=.* must be > 0"),
         ({"recruitment_threshold": 1.5}, r"recruitment_threshold=1.5 must be in \(0, 1\]"),
