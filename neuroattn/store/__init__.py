@@ -5,6 +5,8 @@ Reading and writing stores needs no torch; the torch ``Dataset`` loads on first 
 See :mod:`neuroattn.store.schema` for what each store kind holds.
 """
 
+import importlib
+
 from neuroattn.store.build import (
     annotations_attr,
     features_from_array,
@@ -25,22 +27,25 @@ from neuroattn.store.mne_io import from_mne_raw, to_mne_raw
 from neuroattn.store.neuroimaging import fmri_from_gifti, fmri_from_nifti, to_nifti
 from neuroattn.store.schema import SCHEMAS
 
-_TORCH_NAMES = {"ChunkBlockSampler", "IEEGWindows", "make_loader", "seizure_intervals"}
+# Heavier parts load on first use: reading a store needs neither torch nor scipy.signal.
+_LAZY = {
+    **dict.fromkeys(["ChunkBlockSampler", "IEEGWindows", "make_loader", "seizure_intervals"],
+                    "windows"),
+    **dict.fromkeys(["client", "compute", "filter_overlap", "preprocess_ieeg"], "distributed"),
+}
 
 
 def __getattr__(name: str):
-    # The torch Dataset is imported on first use, so reading a store needs no torch.
-    if name in _TORCH_NAMES:
-        from neuroattn.store import windows
-
-        return getattr(windows, name)
+    if name in _LAZY:
+        module = importlib.import_module(f"neuroattn.store.{_LAZY[name]}")
+        return getattr(module, name)
     raise AttributeError(f"module 'neuroattn.store' has no attribute {name!r}")
 
 
 __all__ = [
     "SCHEMAS", "ChunkBlockSampler", "CorruptStoreError", "IEEGStoreWriter", "IEEGWindows",
     "IncompleteStoreError", "NonFiniteError", "NotAStoreError", "SchemaError", "StoreError",
-    "annotations_attr", "features_from_array", "fixations_from_table", "fmri_from_array",
+    "annotations_attr", "client", "compute", "filter_overlap", "preprocess_ieeg", "features_from_array", "fixations_from_table", "fmri_from_array",
     "fmri_from_gifti", "fmri_from_nifti", "from_mne_raw", "ieeg_from_array", "make_loader",
     "open_store", "seizure_intervals", "to_mne_raw", "to_nifti", "write_store",
 ]

@@ -488,8 +488,8 @@ def preprocess_ieeg(
        ["preprocessing"]`` describing what was done (``bandpass``, ``order``,
        ``overlap`` in samples, ``scale``, per-channel ``center`` and
        ``scale_values``...; the source's own ``preprocessing`` is kept under
-       ``"previous"``). ``attrs["units"]`` is copied unchanged; after scaling
-       the values are dimensionless.
+       ``"previous"``). After scaling, ``attrs["units"]`` becomes ``"a.u."``
+       (dimensionless); without scaling it is kept.
 
     No step holds more than a few chunks in one process's memory.
 
@@ -615,6 +615,8 @@ def preprocess_ieeg(
                 if "preprocessing" in ds.attrs:
                     info["previous"] = ds.attrs["preprocessing"]
                 out.attrs["preprocessing"] = info
+                if scale is not None:
+                    out.attrs["units"] = "a.u."  # scaled values have no physical unit
                 write_store(out, dst, kind="ieeg", chunks={"signal": chunks},
                             overwrite=overwrite)
             finally:

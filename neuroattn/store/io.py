@@ -78,7 +78,8 @@ def _object_strings(ds: xr.Dataset) -> xr.Dataset:
 
 
 def _plain_strings(ds: xr.Dataset) -> xr.Dataset:
-    """Read-back zarr strings come as NumPy ``StringDType``; hand users plain ``object``."""
+    """Load the (small) coordinates, and hand users ``object`` strings, not ``StringDType``."""
+    ds = ds.assign_coords({name: ds[name].load() for name in ds.coords if name not in ds.dims})
     converted = {name: var.astype(object) for name, var in ds.variables.items()
                  if var.dtype.kind == "T"}
     return ds.assign_coords({k: v for k, v in converted.items() if k in ds.coords}).assign(
@@ -130,17 +131,24 @@ def write_store(
     kind = kind or infer_kind(ds)
     with use_log_level(verbose):
         validate_metadata(ds, kind)
-        _check_finite_in_memory(ds, kind)
+        lazy = any(ds[var].chunks is not None for var in get_schema(kind).variables)
+        if not lazy:  # cheap on data already in memory: fail before writing anything
+            _check_finite_in_memory(ds, kind)
         if path.exists() and not overwrite:
             raise FileExistsError(
                 f"{path} already exists; pass overwrite=True to replace it, or pick a new path."
             )
         chunks = chunks or default_chunks(ds, kind, chunk_mb)
+        if lazy:  # dask chunks must line up with the zarr chunks for a safe parallel write
+            ds = ds.assign({var: ds[var].chunk(dict(zip(ds[var].dims, shape, strict=True)))
+                            for var, shape in chunks.items()})
         encoding = {var: {"chunks": shape} for var, shape in chunks.items()}
         ds = _object_strings(_mark(ds, kind, "writing"))
         with atomic_path(path) as tmp:
             ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False,
                        encoding=encoding, write_empty_chunks=True)
+            if lazy:  # computing twice would cost a second pass: scan what was written
+                _scan_values(tmp, kind, ds)
             _set_status(tmp, "complete")
         logger.info("wrote %s store %s", kind, path)
     return path
@@ -148,9 +156,8 @@ def write_store(
 
 def _check_finite_in_memory(ds: xr.Dataset, kind: str) -> None:
     for var in get_schema(kind).variables:
-        finite = bool(np.isfinite(ds[var].data).all())
-        if not finite:
-            bad = ~np.isfinite(np.asarray(ds[var].values))
+        bad = ~np.isfinite(ds[var].values)
+        if bad.any():
             _raise_nonfinite(var, bad, (0,) * bad.ndim, ds, kind)
 
 

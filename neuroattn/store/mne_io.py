@@ -24,9 +24,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neuroattn._logging import logger
 from neuroattn.store.build import ieeg_from_array
 
-_UNIT_SCALE = {"V": 1.0, "mV": 1e-3, "uV": 1e-6, "µV": 1e-6, "μV": 1e-6, "nV": 1e-9}
+# "a.u." (e.g. robust-scaled data) is passed to MNE as-is, with a warning.
+_UNIT_SCALE = {"V": 1.0, "mV": 1e-3, "uV": 1e-6, "µV": 1e-6, "μV": 1e-6, "nV": 1e-9,
+               "a.u.": 1.0}
 
 
 def _frames() -> dict[int, str]:
@@ -99,6 +102,8 @@ def to_mne_raw(ds: xr.Dataset, *, verbose: bool | str | None = False) -> Any:
     units = ds.attrs.get("units", "V")
     if units not in _UNIT_SCALE:
         raise ValueError(f"Unknown units {units!r}; expected one of {sorted(_UNIT_SCALE)}.")
+    if units == "a.u.":
+        logger.warning("The data are in arbitrary units (scaled); MNE will label them volts.")
     sfreq = float(ds.attrs["sfreq"])
     names = [str(c) for c in ds["channel"].values]
     types = [str(t) for t in ds["ch_type"].values]

@@ -246,3 +246,15 @@ def test_zarr_v2_store_is_explained(tmp_path):
     with pytest.raises(NotAStoreError, match="zarr v2"):
         open_store(v2)
     shutil.rmtree(v2)
+
+
+def test_lazy_dataset_written_once_and_nan_rejected(ieeg_ds, tmp_path):
+    """A dask-backed dataset is computed once; NaN found in what was written publishes nothing."""
+    path = write_store(ieeg_ds, tmp_path / "rec.zarr", chunk_mb=0.01)
+    lazy = open_store(path)
+    assert lazy.signal.chunks is not None
+    copy = write_store(lazy * 2, tmp_path / "copy.zarr", kind="ieeg")
+    np.testing.assert_array_equal(open_store(copy).signal.values, ieeg_ds.signal.values * 2)
+    with pytest.raises(NonFiniteError, match="channel='LA3'"):
+        write_store(lazy.where(lazy.channel != "LA3"), tmp_path / "nan.zarr", kind="ieeg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.zarr", "rec.zarr"]

@@ -165,3 +165,36 @@ def test_collate_passes_the_batch_tensor_through(store):
     assert x.data_ptr() == samples[0][0].data_ptr()  # no copy
     x2, _ = collate_windows([w[4], w[1], w[2]])  # separate tensors: stacked
     assert torch.equal(x, x2) and y.tolist() == [int(w.labels[i]) for i in (4, 1, 2)]
+
+
+DDP_SCRIPT = """
+import json, sys
+import torch.distributed as dist
+from neuroattn.store import IEEGWindows, ChunkBlockSampler
+dist.init_process_group("gloo")
+sampler = ChunkBlockSampler(IEEGWindows(sys.argv[1], window_s=1.0), 4, chunks_per_block=1)
+mine = sorted(i for b in sampler for i in b)
+shards = [None] * dist.get_world_size()
+dist.all_gather_object(shards, {"rank": sampler.rank, "n": len(sampler), "ids": mine})
+if dist.get_rank() == 0:
+    print(json.dumps(shards))
+dist.destroy_process_group()
+"""
+
+
+@pytest.mark.slow
+def test_torchrun_ranks_get_distinct_shards(store, tmp_path):
+    """Under torchrun (gloo, CPU) the sampler reads its rank and shards by itself."""
+    import json
+
+    path, _ = store
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(script), str(path)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-2000:]
+    shards = json.loads(out.stdout.strip().splitlines()[-1])
+    assert [s["rank"] for s in shards] == [0, 1]
+    assert shards[0]["n"] == shards[1]["n"] > 0
+    assert set(shards[0]["ids"]).isdisjoint(shards[1]["ids"])

@@ -355,43 +355,22 @@ def test_to_edf_readable(tmp_path: Path) -> None:
     assert seiz[0]["onset"] == pytest.approx(_seizures(rec)[0]["onset"], abs=0.01)
 
 
-def test_to_store_calls_store_api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """to_store hands the MNE raw and a JSON-able ground truth to the store API."""
-    calls: dict = {}
+def test_to_store_round_trip(tmp_path: Path) -> None:
+    """The store holds the samples, seizure annotations and the JSON ground truth."""
+    from neuroattn.store import open_store, seizure_intervals
 
-    class FakeDataset:
-        def __init__(self) -> None:
-            self.attrs: dict = {}
-
-    def from_mne_raw(raw):  # noqa: ANN001, ANN202
-        calls["raw"] = raw
-        return FakeDataset()
-
-    def write_store(ds, path, *, kind, **kwargs):  # noqa: ANN001, ANN202
-        calls.update(ds=ds, path=path, kind=kind, kwargs=kwargs)
-
-    fake = types.ModuleType("neuroattn.store")
-    fake.from_mne_raw = from_mne_raw
-    fake.write_store = write_store
-    monkeypatch.setitem(sys.modules, "neuroattn.store", fake)
-
-    rec = make_synthetic_ieeg(n_channels=4, duration_s=60.0, n_seizures=1, seed=15)
-    out = rec.to_store(tmp_path / "rec.zarr", overwrite=True)
-    assert out == tmp_path / "rec.zarr"
-    assert calls["kind"] == "ieeg" and calls["kwargs"] == {"overwrite": True}
-    assert calls["raw"].ch_names == rec.ch_names
-    gt = calls["ds"].attrs["ground_truth"]
-    assert json.loads(json.dumps(gt)) == gt
-    assert gt["config"]["seed"] == 15 and gt["config"]["seizure_duration_s"] == [8.0, 20.0]
-    assert [e["kind"] for e in gt["events"]] == [e["kind"] for e in rec.events]
-
-
-def test_to_store_real(tmp_path: Path) -> None:
-    """Integration with neuroattn.store (from_mne_raw / write_store)."""
     rec = make_synthetic_ieeg(n_channels=4, duration_s=60.0, n_seizures=1, seed=16)
     out = rec.to_store(tmp_path / "rec.zarr")
     assert out == tmp_path / "rec.zarr"
-    assert out.exists()
+    ds = open_store(out, kind="ieeg")
+    assert ds.signal.dtype == np.float32
+    np.testing.assert_array_equal(ds.signal.values.T, rec.data)
+    np.testing.assert_allclose(seizure_intervals(ds.attrs["annotations"]),
+                               rec.seizure_intervals(), atol=1e-9)
+    gt = ds.attrs["ground_truth"]
+    assert gt == json.loads(json.dumps(rec.ground_truth()))
+    assert gt["config"]["seed"] == 16
+    assert [e["kind"] for e in gt["events"]] == [e["kind"] for e in rec.events]
 
 
 # -------------------------------------------------------------- configuration
