@@ -3,8 +3,9 @@
 On a 64-channel, 20-minute, 512 Hz iEEG store (synthetic), it measures window
 batches per second for
 
-* ``ours``: :class:`neuroattn.store.IEEGWindows` + :class:`ChunkBlockSampler`
-  through a ``DataLoader`` with 2 workers (steady state: second epoch);
+* ``ours``: :class:`neuroattn.store.IEEGWindows` through
+  :func:`neuroattn.store.make_loader` (a ``WindowLoader``: a torch ``DataLoader``
+  with 2 worker processes decoding blocks of chunks), steady state (2nd epoch);
 * ``raw_chunk``: one process reading every zarr chunk once and cutting the same
   windows into batches (the limit: the same bytes, no framework);
 * ``naive``: per-sample ``ds.signal.isel(time=...).values`` on a dask-backed
@@ -46,7 +47,7 @@ def bench_ours(windows: IEEGWindows, batch_size: int, workers: int) -> dict:
     t0 = time.perf_counter()
     n = sum(1 for _ in loader)  # epoch 1 includes worker start-up
     first = time.perf_counter() - t0
-    loader.batch_sampler.set_epoch(1)
+    loader.set_epoch(1)
     t0 = time.perf_counter()
     n = 0
     for x, _ in loader:
@@ -60,7 +61,7 @@ def bench_raw(path: Path, windows: IEEGWindows, batch_size: int) -> dict:
     arr = zarr.open_array(path / "signal", mode="r")
     L, W = windows.chunk_len, windows.window
     order = np.random.default_rng(0).permutation(len(windows.starts))
-    n_batches = len(order) // batch_size
+    n_batches = -(-len(order) // batch_size)  # the last partial batch too, like ours
     t0 = time.perf_counter()
     data = np.concatenate([arr[k * L:(k + 1) * L] for k in range(-(-arr.shape[0] // L))])
     for b in range(n_batches):

@@ -29,8 +29,8 @@ from neuroattn.store.schema import SCHEMAS
 
 # Heavier parts load on first use: reading a store needs neither torch nor scipy.signal.
 _LAZY = {
-    **dict.fromkeys(["ChunkBlockSampler", "IEEGWindows", "make_loader", "seizure_intervals"],
-                    "windows"),
+    **dict.fromkeys(["ChunkBlockSampler", "IEEGWindows", "WindowLoader", "make_loader",
+                     "seizure_intervals"], "windows"),
     **dict.fromkeys(["client", "compute", "filter_overlap", "preprocess_ieeg"], "distributed"),
 }
 
@@ -44,7 +44,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "SCHEMAS", "ChunkBlockSampler", "CorruptStoreError", "IEEGStoreWriter", "IEEGWindows",
-    "IncompleteStoreError", "NonFiniteError", "NotAStoreError", "SchemaError", "StoreError",
+    "IncompleteStoreError", "NonFiniteError", "NotAStoreError", "SchemaError", "StoreError", "WindowLoader",
     "annotations_attr", "client", "compute", "filter_overlap", "preprocess_ieeg", "features_from_array", "fixations_from_table", "fmri_from_array",
     "fmri_from_gifti", "fmri_from_nifti", "from_mne_raw", "ieeg_from_array", "make_loader",
     "open_store", "seizure_intervals", "to_mne_raw", "to_nifti", "write_store",

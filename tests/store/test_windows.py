@@ -100,10 +100,11 @@ def test_sampler_shards_are_disjoint_and_equal(store):
 
 
 def test_loader_batches(store):
-    path, _ = store
+    path, data = store
     loader = make_loader(IEEGWindows(path, window_s=2.0), batch_size=5, shuffle=False)
     x, y = next(iter(loader))
     assert x.shape == (5, 4, 200) and y.shape == (5,)
+    np.testing.assert_array_equal(x[1].numpy(), data[200:400, [0, 1, 3, 4]].T)  # time order
 
 
 def test_bad_arguments_are_explained(store):
@@ -139,32 +140,51 @@ def test_fork_workers_after_parent_dask_compute(store):
     assert "windows 60" in result.stdout
 
 
-def test_worker_lanes_keep_blocks_apart(store):
-    """Batch i goes to worker i % n: each worker's batches come from its own blocks.
+@pytest.mark.parametrize("num_workers", [0, 2])
+@pytest.mark.parametrize("stride_s", [0.5, 3.0])
+@pytest.mark.parametrize("world_size", [1, 2])
+def test_window_loader_yields_the_sampler_windows(tmp_path, num_workers, stride_s, world_size):
+    """Every window of the sampler's epoch comes out once, with the right samples and label.
 
-    (Only while both lanes still have batches; the longer lane's tail is shared.)
+    The samples encode their own time index, so each row tells which window it is.
     """
+    n, sfreq = 6000, 100.0
+    data = (np.arange(n)[:, None] * 8 + np.arange(3)[None, :]).astype("float32")
+    ds = ieeg_from_array(data, sfreq=sfreq, annotations={
+        "onset": [20.0], "duration": [5.0], "description": ["seizure"]})
+    path = write_store(ds, tmp_path / "idx.zarr", chunks={"signal": (700, 3)})
+    w = IEEGWindows(path, window_s=2.0, stride_s=stride_s, label_segment_s=1.0)
+    for rank in range(world_size):
+        kwargs = dict(seed=5, chunks_per_block=2, rank=rank, world_size=world_size)
+        loader = make_loader(w, 12, num_workers=num_workers, multiprocessing_context="fork",
+                             **kwargs)
+        for epoch in (0, 1):
+            loader.set_epoch(epoch)
+            sampler = ChunkBlockSampler(w, 12, **kwargs)
+            sampler.set_epoch(epoch)
+            expected = [i for batch in sampler for i in batch]
+            batches = list(loader)
+            assert len(batches) == len(sampler) == len(loader)
+            seen = []
+            for x, y in batches:
+                starts = (x[:, 0, 0].numpy() // 8).astype(int)
+                ids = np.searchsorted(w.starts, starts)
+                np.testing.assert_array_equal(w.starts[ids], starts)
+                want = np.stack([data[s:s + 200].T for s in starts])
+                np.testing.assert_array_equal(x.numpy(), want)
+                np.testing.assert_array_equal(y.numpy(), w.labels[ids])
+                seen.extend(ids.tolist())
+            assert sorted(seen) == sorted(expected)
+
+
+def test_window_loader_ddp_shards_and_drop_last(store):
     path, _ = store
-    w = IEEGWindows(path, window_s=1.0, stride_s=0.25)
-    sampler = ChunkBlockSampler(w, batch_size=8, seed=1, chunks_per_block=1, num_workers=2)
-    batches = list(sampler)
-    both_alive = batches[: len(batches) // 2]
-    lane_chunks = [{int(c) for b in both_alive[lane::2] for c in w.chunk_of(np.array(b))}
-                   for lane in (0, 1)]
-    assert lane_chunks[0].isdisjoint(lane_chunks[1])
-    assert sorted(np.concatenate(batches).tolist()) == list(range(len(w)))
-
-
-def test_collate_passes_the_batch_tensor_through(store):
-    from neuroattn.store.windows import collate_windows
-
-    path, _ = store
-    w = IEEGWindows(path, window_s=1.0)
-    samples = w.__getitems__([4, 1, 2])
-    x, y = collate_windows(samples)
-    assert x.data_ptr() == samples[0][0].data_ptr()  # no copy
-    x2, _ = collate_windows([w[4], w[1], w[2]])  # separate tensors: stacked
-    assert torch.equal(x, x2) and y.tolist() == [int(w.labels[i]) for i in (4, 1, 2)]
+    w = IEEGWindows(path, window_s=1.0, stride_s=0.5)
+    loaders = [make_loader(w, 7, chunks_per_block=1, rank=r, world_size=2, drop_last=True)
+               for r in (0, 1)]
+    batches = [list(loader) for loader in loaders]
+    assert len(batches[0]) == len(batches[1]) > 0
+    assert all(x.shape[0] == 7 for b in batches for x, _ in b)
 
 
 DDP_SCRIPT = """
