@@ -132,6 +132,10 @@ class IEEGWindows(Dataset):
         self._array: zarr.Array | None = None
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
 
+    def __getstate__(self) -> dict:
+        # Spawned workers get no open array and no cached chunks; they reopen lazily.
+        return {**self.__dict__, "_pid": None, "_array": None, "_cache": OrderedDict()}
+
     def _samples(self, seconds: float, name: str) -> int:
         n = int(round(seconds * self.sfreq))
         if n < 1:

@@ -218,3 +218,15 @@ def test_torchrun_ranks_get_distinct_shards(store, tmp_path):
     assert [s["rank"] for s in shards] == [0, 1]
     assert shards[0]["n"] == shards[1]["n"] > 0
     assert set(shards[0]["ids"]).isdisjoint(shards[1]["ids"])
+
+
+def test_pickles_without_open_handles_or_cache(store):
+    """Spawned workers receive a light dataset that reopens the store itself."""
+    import pickle
+
+    path, data = store
+    w = IEEGWindows(path, window_s=1.0)
+    x0, _ = w[3]
+    clone = pickle.loads(pickle.dumps(w))
+    assert clone._array is None and not clone._cache
+    assert torch.equal(clone[3][0], x0)
