@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 EPILOG = """examples:
   python -m neuroattn sys-info
-  python -m neuroattn synth ieeg                       # synthetic_ieeg.zarr, 16 ch, 4 min
+  python -m neuroattn synth ieeg                       # synthetic_ieeg.zarr + .png, 16 ch, 4 min
   python -m neuroattn synth ieeg --out rec.edf --channels 64 --duration 1200 --sfreq 512
   python -m neuroattn synth ieeg --amplitude 2.5 --seed 3   # a harder recording
 """
@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     ieeg.add_argument("--amplitude", type=float, default=4.0,
                       help="seizure amplitude in units of background RMS (the difficulty)")
     ieeg.add_argument("--seed", type=int, default=0, help="random seed")
+    ieeg.add_argument("--figure", default="auto",
+                      help="PNG of the first seizure: 'auto' = next to --out, or a path, or 'none'")
     ieeg.add_argument("--overwrite", action="store_true", help="replace an existing output")
     return parser
 
@@ -76,6 +78,14 @@ def _synth_ieeg(args: argparse.Namespace) -> None:
         rec.to_raw().save(out, overwrite=True, verbose=False)
     else:
         rec.to_store(out, overwrite=args.overwrite)
+    if args.figure != "none":
+        from neuroattn.plotting import plot_ieeg
+        from neuroattn.store import from_mne_raw
+
+        figure = out.with_suffix(".png") if args.figure == "auto" else Path(args.figure)
+        plot_ieeg(from_mne_raw(rec.to_raw(), dtype="float32"), output_file=figure,
+                  title=f"synthetic iEEG (amplitude {args.amplitude}, seed {args.seed})")
+        logger.info("figure: %s", figure)
     intervals = rec.seizure_intervals()
     logger.info(
         "%s: %d channels x %.0f s at %g Hz; seizures at %s s", out, args.channels,

@@ -59,6 +59,7 @@ def test_cli_synth_ieeg_writes_a_valid_store(tmp_path):
            "--channels", "5", "--duration", "60", "--sfreq", "128", "--seizures", "1"]
     subprocess.run(cmd, check=True, capture_output=True)
     ds = open_store(out, kind="ieeg")
+    assert (tmp_path / "s.png").stat().st_size > 1000  # the figure of the first seizure
     assert ds.sizes["channel"] == 5 and ds.attrs["sfreq"] == 128.0
     assert seizure_intervals(ds.attrs["annotations"]).shape == (1, 2)
     again = subprocess.run(cmd, capture_output=True, text=True)

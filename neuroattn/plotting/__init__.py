@@ -1,0 +1,5 @@
+"""Figures. Every function takes ``axes=``/``output_file=`` and returns the Figure."""
+
+from neuroattn.plotting.ieeg import plot_ieeg
+
+__all__ = ["plot_ieeg"]
