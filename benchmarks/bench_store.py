@@ -45,13 +45,11 @@ def bench_ours(windows: IEEGWindows, batch_size: int, workers: int) -> dict:
     loader = make_loader(windows, batch_size, num_workers=workers, seed=0,
                          multiprocessing_context="fork" if workers else None)
     t0 = time.perf_counter()
-    n = sum(1 for _ in loader)  # epoch 1 includes worker start-up
+    sum(1 for _ in loader)  # epoch 1 includes worker start-up
     first = time.perf_counter() - t0
     loader.set_epoch(1)
     t0 = time.perf_counter()
-    n = 0
-    for x, _ in loader:
-        n += 1
+    n = sum(1 for _ in loader)
     steady = time.perf_counter() - t0
     return {"batches": n, "seconds": steady, "first_epoch_seconds": first,
             "batches_per_s": n / steady}

@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 
 from neuroattn._atomic import atomic_path
+from neuroattn.store.build import seizure_intervals
 
 
 def plot_ieeg(
@@ -60,7 +61,6 @@ def plot_ieeg(
     """
     import matplotlib.pyplot as plt
 
-    from neuroattn.store.windows import seizure_intervals
 
     if "signal" not in ds:
         raise ValueError("plot_ieeg needs an iEEG dataset (a 'signal' variable).")
@@ -86,7 +86,7 @@ def plot_ieeg(
     if axes is None:
         fig, axes = plt.subplots(figsize=(11, 0.3 * len(picked) + 1.5))
     fig = axes.figure
-    for row, name in enumerate(picked):
+    for row in range(len(picked)):
         axes.plot(times, -data[:, row] / scale + row, lw=0.5, color="k")
     for onset, duration, desc in zip(annotations.get("onset", []),
                                      annotations.get("duration", []),

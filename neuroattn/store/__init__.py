@@ -13,6 +13,7 @@ from neuroattn.store.build import (
     fixations_from_table,
     fmri_from_array,
     ieeg_from_array,
+    seizure_intervals,
 )
 from neuroattn.store.errors import (
     CorruptStoreError,
@@ -29,8 +30,8 @@ from neuroattn.store.schema import SCHEMAS
 
 # Heavier parts load on first use: reading a store needs neither torch nor scipy.signal.
 _LAZY = {
-    **dict.fromkeys(["ChunkBlockSampler", "IEEGWindows", "WindowLoader", "make_loader",
-                     "seizure_intervals"], "windows"),
+    "IEEGWindows": "windows",
+    **dict.fromkeys(["ChunkBlockSampler", "WindowLoader", "make_loader"], "loader"),
     **dict.fromkeys(["client", "compute", "filter_overlap", "preprocess_ieeg"], "distributed"),
 }
 
@@ -43,9 +44,11 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "SCHEMAS", "ChunkBlockSampler", "CorruptStoreError", "IEEGStoreWriter", "IEEGWindows",
-    "IncompleteStoreError", "NonFiniteError", "NotAStoreError", "SchemaError", "StoreError", "WindowLoader",
-    "annotations_attr", "client", "compute", "filter_overlap", "preprocess_ieeg", "features_from_array", "fixations_from_table", "fmri_from_array",
+    "ChunkBlockSampler", "CorruptStoreError", "IEEGStoreWriter", "IEEGWindows",
+    "IncompleteStoreError", "NonFiniteError", "NotAStoreError", "SCHEMAS", "SchemaError",
+    "StoreError", "WindowLoader", "annotations_attr", "client", "compute",
+    "features_from_array", "filter_overlap", "fixations_from_table", "fmri_from_array",
     "fmri_from_gifti", "fmri_from_nifti", "from_mne_raw", "ieeg_from_array", "make_loader",
-    "open_store", "seizure_intervals", "to_mne_raw", "to_nifti", "write_store",
+    "open_store", "preprocess_ieeg", "seizure_intervals", "to_mne_raw", "to_nifti",
+    "write_store",
 ]

@@ -45,6 +45,23 @@ def annotations_attr(
     return {"onset": onset, "duration": duration, "description": description, "ch_names": chs}
 
 
+def seizure_intervals(annotations: dict | None, prefix: str = "seizure") -> np.ndarray:
+    """``(n, 2)`` onset/offset seconds of annotations whose description starts with ``prefix``.
+
+    Examples
+    --------
+    >>> seizure_intervals({"onset": [1.0, 5.0], "duration": [2.0, 1.0],
+    ...                    "description": ["seizure", "artifact"]})
+    array([[1., 3.]])
+    """
+    if not annotations:
+        return np.zeros((0, 2))
+    rows = [(on, on + dur) for on, dur, desc in zip(
+        annotations["onset"], annotations["duration"], annotations["description"], strict=True)
+        if str(desc).lower().startswith(prefix)]
+    return np.asarray(rows, dtype=float).reshape(-1, 2)
+
+
 def ieeg_from_array(
     data: np.ndarray,
     sfreq: float,

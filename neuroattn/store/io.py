@@ -24,7 +24,7 @@ import numpy as np
 import xarray as xr
 import zarr
 
-from neuroattn._atomic import atomic_path, temporary_sibling, _remove
+from neuroattn._atomic import _remove, atomic_path, temporary_sibling
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.progress import progress
 from neuroattn.store.errors import (
