@@ -1,0 +1,221 @@
+"""Multi-variate parallel attention (MVPA) as functions of projected tensors.
+
+Tokens sit on a (segment ``t``, channel ``c``) grid, flattened time-major
+(``n = t * C + c``). For a query (t, c) and a key (t', c') the logit is
+
+    ( (q + u)·k   if |t - t'| <= window or t = T - 1, else 0 )     content
+  + (q + v)·R[row_t(t - t')]                                          time
+  + (q + w)·S[row_c(|c - c'|)]                                        channel
+
+times ``scale``, under one softmax over every key with t' <= t (block-causal:
+all channels of the same and earlier segments are visible). ``R`` and ``S``
+are the projected time and channel tables.
+
+Row conventions:
+
+* ``"table"`` (the released MVPFormer weights): ``row_t = T - 1 - Δt`` and
+  ``row_c = C - 1 - |Δc|``. The row used for a given distance depends on T
+  and C (Δ = 0 maps to row T - 1 / C - 1), so the encoding is only relative
+  for a fixed window length and channel count.
+* ``"relative"``: ``row_t = Δt`` and ``row_c = |Δc|``, the same row for the
+  same distance whatever T and C are. Use it for models trained from scratch
+  on varying montages; it cannot load the released weights.
+
+Two implementations give the same numbers:
+
+* :func:`mvpa_reference` materialises the (N, N) score matrix (N = T·C): the
+  readable definition, used by the tests.
+* :func:`mvpa_chunked` walks over blocks of query segments; each block sees
+  only its causal keys, and with ``checkpoint=True`` (training) the block's
+  scores are recomputed in the backward pass instead of stored. The largest
+  score tensor is (block·C, N) instead of (N, N), in the forward and the
+  backward pass.
+
+Shapes: ``q`` (B, H, N, d), ``k`` and ``v`` (B, Hkv, N, d) with ``H`` a multiple
+of ``Hkv`` (grouped-query attention: query head h uses key head
+h // (H // Hkv)); ``time_keys`` (Hkv, n_positions, d); ``chan_keys`` (Hkv,
+n_channels, d); ``u``, ``v_bias``, ``w_bias`` (Hkv, d), shared by the query
+heads of a group.
+
+Examples
+--------
+>>> import torch
+>>> from neuroattn.ieeg.mvpa_functional import mvpa_reference, mvpa_chunked
+>>> g = torch.Generator().manual_seed(0)
+>>> T, C, H, Hkv, d = 4, 3, 4, 2, 8
+>>> q = torch.randn(2, H, T * C, d, generator=g)
+>>> k, v = torch.randn(2, 2, Hkv, T * C, d, generator=g)
+>>> tables = torch.randn(Hkv, 10, d, generator=g), torch.randn(Hkv, 6, d, generator=g)
+>>> biases = torch.randn(3, Hkv, d, generator=g)
+>>> ref = mvpa_reference(q, k, v, *tables, *biases, n_segments=T, window=1)
+>>> out = mvpa_chunked(q, k, v, *tables, *biases, n_segments=T, window=1, block_segments=1)
+>>> torch.allclose(ref, out, atol=1e-5)
+True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch.utils.checkpoint import checkpoint
+
+Rows = Literal["table", "relative"]
+
+
+def check_grid(n_tokens: int, n_segments: int, n_positions: int, n_channels: int,
+               rows: Rows) -> int:
+    """Return the channel count C = N / T, or raise if the grid does not fit the tables."""
+    if n_segments < 1 or n_tokens % n_segments:
+        raise ValueError(
+            f"{n_tokens} tokens cannot be split into {n_segments} segments of equal channel count."
+        )
+    n_chans = n_tokens // n_segments
+    if n_segments > n_positions:
+        raise ValueError(
+            f"{n_segments} segments exceed the time table ({n_positions} rows): use at most "
+            f"{n_positions} segments per window, or a model built with more positions."
+        )
+    if n_chans > n_channels:
+        raise ValueError(
+            f"{n_chans} channels exceed the channel table ({n_channels} rows): select at most "
+            f"{n_channels} channels (e.g. IEEGWindows(channels=...))."
+        )
+    if rows not in ("table", "relative"):
+        raise ValueError(f"rows={rows!r}; use 'table' (released weights) or 'relative'.")
+    return n_chans
+
+
+def _expand(x: torch.Tensor, groups: int, dim: int) -> torch.Tensor:
+    """Repeat key/value heads for grouped-query attention."""
+    return x if groups == 1 else x.repeat_interleave(groups, dim=dim)
+
+
+def _row_index(q_pos: torch.Tensor, k_pos: torch.Tensor, size: int, rows: Rows,
+               symmetric: bool) -> torch.Tensor:
+    """Table row for every (query, key) pair of positions, clamped into the table."""
+    delta = q_pos[:, None] - k_pos[None, :]
+    if symmetric:
+        delta = delta.abs()
+    row = (size - 1 - delta) if rows == "table" else delta
+    return row.clamp(0, size - 1)  # pairs outside the causal range are masked later
+
+
+def _position_logits(
+    q: torch.Tensor, keys: torch.Tensor, bias: torch.Tensor, index: torch.Tensor,
+) -> torch.Tensor:
+    """(q + bias)·keys[index]: the logits of a lookup table, gathered per key position.
+
+    q (B, H, M, d); keys (H, R, d); bias (H, d); index (M, K) rows -> (B, H, M, K).
+    """
+    table_logits = torch.einsum("bhmd,hrd->bhmr", q + bias[None, :, None], keys)
+    return table_logits.gather(-1, index.expand(*table_logits.shape[:2], *index.shape))
+
+
+def _block_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+    time_keys: torch.Tensor, chan_keys: torch.Tensor,
+    u: torch.Tensor, v_bias: torch.Tensor, w_bias: torch.Tensor,
+    q_seg0: int, n_segments: int, n_chans: int, window: int | None, rows: Rows,
+    scale: float, dropout_p: float, content: bool,
+) -> torch.Tensor:
+    """Attention of the queries of segments q_seg0.. (all channels) over their causal keys.
+
+    q (B, H, Mq, d) with Mq a whole number of segments; k, v (B, H, Mk, d)
+    holding segments 0 .. last query segment. Everything here is already
+    expanded to H heads.
+    """
+    device = q.device
+    q_tok = torch.arange(q.shape[2], device=device) + q_seg0 * n_chans
+    k_tok = torch.arange(k.shape[2], device=device)
+    q_t, q_c = q_tok // n_chans, q_tok % n_chans
+    k_t, k_c = k_tok // n_chans, k_tok % n_chans
+    logits = _position_logits(q, time_keys, v_bias,
+                              _row_index(q_t, k_t, n_segments, rows, symmetric=False))
+    logits = logits + _position_logits(q, chan_keys, w_bias,
+                                       _row_index(q_c, k_c, n_chans, rows, symmetric=True))
+    if content:
+        if window is None:
+            near = torch.ones(len(q_t), len(k_t), dtype=torch.bool, device=device)
+        else:
+            near = ((q_t[:, None] - k_t[None, :]).abs() <= window) | (
+                q_t[:, None] == n_segments - 1)
+        logits = logits + torch.where(
+            near, torch.einsum("bhmd,bhnd->bhmn", q + u[None, :, None], k), 0.0)
+    logits = logits * scale
+    causal = k_t[None, :] <= q_t[:, None]
+    logits = logits.masked_fill(~causal, float("-inf"))
+    attn = torch.softmax(logits, dim=-1, dtype=torch.promote_types(logits.dtype, torch.float32))
+    attn = attn.to(v.dtype)
+    if dropout_p:
+        attn = torch.nn.functional.dropout(attn, dropout_p)
+    return attn @ v
+
+
+def _prepare(q, k, v, time_keys, chan_keys, u, v_bias, w_bias):
+    groups = q.shape[1] // k.shape[1]
+    if q.shape[1] % k.shape[1]:
+        raise ValueError(f"{q.shape[1]} query heads are not a multiple of {k.shape[1]} kv heads.")
+    return (_expand(k, groups, 1), _expand(v, groups, 1), _expand(time_keys, groups, 0),
+            _expand(chan_keys, groups, 0), _expand(u, groups, 0), _expand(v_bias, groups, 0),
+            _expand(w_bias, groups, 0))
+
+
+def mvpa_reference(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+    time_keys: torch.Tensor, chan_keys: torch.Tensor,
+    u: torch.Tensor, v_bias: torch.Tensor, w_bias: torch.Tensor,
+    *, n_segments: int, window: int | None = 10, rows: Rows = "table",
+    scale: float | None = None, dropout_p: float = 0.0, content: bool = True,
+) -> torch.Tensor:
+    """MVPA by materialising every (N, N) score: the definition (see the module doc).
+
+    ``window=None`` applies the content term everywhere (full attention).
+    ``content=False`` drops it (the reference's ``global_att: false``).
+    Returns (B, H, N, d).
+    """
+    n_chans = check_grid(q.shape[2], n_segments, time_keys.shape[1], chan_keys.shape[1], rows)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    k, v, time_keys, chan_keys, u, v_bias, w_bias = _prepare(
+        q, k, v, time_keys, chan_keys, u, v_bias, w_bias)
+    return _block_attention(q, k, v, time_keys, chan_keys, u, v_bias, w_bias, 0, n_segments,
+                            n_chans, window, rows, scale, dropout_p, content)
+
+
+def mvpa_chunked(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+    time_keys: torch.Tensor, chan_keys: torch.Tensor,
+    u: torch.Tensor, v_bias: torch.Tensor, w_bias: torch.Tensor,
+    *, n_segments: int, window: int | None = 10, rows: Rows = "table",
+    scale: float | None = None, dropout_p: float = 0.0, content: bool = True,
+    block_segments: int | None = None, checkpoint_blocks: bool | None = None,
+) -> torch.Tensor:
+    """MVPA without any (N, N) tensor: blocks of query segments over their causal keys.
+
+    Same arguments and result as :func:`mvpa_reference`. ``block_segments``
+    query segments are processed together (default ``max(1, T // 8)``);
+    ``checkpoint_blocks`` (default: when gradients are needed) recomputes each
+    block's scores in the backward pass, so they are never all stored.
+    The largest score tensor is (B, H, block_segments·C, keys ≤ N).
+    """
+    n_chans = check_grid(q.shape[2], n_segments, time_keys.shape[1], chan_keys.shape[1], rows)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    k, v, time_keys, chan_keys, u, v_bias, w_bias = _prepare(
+        q, k, v, time_keys, chan_keys, u, v_bias, w_bias)
+    if block_segments is None:
+        block_segments = max(1, n_segments // 8)
+    if checkpoint_blocks is None:
+        checkpoint_blocks = torch.is_grad_enabled() and any(
+            t.requires_grad for t in (q, k, v, time_keys, chan_keys, u, v_bias, w_bias))
+    outputs = []
+    for seg0 in range(0, n_segments, block_segments):
+        seg1 = min(seg0 + block_segments, n_segments)
+        args = (q[:, :, seg0 * n_chans:seg1 * n_chans], k[:, :, :seg1 * n_chans],
+                v[:, :, :seg1 * n_chans], time_keys, chan_keys, u, v_bias, w_bias)
+        extra = (seg0, n_segments, n_chans, window, rows, scale, dropout_p, content)
+        if checkpoint_blocks:
+            outputs.append(checkpoint(_block_attention, *args, *extra, use_reentrant=False))
+        else:
+            outputs.append(_block_attention(*args, *extra))
+    return torch.cat(outputs, dim=2)
