@@ -1,0 +1,109 @@
+"""MVPFormer configuration and presets.
+
+Examples
+--------
+>>> from neuroattn.ieeg.config import preset
+>>> cfg = preset("mvpformer-s")
+>>> cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
+(768, 12, 12, 4, 64)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+
+@dataclass
+class MVPFormerConfig:
+    """Sizes and options of an MVPFormer.
+
+    Parameters
+    ----------
+    d_model, n_layers, n_heads, n_kv_heads, d_mlp
+        Width, depth, query heads, key/value heads (grouped-query attention)
+        and SwiGLU hidden size.
+    n_positions, n_channels
+        Rows of the time and channel tables: the most segments per window and
+        channels per sample the model accepts.
+    segment_samples, sfreq
+        Samples per segment (token) and the sampling rate the model expects
+        (the released weights: 2560 samples = 5 s at 512 Hz).
+    window
+        Content-term window in segments (``None``: everywhere).
+    rows
+        ``"table"`` (released weights: rows T-1-Δt, C-1-|Δc|) or ``"relative"``
+        (rows Δt, |Δc|); see :mod:`neuroattn.ieeg.mvpa_functional`.
+    content
+        Keep the content term (the reference's ``global_att``).
+    dropout
+        Embedding, attention and residual dropout.
+    norm_eps
+        RMSNorm epsilon.
+    n_outputs
+        Classes of the classification head.
+    attention
+        ``"chunked"`` (memory-bounded, default) or ``"reference"`` (materialises
+        all scores; tests).
+    """
+
+    d_model: int = 768
+    n_layers: int = 12
+    n_heads: int = 12
+    n_kv_heads: int = 4
+    d_mlp: int = 1728
+    n_positions: int = 110
+    n_channels: int = 128
+    segment_samples: int = 2560
+    sfreq: float = 512.0
+    window: int | None = 10
+    rows: Literal["table", "relative"] = "table"
+    content: bool = True
+    dropout: float = 0.1
+    norm_eps: float = 1e-5
+    n_outputs: int = 2
+    attention: Literal["chunked", "reference"] = "chunked"
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}.")
+        if self.n_heads % self.n_kv_heads:
+            raise ValueError(
+                f"n_heads={self.n_heads} is not a multiple of n_kv_heads={self.n_kv_heads}.")
+        if self.attention not in ("chunked", "reference"):
+            raise ValueError(f"attention={self.attention!r}; use 'chunked' or 'reference'.")
+        if self.rows not in ("table", "relative"):
+            raise ValueError(f"rows={self.rows!r}; use 'table' or 'relative'.")
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_heads
+
+    @property
+    def kv_dim(self) -> int:
+        return self.head_dim * self.n_kv_heads
+
+    @property
+    def segment_s(self) -> float:
+        return self.segment_samples / self.sfreq
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The released sizes (IBM configs mvpformer_s_* / mvpformer_*).
+    "mvpformer-s": dict(d_model=768, n_layers=12, n_heads=12, n_kv_heads=4, d_mlp=1728),
+    "mvpformer-m": dict(d_model=2048, n_layers=24, n_heads=16, n_kv_heads=8, d_mlp=5632),
+    # CPU tests and demos: 1-s segments at 128 Hz.
+    "tiny": dict(d_model=32, n_layers=2, n_heads=4, n_kv_heads=2, d_mlp=64,
+                 segment_samples=128, sfreq=128.0, n_positions=32, n_channels=128, window=4),
+}
+
+
+def preset(name: str, **overrides: Any) -> MVPFormerConfig:
+    """The config of a named preset, with optional overrides."""
+    if name not in PRESETS:
+        raise ValueError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
+    return MVPFormerConfig(**{**PRESETS[name], **overrides})
