@@ -1,0 +1,88 @@
+"""Learning test: the tiny MVPFormer detects synthetic seizures, and a shuffled-label control
+does not. Trained on 6 and 16 channels, it must also work on unseen channel counts.
+
+Data: the foundation's synthetic iEEG (128 Hz, amplitude 5, spikes and artefacts as decoys),
+8-s windows of eight 1-s segments every 1 s; a window is positive when its last segment
+overlaps a seizure (MVPFormer's online-detection label). Held-out recordings use other seeds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from neuroattn.datasets.synthetic import make_synthetic_ieeg
+from neuroattn.ieeg import MVPFormer, preset
+
+SFREQ, SEGMENT, N_SEGMENTS = 128, 128, 8
+
+
+def _windows(n_channels: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    rec = make_synthetic_ieeg(n_channels=n_channels, duration_s=480.0, sfreq=SFREQ,
+                              n_seizures=6, amplitude=5.0, seed=seed)
+    data, labels = torch.from_numpy(rec.data), rec.sample_labels()
+    width = N_SEGMENTS * SEGMENT
+    starts = range(0, data.shape[1] - width + 1, SEGMENT)
+    x = torch.stack([data[:, s:s + width] for s in starts])
+    y = torch.tensor([int(labels[s + width - SEGMENT:s + width].any()) for s in starts])
+    return x, y
+
+
+def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve by the rank-sum formula."""
+    ranks = np.empty(len(scores))
+    ranks[np.argsort(scores)] = np.arange(1, len(scores) + 1)
+    pos = labels == 1
+    n_pos, n_neg = pos.sum(), (~pos).sum()
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _train(train_sets, *, shuffle_labels: bool, seed: int = 0, steps: int = 300) -> MVPFormer:
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    if shuffle_labels:
+        train_sets = [(x, y[torch.randperm(len(y), generator=g)]) for x, y in train_sets]
+    model = MVPFormer(preset("tiny", dropout=0.1))
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
+    for step in range(steps):
+        x, y = train_sets[step % len(train_sets)]  # one channel count per batch
+        pos, neg = torch.nonzero(y).flatten(), torch.nonzero(y == 0).flatten()
+        idx = torch.cat([pos[torch.randint(len(pos), (16,), generator=g)],
+                         neg[torch.randint(len(neg), (16,), generator=g)]])  # balanced
+        loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+def _probabilities(model: MVPFormer, x: torch.Tensor) -> np.ndarray:
+    with torch.no_grad():
+        return torch.cat([model(x[i:i + 128]).softmax(-1)[:, 1]
+                          for i in range(0, len(x), 128)]).numpy()
+
+
+def _score(model: MVPFormer, x: torch.Tensor, y: torch.Tensor) -> float:
+    return auroc(_probabilities(model, x), y.numpy())
+
+
+@pytest.mark.slow
+def test_tiny_mvpformer_detects_synthetic_seizures_across_montages():
+    train = [_windows(c, seed) for c, seed in [(6, 1), (6, 2), (6, 3), (16, 4), (16, 5), (16, 6)]]
+    held_out = {c: _windows(c, seed) for c, seed in [(6, 11), (16, 12), (4, 13), (9, 14),
+                                                      (12, 15)]}
+    model = _train(train, shuffle_labels=False)
+    scores = {c: _score(model, *xy) for c, xy in held_out.items()}
+    assert min(scores[6], scores[16]) >= 0.75, scores  # seen channel counts
+    assert min(scores[4], scores[9], scores[12]) >= 0.70, scores  # unseen channel counts
+    # A label-blind model still latches onto whatever separates windows most (seizures do),
+    # in a random direction: one control's AUROC swings between about 0.5 and 0.66 with the
+    # seed. So the control is an ensemble of two shuffled-label runs with the same budget,
+    # scored on all held-out windows pooled (30 seizures).
+    controls = [_train(train, shuffle_labels=True, seed=seed) for seed in (0, 1)]
+    x_all = [x for x, _ in held_out.values()]
+    probabilities = np.mean([np.concatenate([_probabilities(m, x) for x in x_all])
+                             for m in controls], axis=0)
+    pooled = auroc(probabilities, np.concatenate([y.numpy() for _, y in held_out.values()]))
+    assert pooled <= 0.65, pooled
