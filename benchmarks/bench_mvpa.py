@@ -6,8 +6,8 @@ channels (N = T * C tokens, up to 3200). Plain
 terms or masks, is the limit: MVPA does strictly more work.
 
 * CPU: the tiny width (4 query / 2 key-value heads of 8 dims); peak memory is
-  the rise of the process's peak RSS during one forward+backward, measured in
-  a fresh subprocess per case.
+  the rise of the peak resident memory (VmHWM) during one forward+backward,
+  measured in a fresh subprocess per case.
 * CUDA (``--device cuda``): the MVPFormer-S width (12 / 4 heads of 64 dims);
   peak memory from ``torch.cuda.max_memory_allocated``.
 
@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -79,9 +78,12 @@ def timed(impl: str, n_chans: int, n_segments: int, device: str, repeats: int) -
     return 1000 * statistics.median(times)
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def _status_mb(field: str) -> float:
+    """VmRSS or VmHWM of this process in MiB. (VmHWM belongs to this process image, unlike
+    ru_maxrss, which a child inherits from its parent's peak across fork + exec.)"""
+    with open("/proc/self/status") as f:
+        line = next(line for line in f if line.startswith(field + ":"))
+    return int(line.split()[1]) / 1024
 
 
 def peak_mb(impl: str, n_chans: int, n_segments: int, device: str) -> float:
@@ -102,11 +104,11 @@ def peak_mb(impl: str, n_chans: int, n_segments: int, device: str) -> float:
 
 
 def child(impl: str, n_chans: int, n_segments: int) -> None:
+    step(impl, make_inputs(2, 2, "cpu", torch.float32), 2)  # load lazily imported code first
     x = make_inputs(n_chans, n_segments, "cpu", torch.float32)
-    before = _rss_mb()
+    before = _status_mb("VmRSS")
     step(impl, x, n_segments)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
-    print(peak - before)
+    print(_status_mb("VmHWM") - before)
 
 
 def main() -> None:

@@ -131,21 +131,22 @@ def _block_attention(
     k_tok = torch.arange(k.shape[2], device=device)
     q_t, q_c = q_tok // n_chans, q_tok % n_chans
     k_t, k_c = k_tok // n_chans, k_tok % n_chans
-    logits = _position_logits(q, time_keys, v_bias,
+    # Every term is (q + bias)·key * scale: scale the queries once, then build the logits
+    # in place, so a block holds few (Mq, Mk) tensors at a time (none is needed for backward).
+    q = q * scale
+    logits = _position_logits(q, time_keys, v_bias * scale,
                               _row_index(q_t, k_t, n_segments, rows, symmetric=False))
-    logits = logits + _position_logits(q, chan_keys, w_bias,
-                                       _row_index(q_c, k_c, n_chans, rows, symmetric=True))
+    logits.add_(_position_logits(q, chan_keys, w_bias * scale,
+                                 _row_index(q_c, k_c, n_chans, rows, symmetric=True)))
     if content:
-        if window is None:
-            near = torch.ones(len(q_t), len(k_t), dtype=torch.bool, device=device)
-        else:
-            near = ((q_t[:, None] - k_t[None, :]).abs() <= window) | (
-                q_t[:, None] == n_segments - 1)
-        logits = logits + torch.where(
-            near, torch.einsum("bhmd,bhnd->bhmn", q + u[None, :, None], k), 0.0)
-    logits = logits * scale
-    causal = k_t[None, :] <= q_t[:, None]
-    logits = logits.masked_fill(~causal, float("-inf"))
+        content_logits = torch.einsum("bhmd,bhnd->bhmn", q + u[None, :, None] * scale, k)
+        if window is not None:
+            far = ((q_t[:, None] - k_t[None, :]).abs() > window) & (
+                q_t[:, None] != n_segments - 1)
+            content_logits.masked_fill_(far, 0.0)
+        logits.add_(content_logits)
+        del content_logits
+    logits.masked_fill_(k_t[None, :] > q_t[:, None], float("-inf"))  # block-causal
     attn = torch.softmax(logits, dim=-1, dtype=torch.promote_types(logits.dtype, torch.float32))
     attn = attn.to(v.dtype)
     if dropout_p:
@@ -190,11 +191,13 @@ def mvpa_chunked(
     *, n_segments: int, window: int | None = 10, rows: Rows = "table",
     scale: float | None = None, dropout_p: float = 0.0, content: bool = True,
     block_segments: int | None = None, checkpoint_blocks: bool | None = None,
+    block_elements: int = 2**21,
 ) -> torch.Tensor:
     """MVPA without any (N, N) tensor: blocks of query segments over their causal keys.
 
     Same arguments and result as :func:`mvpa_reference`. ``block_segments``
-    query segments are processed together (default ``max(1, T // 8)``);
+    query segments are processed together (default: as many as keep one block's
+    score tensor under ``block_elements`` elements, at least one);
     ``checkpoint_blocks`` (default: when gradients are needed) recomputes each
     block's scores in the backward pass, so they are never all stored.
     The largest score tensor is (B, H, block_segments·C, keys ≤ N).
@@ -204,7 +207,8 @@ def mvpa_chunked(
     k, v, time_keys, chan_keys, u, v_bias, w_bias = _prepare(
         q, k, v, time_keys, chan_keys, u, v_bias, w_bias)
     if block_segments is None:
-        block_segments = max(1, n_segments // 8)
+        per_segment = q.shape[0] * q.shape[1] * n_chans * q.shape[2]  # B * H * C * N
+        block_segments = max(1, min(n_segments, block_elements // per_segment))
     if checkpoint_blocks is None:
         checkpoint_blocks = torch.is_grad_enabled() and any(
             t.requires_grad for t in (q, k, v, time_keys, chan_keys, u, v_bias, w_bias))
