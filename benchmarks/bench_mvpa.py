@@ -9,7 +9,8 @@ terms or masks, is the limit: MVPA does strictly more work.
   the rise of the peak resident memory (VmHWM) during one forward+backward,
   measured in a fresh subprocess per case.
 * CUDA (``--device cuda``): the MVPFormer-S width (12 / 4 heads of 64 dims);
-  peak memory from ``torch.cuda.max_memory_allocated``.
+  peak memory from ``torch.cuda.max_memory_allocated``. The FlexAttention
+  path (``flex_*`` keys) is measured too.
 
 Usage::
 
@@ -31,7 +32,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from neuroattn.ieeg.mvpa_functional import mvpa_chunked, mvpa_reference
+from neuroattn.ieeg.mvpa_functional import mvpa_chunked, mvpa_flex, mvpa_reference
 
 WIDTHS = {"cpu": dict(heads=4, kv_heads=2, head_dim=8),
           "cuda": dict(heads=12, kv_heads=4, head_dim=64)}
@@ -57,7 +58,7 @@ def step(impl: str, x: dict, n_segments: int) -> None:
         out = F.scaled_dot_product_attention(x["q"], x["k"].repeat_interleave(groups, 1),
                                              x["v"].repeat_interleave(groups, 1))
     else:
-        fn = mvpa_chunked if impl == "fused" else mvpa_reference
+        fn = {"fused": mvpa_chunked, "reference": mvpa_reference, "flex": mvpa_flex}[impl]
         out = fn(**x, n_segments=n_segments, window=10)
     out.sum().backward()
 
@@ -125,13 +126,17 @@ def main() -> None:
     results = {}
     for c in args.channels:
         row = {}
-        for impl in ("fused", "reference", "sdpa"):
+        impls = ("fused", "reference", "sdpa") + (("flex",) if args.device != "cpu" else ())
+        for impl in impls:
             row[f"{impl}_ms"] = timed(impl, c, args.segments, args.device, repeats)
             row[f"{impl}_peak_mb"] = peak_mb(impl, c, args.segments, args.device)
         row["fused_over_sdpa_time"] = row["fused_ms"] / row["sdpa_ms"]
         row["fused_over_sdpa_mem"] = row["fused_peak_mb"] / max(row["sdpa_peak_mb"], 1e-9)
         row["reference_over_fused_mem"] = row["reference_peak_mb"] / max(row["fused_peak_mb"],
                                                                           1e-9)
+        if "flex_ms" in row:  # the FlexAttention kernel (GPU only: no CPU backward)
+            row["flex_over_sdpa_time"] = row["flex_ms"] / row["sdpa_ms"]
+            row["flex_over_sdpa_mem"] = row["flex_peak_mb"] / max(row["sdpa_peak_mb"], 1e-9)
         row["tokens"] = c * args.segments
         results[str(c)] = row
         print(c, json.dumps({k: round(v, 2) for k, v in row.items()}), flush=True)

@@ -29,7 +29,9 @@ Two implementations give the same numbers:
   only its causal keys, and with ``checkpoint=True`` (training) the block's
   scores are recomputed in the backward pass instead of stored. The largest
   score tensor is (block·C, N) instead of (N, N), in the forward and the
-  backward pass.
+  backward pass. Any device; the default.
+* :func:`mvpa_flex` (experimental, for GPUs) expresses the same logits as a
+  FlexAttention ``score_mod``; compiled on CUDA it is one fused kernel.
 
 Shapes: ``q`` (B, H, N, d), ``k`` and ``v`` (B, Hkv, N, d) with ``H`` a multiple
 of ``Hkv`` (grouped-query attention: query head h uses key head
@@ -223,3 +225,77 @@ def mvpa_chunked(
         else:
             outputs.append(_block_attention(*args, *extra))
     return torch.cat(outputs, dim=2)
+
+
+_COMPILED_FLEX: dict[str, object] = {}
+
+
+def _flex_attention(device: torch.device):
+    """``flex_attention``, compiled on GPUs (fused kernel), eager elsewhere."""
+    from torch.nn.attention.flex_attention import flex_attention
+
+    if device.type != "cuda":
+        return flex_attention
+    if "cuda" not in _COMPILED_FLEX:
+        _COMPILED_FLEX["cuda"] = torch.compile(flex_attention, dynamic=False)
+    return _COMPILED_FLEX["cuda"]
+
+
+def mvpa_flex(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+    time_keys: torch.Tensor, chan_keys: torch.Tensor,
+    u: torch.Tensor, v_bias: torch.Tensor, w_bias: torch.Tensor,
+    *, n_segments: int, window: int | None = 10, rows: Rows = "table",
+    scale: float | None = None, dropout_p: float = 0.0, content: bool = True,
+) -> torch.Tensor:
+    """MVPA through FlexAttention: the GPU path (experimental).
+
+    The time and channel terms are per-query lookups on Δt and |Δc|, so they
+    are computed once as (B, H, N, T) and (B, H, N, C) tables and added in a
+    ``score_mod``, which also zeroes the content term outside the window; a
+    block mask makes it block-causal. On CUDA the call is compiled into one
+    fused kernel that never holds (N, N) scores. On the CPU, torch runs it
+    eagerly and without a backward pass (so use :func:`mvpa_chunked` to
+    train there). Attention dropout is not supported here.
+
+    Same arguments and result as :func:`mvpa_reference` otherwise.
+    """
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    if dropout_p:
+        raise ValueError("mvpa_flex does not support attention dropout; use mvpa_chunked.")
+    n_chans = check_grid(q.shape[2], n_segments, time_keys.shape[1], chan_keys.shape[1], rows)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    groups = q.shape[1] // k.shape[1]
+    if q.shape[1] % k.shape[1]:
+        raise ValueError(f"{q.shape[1]} query heads are not a multiple of {k.shape[1]} kv heads.")
+    time_keys, chan_keys, u, v_bias, w_bias = (
+        _expand(t, groups, 0) for t in (time_keys, chan_keys, u, v_bias, w_bias))
+    qs = q * scale
+    time_tab = torch.einsum("bhnd,hrd->bhnr", qs + v_bias[None, :, None] * scale,
+                            time_keys[:, :n_segments])
+    chan_tab = torch.einsum("bhnd,hrd->bhnr", qs + w_bias[None, :, None] * scale,
+                            chan_keys[:, :n_chans])
+    last, T, C = n_segments - 1, n_segments, n_chans
+    table_rows = rows == "table"
+
+    def score_mod(score, b, h, q_idx, kv_idx):
+        tq, tk = q_idx // C, kv_idx // C
+        dt = (tq - tk).clamp(0, T - 1)
+        dc = (q_idx % C - kv_idx % C).abs()
+        row_t = T - 1 - dt if table_rows else dt
+        row_c = C - 1 - dc if table_rows else dc
+        if not content:
+            score = score * 0.0
+        elif window is not None:
+            score = torch.where((tq - tk <= window) | (tq == last), score, 0.0)
+        return score + time_tab[b, h, q_idx, row_t] + chan_tab[b, h, q_idx, row_c]
+
+    def block_causal(b, h, q_idx, kv_idx):
+        return kv_idx // C <= q_idx // C
+
+    n = q.shape[2]
+    mask = create_block_mask(block_causal, None, None, n, n, device=str(q.device))
+    q_content = qs + u[None, :, None] * scale
+    return _flex_attention(q.device)(q_content, k, v, score_mod=score_mod, block_mask=mask,
+                                     scale=1.0, enable_gqa=groups > 1)

@@ -130,3 +130,18 @@ def test_limits_are_explained():
         mvpa_reference(**_inputs(7), n_segments=4)
     with pytest.raises(ValueError, match="rows="):
         mvpa_reference(**_inputs(7), n_segments=T, rows="absolute")
+
+
+@pytest.mark.parametrize("rows", ["table", "relative"])
+@pytest.mark.parametrize("window", [1, None])
+def test_flex_path_equals_reference_forward(rows, window):
+    """FlexAttention path (the GPU kernel); the CPU can only check its forward pass."""
+    from neuroattn.ieeg.mvpa_functional import mvpa_flex
+
+    x = _inputs(8, dtype=torch.float32)
+    with torch.no_grad():
+        ref = mvpa_reference(**x, n_segments=T, window=window, rows=rows)
+        out = mvpa_flex(**x, n_segments=T, window=window, rows=rows)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="dropout"):
+        mvpa_flex(**x, n_segments=T, dropout_p=0.1)

@@ -215,3 +215,12 @@ def test_equivalent_to_braindecode(braindecode_oracle, tmp_path):
     out = ours(saved["x"], return_features=True)
     torch.testing.assert_close(out["features"], saved["features"], atol=2e-5, rtol=1e-4)
     torch.testing.assert_close(out["logits"], saved["logits"], atol=2e-5, rtol=1e-4)
+
+
+def test_flex_attention_model_forward_matches(tiny):
+    flex = MVPFormer(preset("tiny", dropout=0.0, attention="flex")).eval()
+    flex.load_state_dict(tiny.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(flex(_x()), tiny(_x()), atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="set dropout=0.0"):
+        preset("tiny", attention="flex")
