@@ -134,7 +134,7 @@ def test_every_length_and_level_equals_pywt():
             ref = pywt.wavedec(x, "db4", mode="periodization", level=level)
             got = dwt_db4_levels(torch.from_numpy(x), level=level)
             assert len(got) == len(ref) == level + 1
-            for g, r in zip(got, ref):
+            for g, r in zip(got, ref, strict=True):
                 np.testing.assert_allclose(g.numpy(), r, rtol=0, atol=1e-12)
 
 
