@@ -9,7 +9,13 @@ from neuroattn.nn.wavelet import (
     dwt_db4_levels,
 )
 
+from neuroattn.nn.lora import LoRALinear, add_lora, lora_parameters, merge_lora
+
 __all__ = [
+    "LoRALinear",
+    "add_lora",
+    "lora_parameters",
+    "merge_lora",
     "DB4_DEC_HI",
     "DB4_DEC_LO",
     "db4_coeff_lengths",
