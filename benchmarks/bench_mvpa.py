@@ -1,4 +1,7 @@
-"""MVPA forward+backward: our chunked (fused) path vs the reference path vs plain SDPA.
+"""MVPA forward+backward: our fused (flash) path vs the reference path vs plain SDPA.
+
+``fused`` is the memory-linear online-softmax path (:mod:`neuroattn.ieeg.mvpa_flash`);
+the block-wise ``chunked`` path is measured too (``chunked_*`` keys).
 
 Same random inputs for all three, T = 25 segments and C in {16, 64, 128}
 channels (N = T * C tokens, up to 3200). Plain
@@ -32,14 +35,16 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from neuroattn.ieeg.mvpa_flash import mvpa_flash
 from neuroattn.ieeg.mvpa_functional import mvpa_chunked, mvpa_flex, mvpa_reference
 
-WIDTHS = {"cpu": dict(heads=4, kv_heads=2, head_dim=8),
-          "cuda": dict(heads=12, kv_heads=4, head_dim=64)}
+WIDTHS = {"tiny": dict(heads=4, kv_heads=2, head_dim=8),
+          "s": dict(heads=12, kv_heads=4, head_dim=64)}
+WIDTH = {"name": None}  # set by --width (default: tiny on the CPU, s on CUDA)
 
 
 def make_inputs(n_chans: int, n_segments: int, device: str, dtype: torch.dtype, seed: int = 0):
-    width = WIDTHS["cuda" if device.startswith("cuda") else "cpu"]
+    width = WIDTHS[WIDTH["name"] or ("s" if device.startswith("cuda") else "tiny")]
     g = torch.Generator().manual_seed(seed)
     n = n_segments * n_chans
     h, hkv, d = width["heads"], width["kv_heads"], width["head_dim"]
@@ -58,7 +63,8 @@ def step(impl: str, x: dict, n_segments: int) -> None:
         out = F.scaled_dot_product_attention(x["q"], x["k"].repeat_interleave(groups, 1),
                                              x["v"].repeat_interleave(groups, 1))
     else:
-        fn = {"fused": mvpa_chunked, "reference": mvpa_reference, "flex": mvpa_flex}[impl]
+        fn = {"fused": mvpa_flash, "chunked": mvpa_chunked, "reference": mvpa_reference,
+              "flex": mvpa_flex}[impl]
         out = fn(**x, n_segments=n_segments, window=10)
     out.sum().backward()
 
@@ -97,8 +103,8 @@ def peak_mb(impl: str, n_chans: int, n_segments: int, device: str) -> float:
         step(impl, x, n_segments)
         torch.cuda.synchronize()
         return (torch.cuda.max_memory_allocated() - base) / 2**20
-    code = (f"import sys; sys.argv=['x']; import bench_mvpa as b; b.child({impl!r}, {n_chans}, "
-            f"{n_segments})")
+    code = (f"import bench_mvpa as b; b.WIDTH['name'] = {WIDTH['name']!r}; "
+            f"b.child({impl!r}, {n_chans}, {n_segments})")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).parent, check=True)
     return float(out.stdout.strip().splitlines()[-1])
@@ -119,14 +125,18 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     parser.add_argument("--segments", type=int, default=25)
     parser.add_argument("--channels", type=int, nargs="+", default=[16, 64, 128])
+    parser.add_argument("--width", choices=sorted(WIDTHS),
+                        help="head layout (default: tiny on the CPU, s on CUDA)")
     args = parser.parse_args()
+    WIDTH["name"] = args.width
     if args.device != "cpu" and not torch.cuda.is_available():
         raise SystemExit("--device cuda requested but no CUDA GPU is visible.")
     repeats = 2 if args.quick else 5
     results = {}
     for c in args.channels:
         row = {}
-        impls = ("fused", "reference", "sdpa") + (("flex",) if args.device != "cpu" else ())
+        impls = ("fused", "chunked", "reference", "sdpa") + (
+            ("flex",) if args.device != "cpu" else ())
         for impl in impls:
             row[f"{impl}_ms"] = timed(impl, c, args.segments, args.device, repeats)
             row[f"{impl}_peak_mb"] = peak_mb(impl, c, args.segments, args.device)
@@ -141,7 +151,7 @@ def main() -> None:
         results[str(c)] = row
         print(c, json.dumps({k: round(v, 2) for k, v in row.items()}), flush=True)
     report = {"benchmark": "mvpa", "device": args.device, "segments": args.segments,
-              "width": WIDTHS["cuda" if args.device != "cpu" else "cpu"],
+              "width": WIDTH["name"] or ("s" if args.device != "cpu" else "tiny"),
               "dtype": "bfloat16" if args.device != "cpu" else "float32",
               "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
                           "torch": torch.__version__,

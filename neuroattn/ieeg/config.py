@@ -44,10 +44,11 @@ class MVPFormerConfig:
     n_outputs
         Classes of the classification head.
     attention
-        ``"chunked"`` (memory-bounded, any device; default), ``"reference"``
-        (materialises all scores; tests) or ``"flex"`` (FlexAttention, compiled
-        into a fused kernel on CUDA; experimental, forward-only on the CPU, no
-        attention dropout).
+        ``"flash"`` (memory-linear online softmax, any device; default),
+        ``"chunked"`` (blocks of query segments), ``"reference"`` (materialises
+        all scores; tests) or ``"flex"`` (FlexAttention, compiled into a fused
+        kernel on CUDA; experimental, forward-only on the CPU, no attention
+        dropout). All give the same numbers.
     """
 
     d_model: int = 768
@@ -65,7 +66,7 @@ class MVPFormerConfig:
     dropout: float = 0.1
     norm_eps: float = 1e-5
     n_outputs: int = 2
-    attention: Literal["chunked", "reference", "flex"] = "chunked"
+    attention: Literal["flash", "chunked", "reference", "flex"] = "flash"
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads:
@@ -73,9 +74,9 @@ class MVPFormerConfig:
         if self.n_heads % self.n_kv_heads:
             raise ValueError(
                 f"n_heads={self.n_heads} is not a multiple of n_kv_heads={self.n_kv_heads}.")
-        if self.attention not in ("chunked", "reference", "flex"):
-            raise ValueError(
-                f"attention={self.attention!r}; use 'chunked', 'reference' or 'flex'.")
+        if self.attention not in ("flash", "chunked", "reference", "flex"):
+            raise ValueError(f"attention={self.attention!r}; use 'flash', 'chunked', "
+                             "'reference' or 'flex'.")
         if self.attention == "flex" and self.dropout:
             raise ValueError("attention='flex' has no attention dropout; set dropout=0.0.")
         if self.rows not in ("table", "relative"):

@@ -34,6 +34,7 @@ from torch import nn
 
 from neuroattn._atomic import atomic_path
 from neuroattn.ieeg.config import MVPFormerConfig, preset
+from neuroattn.ieeg.mvpa_flash import mvpa_flash
 from neuroattn.ieeg.mvpa_functional import check_grid, mvpa_chunked, mvpa_flex, mvpa_reference
 from neuroattn.nn.lora import add_lora
 from neuroattn.nn.wavelet import db4_coeff_lengths, dwt_db4
@@ -83,7 +84,7 @@ class MVPA(nn.Module):
         time_keys = self.position_net(time_table).view(-1, Hkv, dh).transpose(0, 1)
         chan_keys = self.channel_net(channel_table).view(-1, Hkv, dh).transpose(0, 1)
         u, v_bias, w_bias = self.attn_bias.view(3, Hkv, dh)
-        attend = {"reference": mvpa_reference, "chunked": mvpa_chunked,
+        attend = {"flash": mvpa_flash, "chunked": mvpa_chunked, "reference": mvpa_reference,
                   "flex": mvpa_flex}[cfg.attention]
         out = attend(q, k, v, time_keys, chan_keys, u, v_bias, w_bias, n_segments=T,
                      window=cfg.window, rows=cfg.rows, content=cfg.content,

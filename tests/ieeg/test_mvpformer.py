@@ -87,9 +87,10 @@ def test_amplitude_invariance_of_the_tokenizer(tiny):
     torch.testing.assert_close(tiny(scaled), tiny(x), atol=1e-5, rtol=1e-4)
 
 
-def test_chunked_attention_equals_reference_in_the_model():
+@pytest.mark.parametrize("attention", ["flash", "chunked"])
+def test_fused_attention_equals_reference_in_the_model(attention):
     torch.manual_seed(3)
-    fused = MVPFormer(preset("tiny", dropout=0.0, window=2))
+    fused = MVPFormer(preset("tiny", dropout=0.0, window=2, attention=attention))
     reference = MVPFormer(preset("tiny", dropout=0.0, window=2, attention="reference"))
     reference.load_state_dict(fused.state_dict())
     x = _x(2, 3, 5)
