@@ -15,8 +15,9 @@ So each query segment streams over chunks of key segments with a running
 max and sum (online softmax), and the backward pass recomputes the same
 blocks from the saved log-sum-exp. What is kept for the backward pass is
 O(N·d): the scaled queries (the three biased variants are rebuilt per
-segment), keys, values, the output and the log-sum-exp. Attention dropout is supported: each block's mask is drawn from
-a generator seeded per block, and drawn again identically in the backward pass.
+segment), keys, values, the output and the log-sum-exp. Attention dropout is
+supported: each block's mask is drawn from a generator seeded per block, and
+drawn again identically in the backward pass.
 
 Examples
 --------

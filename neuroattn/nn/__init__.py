@@ -1,5 +1,6 @@
 """Neural-network building blocks shared by the models: wavelet transform, LoRA, RMSNorm."""
 
+from neuroattn.nn.lora import LoRALinear, add_lora, lora_parameters, merge_lora
 from neuroattn.nn.wavelet import (
     DB4_DEC_HI,
     DB4_DEC_LO,
@@ -8,8 +9,6 @@ from neuroattn.nn.wavelet import (
     dwt_db4,
     dwt_db4_levels,
 )
-
-from neuroattn.nn.lora import LoRALinear, add_lora, lora_parameters, merge_lora
 
 __all__ = [
     "LoRALinear",
