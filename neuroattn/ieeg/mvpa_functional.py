@@ -21,7 +21,7 @@ Row conventions:
   same distance whatever T and C are. Use it for models trained from scratch
   on varying montages; it cannot load the released weights.
 
-Two implementations give the same numbers:
+Four implementations give the same numbers:
 
 * :func:`mvpa_reference` materialises the (N, N) score matrix (N = T·C): the
   readable definition, used by the tests.
@@ -29,7 +29,10 @@ Two implementations give the same numbers:
   only its causal keys, and with ``checkpoint=True`` (training) the block's
   scores are recomputed in the backward pass instead of stored. The largest
   score tensor is (block·C, N) instead of (N, N), in the forward and the
-  backward pass. Any device; the default.
+  backward pass. Any device.
+* :func:`neuroattn.ieeg.mvpa_flash.mvpa_flash` streams an online softmax
+  over segment blocks with its own backward pass: memory linear in N, the
+  model's default.
 * :func:`mvpa_flex` (experimental, for GPUs) expresses the same logits as a
   FlexAttention ``score_mod``; compiled on CUDA it is one fused kernel.
 
