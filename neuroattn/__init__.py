@@ -29,6 +29,9 @@ _LAZY = {
     "datasets": "neuroattn.datasets",
     "training": "neuroattn.training",
     "config": "neuroattn.config",
+    "ieeg": "neuroattn.ieeg",
+    "nn": "neuroattn.nn",
+    "plotting": "neuroattn.plotting",
 }
 
 __all__ = ["__version__", "logger", "set_log_level", *_LAZY]
