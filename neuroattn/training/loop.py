@@ -1,0 +1,245 @@
+"""The generic training loop: device, autocast, clipping, warmup + cosine, checkpoints, resume.
+
+Every epoch ends with an atomic ``last.pt`` (and ``best.pt`` when the
+validation metric improves), holding the model, optimiser, schedule, step,
+epoch and every random-number state, so ``resume=True`` continues exactly
+where the last finished epoch left off: same steps, same batches (loaders
+with ``set_epoch``), same dropout masks. Metrics go to ``metrics.jsonl`` and
+``metrics.csv`` in the run directory; rows written after the last checkpoint
+of a killed run are dropped on resume.
+
+Examples
+--------
+>>> import tempfile, torch
+>>> from neuroattn.training.loop import TrainConfig, Trainer
+>>> model = torch.nn.Linear(3, 1)
+>>> data = [(torch.randn(8, 3), torch.randn(8, 1)) for _ in range(4)]
+>>> def loss_fn(model, batch):
+...     x, y = batch
+...     loss = torch.nn.functional.mse_loss(model(x), y)
+...     return loss, {"mse": loss.item()}
+>>> trainer = Trainer(model, loss_fn, TrainConfig(epochs=2, lr=0.1), tempfile.mkdtemp(),
+...                   progress=False)
+>>> summary = trainer.fit(data)
+>>> summary["step"], summary["epoch"]
+(8, 2)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from neuroattn._logging import logger
+from neuroattn.config import save_config, to_dict
+from neuroattn.device import autocast, resolve_device
+from neuroattn.progress import progress as progress_bar
+from neuroattn.seeding import set_seed
+from neuroattn.training.checkpoint import load_checkpoint, save_checkpoint
+
+LossFn = Callable[[torch.nn.Module, Any], tuple[torch.Tensor, dict[str, float]]]
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings (all recorded in the run's ``config.yaml``)."""
+
+    epochs: int = 10
+    max_steps: int | None = None
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    warmup_steps: int = 0
+    grad_clip: float | None = 1.0
+    precision: str = "auto"
+    device: str = "auto"
+    seed: int = 0
+
+
+def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    """Learning-rate factor: linear warmup, then cosine decay to zero at ``total_steps``.
+
+    Examples
+    --------
+    >>> f = warmup_cosine(100, 10)
+    >>> f(0), f(10), round(f(55), 3), f(100)
+    (0.1, 1.0, 0.5, 0.0)
+    """
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        span = max(1, total_steps - warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup_steps) / span)))
+
+    return factor
+
+
+def _rng_state() -> dict[str, Any]:
+    np_state = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "python": random.getstate(),
+            "numpy": (np_state[0], torch.from_numpy(np_state[1].astype(np.int64)),
+                      *np_state[2:]),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Trainer:
+    """Train ``model`` with ``loss_fn(model, batch) -> (loss, metrics)``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    loss_fn : callable
+        Returns the loss to minimise and a dict of floats to log.
+    config : TrainConfig
+    out_dir : path-like
+        Run directory: ``config.yaml``, ``metrics.jsonl``/``.csv``, ``last.pt``, ``best.pt``.
+    val_fn : callable, optional
+        ``val_fn(model) -> dict`` run after every epoch (in eval mode, no grad).
+    monitor : str
+        Key of ``val_fn``'s dict that decides ``best.pt`` (higher is better).
+    model_name : str
+        Stored in checkpoints, so a checkpoint of another model is refused.
+    progress : bool, optional
+        Progress bars (default: on a terminal only).
+    """
+
+    def __init__(self, model: torch.nn.Module, loss_fn: LossFn, config: TrainConfig,
+                 out_dir: str | os.PathLike, *, val_fn: Callable | None = None,
+                 monitor: str = "auroc", model_name: str = "model",
+                 progress: bool | None = None) -> None:
+        self.config, self.loss_fn, self.val_fn = config, loss_fn, val_fn
+        self.monitor, self.model_name, self.progress = monitor, model_name, progress
+        self.out_dir = Path(out_dir)
+        self.device = resolve_device(config.device)
+        self.model = model.to(self.device)
+        params = [p for p in model.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError("The model has no trainable parameters.")
+        self.optimizer = torch.optim.AdamW(params, lr=config.lr,
+                                           weight_decay=config.weight_decay)
+        self.step, self.epoch, self.best = 0, 0, -math.inf
+
+    def _schedule(self, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
+        total = self.config.max_steps or self.config.epochs * steps_per_epoch
+        return torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, warmup_cosine(total, self.config.warmup_steps))
+
+    def _log(self, row: dict[str, Any]) -> None:
+        with open(self.out_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def _rewrite_logs(self) -> None:
+        """Keep only rows up to the checkpointed step; rebuild the CSV from the JSONL."""
+        path = self.out_dir / "metrics.jsonl"
+        rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() \
+            else []
+        rows = [r for r in rows if r["step"] <= self.step]
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        self._write_csv(rows)
+
+    def _write_csv(self, rows: list[dict[str, Any]]) -> None:
+        keys = sorted({k for r in rows for k in r}, key=lambda k: (k not in ("epoch", "step"), k))
+        with open(self.out_dir / "metrics.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def _state(self, scheduler) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "step": self.step, "epoch": self.epoch,
+                "best": self.best, "rng": _rng_state(), "config": to_dict(self.config)}
+
+    def fit(self, train_loader: Iterable, *, resume: bool = False) -> dict[str, Any]:
+        """Train for ``config.epochs`` epochs (or ``max_steps``); return a summary."""
+        cfg = self.config
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        steps_per_epoch = len(train_loader)
+        scheduler = self._schedule(steps_per_epoch)
+        if resume and (self.out_dir / "last.pt").exists():
+            state = load_checkpoint(self.out_dir / "last.pt", model_name=self.model_name,
+                                    map_location=self.device)
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            self.step, self.epoch, self.best = state["step"], state["epoch"], state["best"]
+            _set_rng_state(state["rng"])
+            self._rewrite_logs()
+            logger.info("resumed %s at epoch %d, step %d", self.out_dir, self.epoch, self.step)
+        else:
+            set_seed(cfg.seed)
+            save_config(cfg, self.out_dir / "config.yaml")
+            for name in ("metrics.jsonl", "metrics.csv"):
+                (self.out_dir / name).unlink(missing_ok=True)
+        scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision in ("16",
+                                                                                  "16-mixed"))
+        while self.epoch < cfg.epochs and (cfg.max_steps is None or self.step < cfg.max_steps):
+            if hasattr(train_loader, "set_epoch"):
+                train_loader.set_epoch(self.epoch)
+            self.model.train()
+            bar = progress_bar(train_loader, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
+                               total=steps_per_epoch, enabled=self.progress, leave=False)
+            for batch in bar:
+                batch = _to_device(batch, self.device)
+                with autocast(self.device, cfg.precision):
+                    loss, metrics = self.loss_fn(self.model, batch)
+                self.optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                if cfg.grad_clip:
+                    scaler.unscale_(self.optimizer)
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                scaler.step(self.optimizer)
+                scaler.update()
+                scheduler.step()
+                self.step += 1
+                self._log({"epoch": self.epoch, "step": self.step, "loss": loss.item(),
+                           "lr": scheduler.get_last_lr()[0], **metrics})
+                bar.set_postfix(loss=f"{loss.item():.4f}")
+                if cfg.max_steps is not None and self.step >= cfg.max_steps:
+                    break
+            self.epoch += 1
+            self._end_epoch(scheduler)
+        self._rewrite_logs()
+        return {"step": self.step, "epoch": self.epoch, "best": self.best,
+                "out_dir": str(self.out_dir)}
+
+    def _end_epoch(self, scheduler) -> None:
+        if self.val_fn is not None:
+            self.model.eval()
+            with torch.no_grad():
+                scores = self.val_fn(self.model)
+            self._log({"epoch": self.epoch, "step": self.step,
+                       **{f"val_{k}": v for k, v in scores.items()}})
+            if scores.get(self.monitor, -math.inf) > self.best:
+                self.best = scores[self.monitor]
+                save_checkpoint(self.out_dir / "best.pt", self._state(scheduler),
+                                model_name=self.model_name)
+        save_checkpoint(self.out_dir / "last.pt", self._state(scheduler),
+                        model_name=self.model_name)
+
+
+def _to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, list | tuple):
+        return type(batch)(_to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    return batch
