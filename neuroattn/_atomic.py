@@ -30,7 +30,8 @@ def temporary_sibling(dst: Path, tag: str = "tmp") -> Path:
     return dst.with_name(f".{dst.name}.{tag}-{uuid.uuid4().hex[:8]}")
 
 
-def _remove(path: Path) -> None:
+def remove(path: Path) -> None:
+    """Delete a file or directory tree if it exists."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     elif path.exists() or path.is_symlink():
@@ -53,14 +54,19 @@ def atomic_path(dst: str | os.PathLike, *, overwrite: bool = True) -> Iterator[P
     try:
         yield tmp
     except BaseException:
-        _remove(tmp)
+        remove(tmp)
         raise
+    publish(tmp, dst)
+
+
+def publish(tmp: Path, dst: Path) -> None:
+    """Rename a finished ``tmp`` onto ``dst``, replacing what was there."""
     if tmp.is_dir() and dst.exists():
         # Directories cannot be renamed over a non-empty target: move the old
         # one aside first, publish, then delete it.
         trash = temporary_sibling(dst, "old")
         os.replace(dst, trash)
         os.replace(tmp, dst)
-        _remove(trash)
+        remove(trash)
     else:
         os.replace(tmp, dst)

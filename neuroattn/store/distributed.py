@@ -36,7 +36,7 @@ import numpy as np
 import zarr
 from scipy import signal as sps
 
-from neuroattn._atomic import _remove, temporary_sibling
+from neuroattn._atomic import remove, temporary_sibling
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.store.io import open_store, write_store
 
@@ -620,6 +620,6 @@ def preprocess_ieeg(
                 write_store(out, dst, kind="ieeg", chunks={"signal": chunks},
                             overwrite=overwrite)
             finally:
-                _remove(tmp)
+                remove(tmp)
         logger.info("preprocessed %s -> %s", src, dst)
     return given

@@ -24,7 +24,7 @@ import numpy as np
 import xarray as xr
 import zarr
 
-from neuroattn._atomic import _remove, atomic_path, temporary_sibling
+from neuroattn._atomic import atomic_path, publish, remove, temporary_sibling
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.progress import progress
 from neuroattn.store.errors import (
@@ -454,13 +454,7 @@ class IEEGStoreWriter:
         extra = {k: v for k, v in self._template.attrs.items() if k == "annotations"}
         group.attrs.update(extra)
         group.attrs[STATUS_ATTR] = "complete"
-        if self.path.exists():
-            trash = temporary_sibling(self.path, "old")
-            os.replace(self.path, trash)
-            os.replace(self._tmp, self.path)
-            _remove(trash)
-        else:
-            os.replace(self._tmp, self.path)
+        publish(self._tmp, self.path)
         self._closed = True
         logger.info("wrote %d samples x %d channels to %s", self.n_written, self.n_channels,
                     self.path)
@@ -468,5 +462,5 @@ class IEEGStoreWriter:
 
     def abort(self) -> None:
         """Discard everything written so far."""
-        _remove(self._tmp)
+        remove(self._tmp)
         self._closed = True
