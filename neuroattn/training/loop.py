@@ -5,8 +5,14 @@ validation metric improves), holding the model, optimiser, schedule, step,
 epoch and every random-number state, so ``resume=True`` continues exactly
 where the last finished epoch left off: same steps, same batches (loaders
 with ``set_epoch``), same dropout masks. Metrics go to ``metrics.jsonl`` and
-``metrics.csv`` in the run directory; rows written after the last checkpoint
-of a killed run are dropped on resume.
+``metrics.csv`` in the run directory (and TensorBoard if asked); rows written
+after the last checkpoint of a killed run are dropped on resume.
+
+Under ``torchrun`` the model is wrapped in DistributedDataParallel, logged
+values are averaged over ranks, and only rank 0 writes logs, checkpoints and
+progress bars (see :mod:`neuroattn.training.distributed`). Exact resume is
+guaranteed for one process; with several, each rank's dropout stream is
+reseeded from the seed, its rank and the step.
 
 Examples
 --------
@@ -45,6 +51,7 @@ from neuroattn.config import save_config, to_dict
 from neuroattn.device import autocast, resolve_device
 from neuroattn.progress import progress as progress_bar
 from neuroattn.seeding import set_seed
+from neuroattn.training import distributed
 from neuroattn.training.checkpoint import load_checkpoint, save_checkpoint
 
 LossFn = Callable[[torch.nn.Module, Any], tuple[torch.Tensor, dict[str, float]]]
@@ -119,20 +126,39 @@ class Trainer:
         Stored in checkpoints, so a checkpoint of another model is refused.
     progress : bool, optional
         Progress bars (default: on a terminal only).
+    tensorboard : bool
+        Also write TensorBoard event files (needs ``pip install tensorboard``).
+    run_config : dataclass, optional
+        The config saved as ``config.yaml`` (default ``config``); pass the
+        whole run's config when the training settings are part of it.
+
+    Attributes
+    ----------
+    module : torch.nn.Module
+        The model itself; ``model`` is its DDP wrapper under ``torchrun``.
     """
 
     def __init__(self, model: torch.nn.Module, loss_fn: LossFn, config: TrainConfig,
                  out_dir: str | os.PathLike, *, val_fn: Callable | None = None,
                  monitor: str = "auroc", model_name: str = "model",
-                 progress: bool | None = None) -> None:
+                 progress: bool | None = None, tensorboard: bool = False,
+                 run_config: Any = None) -> None:
         self.config, self.loss_fn, self.val_fn = config, loss_fn, val_fn
-        self.monitor, self.model_name, self.progress = monitor, model_name, progress
+        self.run_config = config if run_config is None else run_config
+        self.monitor, self.model_name = monitor, model_name
         self.out_dir = Path(out_dir)
-        self.device = resolve_device(config.device)
-        self.model = model.to(self.device)
+        self.device = distributed.init_distributed(resolve_device(config.device))
+        self.rank, self.main = distributed.rank(), distributed.is_main()
+        self.progress = progress if self.main else False
+        self.module = model.to(self.device)
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
             raise ValueError("The model has no trainable parameters.")
+        self.model = model if distributed.world_size() == 1 else \
+            torch.nn.parallel.DistributedDataParallel(
+                model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self._tensorboard = _tensorboard_writer(self.out_dir) if tensorboard and self.main \
+            else None
         self.optimizer = torch.optim.AdamW(params, lr=config.lr,
                                            weight_decay=config.weight_decay)
         self.step, self.epoch, self.best = 0, 0, -math.inf
@@ -143,11 +169,19 @@ class Trainer:
             self.optimizer, warmup_cosine(total, self.config.warmup_steps))
 
     def _log(self, row: dict[str, Any]) -> None:
+        if not self.main:
+            return
+        if self._tensorboard is not None:
+            for key, value in row.items():
+                if key not in ("epoch", "step"):
+                    self._tensorboard.add_scalar(key, value, row["step"])
         with open(self.out_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
 
     def _rewrite_logs(self) -> None:
         """Keep only rows up to the checkpointed step; rebuild the CSV from the JSONL."""
+        if not self.main:
+            return
         path = self.out_dir / "metrics.jsonl"
         rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() \
             else []
@@ -163,7 +197,7 @@ class Trainer:
             writer.writerows(rows)
 
     def _state(self, scheduler) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+        return {"model": self.module.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "step": self.step, "epoch": self.epoch,
                 "best": self.best, "rng": _rng_state(), "config": to_dict(self.config)}
 
@@ -176,18 +210,21 @@ class Trainer:
         if resume and (self.out_dir / "last.pt").exists():
             state = load_checkpoint(self.out_dir / "last.pt", model_name=self.model_name,
                                     map_location=self.device)
-            self.model.load_state_dict(state["model"])
+            self.module.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             self.step, self.epoch, self.best = state["step"], state["epoch"], state["best"]
             _set_rng_state(state["rng"])
+            if self.rank:
+                set_seed(cfg.seed + 1000 * self.rank + self.step)
             self._rewrite_logs()
             logger.info("resumed %s at epoch %d, step %d", self.out_dir, self.epoch, self.step)
         else:
-            set_seed(cfg.seed)
-            save_config(cfg, self.out_dir / "config.yaml")
-            for name in ("metrics.jsonl", "metrics.csv"):
-                (self.out_dir / name).unlink(missing_ok=True)
+            set_seed(cfg.seed + 1000 * self.rank)
+            if self.main:
+                save_config(self.run_config, self.out_dir / "config.yaml")
+                for name in ("metrics.jsonl", "metrics.csv"):
+                    (self.out_dir / name).unlink(missing_ok=True)
         scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision in ("16",
                                                                                   "16-mixed"))
         while self.epoch < cfg.epochs and (cfg.max_steps is None or self.step < cfg.max_steps):
@@ -204,35 +241,51 @@ class Trainer:
                 scaler.scale(loss).backward()
                 if cfg.grad_clip:
                     scaler.unscale_(self.optimizer)
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                    torch.nn.utils.clip_grad_norm_(self.module.parameters(), cfg.grad_clip)
                 scaler.step(self.optimizer)
                 scaler.update()
                 scheduler.step()
                 self.step += 1
-                self._log({"epoch": self.epoch, "step": self.step, "loss": loss.item(),
-                           "lr": scheduler.get_last_lr()[0], **metrics})
-                bar.set_postfix(loss=f"{loss.item():.4f}")
+                logged = distributed.mean_over_ranks({"loss": loss.item(), **metrics},
+                                                     self.device)
+                self._log({"epoch": self.epoch, "step": self.step,
+                           "lr": scheduler.get_last_lr()[0], **logged})
+                bar.set_postfix(loss=f"{logged['loss']:.4f}")
                 if cfg.max_steps is not None and self.step >= cfg.max_steps:
                     break
             self.epoch += 1
             self._end_epoch(scheduler)
         self._rewrite_logs()
+        if self._tensorboard is not None:
+            self._tensorboard.flush()
         return {"step": self.step, "epoch": self.epoch, "best": self.best,
                 "out_dir": str(self.out_dir)}
 
     def _end_epoch(self, scheduler) -> None:
-        if self.val_fn is not None:
-            self.model.eval()
-            with torch.no_grad():
-                scores = self.val_fn(self.model)
-            self._log({"epoch": self.epoch, "step": self.step,
-                       **{f"val_{k}": v for k, v in scores.items()}})
-            if scores.get(self.monitor, -math.inf) > self.best:
-                self.best = scores[self.monitor]
-                save_checkpoint(self.out_dir / "best.pt", self._state(scheduler),
-                                model_name=self.model_name)
-        save_checkpoint(self.out_dir / "last.pt", self._state(scheduler),
-                        model_name=self.model_name)
+        """Validate and checkpoint on rank 0 while the other ranks wait."""
+        if self.main:
+            if self.val_fn is not None:
+                self.module.eval()
+                with torch.no_grad():
+                    scores = self.val_fn(self.module)
+                self._log({"epoch": self.epoch, "step": self.step,
+                           **{f"val_{k}": v for k, v in scores.items()}})
+                if scores.get(self.monitor, -math.inf) > self.best:
+                    self.best = scores[self.monitor]
+                    save_checkpoint(self.out_dir / "best.pt", self._state(scheduler),
+                                    model_name=self.model_name)
+            save_checkpoint(self.out_dir / "last.pt", self._state(scheduler),
+                            model_name=self.model_name)
+        distributed.barrier()
+
+
+def _tensorboard_writer(out_dir: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as err:
+        raise ImportError("--log tensorboard needs TensorBoard: pip install tensorboard "
+                          "(or the neuroattn[tensorboard] extra).") from err
+    return SummaryWriter(str(out_dir / "tensorboard"))
 
 
 def _to_device(batch: Any, device: torch.device) -> Any:

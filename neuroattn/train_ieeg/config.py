@@ -1,0 +1,100 @@
+"""The run config of ``python -m neuroattn.train_ieeg``: one YAML file, every field optional.
+
+A run is described by :class:`RunConfig`. ``--config FILE.yaml`` loads one
+(``yaml.safe_load``; unknown keys fail with the list of valid ones),
+command-line flags override it, and ``--set a.b=c`` overrides anything last.
+The resolved config is saved as ``<out-dir>/run.yaml``, so every run can be
+repeated with ``--config <out-dir>/run.yaml``.
+
+Examples
+--------
+>>> from neuroattn.config import apply_overrides
+>>> from neuroattn.train_ieeg.config import RunConfig
+>>> cfg = apply_overrides(RunConfig(), ["finetune.method=full", "train.lr=3e-4"])
+>>> cfg.finetune.method, cfg.train.lr, cfg.detection.smooth_windows
+('full', 0.0003, 3)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from neuroattn.ieeg.evaluation import DetectionRule
+from neuroattn.training.loop import TrainConfig
+
+Mode = Literal["pretrain", "finetune", "evaluate"]
+
+
+@dataclass
+class DataConfig:
+    """Where the windows come from and how recordings are split.
+
+    Recordings are grouped by patient: the store's ``subject`` attribute, or
+    its file name without ``.zarr`` when it has none. Splits are by patient,
+    never by window, so no patient is in two splits.
+    """
+
+    stores: list[str] = field(default_factory=list)
+    #: Segments per window; default 8 for the tiny preset, 25 (125 s) for S and M.
+    window_segments: int | None = None
+    #: Hop between windows, in segments (1 = one decision per segment, as the reference).
+    stride_segments: int = 1
+    val_patients: list[str] = field(default_factory=list)
+    test_patients: list[str] = field(default_factory=list)
+    #: Fraction of training patients held out for validation when ``val_patients`` is empty.
+    val_fraction: float = 0.0
+    #: At most this many channels per recording (and never more than the model takes).
+    max_channels: int = 128
+    #: Resampled copies of stores whose rate differs from the model's (default <out_dir>/cache).
+    cache_dir: str | None = None
+    batch_size: int = 32
+    num_workers: int = 0
+
+
+@dataclass
+class ModelConfig:
+    """Which MVPFormer: a preset name, a ``save_pretrained`` directory, a run directory
+    (its ``model/``), or an IBM/braindecode checkpoint file."""
+
+    name: str = "tiny"
+    dropout: float | None = None
+
+
+@dataclass
+class PretrainConfig:
+    """Contrastive next-segment prediction (the reference's generative objective)."""
+
+    num_negatives: int = 30
+    temperature: float = 0.1
+
+
+@dataclass
+class FinetuneConfig:
+    """Seizure detection: LoRA (frozen base, the reference recipe) or full fine-tuning.
+
+    Class imbalance (seizures are rare) is handled by ``balance``:
+    ``"weights"`` weighs the cross-entropy by inverse class frequency in the
+    training windows; ``"sampler"`` draws seizure and non-seizure windows
+    equally often (random access, slower from disk); ``"none"`` does neither.
+    """
+
+    method: Literal["lora", "full"] = "lora"
+    lora_rank: int = 8
+    lora_alpha: float = 16.0
+    balance: Literal["weights", "sampler", "none"] = "weights"
+
+
+@dataclass
+class RunConfig:
+    """Everything one ``train_ieeg`` run needs (see the module docstring)."""
+
+    mode: Mode = "finetune"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    detection: DetectionRule = field(default_factory=DetectionRule)
+    out_dir: str = "runs/ieeg"
+    log: Literal["csv", "tensorboard"] = "csv"

@@ -1,0 +1,274 @@
+"""Stores → recordings → patient splits → batches, for ``train_ieeg``.
+
+Each store becomes a :class:`Recording`: its windows at the model's rate
+(a store at another rate is resampled once, anti-aliased, into the cache),
+on its good channels (capped at the model's maximum), labelled by whether
+the last segment overlaps a seizure. A batch always comes from one
+recording, so it has one channel count (MVPFormer takes any count, but not
+a mix within a batch); :class:`RecordingMix` interleaves the recordings'
+loaders in a seeded order that is the same on every DDP rank.
+
+Examples
+--------
+>>> import tempfile
+>>> from neuroattn.datasets.synthetic import make_synthetic_ieeg
+>>> from neuroattn.ieeg import preset
+>>> from neuroattn.train_ieeg.data import open_recordings
+>>> root = tempfile.mkdtemp()
+>>> path = make_synthetic_ieeg(n_channels=4, duration_s=120.0, sfreq=128.0, n_seizures=1,
+...                            seed=0).to_store(root + "/P1.zarr")
+>>> [rec] = open_recordings([path], preset("tiny"), window_segments=8, cache_dir=root)
+>>> rec.patient, rec.windows.n_channels, rec.windows.window
+('P1', 4, 1024)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from neuroattn._logging import logger
+from neuroattn.datasets.prepare import resample_store, select_channels
+from neuroattn.ieeg.config import MVPFormerConfig
+from neuroattn.store import IEEGWindows, make_loader, open_store
+from neuroattn.training import distributed
+
+
+@dataclass
+class Recording:
+    """One store, windowed for the model."""
+
+    path: Path
+    patient: str
+    windows: IEEGWindows
+
+    @property
+    def n_positive(self) -> int:
+        return int(self.windows.labels.sum())
+
+
+def _patient(path: Path, attrs: dict) -> str:
+    subject = attrs.get("subject")
+    return str(subject) if subject else path.name.removesuffix(".zarr")
+
+
+def _at_model_rate(path: Path, sfreq: float, model_sfreq: float, cache_dir: Path) -> Path:
+    """The store itself, or its cached copy resampled to the model's rate."""
+    if abs(sfreq - model_sfreq) < 1e-9 * model_sfreq:
+        return path
+    target = cache_dir / f"{path.name.removesuffix('.zarr')}@{model_sfreq:g}Hz.zarr"
+    if distributed.is_main() and not target.exists():
+        logger.info("resampling %s from %g Hz to the model's %g Hz (cached in %s)",
+                    path, sfreq, model_sfreq, target)
+        resample_store(path, target, model_sfreq)
+    distributed.barrier()
+    return target
+
+
+def open_recordings(
+    stores: Sequence[str | os.PathLike],
+    model_config: MVPFormerConfig,
+    *,
+    window_segments: int,
+    stride_segments: int = 1,
+    max_channels: int = 128,
+    cache_dir: str | os.PathLike,
+) -> list[Recording]:
+    """Open iEEG stores as windowed recordings at the model's rate.
+
+    Parameters
+    ----------
+    stores : sequence of path-like
+        iEEG stores (``python -m neuroattn convert`` makes them from SWEC,
+        EDF/BDF or BIDS).
+    model_config : MVPFormerConfig
+        Gives the sampling rate, segment length and channel maximum.
+    window_segments, stride_segments : int
+        Window length and hop in segments.
+    max_channels : int
+        Channel cap (at most the model's ``n_channels``); extra channels are
+        dropped with a warning.
+    cache_dir : path-like
+        Where resampled copies go.
+    """
+    if not stores:
+        raise ValueError("No data: pass --data STORE.zarr ... (python -m neuroattn convert "
+                         "makes stores from EDF/BDF, SWEC HDF5 or BIDS).")
+    if window_segments < 1 or window_segments > model_config.n_positions:
+        raise ValueError(f"window_segments={window_segments} must be in 1.."
+                         f"{model_config.n_positions} (the model's n_positions).")
+    cache_dir = Path(cache_dir)
+    segment_s = model_config.segment_samples / model_config.sfreq
+    recordings = []
+    for store in stores:
+        path = Path(store)
+        ds = open_store(path, kind="ieeg", check="quick")
+        names = [str(c) for c in ds["channel"].values]
+        bad = np.asarray(ds["bad"].values, bool) if "bad" in ds.coords else \
+            np.zeros(len(names), bool)
+        channels = select_channels(names, bad,
+                                   max_channels=min(max_channels, model_config.n_channels))
+        source = _at_model_rate(path, float(ds.attrs["sfreq"]), model_config.sfreq, cache_dir)
+        windows = IEEGWindows(source, window_s=window_segments * segment_s,
+                              stride_s=stride_segments * segment_s,
+                              channels=[names[i] for i in channels],
+                              label_segment_s=segment_s)
+        recordings.append(Recording(path, _patient(path, dict(ds.attrs)), windows))
+    return recordings
+
+
+def split_by_patient(
+    recordings: Sequence[Recording],
+    *,
+    val_patients: Sequence[str] = (),
+    test_patients: Sequence[str] = (),
+    val_fraction: float = 0.0,
+    seed: int = 0,
+) -> dict[str, list[Recording]]:
+    """``{"train", "val", "test"}`` recordings, split by patient.
+
+    Named patients go to val/test; with no ``val_patients``, a seeded
+    ``val_fraction`` of the remaining patients (at least one when the
+    fraction is positive) goes to validation.
+    """
+    patients = sorted({r.patient for r in recordings})
+    unknown = (set(val_patients) | set(test_patients)) - set(patients)
+    if unknown:
+        raise ValueError(f"Patients {sorted(unknown)} are in no store; the stores hold "
+                         f"{patients}.")
+    if set(val_patients) & set(test_patients):
+        raise ValueError(f"Patients {sorted(set(val_patients) & set(test_patients))} are in "
+                         "both the validation and the test split.")
+    rest = [p for p in patients if p not in test_patients and p not in val_patients]
+    val = list(val_patients)
+    if not val and val_fraction > 0:
+        n_val = max(1, round(val_fraction * len(rest)))
+        if n_val >= len(rest):
+            raise ValueError(f"val_fraction={val_fraction} leaves no training patient among "
+                             f"{rest}; lower it or name --val-patients.")
+        order = np.random.default_rng(seed).permutation(len(rest))
+        val = [rest[i] for i in sorted(order[:n_val])]
+    split = {"train": [], "val": [], "test": []}
+    for r in recordings:
+        key = "test" if r.patient in test_patients else "val" if r.patient in val else "train"
+        split[key].append(r)
+    return split
+
+
+def class_weights(recordings: Sequence[Recording]) -> torch.Tensor:
+    """Inverse-frequency weights ``n / (2 n_c)`` of the two classes over all windows."""
+    n = sum(len(r.windows) for r in recordings)
+    n_pos = sum(r.n_positive for r in recordings)
+    if n_pos == 0 or n_pos == n:
+        raise ValueError(f"The training windows hold {'no' if n_pos == 0 else 'only'} seizure "
+                         "windows; fine-tuning needs both classes (check the stores' "
+                         "annotations: descriptions starting with 'seizure').")
+    return torch.tensor([n / (2 * (n - n_pos)), n / (2 * n_pos)], dtype=torch.float32)
+
+
+class BalancedSampler(Sampler[list[int]]):
+    """Batches drawn with seizure and non-seizure windows equally likely, sharded over ranks.
+
+    ``len(dataset)`` windows are drawn (with replacement) per epoch, so an
+    epoch is as long as a plain one.
+    """
+
+    def __init__(self, windows: IEEGWindows, batch_size: int, *, seed: int = 0) -> None:
+        labels = windows.labels
+        self.batch_size, self.seed, self.epoch = batch_size, seed, 0
+        counts = np.bincount(labels, minlength=2).astype(float)
+        self.p = np.where(counts[labels] > 0, 0.5 / np.maximum(counts[labels], 1), 0.0)
+        self.p /= self.p.sum()
+        self.rank, self.world = distributed.rank(), distributed.world_size()
+        self.n_batches = max(1, len(labels) // (batch_size * self.world))
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        draws = rng.choice(len(self.p), size=(self.world, self.n_batches, self.batch_size),
+                           p=self.p)
+        yield from (batch.tolist() for batch in draws[self.rank])
+
+    def __len__(self) -> int:
+        return self.n_batches
+
+
+class _SampledLoader:
+    """A DataLoader over a batch sampler, with ``set_epoch`` passed through."""
+
+    def __init__(self, windows: IEEGWindows, sampler: BalancedSampler, num_workers: int) -> None:
+        self.sampler = sampler
+        self.loader = DataLoader(windows, batch_sampler=sampler, num_workers=num_workers,
+                                 collate_fn=_stack)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return iter(self.loader)
+
+
+def _stack(items: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.stack([x for x, _ in items]), torch.stack([y for _, y in items])
+
+
+class RecordingMix:
+    """Batches from several recordings, interleaved in a seeded per-epoch order.
+
+    Every rank draws the same order, so every rank steps through the same
+    recordings in lockstep, each on its own shard of that recording.
+
+    Parameters
+    ----------
+    recordings : sequence of Recording
+    batch_size : int
+    shuffle : bool
+        Shuffle windows (block-wise, see :class:`neuroattn.store.WindowLoader`)
+        and the interleaving.
+    balanced : bool
+        Use :class:`BalancedSampler` for every recording instead.
+    seed, num_workers
+        As for :func:`neuroattn.store.make_loader`.
+    """
+
+    def __init__(self, recordings: Sequence[Recording], batch_size: int, *,
+                 shuffle: bool = True, balanced: bool = False, seed: int = 0,
+                 num_workers: int = 0) -> None:
+        if not recordings:
+            raise ValueError("No recordings to train on (check the patient split).")
+        self.seed, self.shuffle, self.epoch = seed, shuffle, 0
+        if balanced:
+            self.loaders = [_SampledLoader(r.windows, BalancedSampler(
+                r.windows, batch_size, seed=seed + i), num_workers)
+                for i, r in enumerate(recordings)]
+        else:
+            self.loaders = [make_loader(r.windows, batch_size, shuffle=shuffle, seed=seed + i,
+                                        num_workers=num_workers, drop_last=True)
+                            for i, r in enumerate(recordings)]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        for loader in self.loaders:
+            loader.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return sum(len(loader) for loader in self.loaders)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = np.repeat(np.arange(len(self.loaders)), [len(lo) for lo in self.loaders])
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(order)
+        iterators = [iter(loader) for loader in self.loaders]
+        for i in order:
+            yield next(iterators[i])

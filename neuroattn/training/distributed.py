@@ -1,0 +1,103 @@
+"""Data-parallel training under ``torchrun``: process group, rank queries, reductions.
+
+``torchrun --nproc_per_node=N -m neuroattn.train_ieeg ...`` starts N copies
+with ``RANK``, ``LOCAL_RANK`` and ``WORLD_SIZE`` set. :func:`init_distributed`
+turns that environment into a process group (NCCL on CUDA, gloo on the CPU)
+and picks each rank's GPU; without it, everything here is a no-op and
+``rank() == 0``, so the same code runs on one process.
+
+Examples
+--------
+>>> from neuroattn.training.distributed import rank, world_size, is_main
+>>> rank(), world_size(), is_main()
+(0, 1, True)
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+
+import torch
+import torch.distributed as dist
+
+from neuroattn._logging import logger
+
+
+def _active() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def rank() -> int:
+    """This process's rank (0 without a process group)."""
+    return dist.get_rank() if _active() else 0
+
+
+def world_size() -> int:
+    """Number of processes (1 without a process group)."""
+    return dist.get_world_size() if _active() else 1
+
+
+def is_main() -> bool:
+    """True on the process that logs and saves (rank 0)."""
+    return rank() == 0
+
+
+def launched_by_torchrun() -> bool:
+    """Whether ``torchrun`` (or another launcher) set up more than one process."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def init_distributed(device: torch.device, *, timeout_s: float = 1800.0) -> torch.device:
+    """Join the process group that ``torchrun`` describes; return this rank's device.
+
+    On CUDA each rank takes GPU ``LOCAL_RANK`` (NCCL backend); on the CPU the
+    gloo backend is used. Without a launcher this returns ``device`` unchanged.
+
+    Parameters
+    ----------
+    device : torch.device
+        The device the user asked for (``cuda`` means "this rank's GPU").
+    timeout_s : float
+        How long collectives wait for a slow rank before failing.
+    """
+    if not launched_by_torchrun():
+        return device
+    if _active():
+        return torch.device("cuda", torch.cuda.current_device()) if device.type == "cuda" \
+            else device
+    if device.type == "cuda":
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        if local_rank >= torch.cuda.device_count():
+            raise RuntimeError(
+                f"LOCAL_RANK={local_rank} but only {torch.cuda.device_count()} GPU(s) are "
+                "visible; lower --nproc_per_node or set CUDA_VISIBLE_DEVICES.")
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
+    logger.info("rank %d of %d on %s (%s)", rank(), world_size(), device, backend)
+    return device
+
+
+def shutdown() -> None:
+    """Leave the process group, if any."""
+    if _active():
+        dist.destroy_process_group()
+
+
+def barrier() -> None:
+    """Wait for every rank (no-op on one process)."""
+    if _active():
+        dist.barrier()
+
+
+def mean_over_ranks(values: dict[str, float], device: torch.device) -> dict[str, float]:
+    """Average a dict of floats over ranks (the same keys on every rank)."""
+    if not _active() or not values:
+        return values
+    keys = sorted(values)
+    t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return dict(zip(keys, (t / world_size()).tolist(), strict=True))
+
