@@ -118,16 +118,16 @@ def _position_logits(
     return table_logits.gather(-1, index.expand(*table_logits.shape[:2], *index.shape))
 
 
-def _block_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+def _block_probabilities(
+    q: torch.Tensor, k: torch.Tensor,
     time_keys: torch.Tensor, chan_keys: torch.Tensor,
     u: torch.Tensor, v_bias: torch.Tensor, w_bias: torch.Tensor,
     q_seg0: int, n_segments: int, n_chans: int, window: int | None, rows: Rows,
-    scale: float, dropout_p: float, content: bool,
+    scale: float, content: bool,
 ) -> torch.Tensor:
-    """Attention of the queries of segments q_seg0.. (all channels) over their causal keys.
+    """Attention weights (B, H, Mq, Mk) of the queries of segments q_seg0.. over their keys.
 
-    q (B, H, Mq, d) with Mq a whole number of segments; k, v (B, H, Mk, d)
+    q (B, H, Mq, d) with Mq a whole number of segments; k (B, H, Mk, d)
     holding segments 0 .. last query segment. Everything here is already
     expanded to H heads.
     """
@@ -152,8 +152,19 @@ def _block_attention(
         logits.add_(content_logits)
         del content_logits
     logits.masked_fill_(k_t[None, :] > q_t[:, None], float("-inf"))  # block-causal
-    attn = torch.softmax(logits, dim=-1, dtype=torch.promote_types(logits.dtype, torch.float32))
-    attn = attn.to(v.dtype)
+    return torch.softmax(logits, dim=-1, dtype=torch.promote_types(logits.dtype, torch.float32))
+
+
+def _block_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+    time_keys: torch.Tensor, chan_keys: torch.Tensor,
+    u: torch.Tensor, v_bias: torch.Tensor, w_bias: torch.Tensor,
+    q_seg0: int, n_segments: int, n_chans: int, window: int | None, rows: Rows,
+    scale: float, dropout_p: float, content: bool,
+) -> torch.Tensor:
+    """Output (B, H, Mq, d) of :func:`_block_probabilities`'s weights over the values."""
+    attn = _block_probabilities(q, k, time_keys, chan_keys, u, v_bias, w_bias, q_seg0,
+                                n_segments, n_chans, window, rows, scale, content).to(v.dtype)
     if dropout_p:
         attn = torch.nn.functional.dropout(attn, dropout_p)
     return attn @ v
@@ -187,6 +198,26 @@ def mvpa_reference(
         q, k, v, time_keys, chan_keys, u, v_bias, w_bias)
     return _block_attention(q, k, v, time_keys, chan_keys, u, v_bias, w_bias, 0, n_segments,
                             n_chans, window, rows, scale, dropout_p, content)
+
+
+def mvpa_weights(
+    q: torch.Tensor, k: torch.Tensor,
+    time_keys: torch.Tensor, chan_keys: torch.Tensor,
+    u: torch.Tensor, v_bias: torch.Tensor, w_bias: torch.Tensor,
+    *, n_segments: int, window: int | None = 10, rows: Rows = "table",
+    scale: float | None = None, content: bool = True,
+) -> torch.Tensor:
+    """The attention weights (B, H, N, N) that :func:`mvpa_reference` applies, for inspection.
+
+    Rows are queries, columns keys, both in time-major token order
+    (``n = t * C + c``); every row sums to one and is zero on future segments.
+    """
+    n_chans = check_grid(q.shape[2], n_segments, time_keys.shape[1], chan_keys.shape[1], rows)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    k, _, time_keys, chan_keys, u, v_bias, w_bias = _prepare(
+        q, k, k, time_keys, chan_keys, u, v_bias, w_bias)
+    return _block_probabilities(q, k, time_keys, chan_keys, u, v_bias, w_bias, 0, n_segments,
+                                n_chans, window, rows, scale, content)
 
 
 def mvpa_chunked(

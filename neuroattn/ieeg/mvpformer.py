@@ -35,7 +35,13 @@ from torch import nn
 from neuroattn._atomic import atomic_path
 from neuroattn.ieeg.config import MVPFormerConfig, preset
 from neuroattn.ieeg.mvpa_flash import mvpa_flash
-from neuroattn.ieeg.mvpa_functional import check_grid, mvpa_chunked, mvpa_flex, mvpa_reference
+from neuroattn.ieeg.mvpa_functional import (
+    check_grid,
+    mvpa_chunked,
+    mvpa_flex,
+    mvpa_reference,
+    mvpa_weights,
+)
 from neuroattn.nn.lora import add_lora
 from neuroattn.nn.wavelet import db4_coeff_lengths, dwt_db4
 
@@ -72,9 +78,9 @@ class MVPA(nn.Module):
         self.c_proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
         self.resid_dropout = nn.Dropout(cfg.dropout)
 
-    def forward(self, h: torch.Tensor, time_table: torch.Tensor,
-                channel_table: torch.Tensor) -> torch.Tensor:
-        """h (B, T, C, d); tables (T, d) and (C, d) of the window's segments and channels."""
+    def _project(self, h: torch.Tensor, time_table: torch.Tensor,
+                 channel_table: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Queries, keys, values (B, heads, T*C, d_h), the two key tables and the biases."""
         cfg = self.cfg
         B, T, C, _ = h.shape
         H, Hkv, dh = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
@@ -83,14 +89,29 @@ class MVPA(nn.Module):
         k, v = self.c_attn(tokens).view(B, T * C, 2, Hkv, dh).permute(2, 0, 3, 1, 4)
         time_keys = self.position_net(time_table).view(-1, Hkv, dh).transpose(0, 1)
         chan_keys = self.channel_net(channel_table).view(-1, Hkv, dh).transpose(0, 1)
-        u, v_bias, w_bias = self.attn_bias.view(3, Hkv, dh)
+        return (q, k, v, time_keys, chan_keys, *self.attn_bias.view(3, Hkv, dh))
+
+    def forward(self, h: torch.Tensor, time_table: torch.Tensor,
+                channel_table: torch.Tensor) -> torch.Tensor:
+        """h (B, T, C, d); tables (T, d) and (C, d) of the window's segments and channels."""
+        cfg = self.cfg
+        B, T, C, _ = h.shape
         attend = {"flash": mvpa_flash, "chunked": mvpa_chunked, "reference": mvpa_reference,
                   "flex": mvpa_flex}[cfg.attention]
-        out = attend(q, k, v, time_keys, chan_keys, u, v_bias, w_bias, n_segments=T,
+        out = attend(*self._project(h, time_table, channel_table), n_segments=T,
                      window=cfg.window, rows=cfg.rows, content=cfg.content,
                      dropout_p=cfg.dropout if self.training else 0.0)
         out = out.transpose(1, 2).reshape(B, T, C, cfg.d_model)
         return self.resid_dropout(self.c_proj(out))
+
+    def weights(self, h: torch.Tensor, time_table: torch.Tensor,
+                channel_table: torch.Tensor) -> torch.Tensor:
+        """Attention weights (B, heads, T*C, T*C) for ``h`` (see :func:`mvpa_weights`)."""
+        q, k, _, time_keys, chan_keys, u, v_bias, w_bias = self._project(
+            h, time_table, channel_table)
+        return mvpa_weights(q, k, time_keys, chan_keys, u, v_bias, w_bias,
+                            n_segments=h.shape[1], window=self.cfg.window, rows=self.cfg.rows,
+                            content=self.cfg.content)
 
 
 class SwiGLU(nn.Module):
@@ -171,16 +192,48 @@ class MVPFormer(nn.Module):
         """Token embeddings (B, T, C, d) of raw windows (B, C, n_samples)."""
         return self.patch_embed(self.segment(x))
 
-    def encode(self, embeddings: torch.Tensor) -> torch.Tensor:
-        """Transformer over token embeddings (B, T, C, d) → final hidden states."""
+    def _tables(self, embeddings: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         _, T, C, _ = embeddings.shape
         device = embeddings.device
-        time_table = self.positional_embedding(torch.arange(T, device=device))
-        channel_table = self.channel_embedding(torch.arange(C, device=device))
+        return (self.positional_embedding(torch.arange(T, device=device)),
+                self.channel_embedding(torch.arange(C, device=device)))
+
+    def encode(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """Transformer over token embeddings (B, T, C, d) → final hidden states."""
+        time_table, channel_table = self._tables(embeddings)
         h = self.embed_dropout(embeddings)
         for block in self.blocks:
             h = block(h, time_table, channel_table)
         return self.ln_f(h)
+
+    @torch.no_grad()
+    def attention_maps(self, x: torch.Tensor) -> torch.Tensor:
+        """Every layer's attention weights for windows ``x`` (B, C, n_samples), for inspection.
+
+        Returns a tensor (layers, B, heads, T, C, T, C): entry
+        ``[l, b, h, t, c, t2, c2]`` is how much token (segment t, channel c)
+        attends to (t2, c2) in layer l. Computed densely (O((T·C)²) memory),
+        so use it on a few windows. Runs in eval mode (no dropout).
+
+        Examples
+        --------
+        >>> import torch
+        >>> from neuroattn.ieeg import MVPFormer
+        >>> maps = MVPFormer("tiny").attention_maps(torch.randn(1, 3, 4 * 128))
+        >>> tuple(maps.shape), bool(maps[0, 0, 0, 1].sum(dim=(-2, -1)).allclose(torch.ones(3)))
+        ((2, 1, 4, 4, 3, 4, 3), True)
+        """
+        was_training = self.training
+        self.eval()
+        embeddings = self.embed(x)
+        B, T, C, _ = embeddings.shape
+        time_table, channel_table = self._tables(embeddings)
+        h, maps = embeddings, []
+        for block in self.blocks:
+            maps.append(block.attn.weights(block.ln_1(h), time_table, channel_table))
+            h = block(h, time_table, channel_table)
+        self.train(was_training)
+        return torch.stack(maps).float().reshape(len(maps), B, -1, T, C, T, C)
 
     def forward(self, x: torch.Tensor, *, return_features: bool = False) -> Any:
         """Classify windows (B, C, n_samples) from the last segment, averaged over channels.

@@ -25,6 +25,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from neuroattn._atomic import atomic_path
@@ -185,6 +186,10 @@ def run(cfg: RunConfig, *, resume: bool = False, progress: bool | None = None) -
     ft = cfg.finetune
     summary["trainable_parameters"] = prepare_finetuning(
         model, method=ft.method, lora_rank=ft.lora_rank, lora_alpha=ft.lora_alpha)
+    if ft.shuffle_labels:
+        rng = np.random.default_rng(cfg.train.seed)
+        for r in split["train"]:
+            r.windows.labels = rng.permutation(r.windows.labels)
     weights = class_weights(split["train"]) if ft.balance == "weights" else None
     loader = RecordingMix(split["train"], cfg.data.batch_size, balanced=ft.balance == "sampler",
                           seed=cfg.train.seed, num_workers=cfg.data.num_workers)
