@@ -4,12 +4,15 @@ Commands
 --------
 sys-info     print versions, CUDA and the device that would be used
 synth ieeg   write a synthetic iEEG recording with seizure ground truth
+convert      convert a recording (SWEC HDF5, EDF/BDF, BIDS iEEG) into an iEEG store
 
 Examples
 --------
 >>> from neuroattn.__main__ import build_parser
 >>> build_parser().parse_args(["synth", "ieeg", "--channels", "8"]).channels
 8
+>>> build_parser().parse_args(["convert", "edf", "a.edf", "a.zarr", "--sfreq", "512"]).sfreq
+512.0
 """
 
 from __future__ import annotations
@@ -23,6 +26,19 @@ EPILOG = """examples:
   python -m neuroattn synth ieeg                       # synthetic_ieeg.zarr + .png, 16 ch, 4 min
   python -m neuroattn synth ieeg --out rec.edf --channels 64 --duration 1200 --sfreq 512
   python -m neuroattn synth ieeg --amplitude 2.5 --seed 3   # a harder recording
+  python -m neuroattn convert swec ID07/ID07_total.h5 ID07.zarr --sfreq 512
+  python -m neuroattn convert bids /data/bids_root sub-01.zarr --subject 01 --run 1
+"""
+
+CONVERT_EPILOG = """examples:
+  python -m neuroattn convert swec ID07/ID07_total.h5 ID07.zarr            # needs hdf5plugin
+  python -m neuroattn convert swec ID07/ID07_total.h5 ID07.zarr --sfreq 512 --max-channels 128
+  python -m neuroattn convert edf rec.edf rec.zarr --sfreq 256 --ch-type ecog
+  python -m neuroattn convert edf rec.bdf rec.zarr --channels LA1,LA2,LA3 --subject P01
+  python -m neuroattn convert bids /data/bids_root sub-01.zarr --subject 01 --task ictal --run 1
+
+Bad channels are kept with their flag unless --max-channels or --channels is given (then they
+are dropped). Annotations keep their times in seconds. Cards: datasets/*.md.
 """
 
 
@@ -56,7 +72,51 @@ def build_parser() -> argparse.ArgumentParser:
     ieeg.add_argument("--figure", default="auto",
                       help="PNG of the first seizure: 'auto' = next to --out, or a path, or 'none'")
     ieeg.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    _add_convert(sub)
     return parser
+
+
+def _add_convert(sub: argparse._SubParsersAction) -> None:
+    conv = sub.add_parser("convert", help="convert a recording into an iEEG store",
+                          description="Convert a recording into an iEEG store (zarr), streamed "
+                          "block by block.", formatter_class=_Formatter, epilog=CONVERT_EPILOG)
+    conv.add_argument("name", choices=["swec", "edf", "bids"],
+                      help="input format: swec (SWEC iEEG .h5), edf (EDF/BDF or anything MNE "
+                      "reads), bids (a BIDS data set root)")
+    conv.add_argument("src", metavar="SRC", help="input file, or the BIDS root for bids")
+    conv.add_argument("dst", metavar="DST", help="the store to write (.zarr)")
+    conv.add_argument("--sfreq", type=float, default=None, metavar="HZ",
+                      help="resample to this rate (anti-aliased); None keeps the rate")
+    conv.add_argument("--max-channels", type=int, default=None, metavar="N",
+                      help="drop bad channels and keep the first N (contiguous); None keeps all")
+    conv.add_argument("--channels", default=None, metavar="A,B,...",
+                      help="keep only these channels (comma-separated names)")
+    conv.add_argument("--ch-type", default=None, choices=["seeg", "ecog", "eeg", "keep"],
+                      help="edf only: type given to channels MNE reads as EEG (unset: seeg; "
+                      "'keep' keeps MNE's types)")
+    conv.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    bids = conv.add_argument_group("BIDS entities (bids; --subject also names swec/edf)")
+    bids.add_argument("--subject", default=None, help="subject label (required for bids)")
+    bids.add_argument("--session", default=None, help="session label")
+    bids.add_argument("--task", default=None, help="task label")
+    bids.add_argument("--run", default=None, help="run index")
+    bids.add_argument("--acquisition", default=None, help="acquisition label")
+
+
+def _convert(args: argparse.Namespace) -> None:
+    from neuroattn.datasets.convert import convert
+
+    options = {"sfreq": args.sfreq, "max_channels": args.max_channels,
+               "subject": args.subject, "session": args.session, "task": args.task,
+               "run": args.run, "acquisition": args.acquisition}
+    options = {k: v for k, v in options.items() if v is not None}
+    if args.ch_type is not None:
+        options["ch_type"] = None if args.ch_type == "keep" else args.ch_type
+    if args.channels:
+        options["channels"] = [c.strip() for c in args.channels.split(",") if c.strip()]
+    if args.name == "bids" and "subject" not in options:
+        raise ValueError("convert bids needs --subject (the BIDS subject label, e.g. 01).")
+    convert(args.name, args.src, args.dst, overwrite=args.overwrite, **options)
 
 
 def _synth_ieeg(args: argparse.Namespace) -> None:
@@ -106,6 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             _synth_ieeg(args)
         except ValueError as err:
+            raise SystemExit(f"error: {err}") from err
+    elif args.command == "convert":
+        try:
+            _convert(args)
+        except (ValueError, OSError, ImportError) as err:  # OSError: missing or existing paths
             raise SystemExit(f"error: {err}") from err
     return 0
 

@@ -45,8 +45,9 @@ from neuroattn.store.schema import (
 )
 
 Check = Literal["full", "quick", "none"]
-_CONVERTIBLE = {".edf": "edf", ".bdf": "edf", ".h5": "swec", ".hdf5": "swec",
-                ".nii": "nifti", ".gz": "nifti", ".gii": "gifti", ".fif": "fif", ".json": "json"}
+# File types `python -m neuroattn convert` reads (the edf converter takes anything MNE reads).
+_CONVERTIBLE = {".edf": "edf", ".bdf": "edf", ".fif": "edf", ".vhdr": "edf", ".set": "edf",
+                ".h5": "swec", ".hdf5": "swec"}
 
 DEFAULT_CHUNK_MB = 8.0
 

@@ -1,0 +1,86 @@
+"""The converter registry: one name per input format, one call to convert.
+
+Every converter takes ``(src, dst, **options)``, writes an iEEG store and
+returns its path. Shared options: ``sfreq`` (resample to this rate),
+``max_channels``, ``channels`` and ``overwrite``; others are per format
+(``subject``, ``session``, ``task``, ``run``, ``acquisition`` for BIDS).
+``python -m neuroattn convert <name> SRC DST`` calls :func:`convert`.
+
+Examples
+--------
+>>> from neuroattn.datasets.convert import CONVERTERS, converter_options
+>>> sorted(CONVERTERS)
+['bids', 'edf', 'swec']
+>>> "session" in converter_options("bids"), "session" in converter_options("swec")
+(True, False)
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from neuroattn.datasets.bids import convert_bids_ieeg
+from neuroattn.datasets.edf import convert_edf
+from neuroattn.datasets.swec import convert_swec
+
+#: Converter per input format: ``swec`` (SWEC iEEG HDF5), ``edf`` (EDF/BDF and
+#: anything MNE reads), ``bids`` (a BIDS iEEG data set root).
+CONVERTERS: dict[str, Callable[..., Path]] = {
+    "swec": convert_swec,
+    "edf": convert_edf,
+    "bids": convert_bids_ieeg,
+}
+
+
+def _get(name: str) -> Callable[..., Path]:
+    try:
+        return CONVERTERS[name]
+    except KeyError:
+        raise ValueError(f"Unknown converter {name!r}; use one of {sorted(CONVERTERS)}.") from None
+
+
+def converter_options(name: str) -> list[str]:
+    """The keyword options the converter ``name`` accepts."""
+    params = inspect.signature(_get(name)).parameters.values()
+    return [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
+
+
+def convert(name: str, src: str | os.PathLike, dst: str | os.PathLike, **options: Any) -> Path:
+    """Convert ``src`` into the iEEG store ``dst`` with the converter ``name``.
+
+    Parameters
+    ----------
+    name : {"swec", "edf", "bids"}
+        The input format (see :data:`CONVERTERS`).
+    src : path-like
+        The input file (``swec``, ``edf``) or BIDS root (``bids``).
+    dst : path-like
+        The store to write.
+    **options
+        Passed to the converter; unknown ones raise an error that lists the
+        accepted ones.
+
+    Returns
+    -------
+    pathlib.Path
+        ``dst``.
+
+    Examples
+    --------
+    >>> convert("swec", "ID01_total.h5", "out.zarr", session="1")
+    Traceback (most recent call last):
+    ...
+    ValueError: The 'swec' converter has no option 'session'; it accepts ...
+    """
+    func = _get(name)
+    accepted = converter_options(name)
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"The {name!r} converter has no option {', '.join(map(repr, unknown))}; it "
+            f"accepts {', '.join(accepted)}.")
+    return func(src, dst, **options)
