@@ -114,3 +114,18 @@ def test_max_steps_and_gradient_clipping(tmp_path):
                       tmp_path, progress=False).fit(data)
     assert summary["step"] == 7
     assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 7
+
+
+def test_tensorboard_logging_writes_event_files(tmp_path):
+    pytest.importorskip("tensorboard")
+    model = torch.nn.Linear(3, 1)
+    data = [(torch.randn(4, 3), torch.randn(4, 1)) for _ in range(3)]
+
+    def loss_fn(model, batch):
+        loss = torch.nn.functional.mse_loss(model(batch[0]), batch[1])
+        return loss, {}
+
+    Trainer(model, loss_fn, TrainConfig(epochs=1), tmp_path, progress=False,
+            tensorboard=True).fit(data)
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 3
