@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m neuroattn.train_ieeg", description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("mode", nargs="?", choices=["pretrain", "finetune", "evaluate", "demo"],
-                        help="what to run (default: the config's mode, else the demo)")
+                        help="what to run (default: the config's mode, finetune; no arguments "
+                        "at all runs the demo)")
 
     g = parser.add_argument_group("config")
     g.add_argument("--config", metavar="YAML", help="a run config (e.g. models/mvpformer-*.yaml "
