@@ -1,0 +1,1 @@
+"""Encoding models: images → fMRI responses (transformer brain encoders and baselines)."""
