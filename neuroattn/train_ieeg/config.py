@@ -77,15 +77,16 @@ class FinetuneConfig:
     ``"weights"`` weighs the cross-entropy by inverse class frequency in the
     training windows; ``"sampler"`` draws seizure and non-seizure windows
     equally often (random access, slower from disk); ``"none"`` does neither.
-    ``shuffle_labels`` is the chance control: the same run on permuted labels
-    must score at chance on held-out patients.
+    ``shuffle_labels`` is the chance control: the same run with permuted
+    training and validation labels (so not even the choice of the best epoch
+    sees a real label) must score near chance on held-out patients.
     """
 
     method: Literal["lora", "full"] = "lora"
     lora_rank: int = 8
     lora_alpha: float = 16.0
     balance: Literal["weights", "sampler", "none"] = "weights"
-    #: Control run: permute the training windows' labels (validation and test keep theirs).
+    #: Control run: permute the training and validation labels (the test keeps its own).
     shuffle_labels: bool = False
 
 

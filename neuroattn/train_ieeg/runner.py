@@ -186,9 +186,9 @@ def run(cfg: RunConfig, *, resume: bool = False, progress: bool | None = None) -
     ft = cfg.finetune
     summary["trainable_parameters"] = prepare_finetuning(
         model, method=ft.method, lora_rank=ft.lora_rank, lora_alpha=ft.lora_alpha)
-    if ft.shuffle_labels:
+    if ft.shuffle_labels:  # the control sees no real label before the test
         rng = np.random.default_rng(cfg.train.seed)
-        for r in split["train"]:
+        for r in split["train"] + split["val"]:
             r.windows.labels = rng.permutation(r.windows.labels)
     weights = class_weights(split["train"]) if ft.balance == "weights" else None
     loader = RecordingMix(split["train"], cfg.data.batch_size, balanced=ft.balance == "sampler",
