@@ -4,7 +4,8 @@ Commands
 --------
 sys-info     print versions, CUDA and the device that would be used
 synth ieeg   write a synthetic iEEG recording with seizure ground truth
-convert      convert a recording (SWEC HDF5, EDF/BDF, BIDS iEEG) into an iEEG store
+convert      convert a recording (SWEC HDF5, EDF/BDF, BIDS iEEG) into an iEEG store, or an
+             Algonauts 2023 / NSD subject into an fMRI store
 
 Examples
 --------
@@ -28,6 +29,7 @@ EPILOG = """examples:
   python -m neuroattn synth ieeg --amplitude 2.5 --seed 3   # a harder recording
   python -m neuroattn convert swec ID07/ID07_total.h5 ID07.zarr --sfreq 512
   python -m neuroattn convert bids /data/bids_root sub-01.zarr --subject 01 --run 1
+  python -m neuroattn convert algonauts /data/algonauts_2023_challenge_data subj01.zarr --subject 1
 """
 
 CONVERT_EPILOG = """examples:
@@ -36,6 +38,9 @@ CONVERT_EPILOG = """examples:
   python -m neuroattn convert edf rec.edf rec.zarr --sfreq 256 --ch-type ecog
   python -m neuroattn convert edf rec.bdf rec.zarr --channels LA1,LA2,LA3 --subject P01
   python -m neuroattn convert bids /data/bids_root sub-01.zarr --subject 01 --task ictal --run 1
+  python -m neuroattn convert algonauts /data/algonauts_2023_challenge_data subj01.zarr --subject 1
+  python -m neuroattn convert algonauts /data/algonauts_2023_challenge_data subj01_test.zarr \
+      --subject 1 --split test                            # needs the post-challenge test_fmri
 
 Bad channels are kept with their flag unless --max-channels or --channels is given (then they
 are dropped). Annotations keep their times in seconds. Cards: datasets/*.md.
@@ -77,13 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_convert(sub: argparse._SubParsersAction) -> None:
-    conv = sub.add_parser("convert", help="convert a recording into an iEEG store",
-                          description="Convert a recording into an iEEG store (zarr), streamed "
-                          "block by block.", formatter_class=_Formatter, epilog=CONVERT_EPILOG)
-    conv.add_argument("name", choices=["swec", "edf", "bids"],
+    conv = sub.add_parser("convert", help="convert a recording or data set into a store",
+                          description="Convert a recording into an iEEG store, or an Algonauts "
+                          "2023 / NSD subject into an fMRI store (zarr), streamed block by block.",
+                          formatter_class=_Formatter, epilog=CONVERT_EPILOG)
+    conv.add_argument("name", choices=["swec", "edf", "bids", "algonauts"],
                       help="input format: swec (SWEC iEEG .h5), edf (EDF/BDF or anything MNE "
-                      "reads), bids (a BIDS data set root)")
-    conv.add_argument("src", metavar="SRC", help="input file, or the BIDS root for bids")
+                      "reads), bids (a BIDS data set root), algonauts (Algonauts 2023 / NSD "
+                      "challenge data)")
+    conv.add_argument("src", metavar="SRC", help="input file, the BIDS root for bids, or the "
+                      "folder holding subjXX/ for algonauts")
     conv.add_argument("dst", metavar="DST", help="the store to write (.zarr)")
     conv.add_argument("--sfreq", type=float, default=None, metavar="HZ",
                       help="resample to this rate (anti-aliased); None keeps the rate")
@@ -95,12 +103,22 @@ def _add_convert(sub: argparse._SubParsersAction) -> None:
                       help="edf only: type given to channels MNE reads as EEG (unset: seeg; "
                       "'keep' keeps MNE's types)")
     conv.add_argument("--overwrite", action="store_true", help="replace an existing store")
-    bids = conv.add_argument_group("BIDS entities (bids; --subject also names swec/edf)")
-    bids.add_argument("--subject", default=None, help="subject label (required for bids)")
+    bids = conv.add_argument_group("BIDS entities (bids; --subject also names swec/edf and "
+                                   "picks the algonauts subject)")
+    bids.add_argument("--subject", default=None,
+                      help="subject label (required for bids and algonauts: 1-8, 01 or subj01)")
     bids.add_argument("--session", default=None, help="session label")
     bids.add_argument("--task", default=None, help="task label")
     bids.add_argument("--run", default=None, help="run index")
     bids.add_argument("--acquisition", default=None, help="acquisition label")
+    nsd = conv.add_argument_group("Algonauts 2023 / NSD (algonauts)")
+    nsd.add_argument("--split", default=None, choices=["train", "test"],
+                     help="which responses (unset: train; test needs the post-challenge files)")
+    nsd.add_argument("--hemi", default=None, choices=["lh", "rh", "both"],
+                     help="which hemispheres (unset: both)")
+    nsd.add_argument("--trust-mapping", action="store_true",
+                     help="fully unpickle roi_masks/mapping_*.npy (only for files you trust; "
+                     "by default a restricted reader is used)")
 
 
 def _convert(args: argparse.Namespace) -> None:
@@ -109,6 +127,12 @@ def _convert(args: argparse.Namespace) -> None:
     options = {"sfreq": args.sfreq, "max_channels": args.max_channels,
                "subject": args.subject, "session": args.session, "task": args.task,
                "run": args.run, "acquisition": args.acquisition}
+    if args.name == "algonauts":
+        options.update(split=args.split, hemi=args.hemi)
+        if args.trust_mapping:
+            options["trust_mapping"] = True
+    elif args.trust_mapping or args.split is not None or args.hemi is not None:
+        raise ValueError("--split, --hemi and --trust-mapping are for convert algonauts only.")
     options = {k: v for k, v in options.items() if v is not None}
     if args.ch_type is not None:
         options["ch_type"] = None if args.ch_type == "keep" else args.ch_type
@@ -116,6 +140,8 @@ def _convert(args: argparse.Namespace) -> None:
         options["channels"] = [c.strip() for c in args.channels.split(",") if c.strip()]
     if args.name == "bids" and "subject" not in options:
         raise ValueError("convert bids needs --subject (the BIDS subject label, e.g. 01).")
+    if args.name == "algonauts" and "subject" not in options:
+        raise ValueError("convert algonauts needs --subject (the NSD subject: 1-8, 01 or subj01).")
     convert(args.name, args.src, args.dst, overwrite=args.overwrite, **options)
 
 

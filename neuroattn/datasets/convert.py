@@ -1,16 +1,18 @@
 """The converter registry: one name per input format, one call to convert.
 
-Every converter takes ``(src, dst, **options)``, writes an iEEG store and
-returns its path. Shared options: ``sfreq`` (resample to this rate),
-``max_channels``, ``channels`` and ``overwrite``; others are per format
-(``subject``, ``session``, ``task``, ``run``, ``acquisition`` for BIDS).
+Every converter takes ``(src, dst, **options)``, writes a store and returns
+its path. The iEEG converters (``swec``, ``edf``, ``bids``) share the options
+``sfreq`` (resample to this rate), ``max_channels``, ``channels`` and
+``overwrite``; others are per format (``subject``, ``session``, ``task``,
+``run``, ``acquisition`` for BIDS). ``algonauts`` writes an fMRI store and
+takes ``subject``, ``split``, ``hemi``, ``trust_mapping`` and ``overwrite``.
 ``python -m neuroattn convert <name> SRC DST`` calls :func:`convert`.
 
 Examples
 --------
 >>> from neuroattn.datasets.convert import CONVERTERS, converter_options
 >>> sorted(CONVERTERS)
-['bids', 'edf', 'swec']
+['algonauts', 'bids', 'edf', 'swec']
 >>> "session" in converter_options("bids"), "session" in converter_options("swec")
 (True, False)
 """
@@ -25,14 +27,17 @@ from typing import Any
 
 from neuroattn.datasets.bids import convert_bids_ieeg
 from neuroattn.datasets.edf import convert_edf
+from neuroattn.datasets.nsd import convert_algonauts
 from neuroattn.datasets.swec import convert_swec
 
 #: Converter per input format: ``swec`` (SWEC iEEG HDF5), ``edf`` (EDF/BDF and
-#: anything MNE reads), ``bids`` (a BIDS iEEG data set root).
+#: anything MNE reads), ``bids`` (a BIDS iEEG data set root), ``algonauts``
+#: (one subject of the Algonauts 2023 / NSD challenge data, into an fMRI store).
 CONVERTERS: dict[str, Callable[..., Path]] = {
     "swec": convert_swec,
     "edf": convert_edf,
     "bids": convert_bids_ieeg,
+    "algonauts": convert_algonauts,
 }
 
 
@@ -50,14 +55,15 @@ def converter_options(name: str) -> list[str]:
 
 
 def convert(name: str, src: str | os.PathLike, dst: str | os.PathLike, **options: Any) -> Path:
-    """Convert ``src`` into the iEEG store ``dst`` with the converter ``name``.
+    """Convert ``src`` into the store ``dst`` with the converter ``name``.
 
     Parameters
     ----------
-    name : {"swec", "edf", "bids"}
+    name : {"swec", "edf", "bids", "algonauts"}
         The input format (see :data:`CONVERTERS`).
     src : path-like
-        The input file (``swec``, ``edf``) or BIDS root (``bids``).
+        The input file (``swec``, ``edf``), BIDS root (``bids``) or the folder
+        holding ``subjXX/`` (``algonauts``).
     dst : path-like
         The store to write.
     **options

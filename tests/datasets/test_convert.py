@@ -9,18 +9,23 @@ import pytest
 from neuroattn.__main__ import main
 from neuroattn.datasets import CONVERTERS, convert_bids_ieeg, convert_edf, convert_swec
 from neuroattn.datasets.convert import convert, converter_options
+from neuroattn.datasets.nsd import convert_algonauts
 from neuroattn.store import open_store
 
 
 def test_registry():
-    assert CONVERTERS == {"swec": convert_swec, "edf": convert_edf, "bids": convert_bids_ieeg}
-    for name in CONVERTERS:
+    assert CONVERTERS == {"swec": convert_swec, "edf": convert_edf, "bids": convert_bids_ieeg,
+                          "algonauts": convert_algonauts}
+    for name in ("swec", "edf", "bids"):  # the iEEG converters
         assert {"sfreq", "max_channels", "channels", "overwrite"} <= set(converter_options(name))
+    assert {"subject", "split", "hemi", "trust_mapping", "overwrite"} <= set(
+        converter_options("algonauts"))
     assert {"subject", "session", "task", "run", "acquisition"} <= set(converter_options("bids"))
 
 
 def test_convert_checks_names_and_options(edf_path, tmp_path):
-    with pytest.raises(ValueError, match=r"Unknown converter 'nwb'; use one of \['bids'"):
+    with pytest.raises(ValueError,
+                       match=r"Unknown converter 'nwb'; use one of \['algonauts', 'bids'"):
         convert("nwb", edf_path, tmp_path / "x.zarr")
     with pytest.raises(ValueError, match="no option 'task'; it accepts sfreq, max_channels"):
         convert("edf", edf_path, tmp_path / "x.zarr", task="rest")

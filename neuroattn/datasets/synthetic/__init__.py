@@ -7,10 +7,16 @@ Examples
 (4, 3840)
 """
 
+from neuroattn.datasets.synthetic.encoding import (
+    SyntheticEncoding,
+    SyntheticEncodingConfig,
+    make_synthetic_encoding,
+)
 from neuroattn.datasets.synthetic.ieeg import (
     SyntheticIEEG,
     SyntheticIEEGConfig,
     make_synthetic_ieeg,
 )
 
-__all__ = ["SyntheticIEEG", "SyntheticIEEGConfig", "make_synthetic_ieeg"]
+__all__ = ["SyntheticEncoding", "SyntheticEncodingConfig", "SyntheticIEEG",
+           "SyntheticIEEGConfig", "make_synthetic_encoding", "make_synthetic_ieeg"]
