@@ -2,10 +2,9 @@
 
 Runs the built-in demo's pipeline (tiny MVPFormer: contrastive pre-training,
 LoRA fine-tuning, evaluation on a held-out patient) once per seed on the true
-labels and once with the training labels permuted. The control is trained,
-validated and evaluated the same way, so the gap between the two is what the
-labels taught; the control's distance from 0.5 is what model selection on a
-validation patient and label-blind structure give for free.
+labels and once with the training and validation labels permuted (so the
+control sees no real label before the test, not even when it picks the best
+epoch). The gap between the two is what the labels taught.
 
     python analyses/mvpformer_synthetic_control.py --out analyses/results
     python analyses/mvpformer_synthetic_control.py --seeds 0 --out /tmp/quick
