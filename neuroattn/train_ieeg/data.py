@@ -25,6 +25,8 @@ Examples
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +40,8 @@ from neuroattn.datasets.prepare import resample_store, select_channels
 from neuroattn.ieeg.config import MVPFormerConfig
 from neuroattn.store import IEEGWindows, make_loader, open_store
 from neuroattn.training import distributed
+
+_DONE = object()  # end of an epoch's batches, from the prefetch thread
 
 
 @dataclass
@@ -240,14 +244,16 @@ class RecordingMix:
         Use :class:`BalancedSampler` for every recording instead.
     seed, num_workers
         As for :func:`neuroattn.store.make_loader`.
+    prefetch : int
+        Batches prepared ahead in a background thread (0: none).
     """
 
     def __init__(self, recordings: Sequence[Recording], batch_size: int, *,
                  shuffle: bool = True, balanced: bool = False, seed: int = 0,
-                 num_workers: int = 0) -> None:
+                 num_workers: int = 0, prefetch: int = 2) -> None:
         if not recordings:
             raise ValueError("No recordings to train on (check the patient split).")
-        self.seed, self.shuffle, self.epoch = seed, shuffle, 0
+        self.seed, self.shuffle, self.epoch, self.prefetch = seed, shuffle, 0, prefetch
         if balanced:
             self.loaders = [_SampledLoader(r.windows, BalancedSampler(
                 r.windows, batch_size, seed=seed + i), num_workers)
@@ -265,10 +271,45 @@ class RecordingMix:
     def __len__(self) -> int:
         return sum(len(loader) for loader in self.loaders)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = np.repeat(np.arange(len(self.loaders)), [len(lo) for lo in self.loaders])
         if self.shuffle:
             order = np.random.default_rng([self.seed, self.epoch]).permutation(order)
         iterators = [iter(loader) for loader in self.loaders]
         for i in order:
             yield next(iterators[i])
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Batches cut ``prefetch`` ahead in a background thread, so that assembling the
+        next batch (numpy copies, which release the GIL) overlaps the training step."""
+        if not self.prefetch:
+            yield from self._batches()
+            return
+        ready: queue.Queue = queue.Queue(maxsize=self.prefetch)
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for batch in self._batches():
+                    while not stop.is_set():
+                        try:
+                            ready.put(batch, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                ready.put(_DONE)
+            except BaseException as err:  # re-raised in the consumer
+                ready.put(err)
+
+        worker = threading.Thread(target=produce, name="neuroattn-prefetch", daemon=True)
+        worker.start()
+        try:
+            while (item := ready.get()) is not _DONE:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            worker.join()

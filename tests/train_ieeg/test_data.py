@@ -86,3 +86,17 @@ def test_recording_mix_keeps_one_montage_per_batch_and_covers_every_loader(recor
     mix.set_epoch(1)
     assert [x.shape[1] for x, _ in mix] != shapes  # reshuffled interleaving
     assert all(isinstance(y, torch.Tensor) for _, y in mix)
+
+
+def test_prefetching_changes_nothing_and_stops_cleanly(recordings):
+    plain = [(x.clone(), y.clone()) for x, y in RecordingMix(recordings, 16, seed=3, prefetch=0)]
+    mix = RecordingMix(recordings, 16, seed=3, prefetch=2)
+    ahead = list(mix)
+    assert len(ahead) == len(plain)
+    for (x0, y0), (x1, y1) in zip(plain, ahead, strict=True):
+        assert torch.equal(x0, x1) and torch.equal(y0, y1)
+    batches = iter(mix)
+    next(batches)
+    batches.close()  # stopping early (max_steps) must not leave a blocked thread
+    import threading
+    assert not any(t.name == "neuroattn-prefetch" for t in threading.enumerate())
