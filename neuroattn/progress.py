@@ -35,7 +35,14 @@ def progress_enabled(enabled: bool | None = None) -> bool:
         return False
     if env in {"on", "1", "true", "yes"}:
         return True
-    return sys.stderr.isatty() or "ipykernel" in sys.modules
+    return sys.stderr.isatty() or _in_notebook()
+
+
+def _in_notebook() -> bool:
+    """Whether this code runs inside a Jupyter kernel (not merely next to an imported one)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if hasattr(ipython, "get_ipython") else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
 
 
 def progress(
