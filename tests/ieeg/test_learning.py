@@ -68,6 +68,7 @@ def _score(model: MVPFormer, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # about 2 min on 2 idle cores; more on a loaded machine
 def test_tiny_mvpformer_detects_synthetic_seizures_across_montages():
     train = [_windows(c, seed) for c, seed in [(6, 1), (6, 2), (6, 3), (16, 4), (16, 5), (16, 6)]]
     held_out = {c: _windows(c, seed) for c, seed in [(6, 11), (16, 12), (4, 13), (9, 14),
