@@ -40,7 +40,7 @@ def _centre_of_mass(maps: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # about 2 min on 2 idle cores; more on a loaded machine
+@pytest.mark.timeout(900)  # about 20 s on 2 idle cores; more on a loaded machine
 def test_transformer_encoder_recovers_routing_and_beats_the_baselines():
     data = make_synthetic_encoding(n_train=2000, n_test=200, seed=2)
     rois, nc = data.roi_membership, data.noise_ceiling
