@@ -40,6 +40,7 @@ def test_notebook_runs_and_detects_seizures(tmp_path, monkeypatch):
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setenv("TMPDIR", str(tmp_path))  # the notebook's working folder lands here
     monkeypatch.setenv("NEUROATTN_PROGRESS", "off")
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # CI's Agg would hide the inline figures
     run_dir = tmp_path / "cwd"
     run_dir.mkdir()
 
