@@ -2,61 +2,28 @@
 
 from __future__ import annotations
 
-import json
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "ieeg_mvpformer.ipynb"
+from .conftest import assert_stored_clean
 
-
-def _outputs(nb, kind: str) -> list:
-    return [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-            if o.output_type == kind]
+NAME = "ieeg_mvpformer.ipynb"
 
 
 def test_notebook_is_valid_and_stored_without_outputs():
-    nbformat = pytest.importorskip("nbformat")
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    nbformat.validate(nb)
-    assert nb.metadata.kernelspec.name == "python3"
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert code and all(not c.outputs and c.execution_count is None for c in code)
+    assert_stored_clean(NAME)
 
 
 @pytest.mark.slow
-def test_notebook_runs_and_detects_seizures(tmp_path, monkeypatch):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    pytest.importorskip("ipykernel")
-    # A "python3" kernelspec pointing at this interpreter (the venv's), found first.
-    spec = tmp_path / "jupyter" / "kernels" / "python3"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3", "language": "python"}))
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the notebook's working folder lands here
-    monkeypatch.setenv("NEUROATTN_PROGRESS", "off")
-    monkeypatch.delenv("MPLBACKEND", raising=False)  # CI's Agg would hide the inline figures
-    run_dir = tmp_path / "cwd"
-    run_dir.mkdir()
-
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    nbclient.NotebookClient(nb, kernel_name="python3", timeout=300,
-                            resources={"metadata": {"path": str(run_dir)}}).execute()
-
-    assert not _outputs(nb, "error")
-    text = "".join(o.text for o in _outputs(nb, "stream") if o.name == "stdout")
-    assert f"Python: {sys.executable}\n" in text  # the kernel ran this interpreter
+def test_notebook_runs_and_detects_seizures(run_notebook, tmp_path):
+    run = run_notebook(NAME)
+    text = run.stdout
     assert re.search(r"^pooled\s+\d+\s+\d\.\d{3}", text, re.MULTILINE)  # format_table
     auroc = re.search(r"pooled AUROC: (\d\.\d+)", text)
     assert auroc and float(auroc.group(1)) >= 0.8
     assert re.search(r"attention maps: \(2, 2(, \d+){5}\)", text)  # (layers, 2 windows, ...)
-    shown = _outputs(nb, "display_data") + _outputs(nb, "execute_result")
-    assert sum("image/png" in o.data for o in shown) >= 3  # raw trace, detections, attention
-    assert any("signal" in o.data.get("text/plain", "") for o in shown)  # the store's repr
-    assert not list(run_dir.iterdir())  # nothing written next to the notebook
+    assert sum("image/png" in o.data for o in run.shown) >= 3  # trace, detections, attention
+    assert any("signal" in o.data.get("text/plain", "") for o in run.shown)  # the store's repr
+    assert not list(run.run_dir.iterdir())  # nothing written next to the notebook
     assert not list(tmp_path.glob("ieeg_mvpformer_*"))  # the last cell cleaned up
