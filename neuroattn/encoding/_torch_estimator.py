@@ -52,10 +52,6 @@ class TorchEncoder(BaseEncoder):
     returning a module ``grid (B, H, W, F) -> (responses (B, V), routing (B, Q, H·W))``.
     """
 
-    def _fit_params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("lr", "weight_decay", "max_epochs", "batch_size",
-                                              "patience", "val_fraction", "grad_clip")}
-
     def fit(self, X: Any, Y: Any, *, rois: Any = None, X_val: Any = None,
             Y_val: Any = None) -> TorchEncoder:
         """Train on features ``X`` (n, H, W, F) and responses ``Y`` (n, voxels).
@@ -163,7 +159,8 @@ class TorchEncoder(BaseEncoder):
         pred = self._run(X_scaled, device)[0] * self.y_std_ + self.y_mean_
         return pred.numpy()
 
-    def _checked(self, X: Any) -> torch.Tensor:
+    def _checked(self, X: Any) -> tuple[torch.Tensor, torch.device]:
+        """Scaled features, checked against the fitted grid, and the model's device."""
         if not hasattr(self, "module_"):
             raise RuntimeError(f"This {type(self).__name__} is not fitted yet; call fit first.")
         X = as_tensor(X, "X", ndim=4)
@@ -171,12 +168,11 @@ class TorchEncoder(BaseEncoder):
             raise ValueError(f"X has grid {tuple(X.shape[1:3])} and {X.shape[-1]} features; the "
                              f"encoder was fitted on {self.grid_shape_} and "
                              f"{self.n_features_in_}.")
-        return self._scale_x(X)
+        return self._scale_x(X), next(self.module_.parameters()).device
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted responses (n, voxels) for features ``X`` (n, H, W, F)."""
-        device = next(self.module_.parameters()).device if hasattr(self, "module_") else None
-        return self._predict_scaled(self._checked(X), device)
+        return self._predict_scaled(*self._checked(X))
 
     def attention_maps(self, X: Any) -> np.ndarray:
         """Routing maps (n, queries, H, W): where each query reads the grid, per image.
@@ -184,6 +180,5 @@ class TorchEncoder(BaseEncoder):
         For ``query_mode="roi"`` the queries are the ROIs (``roi_names_``);
         maps are averaged over heads (last decoder layer) and sum to one.
         """
-        device = next(self.module_.parameters()).device if hasattr(self, "module_") else None
-        maps = self._run(self._checked(X), device)[1]
+        maps = self._run(*self._checked(X))[1]
         return maps.reshape(maps.shape[0], maps.shape[1], *self.grid_shape_).numpy()
