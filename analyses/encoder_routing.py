@@ -177,7 +177,8 @@ def plot_comparison(data, per_roi: dict, path: Path) -> None:
             pts = scores[kinds == kind]
             ax.scatter(np.full(pts.size, x[i]) + np.linspace(-0.05, 0.05, pts.size), pts,
                        s=14, color="k", zorder=3)
-            ax.text(x[i], means[i] + 0.02, f"{means[i]:.2f}", ha="center", fontsize=8)
+            ax.text(x[i], 0.03, f"{means[i]:.2f}", ha="center", fontsize=8, color="white",
+                    fontweight="bold")  # inside the bar, clear of the dots
     ax.axhline(1.0, color="k", lw=0.8, ls="--")
     ax.set(xticks=range(len(KINDS)), xticklabels=[f"{k} ROIs" for k in KINDS],
            ylabel="mean r²/NC (test)", ylim=(0, 1.12),

@@ -5,11 +5,11 @@ The benchmark (`neuroattn.datasets.synthetic.encoding`) has retinotopic ROIs (st
 category ROIs (content routing) and mixed ROIs. A static spatial readout can only express the
 first kind; ridge on the flattened grid has no routing at all.
 
-Measured on seed 2 (2000 training images, 20 epochs, about 15 s on 2 cores): r²/NC 0.93
-(spatial 0.77, ridge 0.65); routing r 0.99 on retinotopic ROIs and 0.71-0.78 on category and
-mixed ROIs, against -0.01 for the static baseline. Issue 5's targets of routing r ≥ 0.9 on
-every ROI and a 0.3 margin over ridge are not reached yet (a trial implementation reached
-0.97-0.99 and 0.5); the thresholds below are what holds today, with margin.
+Measured on seed 2 (2000 training images, 20 epochs, about 12 s on 2 cores): r²/NC 0.94
+(spatial 0.69, ridge 0.42); routing r 0.99-1.00 on retinotopic ROIs and 0.98-0.99 on category
+and mixed ROIs, against 0.01-0.11 for the static baseline. Seeds 0, 1 and 3 give r²/NC
+0.95, margins of at least 0.27 over spatial and 0.50 over ridge, and routing r >= 0.96 on
+every ROI. The thresholds are issue 5's.
 """
 
 from __future__ import annotations
@@ -59,19 +59,20 @@ def test_transformer_encoder_recovers_routing_and_beats_the_baselines():
     scores = {"transformer": accuracy(transformer.predict(data.X_test)),
               "spatial": accuracy(spatial.predict(data.X_test)),
               "ridge": accuracy(ridge.predict(data.X_test.reshape(len(data.X_test), -1)))}
-    assert scores["transformer"] >= 0.88, scores
-    assert scores["transformer"] - scores["spatial"] >= 0.10, scores
-    assert scores["transformer"] - scores["ridge"] >= 0.20, scores
+    assert scores["transformer"] >= 0.85, scores
+    assert scores["transformer"] - scores["spatial"] >= 0.15, scores
+    assert scores["transformer"] - scores["ridge"] >= 0.30, scores
 
     true_maps = data.routing(data.X_test)
     model_maps = transformer.attention_maps(data.X_test)
     routing_r = _map_correlation(model_maps, true_maps)
     kinds = np.asarray(data.roi_kinds)
     report = dict(zip(data.roi_names, routing_r.round(3), strict=True))
-    assert routing_r[kinds == "retinotopic"].min() >= 0.95, report
-    assert routing_r[kinds != "retinotopic"].min() >= 0.6, report
+    assert routing_r.min() >= 0.9, report
     shift = np.linalg.norm(_centre_of_mass(model_maps) - _centre_of_mass(true_maps), axis=-1)
-    assert (shift <= 1.0).mean(0)[kinds == "retinotopic"].min() >= 0.9  # within one token
+    within_one_token = (shift <= 1.0).mean(0)
+    assert within_one_token.min() >= 0.9, dict(zip(data.roi_names, within_one_token.round(3),
+                                                     strict=True))
 
     # The static baseline routes retinotopic ROIs well and content ROIs badly: the paper's
     # claim in miniature.

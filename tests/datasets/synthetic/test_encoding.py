@@ -119,7 +119,7 @@ def test_category_maps_peak_on_their_category(data):
             sel = (obj["image"] == n) & (obj["category"] == k)
             iy, ix = np.unravel_index(np.argmax(maps[n, r]), (8, 8))
             dist = np.hypot(obj["y"][sel] - gy[iy, ix], obj["x"][sel] - gx[iy, ix])
-            hits += bool(dist.min() <= 1.0)
+            hits += bool(dist.min() <= 1.5)  # the peak token or a (diagonal) neighbour
             total += 1
         assert total > 30 and hits / total >= 0.9, (data.roi_names[r], hits, total)
         # and the map puts most of its mass near such objects, not near other categories
@@ -288,7 +288,7 @@ def test_ground_truth_is_json(small):
 
 
 @pytest.mark.parametrize(("overrides", "match"), [
-    ({"n_features": 2, "n_categories": 3}, "orthogonal"),
+    ({"prototype_norm": 0.0}, "prototype_norm"),
     ({"n_retinotopic": 0, "n_category": 0, "n_mixed": 0}, "at least one ROI"),
     ({"overlap_fraction": 0.1, "n_retinotopic": 1, "n_category": 0, "n_mixed": 0},
      "two ROIs"),
