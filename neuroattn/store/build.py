@@ -139,7 +139,9 @@ def fmri_from_array(
 ) -> xr.Dataset:
     """An fMRI encoding dataset from responses shaped ``(n_stimuli, n_voxels)``.
 
-    ``noise_ceiling`` is per voxel (in % explainable variance, NSD style) and
+    ``noise_ceiling`` is per voxel, as a fraction of explainable variance in
+    [0, 1], the unit :func:`neuroattn.encoding.metrics.noise_normalized_accuracy`
+    takes (NSD ships percent: divide by 100, as the Algonauts reader does), and
     ``roi`` labels each voxel.
 
     Examples
