@@ -41,6 +41,8 @@ CONVERT_EPILOG = """examples:
   python -m neuroattn convert algonauts /data/algonauts_2023_challenge_data subj01.zarr --subject 1
   python -m neuroattn convert algonauts /data/algonauts_2023_challenge_data subj01_test.zarr \
       --subject 1 --split test                            # needs the post-challenge test_fmri
+  python -m neuroattn convert cocosearch18 /data/coco_search18_fixations/ cocosearch18.zarr
+  python -m neuroattn convert eyelink sub01.edf sub01_fixations.zarr --subject sub01
 
 Bad channels are kept with their flag unless --max-channels or --channels is given (then they
 are dropped). Annotations keep their times in seconds. Cards: datasets/*.md.
@@ -83,13 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_convert(sub: argparse._SubParsersAction) -> None:
     conv = sub.add_parser("convert", help="convert a recording or data set into a store",
-                          description="Convert a recording into an iEEG store, or an Algonauts "
-                          "2023 / NSD subject into an fMRI store (zarr), streamed block by block.",
+                          description="Convert a recording into an iEEG store, an Algonauts "
+                          "2023 / NSD subject into an fMRI store, or eye-tracking fixations "
+                          "(COCO-Search18, EyeLink) into a fixations store (zarr).",
                           formatter_class=_Formatter, epilog=CONVERT_EPILOG)
-    conv.add_argument("name", choices=["swec", "edf", "bids", "algonauts"],
+    conv.add_argument("name", choices=["swec", "edf", "bids", "algonauts", "cocosearch18",
+                                       "eyelink"],
                       help="input format: swec (SWEC iEEG .h5), edf (EDF/BDF or anything MNE "
                       "reads), bids (a BIDS data set root), algonauts (Algonauts 2023 / NSD "
-                      "challenge data)")
+                      "challenge data), cocosearch18 (COCO-Search18 fixation JSON, a file or a "
+                      "folder), eyelink (an EyeLink .edf recording; needs eyelinkio)")
     conv.add_argument("src", metavar="SRC", help="input file, the BIDS root for bids, or the "
                       "folder holding subjXX/ for algonauts")
     conv.add_argument("dst", metavar="DST", help="the store to write (.zarr)")

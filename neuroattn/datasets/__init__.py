@@ -2,10 +2,16 @@
 
 Converters (``python -m neuroattn convert <name> SRC DST``) write an iEEG
 store: :func:`convert_swec` (SWEC iEEG HDF5), :func:`convert_edf` (EDF/BDF and
-anything MNE reads), :func:`convert_bids_ieeg` (BIDS iEEG); and an fMRI store:
-:func:`convert_algonauts` (NSD as laid out by the Algonauts 2023 challenge). The helpers they
+anything MNE reads), :func:`convert_bids_ieeg` (BIDS iEEG); an fMRI store:
+:func:`convert_algonauts` (NSD as laid out by the Algonauts 2023 challenge); and a
+fixations store: :func:`convert_cocosearch18` (COCO-Search18 JSON),
+:func:`convert_eyelink` (EyeLink ``.edf``, via eyelinkio). The helpers they
 share (resampling, channel selection) are in :mod:`neuroattn.datasets.prepare`;
 :func:`neuroattn.datasets.convert.convert` dispatches by name.
+
+Gaze readers: :func:`read_cocosearch18`, :func:`read_eyelink`, and OAT's
+object-annotated search data in :mod:`neuroattn.datasets.oat_search`
+(:func:`read_oat_search`, :func:`read_amazon_covers`, :func:`read_oat_collected`).
 
 Examples
 --------
@@ -13,13 +19,27 @@ Examples
 >>> SyntheticIEEGConfig().n_channels
 16
 >>> sorted(CONVERTERS)
-['algonauts', 'bids', 'edf', 'swec']
+['algonauts', 'bids', 'cocosearch18', 'edf', 'eyelink', 'swec']
 """
 
 from neuroattn.datasets.bids import convert_bids_ieeg
+from neuroattn.datasets.cocosearch18 import (
+    cocosearch18_trials,
+    convert_cocosearch18,
+    read_cocosearch18,
+)
 from neuroattn.datasets.convert import CONVERTERS
 from neuroattn.datasets.edf import convert_edf
+from neuroattn.datasets.eyelink import EyeLinkRecording, convert_eyelink, read_eyelink
 from neuroattn.datasets.nsd import AlgonautsSubject, convert_algonauts
+from neuroattn.datasets.oat_search import (
+    SearchData,
+    SearchLayout,
+    SearchTrial,
+    read_amazon_covers,
+    read_oat_collected,
+    read_oat_search,
+)
 from neuroattn.datasets.prepare import resample_signal, resample_store, select_channels
 from neuroattn.datasets.swec import SWECInfo, convert_swec, read_swec_info
 from neuroattn.datasets.synthetic import (
@@ -32,8 +52,11 @@ from neuroattn.datasets.synthetic import (
 )
 
 __all__ = [
-    "CONVERTERS", "AlgonautsSubject", "SWECInfo", "SyntheticEncoding", "SyntheticEncodingConfig",
-    "SyntheticIEEG", "SyntheticIEEGConfig", "convert_algonauts", "convert_bids_ieeg",
-    "convert_edf", "convert_swec", "make_synthetic_encoding", "make_synthetic_ieeg",
+    "CONVERTERS", "AlgonautsSubject", "EyeLinkRecording", "SWECInfo", "SearchData",
+    "SearchLayout", "SearchTrial", "SyntheticEncoding", "SyntheticEncodingConfig",
+    "SyntheticIEEG", "SyntheticIEEGConfig", "cocosearch18_trials", "convert_algonauts",
+    "convert_bids_ieeg", "convert_cocosearch18", "convert_edf", "convert_eyelink",
+    "convert_swec", "make_synthetic_encoding", "make_synthetic_ieeg", "read_amazon_covers",
+    "read_cocosearch18", "read_eyelink", "read_oat_collected", "read_oat_search",
     "read_swec_info", "resample_signal", "resample_store", "select_channels",
 ]

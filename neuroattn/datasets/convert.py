@@ -6,13 +6,16 @@ its path. The iEEG converters (``swec``, ``edf``, ``bids``) share the options
 ``overwrite``; others are per format (``subject``, ``session``, ``task``,
 ``run``, ``acquisition`` for BIDS). ``algonauts`` writes an fMRI store and
 takes ``subject``, ``split``, ``hemi``, ``trust_mapping`` and ``overwrite``.
+``cocosearch18`` (COCO-Search18 fixation JSON) and ``eyelink`` (EyeLink
+``.edf`` recordings) write fixations stores; ``eyelink`` takes ``subject``,
+``image``, ``eye``, ``trial_start``, ``trial_end`` and ``onset_message``.
 ``python -m neuroattn convert <name> SRC DST`` calls :func:`convert`.
 
 Examples
 --------
 >>> from neuroattn.datasets.convert import CONVERTERS, converter_options
 >>> sorted(CONVERTERS)
-['algonauts', 'bids', 'edf', 'swec']
+['algonauts', 'bids', 'cocosearch18', 'edf', 'eyelink', 'swec']
 >>> "session" in converter_options("bids"), "session" in converter_options("swec")
 (True, False)
 """
@@ -26,18 +29,23 @@ from pathlib import Path
 from typing import Any
 
 from neuroattn.datasets.bids import convert_bids_ieeg
+from neuroattn.datasets.cocosearch18 import convert_cocosearch18
 from neuroattn.datasets.edf import convert_edf
+from neuroattn.datasets.eyelink import convert_eyelink
 from neuroattn.datasets.nsd import convert_algonauts
 from neuroattn.datasets.swec import convert_swec
 
 #: Converter per input format: ``swec`` (SWEC iEEG HDF5), ``edf`` (EDF/BDF and
 #: anything MNE reads), ``bids`` (a BIDS iEEG data set root), ``algonauts``
-#: (one subject of the Algonauts 2023 / NSD challenge data, into an fMRI store).
+#: (one subject of the Algonauts 2023 / NSD challenge data, into an fMRI store),
+#: ``cocosearch18`` and ``eyelink`` (fixations stores).
 CONVERTERS: dict[str, Callable[..., Path]] = {
     "swec": convert_swec,
     "edf": convert_edf,
     "bids": convert_bids_ieeg,
     "algonauts": convert_algonauts,
+    "cocosearch18": convert_cocosearch18,
+    "eyelink": convert_eyelink,
 }
 
 
@@ -59,11 +67,12 @@ def convert(name: str, src: str | os.PathLike, dst: str | os.PathLike, **options
 
     Parameters
     ----------
-    name : {"swec", "edf", "bids", "algonauts"}
+    name : {"swec", "edf", "bids", "algonauts", "cocosearch18", "eyelink"}
         The input format (see :data:`CONVERTERS`).
     src : path-like
-        The input file (``swec``, ``edf``), BIDS root (``bids``) or the folder
-        holding ``subjXX/`` (``algonauts``).
+        The input file (``swec``, ``edf``, ``eyelink``), BIDS root (``bids``),
+        the folder holding ``subjXX/`` (``algonauts``), or a COCO-Search18
+        JSON file or folder of them (``cocosearch18``).
     dst : path-like
         The store to write.
     **options

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from neuroattn.__main__ import main
-from neuroattn.datasets import CONVERTERS, convert_bids_ieeg, convert_edf, convert_swec
+from neuroattn.datasets import (
+    CONVERTERS,
+    convert_bids_ieeg,
+    convert_cocosearch18,
+    convert_edf,
+    convert_eyelink,
+    convert_swec,
+)
 from neuroattn.datasets.convert import convert, converter_options
 from neuroattn.datasets.nsd import convert_algonauts
 from neuroattn.store import open_store
@@ -15,7 +22,8 @@ from neuroattn.store import open_store
 
 def test_registry():
     assert CONVERTERS == {"swec": convert_swec, "edf": convert_edf, "bids": convert_bids_ieeg,
-                          "algonauts": convert_algonauts}
+                          "algonauts": convert_algonauts, "cocosearch18": convert_cocosearch18,
+                          "eyelink": convert_eyelink}
     for name in ("swec", "edf", "bids"):  # the iEEG converters
         assert {"sfreq", "max_channels", "channels", "overwrite"} <= set(converter_options(name))
     assert {"subject", "split", "hemi", "trust_mapping", "overwrite"} <= set(
