@@ -17,6 +17,13 @@ from neuroattn.datasets.synthetic.ieeg import (
     SyntheticIEEGConfig,
     make_synthetic_ieeg,
 )
+from neuroattn.datasets.synthetic.visual_search import (
+    VisualSearch,
+    VisualSearchConfig,
+    VisualSearchTrials,
+    make_visual_search,
+)
 
 __all__ = ["SyntheticEncoding", "SyntheticEncodingConfig", "SyntheticIEEG",
-           "SyntheticIEEGConfig", "make_synthetic_encoding", "make_synthetic_ieeg"]
+           "SyntheticIEEGConfig", "VisualSearch", "VisualSearchConfig", "VisualSearchTrials",
+           "make_synthetic_encoding", "make_synthetic_ieeg", "make_visual_search"]

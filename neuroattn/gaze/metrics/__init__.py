@@ -6,7 +6,7 @@
   dimensions, batched; agrees with ``multimatch-gaze`` wherever it scores;
 * :mod:`~neuroattn.gaze.metrics.semantic` — SemSS, the sequence score on the
   semantic labels under the fixations;
-* :mod:`~neuroattn.gaze.metrics.behaviour` — OAT's behavioural measures of
+* :mod:`~neuroattn.gaze.metrics.behavioural` — OAT's behavioural measures of
   visual search and their model–human delta;
 * :mod:`~neuroattn.gaze.metrics.saliency` — NSS, AUC-Judd, CC, SIM and KL on
   saliency maps.
@@ -24,7 +24,7 @@ array([1.        , 0.33333333])
 
 from __future__ import annotations
 
-from neuroattn.gaze.metrics.behaviour import (
+from neuroattn.gaze.metrics.behavioural import (
     BEHAVIOUR_KEYS,
     behaviour,
     behaviour_summary,

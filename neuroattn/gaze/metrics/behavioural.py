@@ -18,7 +18,7 @@ measures of OAT's evaluation code (Fang et al., ECCV 2024).
 
 Examples
 --------
->>> from neuroattn.gaze.metrics.behaviour import behaviour
+>>> from neuroattn.gaze.metrics.behavioural import behaviour
 >>> behaviour([4, 4, 7, 4, 9], target=9)
 {'correct': 1.0, 'length': 5.0, 'search': 0.6, 'refix': 0.2, 'revisit': 0.2}
 """
