@@ -190,7 +190,7 @@ def main() -> None:
     report["grouping"] = multimatch_vs_peer(a, b, grouping=True, repeats=args.repeats)
 
     # --- OAT inference throughput ----------------------------------------------------------
-    report.update(oat_throughput(n_trials=100 if args.quick else 400, device=args.device,
+    report.update(oat_throughput(n_trials=100 if args.quick else 200, device=args.device,
                                  seed=args.seed))
 
     print(json.dumps({k: v for k, v in report.items() if not isinstance(v, (dict, list))},

@@ -1,0 +1,286 @@
+"""OAT against the scanpath baselines and human-human agreement on held-out visual-search trials.
+
+Trains OAT (the object-level attention transformer) on the synthetic visual
+search benchmark, whose "humans" follow a known colour-guided policy, then
+scores its greedy and sampled scanpaths, the four baselines and the humans
+against each other on the held-out test trials with the shared metrics of
+:mod:`neuroattn.gaze.metrics`:
+
+* sequence score (Needleman-Wunsch on object indices, match 1, gap 0, divided
+  by the longer path; each path against every human, humans without
+  themselves) and normalised edit distance;
+* MultiMatch (vector, direction, length, position) on the fixated objects'
+  pixel centres, against every human, averaged;
+* OAT's behavioural measures (target found, length, search, refixation and
+  revisit fractions) and their delta to the humans;
+* EOS after target: the share of paths that stop right after the target.
+
+    python analyses/scanpath_oat.py --out analyses/results/scanpath_oat
+    python analyses/scanpath_oat.py --seed 3 --epochs 40 --out /tmp/oat
+
+Writes ``metrics.png`` (the table as bars), ``scanpaths.png`` (human, OAT and
+the best baseline's paths drawn over three test displays) and
+``scanpath_oat.json`` (every number, with seed, configs and timings), and
+prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from neuroattn._atomic import atomic_path  # noqa: E402
+from neuroattn.datasets.synthetic import make_visual_search  # noqa: E402
+from neuroattn.gaze.metrics import edit_distances, multimatch_batch  # noqa: E402
+from neuroattn.gaze.oat import (  # noqa: E402
+    BASELINES,
+    OAT,
+    human_agreement,
+    make_baseline,
+    scanpath_report,
+    train_oat,
+)
+from neuroattn.seeding import set_seed  # noqa: E402
+
+FIXATION_S = 0.25
+"""Duration given to every fixation for MultiMatch (the benchmark has none; the duration
+dimension is then 1 for everyone and is left out)."""
+MM_KEYS = ("vector", "direction", "length", "position")
+COLUMNS = ("sequence_score", "edit_distance", *(f"mm_{k}" for k in MM_KEYS), "correct",
+           "length", "search", "refix", "revisit", "delta", "eos_after_target")
+N_EXAMPLES = 3
+OAT_CONFIG = {"n_rows": 4, "n_cols": 6, "d_model": 64, "n_heads": 4, "n_encoder_layers": 2,
+              "n_decoder_layers": 2, "dim_feedforward": 128, "dropout": 0.0, "cnn_pool": (4, 2),
+              "pe_iterations": 2000, "max_len": 24}
+"""A small OAT (the learning test's); the paper's is d 512, 4 + 4 layers."""
+TRAIN_CONFIG = {"batch_size": 24, "lr": 2e-3, "patience": 6, "val_method": "sample",
+                "val_samples": 3, "progress": False}
+
+
+def _model_pairs(paths, trials):
+    """Every (model path, human path) pair of the same trial, and the trial of each."""
+    a, b, owner = [], [], []
+    for i, (mine, humans) in enumerate(zip(paths, trials.scanpaths, strict=True)):
+        for p in mine:
+            for h in humans:
+                a.append(p)
+                b.append(h)
+                owner.append(i)
+    return a, b, np.asarray(owner)
+
+
+def _human_pairs(trials):
+    """Every ordered pair of different subjects' paths, as model-like ``paths``/``humans``."""
+    a, b, owner = [], [], []
+    for i, humans in enumerate(trials.scanpaths):
+        for s, p in enumerate(humans):
+            for t, h in enumerate(humans):
+                if s != t:
+                    a.append(p)
+                    b.append(h)
+                    owner.append(i)
+    return a, b, np.asarray(owner)
+
+
+def _multimatch(a, b, trials, owner) -> np.ndarray:
+    def xyd(path, i):
+        centres = trials.object_centers(int(i))[np.asarray(path)]
+        return np.column_stack([centres, np.full(len(path), FIXATION_S)])
+
+    screen = trials.image(0).shape[1::-1]
+    mm = multimatch_batch([xyd(p, i) for p, i in zip(a, owner, strict=True)],
+                          [xyd(p, i) for p, i in zip(b, owner, strict=True)], screen)
+    return mm[:, :len(MM_KEYS)]
+
+
+def _mean_by_trial(values: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    """Mean over the pairs of each trial, then over trials (each trial weighs the same)."""
+    return np.mean([values[owner == i].mean(0) for i in range(n)], axis=0)
+
+
+def _pair_metrics(a, b, owner, trials) -> dict[str, float]:
+    n = len(trials)
+    row = {"edit_distance": float(_mean_by_trial(edit_distances(a, b, normalize=True), owner,
+                                                 n))}
+    mm = _mean_by_trial(_multimatch(a, b, trials, owner), owner, n)
+    row.update({f"mm_{k}": float(v) for k, v in zip(MM_KEYS, mm, strict=True)})
+    return row
+
+
+def score(paths, trials, ended=None) -> dict[str, float]:
+    """Every column of the table for ``paths[i][s]`` on ``trials``."""
+    report = scanpath_report(paths, trials, ended=ended)
+    row = {k: report[k] for k in ("sequence_score", "correct", "length", "search", "refix",
+                                  "revisit", "delta", "eos_after_target")}
+    row.update(_pair_metrics(*_model_pairs(paths, trials), trials))
+    return row
+
+
+def score_humans(trials) -> dict[str, float]:
+    """Humans against the other humans of the same trial (self-pairs left out)."""
+    report = scanpath_report([list(h) for h in trials.scanpaths], trials)
+    row = {k: report[f"human_{k}"] for k in ("correct", "length", "search", "refix",
+                                            "revisit")}
+    row["sequence_score"] = human_agreement(trials)
+    row.update(_pair_metrics(*_human_pairs(trials), trials))
+    row["delta"] = 0.0
+    row["eos_after_target"] = float("nan")  # the policy stops at the target by construction
+    return row
+
+
+def _save(fig: plt.Figure, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=130)
+    plt.close(fig)
+
+
+def plot_metrics(table: dict[str, dict[str, float]], path: Path) -> None:
+    """Bars per model for the sequence score, MultiMatch position and delta."""
+    panels = (("sequence_score", "sequence score (↑)"), ("mm_position", "MultiMatch position (↑)"),
+              ("mm_direction", "MultiMatch direction (↑)"), ("delta", "behavioural delta (↓)"))
+    names = list(table)
+    colors = ["0.35" if n == "humans" else ("tab:blue" if n.startswith("OAT") else "tab:orange")
+              for n in names]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.6))
+    for ax, (key, title) in zip(axes, panels, strict=True):
+        values = [table[n][key] for n in names]
+        ax.barh(names, values, color=colors)
+        for y, v in enumerate(values):
+            ax.text(v, y, f" {v:.2f}", va="center", fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.invert_yaxis()
+        ax.set_xlim(0, max(values) * 1.25 + 1e-9)
+        if ax is not axes[0]:
+            ax.set_yticklabels([])
+    fig.suptitle("Held-out visual-search trials: OAT, baselines and human-human agreement "
+                 "(grey: humans vs the other humans)", fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_scanpaths(trials, drawn: dict[str, list], images: list[int], path: Path) -> None:
+    """One row per trial: the display with one path per column, numbered, target boxed."""
+    names = list(drawn)
+    fig, axes = plt.subplots(len(images), len(names), squeeze=False,
+                             figsize=(3.3 * len(names), 2.5 * len(images)))
+    for r, i in enumerate(images):
+        centres = trials.object_centers(i)
+        x0, y0, x1, y1 = trials.boxes[i, trials.targets[i]]
+        for c, name in enumerate(names):
+            ax = axes[r, c]
+            ax.imshow(trials.image(i))
+            ax.add_patch(plt.Rectangle((x0 - 1, y0 - 1), x1 - x0 + 1, y1 - y0 + 1, fill=False,
+                                       lw=2, ec="lime"))
+            p = np.asarray(drawn[name][i])
+            cx, cy = centres[p, 0], centres[p, 1]
+            ax.plot(cx, cy, "-", color="white", lw=3, alpha=0.8)
+            ax.plot(cx, cy, "-o", color="tab:red", lw=1.3, ms=4)
+            for obj in dict.fromkeys(p.tolist()):  # one label per object: all its visits
+                order = ",".join(str(k + 1) for k in np.flatnonzero(p == obj))
+                ax.annotate(order if len(order) <= 9 else order[:8] + "…",
+                            (centres[obj, 0], centres[obj, 1]), xytext=(3, 3),
+                            textcoords="offset points", fontsize=7, color="k",
+                            bbox={"boxstyle": "round,pad=0.1", "fc": "white", "lw": 0})
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(name, fontsize=9)
+        axes[r, 0].set_ylabel(f"test trial {i}", fontsize=9)
+    fig.suptitle("Scanpaths over the search displays (green box: target; numbers: the "
+                 "fixations on each object, in order)", fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seed", type=int, default=0, help="data and model seed")
+    parser.add_argument("--epochs", type=int, default=20, help="most training epochs")
+    parser.add_argument("--samples", type=int, default=10, help="sampled OAT paths per trial")
+    parser.add_argument("--out", default="analyses/results/scanpath_oat")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    start = time.perf_counter()
+    set_seed(args.seed)
+    data = make_visual_search(n_train=1000, n_subjects=3, seed=args.seed)
+    timings = {"data": time.perf_counter() - start}
+
+    t = time.perf_counter()
+    model = OAT(**OAT_CONFIG, seed=args.seed)
+    fit = train_oat(model, data.train, data.val, max_epochs=args.epochs, seed=args.seed,
+                    **TRAIN_CONFIG)
+    timings["train_oat"] = time.perf_counter() - t
+    print(f"OAT: trained in {timings['train_oat']:.1f} s (best epoch {fit.best_epoch})",
+          flush=True)
+
+    test = data.test
+    t = time.perf_counter()
+    greedy, greedy_ended = model.generate(test, return_ended=True)
+    sampled, sampled_ended = model.generate(test, method="sample", n_samples=args.samples,
+                                            seed=args.seed, return_ended=True)
+    timings["generate_oat"] = time.perf_counter() - t
+    table = {"OAT (greedy)": score(greedy, test, greedy_ended),
+             f"OAT (sampled x{args.samples})": score(sampled, test, sampled_ended)}
+    drawn = {"human (subject 0)": [paths[0] for paths in test.scanpaths],
+             "OAT (greedy)": [p[0] for p in greedy]}
+    baseline_paths = {}
+    for name in BASELINES:
+        baseline = make_baseline(name).fit(data.train)
+        paths = baseline.generate(test, method="sample", n_samples=args.samples, seed=args.seed)
+        baseline_paths[name] = paths
+        table[f"{name} (sampled x{args.samples})"] = score(paths, test)
+    table["humans"] = score_humans(test)
+    best = max(BASELINES, key=lambda n: table[f"{n} (sampled x{args.samples})"]
+               ["sequence_score"])
+    drawn[f"best baseline: {best}"] = [p[0] for p in baseline_paths[best]]
+    timings["scoring"] = time.perf_counter() - t - timings["generate_oat"]
+
+    t = time.perf_counter()
+    images = list(range(min(N_EXAMPLES, len(test))))
+    plot_metrics(table, out / "metrics.png")
+    plot_scanpaths(test, drawn, images, out / "scanpaths.png")
+    timings["figures"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - start
+
+    result = {
+        "what": __doc__.split("\n\n")[0], "seed": args.seed,
+        "data_config": dataclasses.asdict(data.config),
+        "oat_config": OAT_CONFIG, "train_config": {**TRAIN_CONFIG, "max_epochs": args.epochs},
+        "best_epoch": fit.best_epoch, "n_test_trials": len(test),
+        "protocol": {
+            "sequence_score": "Needleman-Wunsch on object indices (match 1, mismatch 0, gap 0) "
+                              "divided by the longer path; each path against every human of "
+                              "the trial, averaged per trial then over trials; humans are "
+                              "scored against the other humans only",
+            "edit_distance": "Levenshtein on object indices divided by the longer path, same "
+                             "pairing",
+            "multimatch": f"multimatch_batch on the fixated objects' pixel centres with "
+                          f"{FIXATION_S} s per fixation, no grouping, same pairing",
+            "delta": "mean over correct, length, search, refix, revisit of "
+                     "|model - human| / human",
+        },
+        "table": table, "best_baseline": best, "example_trials": images, "seconds": timings,
+    }
+    with atomic_path(out / "scanpath_oat.json") as tmp:
+        tmp.write_text(json.dumps(result, indent=2, default=float))
+
+    print("\n| model | " + " | ".join(COLUMNS) + " |")
+    print("|---|" + "---|" * len(COLUMNS))
+    for name, row in table.items():
+        print(f"| {name} | " + " | ".join(f"{row[k]:.3f}" for k in COLUMNS) + " |")
+    print(f"\nwrote {out}/ in {timings['total']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
