@@ -12,6 +12,11 @@ share (resampling, channel selection) are in :mod:`neuroattn.datasets.prepare`;
 Gaze readers: :func:`read_cocosearch18`, :func:`read_eyelink`, and OAT's
 object-annotated search data in :mod:`neuroattn.datasets.oat_search`
 (:func:`read_oat_search`, :func:`read_amazon_covers`, :func:`read_oat_collected`).
+NevaClip's data: CapMIT1003's captions and click paths (:class:`CapMIT1003`,
+:func:`read_capmit1003`) and MIT1003's free-viewing gaze, with fixations found by
+:func:`idt_fixations` (:func:`read_mit1003`, :func:`read_mit1003_gaze`,
+:func:`read_mit1003_fixation_points`, :func:`read_mit1003_fixation_map`,
+:func:`mit1003_stimuli`).
 
 Examples
 --------
@@ -23,6 +28,7 @@ Examples
 """
 
 from neuroattn.datasets.bids import convert_bids_ieeg
+from neuroattn.datasets.capmit1003 import CapMIT1003, read_capmit1003
 from neuroattn.datasets.cocosearch18 import (
     cocosearch18_trials,
     convert_cocosearch18,
@@ -31,6 +37,14 @@ from neuroattn.datasets.cocosearch18 import (
 from neuroattn.datasets.convert import CONVERTERS
 from neuroattn.datasets.edf import convert_edf
 from neuroattn.datasets.eyelink import EyeLinkRecording, convert_eyelink, read_eyelink
+from neuroattn.datasets.mit1003 import (
+    idt_fixations,
+    mit1003_stimuli,
+    read_mit1003,
+    read_mit1003_fixation_map,
+    read_mit1003_fixation_points,
+    read_mit1003_gaze,
+)
 from neuroattn.datasets.nsd import AlgonautsSubject, convert_algonauts
 from neuroattn.datasets.oat_search import (
     SearchData,
@@ -52,11 +66,13 @@ from neuroattn.datasets.synthetic import (
 )
 
 __all__ = [
-    "CONVERTERS", "AlgonautsSubject", "EyeLinkRecording", "SWECInfo", "SearchData",
-    "SearchLayout", "SearchTrial", "SyntheticEncoding", "SyntheticEncodingConfig",
+    "CONVERTERS", "AlgonautsSubject", "CapMIT1003", "EyeLinkRecording", "SWECInfo",
+    "SearchData", "SearchLayout", "SearchTrial", "SyntheticEncoding", "SyntheticEncodingConfig",
     "SyntheticIEEG", "SyntheticIEEGConfig", "cocosearch18_trials", "convert_algonauts",
     "convert_bids_ieeg", "convert_cocosearch18", "convert_edf", "convert_eyelink",
-    "convert_swec", "make_synthetic_encoding", "make_synthetic_ieeg", "read_amazon_covers",
-    "read_cocosearch18", "read_eyelink", "read_oat_collected", "read_oat_search",
-    "read_swec_info", "resample_signal", "resample_store", "select_channels",
+    "convert_swec", "idt_fixations", "make_synthetic_encoding", "make_synthetic_ieeg",
+    "mit1003_stimuli", "read_amazon_covers", "read_capmit1003", "read_cocosearch18",
+    "read_eyelink", "read_mit1003", "read_mit1003_fixation_map", "read_mit1003_fixation_points",
+    "read_mit1003_gaze", "read_oat_collected", "read_oat_search", "read_swec_info",
+    "resample_signal", "resample_store", "select_channels",
 ]

@@ -7,6 +7,7 @@ Examples
 (4, 3840)
 """
 
+from neuroattn.datasets.synthetic.captioned_scenes import CaptionedScenes, make_captioned_scenes
 from neuroattn.datasets.synthetic.encoding import (
     SyntheticEncoding,
     SyntheticEncodingConfig,
@@ -24,6 +25,7 @@ from neuroattn.datasets.synthetic.visual_search import (
     make_visual_search,
 )
 
-__all__ = ["SyntheticEncoding", "SyntheticEncodingConfig", "SyntheticIEEG",
+__all__ = ["CaptionedScenes", "SyntheticEncoding", "SyntheticEncodingConfig", "SyntheticIEEG",
            "SyntheticIEEGConfig", "VisualSearch", "VisualSearchConfig", "VisualSearchTrials",
-           "make_synthetic_encoding", "make_synthetic_ieeg", "make_visual_search"]
+           "make_captioned_scenes", "make_synthetic_encoding", "make_synthetic_ieeg",
+           "make_visual_search"]
