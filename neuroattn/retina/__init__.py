@@ -1,0 +1,33 @@
+"""Foveation: differentiable acuity models and the fixation coordinate convention.
+
+* :mod:`~neuroattn.retina.coordinates` — pixel ``(x, y)`` at the API,
+  normalised ``(row, col)`` on the reference's ``[-1, 1]²`` grid inside;
+* :mod:`~neuroattn.retina.blur` — separable Gaussian blur and blur pyramids;
+* :mod:`~neuroattn.retina.foveation` — the NeVA Gaussian fovea and an
+  eccentricity-dependent multi-level blur, batched over images and fixations,
+  with the inhibition-of-return memory recursion.
+
+Examples
+--------
+>>> import torch
+>>> from neuroattn.retina import EccentricityFoveation
+>>> EccentricityFoveation()(torch.rand(1, 3, 48, 64), torch.tensor([[5.0, 40.0]])).shape
+torch.Size([1, 3, 48, 64])
+"""
+
+from neuroattn.retina.blur import blur_pyramid, gaussian_blur, gaussian_kernel1d, kernel_size_for
+from neuroattn.retina.coordinates import fovea_to_pixels, pixels_to_fovea
+from neuroattn.retina.foveation import (
+    EccentricityFoveation,
+    Foveation,
+    GaussianFoveation,
+    fovea_grid,
+    gaussian_fovea,
+    update_memory,
+)
+
+__all__ = [
+    "EccentricityFoveation", "Foveation", "GaussianFoveation", "blur_pyramid", "fovea_grid",
+    "fovea_to_pixels", "gaussian_blur", "gaussian_fovea", "gaussian_kernel1d", "kernel_size_for",
+    "pixels_to_fovea", "update_memory",
+]
