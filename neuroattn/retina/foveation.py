@@ -106,7 +106,15 @@ def gaussian_fovea(fovea: torch.Tensor, size: tuple[int, int], *, sigma: float =
     >>> float(g[0, 2, 2]), round(float(g[0, 2, 4]), 4)   # exp(-1 / 0.2)
     (1.0, 0.0067)
     """
-    return amplitude * torch.exp(-_squared_distance(fovea, size) / sigma)
+    if fovea.ndim != 2 or fovea.shape[1] != 2:
+        raise ValueError(f"fixations must be (N, 2) (row, col), got {tuple(fovea.shape)}.")
+    height, width = size
+    rows = torch.linspace(-1.0, 1.0, height, device=fovea.device, dtype=fovea.dtype)
+    cols = torch.linspace(-1.0, 1.0, width, device=fovea.device, dtype=fovea.dtype)
+    # exp(-(dr² + dc²)/sigma) = exp(-dr²/sigma) · exp(-dc²/sigma): H + W exponentials, not H·W.
+    along_rows = torch.exp(-((rows - fovea[:, :1]) ** 2) / sigma)
+    along_cols = torch.exp(-((cols - fovea[:, 1:]) ** 2) / sigma)
+    return amplitude * along_rows[:, :, None] * along_cols[:, None, :]
 
 
 def update_memory(memory: torch.Tensor | None, acuity: torch.Tensor,
@@ -147,7 +155,7 @@ class Foveation(nn.Module, ABC):
 
     @abstractmethod
     def render(self, levels: torch.Tensor, acuity: torch.Tensor) -> torch.Tensor:
-        """Images ``(N, C, H, W)`` seen through acuity maps ``(N, H, W)`` (levels ``(L, N, ...)``)."""
+        """Images ``(N, C, H, W)`` seen through acuity maps ``(N, H, W)``, levels ``(L, N, ..)``."""
 
     def forward(self, images: torch.Tensor, fixations: torch.Tensor,
                 memory: torch.Tensor | None = None) -> torch.Tensor:
@@ -295,7 +303,7 @@ class EccentricityFoveation(Foveation):
         return blur_pyramid(images, (0.0, *self.blur_sigmas))
 
     def acuity(self, fovea: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        eccentricity = torch.sqrt(_squared_distance(fovea, size) + 1e-12)
+        eccentricity = torch.sqrt(_squared_distance(fovea, size) + 1e-20)  # finite gradient at 0
         return self.e2 / (self.e2 + eccentricity)
 
     def render(self, levels: torch.Tensor, acuity: torch.Tensor) -> torch.Tensor:

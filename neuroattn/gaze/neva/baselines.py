@@ -15,8 +15,10 @@ Each baseline's ``generate(images, n_fixations, seed)`` returns a
   2004): from the centre, gaze shifts are Lévy flights (Cauchy-distributed
   lengths of scale ``jump_scale`` image diagonals, uniform directions) accepted
   by a Metropolis rule on the saliency, ``p = min(1, exp((s' - s) / T))`` with
-  ``s`` the map scaled to [0, 1], over the same inhibition of return; the best
-  of ``max_proposals`` proposals is taken when none is accepted.
+  ``s`` the map scaled to [0, 1] and ``s`` the saliency the current fixation had
+  when it was chosen, over the same inhibition of return (so the walk settles
+  on salient regions and leaves them for equally salient ones); the best of
+  ``max_proposals`` proposals is taken when none is accepted.
 
 The saliency map defaults to :func:`~neuroattn.gaze.saliency_maps.spectral_residual`;
 ``generate(..., saliency_maps=...)`` takes precomputed maps instead.
@@ -141,7 +143,7 @@ class CentreBiasScanpaths(ImageScanpathBaseline):
         0.354
         """
         offsets = [(np.asarray(p, float) - [(w - 1) / 2, (h - 1) / 2]) / [w - 1, h - 1]
-                   for p, (h, w) in zip(scanpaths, image_sizes)]
+                   for p, (h, w) in zip(scanpaths, image_sizes, strict=False)]
         stacked = np.concatenate(offsets)
         stacked = stacked[np.isfinite(stacked).all(1)]
         if not len(stacked):
@@ -217,7 +219,7 @@ class CLEScanpaths(ImageScanpathBaseline):
     name = "cle"
     needs_saliency = True
 
-    def __init__(self, jump_scale: float = 0.15, temperature: float = 0.1,
+    def __init__(self, jump_scale: float = 0.15, temperature: float = 0.03,
                  max_proposals: int = 50, ior: float = 0.1,
                  saliency: Callable[[np.ndarray], np.ndarray] = spectral_residual) -> None:
         super().__init__(saliency)
@@ -229,9 +231,9 @@ class CLEScanpaths(ImageScanpathBaseline):
         current = saliency / max(saliency.max(), 1e-300)
         here = np.array([(width - 1) / 2, (height - 1) / 2])
         diagonal = np.hypot(width, height)
+        value = current[int(round(here[1])), int(round(here[0]))]  # saliency where gaze is
         path = []
         for _ in range(n_fixations):
-            value = current[int(round(here[1])), int(round(here[0]))]
             lengths = np.abs(self.jump_scale * diagonal * rng.standard_cauchy(self.max_proposals))
             angles = rng.uniform(0, 2 * np.pi, self.max_proposals)
             proposals = here + lengths[:, None] * np.stack([np.cos(angles), np.sin(angles)], 1)
@@ -242,8 +244,8 @@ class CLEScanpaths(ImageScanpathBaseline):
                              np.rint(proposals[:, 0]).astype(int)]
             accept = rng.random(len(values)) < np.exp(np.minimum(0.0, (values - value)
                                                                  / self.temperature))
-            here = proposals[int(np.flatnonzero(accept)[0])] if accept.any() else \
-                proposals[int(values.argmax())]
+            chosen = int(np.flatnonzero(accept)[0]) if accept.any() else int(values.argmax())
+            here, value = proposals[chosen], values[chosen]
             path.append(here.copy())
             current = _inhibit(current, here, self.ior)
         return np.array(path)

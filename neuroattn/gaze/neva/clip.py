@@ -126,6 +126,24 @@ def as_image_batch(images: ImageInput | Sequence[ImageInput],
     return batch, sizes
 
 
+def _check_readable(path: Path, hint: str) -> None:
+    """Fail early, with the fix, on a checkpoint torch cannot read as plain tensors."""
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as handle:
+                list(handle.keys())
+        else:  # memory-mapped: cheap even for a 400 MB RN50 file
+            torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as err:  # torch raises many kinds on a damaged or foreign file
+        raise ValueError(
+            f"{path} is not a readable state-dict checkpoint ({type(err).__name__}: {err}). "
+            "It may be truncated or corrupt, or a TorchScript archive (OpenAI's original "
+            f".pt files are; they cannot be loaded safely with weights_only). {hint}"
+        ) from err
+
+
 class NevaClip:
     """Caption-guided (or free-viewing) NeVA with any image–text embedding pair.
 
@@ -219,12 +237,16 @@ class NevaClip:
             logger.warning("NevaClip %s runs with RANDOM weights: shapes only, no semantics.",
                            model_name)
         else:
+            _check_readable(Path(checkpoint), hint)
             try:
                 open_clip.load_checkpoint(model, str(checkpoint), weights_only=True)
-            except RuntimeError as err:
+            except (RuntimeError, AssertionError, KeyError, ValueError) as err:
+                # open_clip reports shape mismatches from load_state_dict (RuntimeError)
+                # or from its state-dict converters (AssertionError, KeyError).
+                first = (str(err).splitlines() or [type(err).__name__])[0]
                 raise ValueError(f"checkpoint {checkpoint} does not fit open_clip model "
-                                 f"{model_name!r} ({str(err).splitlines()[0]}); pass the "
-                                 "model_name it was trained as.") from err
+                                 f"{model_name!r} ({first}); pass the model_name it was "
+                                 "trained as.") from err
         model = model.to(dev).eval().requires_grad_(False)
         tokenizer = open_clip.get_tokenizer(model_name)
         cfg = getattr(model.visual, "preprocess_cfg", {}) or {}

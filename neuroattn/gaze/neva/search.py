@@ -96,11 +96,11 @@ class NeVAResult:
     def fovea(self) -> np.ndarray:
         """The fixations as normalised ``(row, col)`` in ``[-1, 1]``, shape (B, L, 2)."""
         return np.stack([pixels_to_fovea(path, tuple(size))
-                         for path, size in zip(self.fixations, self.image_sizes)])
+                         for path, size in zip(self.fixations, self.image_sizes, strict=False)])
 
     def scanpaths(self) -> list[np.ndarray]:
         """One ``(n_i, 2)`` pixel ``(x, y)`` array per item, without the NaN padding."""
-        return [path[:n] for path, n in zip(self.fixations, self.lengths)]
+        return [path[:n] for path, n in zip(self.fixations, self.lengths, strict=False)]
 
 
 def _item_seeds(seed: int | Sequence[int], n_items: int) -> list[int]:
@@ -326,7 +326,7 @@ def neva_search(
             restarts=restarts, n_starts=int(n_starts), forgetting=float(forgetting),
             stop_below=stop_below, bounded=bounded, precision=precision,
             show_progress=show_progress))
-    fovea, losses, lengths = (torch.cat(p).cpu() for p in zip(*parts))
+    fovea, losses, lengths = (torch.cat(p).cpu() for p in zip(*parts, strict=False))
     pixels = fovea_to_pixels(fovea.double(), (height, width)).numpy()
     return NeVAResult(fixations=pixels, losses=losses.double().numpy(),
                       lengths=lengths.numpy().astype(np.int64),

@@ -35,15 +35,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuroattn._logging import logger
-from neuroattn.datasets.synthetic.captioned_scenes import COLOURS, SHAPES, CaptionedScenes
+from neuroattn.datasets.synthetic.captioned_scenes import COLOURS, CaptionedScenes
 from neuroattn.device import resolve_device
 from neuroattn.progress import progress
 from neuroattn.seeding import set_seed
 
 __all__ = ["ChannelEnergyEncoder", "TinyCLIP", "train_tiny_clip"]
-
-_LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
-
 
 class ChannelEnergyEncoder:
     """The analytic encoder of the module docstring.
@@ -69,8 +66,10 @@ class ChannelEnergyEncoder:
     @staticmethod
     def channel_energy(images: torch.Tensor) -> torch.Tensor:
         """Mean squared Laplacian of each channel of ``(N, 3, H, W)`` images, ``(N, 3)``."""
-        kernel = _LAPLACIAN.to(images).view(1, 1, 3, 3).repeat(3, 1, 1, 1)
-        return F.conv2d(images, kernel, groups=3).pow(2).mean((2, 3))
+        centre = images[..., 1:-1, 1:-1]
+        laplacian = (images[..., :-2, 1:-1] + images[..., 2:, 1:-1] + images[..., 1:-1, :-2]
+                     + images[..., 1:-1, 2:] - 4 * centre)  # the 5-point stencil, 'valid'
+        return laplacian.pow(2).mean((2, 3))
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         """``(N, 3, H, W)`` → ``(N, 4)``: the three channel energies and the floor."""

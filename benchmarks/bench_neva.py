@@ -1,0 +1,154 @@
+"""NeVA: our batched scanpath search vs the reference's per-image loop, side by side.
+
+Generates 10-fixation scanpaths (NevaClip's defaults: 20 signed-gradient
+steps of 0.1 per fixation, random restarts, no memory) for a batch of 32
+images at 224 px, twice with the same search code: all images in one batch
+(``batched``), and one image at a time (``loop``, what the reference does).
+Both give the same scanpaths (same per-image seeds); the JSON records the
+largest fixation difference between them. Keys: ``batched_images_per_s``,
+``loop_images_per_s``, ``speedup`` = loop time / batched time (target >= 4 on
+CPU, higher on GPU).
+
+The objective's encoder is chosen with ``--encoder``:
+
+* ``energy`` (default on CPU): the analytic channel-energy encoder, so the
+  cost is the search itself (foveation, gradient, bookkeeping);
+* ``tiny``: TinyCLIP (a 4-layer CNN) at 224 px, a light learned encoder;
+* ``rn50``: open_clip RN50 with random weights, NevaClip's backbone (the GPU
+  figure; very slow on a CPU).
+
+The images are synthetic captioned scenes; the timing does not depend on
+what the weights know. ``--quick``: 8 images and 3 fixations. Each mode runs
+``--repeats`` times, alternating, and the medians are reported.
+
+Usage::
+
+    python benchmarks/bench_neva.py --quick --out neva.json
+    python benchmarks/bench_neva.py --encoder rn50 --device cuda --out neva_gpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from neuroattn._atomic import atomic_path
+from neuroattn.datasets.synthetic import make_captioned_scenes
+from neuroattn.device import resolve_device
+from neuroattn.gaze.neva import ChannelEnergyEncoder, NevaClip, TinyCLIP
+
+
+def build(encoder: str, images: torch.Tensor, device: torch.device) -> NevaClip:
+    """A NevaClip whose objective runs ``encoder`` on ``device``."""
+    if encoder == "energy":
+        enc = ChannelEnergyEncoder.calibrated(images)
+        return NevaClip(enc.encode_image, lambda caps: enc.encode_text(caps).to(device),
+                        image_size=images.shape[-1], mean=(0, 0, 0), std=(1, 1, 1),
+                        device=device)
+    if encoder == "tiny":
+        scenes_vocab = ["a", "red", "green", "blue", "yellow", "disc", "square", "triangle",
+                        "cross"]
+        model = TinyCLIP(scenes_vocab, width=16).to(device).eval().requires_grad_(False)
+        return NevaClip(model.encode_image, model.encode_text, image_size=images.shape[-1],
+                        mean=model.mean, std=model.std, device=device)
+    return NevaClip.from_open_clip("RN50", random_weights=True, device=device)
+
+
+def run(clip: NevaClip, images: torch.Tensor, captions: list[str], *, batched: bool,
+        n_fixations: int, seed: int) -> tuple[float, np.ndarray]:
+    kwargs = dict(n_fixations=n_fixations, show_progress=False)
+
+    def sync() -> None:
+        if clip.device.type == "cuda":
+            torch.cuda.synchronize(clip.device)
+
+    sync()
+    start = time.perf_counter()
+    if batched:
+        fixations = clip.scanpaths(images, captions, seed=seed, batch_size=len(images),
+                                   **kwargs).fixations
+    else:
+        fixations = np.concatenate([
+            clip.scanpaths(images[i:i + 1], captions[i:i + 1], seed=seed + i, **kwargs).fixations
+            for i in range(len(images))
+        ])
+    sync()
+    return time.perf_counter() - start, fixations
+
+
+def machine(device: torch.device) -> dict:
+    try:
+        version = importlib.metadata.version("neuroattn")
+    except importlib.metadata.PackageNotFoundError:
+        version = "not installed"
+    return {"platform": platform.platform(), "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "python": sys.version.split()[0],
+            "torch": torch.__version__, "neuroattn": version, "device": str(device),
+            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="8 images, 3 fixations")
+    parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    parser.add_argument("--encoder", choices=("energy", "tiny", "rn50"), default="energy")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--n-images", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed runs of each, alternating (median; default 3)")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    n_images = 8 if args.quick else args.n_images
+    n_fixations = 3 if args.quick else 10
+    scenes = make_captioned_scenes(n_images, size=224, colours=("red", "green", "blue"),
+                                   seed=args.seed)
+    images = torch.from_numpy(scenes.images).to(device)
+    clip = build(args.encoder, images, device)
+    run(clip, images[:2], scenes.captions[:2], batched=True, n_fixations=1, seed=0)  # warm-up
+    batched_times, loop_times = [], []
+    for _ in range(args.repeats):  # alternating, so both see the same load on a shared machine
+        batched_s, batched_fix = run(clip, images, scenes.captions, batched=True,
+                                     n_fixations=n_fixations, seed=args.seed)
+        loop_s, loop_fix = run(clip, images, scenes.captions, batched=False,
+                               n_fixations=n_fixations, seed=args.seed)
+        batched_times.append(batched_s)
+        loop_times.append(loop_s)
+    batched_s, loop_s = statistics.median(batched_times), statistics.median(loop_times)
+    diff = np.abs(batched_fix - loop_fix).max(-1)
+    report = {
+        "benchmark": "neva",
+        "config": {"n_images": n_images, "image_size": 224, "n_fixations": n_fixations,
+                   "steps": 20, "lr": 0.1, "restarts": "random", "encoder": args.encoder,
+                   "seed": args.seed, "quick": args.quick, "repeats": args.repeats,
+                   "ours": "one search over the whole batch",
+                   "peer": "the same search, one image at a time (the reference's loop)"},
+        "machine": machine(device),
+        "batched_s": batched_s,
+        "batched_s_runs": batched_times,
+        "loop_s_runs": loop_times,
+        "loop_s": loop_s,
+        "batched_images_per_s": n_images / batched_s,
+        "loop_images_per_s": n_images / loop_s,
+        "speedup": loop_s / batched_s,
+        "max_fixation_diff_px": float(diff.max()),
+        "same_fixation_fraction": float((diff < 0.5).mean()),
+    }
+    print(json.dumps({k: v for k, v in report.items() if not isinstance(v, dict)}, indent=1))
+    if args.out:
+        with atomic_path(args.out) as tmp:
+            tmp.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
