@@ -293,6 +293,7 @@ class NevaClip:
         stop_below: float | None = None,
         seed: int | Sequence[int] = 0,
         batch_size: int | None = 32,
+        foveation: Foveation | None = None,
         show_progress: bool | None = None,
     ) -> NeVAResult:
         """Scanpaths of ``images`` described by ``captions`` (None: free viewing).
@@ -311,6 +312,8 @@ class NevaClip:
             As in :func:`~neuroattn.gaze.neva.neva_search`.
         batch_size : int, optional
             Images searched at once.
+        foveation : Foveation, optional
+            Acuity model for this search (default: the one given at construction).
         show_progress : bool, optional
             Progress bar over fixations.
 
@@ -330,7 +333,8 @@ class NevaClip:
             embedding = self.encode_image(self._normalise(foveated)).float()
             return 1.0 - F.cosine_similarity(embedding, targets[item], dim=-1)
 
-        result = neva_search(objective, batch, foveation=self.foveation, n_fixations=n_fixations,
+        result = neva_search(objective, batch, foveation=foveation or self.foveation,
+                             n_fixations=n_fixations,
                              steps=steps, lr=lr, optimizer=optimizer, restarts=restarts,
                              n_starts=n_starts, forgetting=forgetting, stop_below=stop_below,
                              seed=seed, batch_size=batch_size, device=self.device,

@@ -201,8 +201,11 @@ def train_tiny_clip(scenes: CaptionedScenes, *, steps: int = 600, batch_size: in
     std = torch.tensor(model.std, device=dev).view(1, 3, 1, 1)
     images = (torch.from_numpy(scenes.images).to(dev) - mean) / std
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    if int(steps) != steps or steps < 2:
+        raise ValueError(f"steps must be an integer >= 2, got {steps!r}.")
+    # Warm up over 10 % of the steps, and over at least 1.5 so the warm-up phase is not empty.
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps,
-                                                   pct_start=0.1)
+                                                   pct_start=max(0.1, 1.5 / steps))
     rng = np.random.default_rng(seed)
     model.train()
     for step in progress(range(steps), desc="TinyCLIP", enabled=show_progress):

@@ -46,3 +46,10 @@ def test_tiny_clip_training_lowers_the_contrastive_loss():
     model = train_tiny_clip(scenes, steps=100, batch_size=32, width=8, device="cpu")
     after = float(model.contrastive_loss(images, scenes.captions))
     assert after < 0.6 * before
+
+
+def test_short_training_budgets_work_and_degenerate_ones_are_refused():
+    scenes = make_captioned_scenes(8, size=24, n_objects=1, seed=0)
+    assert not train_tiny_clip(scenes, steps=10, batch_size=4, width=4, device="cpu").training
+    with pytest.raises(ValueError, match="steps"):
+        train_tiny_clip(scenes, steps=1, device="cpu")

@@ -1,0 +1,569 @@
+"""NevaClip against scanpath baselines and observer agreement on captioned scenes, and on photos.
+
+Part 1, synthetic (the known-answer test of the reference notes §6.2). A
+TinyCLIP is trained contrastively on single-object captioned scenes (a
+caption describes the whole image, as in CLIP's training data). On held-out
+three-object scenes NevaClip searches three fixations (one per object) with
+the right caption and with a wrong one (a colour and a shape absent from the
+scene); the four image baselines (random, centre bias, saliency peaks, CLE)
+give three fixations too. Every path is scored against the scene's synthetic
+caption-guided observers (target first, then the other objects nearest-first)
+with the shared metrics of :mod:`neuroattn.gaze.metrics`:
+
+* first fixation on the target (inside its box) and on any object;
+* objects fixated: distinct objects among the fixations;
+* sequence score and normalised edit distance on object symbols (the object
+  whose box, grown by half a radius, holds the fixation; the background is one
+  more symbol), each path against every observer of its scene;
+* MultiMatch (vector, direction, length, position) on the pixel fixations;
+* the ceiling: each observer against the other observers of the scene.
+
+Part 2, photos (scikit-image's astronaut, coffee, chelsea and rocket).
+NevaClip free viewing (the target is the unfoveated photo's own embedding)
+under the reference Gaussian fovea and the eccentricity blur, and captioned.
+Given ``--clip-checkpoint`` these are CLIP scanpaths (``NevaClip.from_open_clip``).
+Without one (no CLIP weights are available offline) they are **not** CLIP
+scanpaths: the encoder is the analytic channel-energy encoder, calibrated on
+each photo, so free viewing seeks the high-frequency energy that makes up the
+photo's own channel-energy profile and the "captions" are colour words. They
+are drawn next to the spectral-residual saliency map, whose NSS at the
+fixations is reported against random and centre-bias fixations.
+
+    python analyses/scanpath_nevaclip.py                      # analyses/results/scanpath_nevaclip
+    python analyses/scanpath_nevaclip.py --quick              # about a minute, to a temp folder
+    python analyses/scanpath_nevaclip.py --clip-checkpoint rn50.pt --clip-model RN50
+
+Writes ``metrics.png`` (the synthetic table as bars), ``scanpaths.png``
+(observer, NevaClip and the best baseline over three test scenes),
+``photos.png`` (the photo scanpaths and saliency maps),
+``scanpath_nevaclip.json`` (every number, with seeds, configs, machine and
+timings) and ``scanpath_nevaclip.md`` (the tables), and prints the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from neuroattn._atomic import atomic_path  # noqa: E402
+from neuroattn.datasets.synthetic import make_captioned_scenes  # noqa: E402
+from neuroattn.gaze.metrics import edit_distances, multimatch_batch, nss, sequence_scores  # noqa: E402
+from neuroattn.gaze.neva import (  # noqa: E402
+    IMAGE_BASELINES,
+    ChannelEnergyEncoder,
+    NevaClip,
+    as_image_batch,
+    make_image_baseline,
+    train_tiny_clip,
+)
+from neuroattn.gaze.saliency_maps import spectral_residual  # noqa: E402
+from neuroattn.retina import EccentricityFoveation  # noqa: E402
+from neuroattn.seeding import set_seed  # noqa: E402
+
+FIXATION_S = 0.25
+"""Duration given to every fixation for MultiMatch (the scenes have none; the duration
+dimension is then 1 for everyone and is left out)."""
+MM_KEYS = ("vector", "direction", "length", "position")
+COLUMNS = ("first_on_target", "first_on_object", "objects_fixated", "sequence_score",
+           "edit_distance", *(f"mm_{k}" for k in MM_KEYS))
+N_OBSERVERS = 5
+N_EXAMPLES = 3
+SYMBOL_MARGIN = 0.5
+"""A fixation belongs to an object whose box grown by this many radii holds it."""
+FULL = {"train_scenes": 3000, "train_steps": 300, "test_scenes": 60, "photo_fixations": 10}
+QUICK = {"train_scenes": 1500, "train_steps": 100, "test_scenes": 30, "photo_fixations": 5}
+TRAIN_DATA = {"size": 48, "n_objects": 1, "seed": 11}
+TEST_DATA = {"size": 48, "n_objects": 3, "seed": 99}
+TINY_CLIP = {"batch_size": 128, "lr": 3e-3, "width": 16, "seed": 1}
+"""The data and model seeds are these plus ``--seed``."""
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
+PHOTO_SIZE = 224
+CLIP_CAPTIONS = {"astronaut": "the face of a woman", "coffee": "a cup of coffee",
+                 "chelsea": "the eyes of a cat", "rocket": "a rocket on the launch pad"}
+COLOUR_CAPTIONS = ("red", "blue")
+"""The analytic encoder's "captions" on the photos (it knows colour words only)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Part 1: synthetic captioned scenes
+# --------------------------------------------------------------------------------------------
+def symbols(scenes, i: int, path: np.ndarray) -> list[int]:
+    """Object index under each fixation of scene ``i`` (background: ``n_objects``)."""
+    background = scenes.centres.shape[1]
+    return [background if k < 0 else k
+            for k in scenes.objects_along(i, path, margin=SYMBOL_MARGIN * scenes.radius)]
+
+
+def _model_pairs(paths, observers):
+    """Every (path, observer path) pair of the same scene, and the scene of each."""
+    a, b, owner = [], [], []
+    for i, (mine, theirs) in enumerate(zip(paths, observers, strict=True)):
+        for h in theirs:
+            a.append((i, mine))
+            b.append((i, h))
+            owner.append(i)
+    return a, b, np.asarray(owner)
+
+
+def _observer_pairs(observers):
+    """Every ordered pair of different observers' paths of the same scene."""
+    a, b, owner = [], [], []
+    for i, theirs in enumerate(observers):
+        for s, p in enumerate(theirs):
+            for t, h in enumerate(theirs):
+                if s != t:
+                    a.append((i, p))
+                    b.append((i, h))
+                    owner.append(i)
+    return a, b, np.asarray(owner)
+
+
+def _mean_by_scene(values: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    """Mean over the pairs of each scene, then over scenes (each scene weighs the same)."""
+    return np.mean([values[owner == i].mean(0) for i in range(n)], axis=0)
+
+
+def _pair_metrics(a, b, owner, scenes) -> dict[str, float]:
+    n = len(scenes)
+    sym_a = [symbols(scenes, i, p) for i, p in a]
+    sym_b = [symbols(scenes, i, p) for i, p in b]
+    row = {"sequence_score": float(_mean_by_scene(sequence_scores(sym_a, sym_b), owner, n)),
+           "edit_distance": float(_mean_by_scene(edit_distances(sym_a, sym_b, normalize=True),
+                                                 owner, n))}
+    with_durations = [np.column_stack([p, np.full(len(p), FIXATION_S)]) for _, p in a]
+    other = [np.column_stack([p, np.full(len(p), FIXATION_S)]) for _, p in b]
+    mm = multimatch_batch(with_durations, other, (scenes.size, scenes.size),
+                          progress=False)[:, :len(MM_KEYS)]
+    row.update({f"mm_{k}": float(v) for k, v in
+                zip(MM_KEYS, _mean_by_scene(mm, owner, n), strict=True)})
+    return row
+
+
+def _single_path_metrics(paths, scenes) -> dict[str, float]:
+    first = np.array([scenes.object_at(i, p[0], margin=0.0) for i, p in enumerate(paths)])
+    on_target = first == scenes.target
+    objects = [len(set(symbols(scenes, i, p)) - {scenes.centres.shape[1]})
+               for i, p in enumerate(paths)]
+    return {"first_on_target": float(on_target.mean()),
+            "first_on_target_se": float(on_target.std() / np.sqrt(len(paths))),
+            "first_on_object": float((first >= 0).mean()),
+            "objects_fixated": float(np.mean(objects))}
+
+
+def score(paths: list[np.ndarray], scenes, observers) -> dict[str, float]:
+    """Every column for one ``(n_fixations, 2)`` pixel path per scene."""
+    row = _single_path_metrics(paths, scenes)
+    row.update(_pair_metrics(*_model_pairs(paths, observers), scenes))
+    return row
+
+
+def score_observers(scenes, observers) -> dict[str, float]:
+    """Observers against the other observers of the same scene (self-pairs left out)."""
+    per_observer = [_single_path_metrics([obs[s] for obs in observers], scenes)
+                    for s in range(len(observers[0]))]
+    row = {k: float(np.mean([r[k] for r in per_observer])) for k in per_observer[0]}
+    row.update(_pair_metrics(*_observer_pairs(observers), scenes))
+    return row
+
+
+def synthetic(args, budget: dict, timings: dict) -> dict:
+    """Train the TinyCLIP, search, score; returns the table and what the figures need."""
+    t = time.perf_counter()
+    train = make_captioned_scenes(budget["train_scenes"], size=TRAIN_DATA["size"],
+                                  n_objects=TRAIN_DATA["n_objects"],
+                                  seed=TRAIN_DATA["seed"] + args.seed)
+    model = train_tiny_clip(train, steps=budget["train_steps"], batch_size=TINY_CLIP["batch_size"],
+                            lr=TINY_CLIP["lr"], width=TINY_CLIP["width"],
+                            seed=TINY_CLIP["seed"] + args.seed, device=args.device,
+                            show_progress=False)
+    timings["train_tiny_clip"] = time.perf_counter() - t
+    print(f"TinyCLIP: {budget['train_steps']} steps on {len(train)} single-object scenes in "
+          f"{timings['train_tiny_clip']:.1f} s", flush=True)
+
+    test = make_captioned_scenes(budget["test_scenes"], size=TEST_DATA["size"],
+                                 n_objects=TEST_DATA["n_objects"],
+                                 seed=TEST_DATA["seed"] + args.seed)
+    n_fixations = TEST_DATA["n_objects"]
+    observers = test.observer_scanpaths(N_OBSERVERS, seed=args.seed)
+    clip = NevaClip(model.encode_image, model.encode_text, image_size=test.size, mean=model.mean,
+                    std=model.std, device=args.device)
+    t = time.perf_counter()
+    paths = {"NevaClip (caption)": clip.scanpaths(test.images, test.captions,
+                                                  n_fixations=n_fixations, seed=args.seed,
+                                                  show_progress=False).scanpaths(),
+             "NevaClip (wrong caption)": clip.scanpaths(test.images, test.wrong_captions,
+                                                        n_fixations=n_fixations, seed=args.seed,
+                                                        show_progress=False).scanpaths()}
+    timings["nevaclip_search"] = time.perf_counter() - t
+    print(f"NevaClip: {2 * len(test)} searches of {n_fixations} fixations in "
+          f"{timings['nevaclip_search']:.1f} s", flush=True)
+
+    t = time.perf_counter()
+    train_paths = [obs[0] for obs in train.observer_scanpaths(1, seed=args.seed)]
+    centre = make_image_baseline("centre").fit(train_paths, [(train.size, train.size)] * len(train))
+    for name in IMAGE_BASELINES:  # the centre bias's sigma comes from the training observers
+        baseline = centre if name == "centre" else make_image_baseline(name)
+        paths[name] = baseline.generate(test.images, n_fixations=n_fixations,
+                                        seed=args.seed).scanpaths()
+    table = {name: score(p, test, observers) for name, p in paths.items()}
+    table["observers (vs each other)"] = score_observers(test, observers)
+    timings["baselines_and_scoring"] = time.perf_counter() - t
+    best = max(IMAGE_BASELINES, key=lambda n: table[n]["sequence_score"])
+    return {"table": table, "test": test, "observers": observers, "paths": paths,
+            "best_baseline": best, "n_train": len(train), "n_test": len(test),
+            "centre_sigma": centre.sigma}
+
+
+# --------------------------------------------------------------------------------------------
+# Part 2: photos
+# --------------------------------------------------------------------------------------------
+def load_photos() -> dict[str, np.ndarray]:
+    """scikit-image's bundled photos, uint8 (H, W, 3)."""
+    try:
+        from skimage import data
+    except ImportError as err:
+        raise ImportError('the photo scanpaths need scikit-image: pip install '
+                          '"neuroattn[gaze]"') from err
+
+    return {name: getattr(data, name)() for name in PHOTOS}
+
+
+def _search_photos(clip: NevaClip, images: list[np.ndarray], captions: list[str],
+                   kw: dict) -> list[dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Per image: free viewing (Gaussian fovea, eccentricity blur) and one path per caption.
+
+    One image and several captions: one search per caption (the analytic encoder's colour
+    words); several images: caption ``i`` belongs to image ``i`` (CLIP).
+    """
+    found = {"free viewing, Gaussian fovea": clip.scanpaths(images, None, **kw),
+             "free viewing, eccentricity blur": clip.scanpaths(
+                 images, None, foveation=EccentricityFoveation(), **kw)}
+    captioned = clip.scanpaths(images, captions, **kw)
+    out = []
+    for i in range(len(images)):
+        paths = {label: (r.scanpaths()[i], r.losses[i]) for label, r in found.items()}
+        for k, caption in enumerate(captions):
+            if len(images) == 1 or k == i:
+                paths[f"caption '{caption}'"] = (captioned.scanpaths()[k], captioned.losses[k])
+        out.append(paths)
+    return out
+
+
+def photo_scanpaths(args, n_fixations: int, timings: dict) -> dict:
+    """Free-viewing (two foveations) and captioned NevaClip paths on each photo."""
+    photos = load_photos()
+    use_clip = args.clip_checkpoint is not None
+    kw = {"n_fixations": n_fixations, "seed": args.seed, "show_progress": False}
+    t = time.perf_counter()
+    if use_clip:  # one model, all photos in one batch
+        clip = NevaClip.from_open_clip(args.clip_model, args.clip_checkpoint, device=args.device)
+        found = _search_photos(clip, list(photos.values()), [CLIP_CAPTIONS[n] for n in photos],
+                               kw)
+    else:  # the analytic encoder's floor is each photo's own mean channel energy
+        found = []
+        for image in photos.values():
+            encoder = ChannelEnergyEncoder.calibrated(as_image_batch([image], PHOTO_SIZE)[0])
+            clip = NevaClip(encoder.encode_image, encoder.encode_text, image_size=PHOTO_SIZE,
+                            mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), device=args.device)
+            found += _search_photos(clip, [image], list(COLOUR_CAPTIONS), kw)
+    timings["photos"] = time.perf_counter() - t
+    out: dict = {"encoder": (f"open_clip {args.clip_model} from {args.clip_checkpoint}"
+                             if use_clip else "analytic channel-energy encoder (no CLIP weights)"),
+                 "is_clip": use_clip, "image_size": clip.image_size,
+                 "n_fixations": n_fixations, "photos": {}}
+    for (name, image), result in zip(photos.items(), found, strict=True):
+        saliency = spectral_residual(image)
+        entry = {"size": list(image.shape[:2]), "paths": {}, "losses": {},
+                 "nss_spectral_residual": {}}
+        for label, (path, losses) in result.items():
+            entry["paths"][label] = np.round(path, 1).tolist()
+            entry["losses"][label] = np.round(losses, 4).tolist()
+            entry["nss_spectral_residual"][label] = float(nss(saliency, path))
+        for base in ("random", "centre"):
+            path = make_image_baseline(base).generate([image], n_fixations=n_fixations,
+                                                      seed=args.seed).scanpaths()[0]
+            entry["nss_spectral_residual"][base] = float(nss(saliency, path))
+        out["photos"][name] = entry
+    print(f"photos: {len(photos)} x {len(found[0])} scanpaths of {n_fixations} fixations in "
+          f"{timings['photos']:.1f} s", flush=True)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Figures and tables
+# --------------------------------------------------------------------------------------------
+def _save(fig: plt.Figure, path: Path, dpi: int = 110) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
+    plt.close(fig)
+
+
+def _colour(name: str) -> str:
+    if name.startswith("observers"):
+        return "0.35"
+    if name.startswith("NevaClip"):
+        return "tab:blue" if "wrong" not in name else "lightsteelblue"
+    return "tab:orange"
+
+
+def plot_metrics(table: dict[str, dict[str, float]], path: Path) -> None:
+    """Bars per model for the first fixation, the sequence score and two MultiMatch columns."""
+    panels = (("first_on_target", "first fixation on target (↑)"),
+              ("sequence_score", "sequence score (↑)"),
+              ("mm_position", "MultiMatch position (↑)"), ("mm_vector", "MultiMatch vector (↑)"))
+    names = list(table)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.4))
+    for ax, (key, title) in zip(axes, panels, strict=True):
+        values = [table[n][key] for n in names]
+        ax.barh(names, values, color=[_colour(n) for n in names])
+        for y, v in enumerate(values):
+            ax.text(v, y, f" {v:.2f}", va="center", fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.invert_yaxis()
+        ax.set_xlim(0, max(values) * 1.3 + 1e-9)
+        if ax is not axes[0]:
+            ax.set_yticklabels([])
+    fig.suptitle("Held-out 3-object captioned scenes: NevaClip (TinyCLIP), baselines and "
+                 "observer-observer agreement (grey)", fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def draw_path(ax, path: np.ndarray, *, colour: str = "tab:red", near: float = 2.0,
+              offset: tuple[int, int] = (3, 3)) -> None:
+    """A numbered scanpath; fixations within ``near`` px of an earlier one share its label.
+
+    ``offset`` places the labels (points from the fixation).
+    """
+    path = np.asarray(path)
+    ax.plot(*path.T, "-", color="white", lw=3, alpha=0.8)
+    ax.plot(*path.T, "-o", color=colour, lw=1.3, ms=4)
+    labels: list[list] = []
+    for k, xy in enumerate(path):
+        for label in labels:
+            if np.hypot(*(label[0] - xy)) <= near:
+                label[1].append(k + 1)
+                break
+        else:
+            labels.append([xy, [k + 1]])
+    for xy, order in labels:
+        ax.annotate(",".join(map(str, order)), xy, xytext=offset, textcoords="offset points",
+                    fontsize=7, color=colour,
+                    bbox={"boxstyle": "round,pad=0.1", "fc": "white", "lw": 0})
+
+
+def plot_scanpaths(synth: dict, path: Path) -> None:
+    """One row per test scene: an observer, NevaClip with both captions, the best baseline."""
+    test, best = synth["test"], synth["best_baseline"]
+    columns = {"observer 0": [obs[0] for obs in synth["observers"]],
+               "NevaClip (caption)": synth["paths"]["NevaClip (caption)"],
+               "NevaClip (wrong caption)": synth["paths"]["NevaClip (wrong caption)"],
+               f"best baseline: {best}": synth["paths"][best]}
+    scenes = list(range(min(N_EXAMPLES, len(test))))
+    fig, axes = plt.subplots(len(scenes), len(columns), squeeze=False,
+                             figsize=(2.9 * len(columns), 3.0 * len(scenes)))
+    for r, i in enumerate(scenes):
+        x, y = test.centres[i, test.target[i]]
+        for c, (name, paths) in enumerate(columns.items()):
+            ax = axes[r, c]
+            ax.imshow(test.images[i].transpose(1, 2, 0))
+            ax.add_patch(plt.Rectangle((x - test.radius, y - test.radius), 2 * test.radius,
+                                       2 * test.radius, fill=False, lw=1.5, ec="lime"))
+            draw_path(ax, paths[i], colour="tab:blue" if name.startswith("NevaClip")
+                      else "tab:red", near=0.3 * test.radius)
+            caption = (test.wrong_captions[i] if "wrong" in name else test.captions[i])
+            ax.set_title(f"{name}\n'{caption}'" if name.startswith("NevaClip") else name,
+                         fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(f"test scene {i}: '{test.captions[i]}'", fontsize=8)
+    fig.suptitle("Scanpaths of 3 fixations over held-out scenes (green box: the captioned "
+                 "object; numbers: fixation order)", fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_photos(photo: dict, path: Path) -> None:
+    """One row per photo: free viewing (two foveations), captioned, the saliency map."""
+    photos = load_photos()
+    fig, axes = plt.subplots(len(photos), 4, figsize=(15, 3.1 * len(photos)), squeeze=False)
+    colours = ("tab:red", "tab:blue", "tab:green")
+    for r, (name, image) in enumerate(photos.items()):
+        entry = photo["photos"][name]
+        free = [k for k in entry["paths"] if k.startswith("free")]
+        captioned = [k for k in entry["paths"] if k.startswith("caption")]
+        for c, label in enumerate(free):
+            axes[r, c].imshow(image)
+            draw_path(axes[r, c], np.array(entry["paths"][label]), colour="tab:blue", near=6.0)
+            axes[r, c].set_title(f"{name}: {label}\nNSS on saliency "
+                                 f"{entry['nss_spectral_residual'][label]:.2f}", fontsize=8)
+        ax = axes[r, 2]
+        ax.imshow(image)
+        for k, (colour, label) in enumerate(zip(colours, captioned, strict=False)):
+            points = np.array(entry["paths"][label])
+            draw_path(ax, points, colour=colour, near=6.0, offset=(3, 3 - 11 * k))
+            ax.plot([], [], "-o", color=colour, label=label.removeprefix("caption "))
+        ax.legend(fontsize=7, loc="lower right")
+        ax.set_title(f"{name}: captioned", fontsize=8)
+        ax = axes[r, 3]
+        ax.imshow(spectral_residual(image), cmap="magma")
+        first = np.array(entry["paths"][free[0]])
+        ax.plot(*first.T, "o", mfc="none", mec="cyan", ms=6)
+        ax.set_title("spectral-residual saliency\n(circles: free viewing, Gaussian fovea)",
+                     fontsize=8)
+        for a in axes[r]:
+            a.set_xticks([])
+            a.set_yticks([])
+    if photo["is_clip"]:
+        title = f"NevaClip scanpaths with {photo['encoder']}"
+    else:
+        title = ("NOT CLIP scanpaths (no CLIP weights offline): NevaClip's search with an "
+                 "analytic channel-energy encoder; free viewing seeks the photo's own "
+                 "high-frequency energy, 'captions' are colour words")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    _save(fig, path, dpi=80)  # photographs: keep the file near 1 MB
+
+
+def markdown(result: dict) -> str:
+    """The synthetic table, the photo NSS table and the protocol, as Markdown."""
+    names = {"first_on_target": "first on target", "first_on_object": "first on object",
+             "objects_fixated": "objects fixated", "sequence_score": "sequence score",
+             "edit_distance": "edit distance", **{f"mm_{k}": f"MM {k}" for k in MM_KEYS}}
+    lines = ["# NevaClip on synthetic captioned scenes and photos", "",
+             f"`python analyses/scanpath_nevaclip.py{' --quick' if result['quick'] else ''}`, "
+             f"seed {result['seed']}; {result['machine']['summary']}; "
+             f"{result['seconds']['total']:.0f} s in all.", "",
+             f"**Synthetic** ({result['synthetic']['n_test_scenes']} held-out 3-object scenes at "
+             f"48 px, {N_OBSERVERS} observers each; TinyCLIP trained "
+             f"{result['synthetic']['tiny_clip']['steps']} steps on "
+             f"{result['synthetic']['n_train_scenes']} single-object scenes; 3 fixations):", "",
+             "| model | " + " | ".join(names[k] for k in COLUMNS) + " |",
+             "|---|" + "---|" * len(COLUMNS)]
+    for name, row in result["synthetic"]["table"].items():
+        lines.append(f"| {name} | " + " | ".join(f"{row[k]:.3f}" for k in COLUMNS) + " |")
+    lines += ["", "Protocol: " + " ".join(result["synthetic"]["protocol"].values()), ""]
+    photo = result["photos"]
+    labels = list(next(iter(photo["photos"].values()))["nss_spectral_residual"])
+    lines += [f"**Photos**, {photo['encoder']}, {photo['n_fixations']} fixations: NSS of the "
+              "fixations on the spectral-residual saliency map (agreement with a bottom-up "
+              "saliency model, not with people):", "",
+              "| photo | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    for name, entry in photo["photos"].items():
+        lines.append(f"| {name} | " + " | ".join(
+            f"{entry['nss_spectral_residual'][k]:.2f}" for k in labels) + " |")
+    if not photo["is_clip"]:
+        lines += ["", "These photo scanpaths are **not CLIP scanpaths**: no CLIP weights are "
+                      "available offline; pass `--clip-checkpoint` for those."]
+    return "\n".join(lines) + "\n"
+
+
+def machine() -> dict:
+    """What the numbers were measured on."""
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    threads = torch.get_num_threads()
+    summary = (f"{threads} torch thread{'s' * (threads != 1)} on {os.cpu_count()} CPU cores, "
+               + (f"GPU {gpu}" if gpu else "no GPU"))
+    return {"summary": summary, "platform": platform.platform(),
+            "python": platform.python_version(), "torch": torch.__version__,
+            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "gpu": gpu}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seed", type=int, default=0,
+                        help="added to the data, model and search seeds")
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller budget (about a minute); writes to a temporary folder "
+                             "unless --out-dir is given")
+    parser.add_argument("--out-dir", "--out", dest="out_dir", default=None,
+                        help="output folder (default analyses/results/scanpath_nevaclip)")
+    parser.add_argument("--clip-checkpoint", default=None,
+                        help="a local open_clip checkpoint for the photo scanpaths")
+    parser.add_argument("--clip-model", default="RN50", help="its open_clip architecture")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu (the recorded numbers), cuda or auto")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: the models are small, and more "
+                             "threads than free cores slow torch down many times over)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    default_out = (Path(tempfile.gettempdir()) / "scanpath_nevaclip_quick" if args.quick
+                   else Path("analyses/results/scanpath_nevaclip"))
+    out = Path(args.out_dir) if args.out_dir else default_out
+    out.mkdir(parents=True, exist_ok=True)
+    budget = QUICK if args.quick else FULL
+
+    start = time.perf_counter()
+    set_seed(args.seed)
+    timings: dict[str, float] = {}
+    synth = synthetic(args, budget, timings)
+    photo = photo_scanpaths(args, budget["photo_fixations"], timings)
+
+    t = time.perf_counter()
+    plot_metrics(synth["table"], out / "metrics.png")
+    plot_scanpaths(synth, out / "scanpaths.png")
+    plot_photos(photo, out / "photos.png")
+    timings["figures"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - start
+
+    result = {
+        "what": __doc__.split("\n\n")[0], "seed": args.seed, "quick": args.quick,
+        "machine": machine(),
+        "synthetic": {
+            "train_data": {**TRAIN_DATA, "seed": TRAIN_DATA["seed"] + args.seed,
+                           "n_scenes": budget["train_scenes"]},
+            "test_data": {**TEST_DATA, "seed": TEST_DATA["seed"] + args.seed,
+                          "n_scenes": budget["test_scenes"]},
+            "tiny_clip": {**TINY_CLIP, "seed": TINY_CLIP["seed"] + args.seed,
+                          "steps": budget["train_steps"]},
+            "nevaclip": {"n_fixations": TEST_DATA["n_objects"], "other settings": "defaults "
+                         "(Gaussian fovea sigma 0.2, blur rescaled from 41/10 px at 224, 20 sign "
+                         "steps of 0.1, random restarts, forgetting 0)",
+                         "seed": args.seed},
+            "n_observers": N_OBSERVERS, "centre_sigma": synth["centre_sigma"],
+            "n_train_scenes": synth["n_train"], "n_test_scenes": synth["n_test"],
+            "protocol": {
+                "first": "First fixation on target: inside the captioned object's box "
+                         "(margin 0); on object: inside any object's box.",
+                "symbols": f"Symbols: the object whose box grown by {SYMBOL_MARGIN} radius "
+                           "holds the fixation, else one background symbol.",
+                "sequence_score": "Sequence score: Needleman-Wunsch (match 1, mismatch 0, gap 0) "
+                                  "divided by the longer path; each path against each observer "
+                                  "of its scene, averaged per scene then over scenes; observers "
+                                  "against the other observers only.",
+                "edit_distance": "Edit distance: Levenshtein on the symbols divided by the "
+                                 "longer path, same pairing.",
+                "multimatch": f"MultiMatch: multimatch_batch on the pixel fixations with "
+                              f"{FIXATION_S} s each, no grouping, same pairing; every path has "
+                              "3 fixations (2 saccades), so multimatch-gaze would score them "
+                              "too (it returns NaN below 3).",
+            },
+            "table": synth["table"], "best_baseline": synth["best_baseline"],
+            "example_scenes": list(range(min(N_EXAMPLES, synth["n_test"]))),
+        },
+        "photos": photo, "seconds": timings,
+    }
+    with atomic_path(out / "scanpath_nevaclip.json") as tmp:
+        tmp.write_text(json.dumps(result, indent=2, default=float))
+    text = markdown(result)
+    with atomic_path(out / "scanpath_nevaclip.md") as tmp:
+        tmp.write_text(text)
+    print("\n" + text)
+    print(f"wrote {out}/ in {timings['total']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
