@@ -1,11 +1,14 @@
-"""Foveation: differentiable acuity models and the fixation coordinate convention.
+"""Foveation: acuity models, the log-polar retinotopic transform, and fixation coordinates.
 
 * :mod:`~neuroattn.retina.coordinates` — pixel ``(x, y)`` at the API,
   normalised ``(row, col)`` on the reference's ``[-1, 1]²`` grid inside;
 * :mod:`~neuroattn.retina.blur` — separable Gaussian blur and blur pyramids;
 * :mod:`~neuroattn.retina.foveation` — the NeVA Gaussian fovea and an
   eccentricity-dependent multi-level blur, batched over images and fixations,
-  with the inhibition-of-return memory recursion.
+  with the inhibition-of-return memory recursion;
+* :mod:`~neuroattn.retina.logpolar` — the log-polar retinotopic sampling of
+  foveated CNNs (rotation about the fixation = column roll, zoom = row shift),
+  batched over fixations, with its inverse for visualisation.
 
 Examples
 --------
@@ -25,9 +28,10 @@ from neuroattn.retina.foveation import (
     gaussian_fovea,
     update_memory,
 )
+from neuroattn.retina.logpolar import LogPolar
 
 __all__ = [
-    "EccentricityFoveation", "Foveation", "GaussianFoveation", "blur_pyramid", "fovea_grid",
-    "fovea_to_pixels", "gaussian_blur", "gaussian_fovea", "gaussian_kernel1d", "kernel_size_for",
-    "pixels_to_fovea", "update_memory",
+    "EccentricityFoveation", "Foveation", "GaussianFoveation", "LogPolar", "blur_pyramid",
+    "fovea_grid", "fovea_to_pixels", "gaussian_blur", "gaussian_fovea", "gaussian_kernel1d",
+    "kernel_size_for", "pixels_to_fovea", "update_memory",
 ]

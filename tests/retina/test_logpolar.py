@@ -1,0 +1,118 @@
+"""LogPolar: rotation = column roll, zoom = row shift about the fixation, batched, invertible."""
+
+import math
+
+import pytest
+import torch
+
+from neuroattn.retina.logpolar import LogPolar
+
+SIZE = 224
+
+
+def smooth_image(transform=lambda u, v: (u, v), size=SIZE):
+    """A smooth analytic RGB image, evaluated at ``transform`` of grid units (u, v)."""
+    coords = (torch.arange(size, dtype=torch.float64) + 0.5) * 2 / size - 1
+    v, u = torch.meshgrid(coords, coords, indexing="ij")
+    u, v = transform(u, v)
+    channels = [torch.cos(3 * u + 1.3 * v) * torch.exp(-(u**2 + v**2)),
+                torch.sin(2.1 * u - 2.6 * v + 0.4),
+                torch.exp(-((u - 0.3) ** 2 + (v + 0.2) ** 2) / 0.1)]
+    return torch.stack(channels)[None]
+
+
+def about(centre, matrix):
+    cu, cv = centre
+
+    def transform(u, v):
+        du, dv = u - cu, v - cv
+        (a, b), (c, d) = matrix
+        return cu + a * du + b * dv, cv + c * du + d * dv
+    return transform
+
+
+def inner_rows(lp, limit=0.9):
+    radii = 2.0 ** torch.linspace(lp.log2_r_max, lp.log2_r_min, lp.n_radii)
+    return radii < limit
+
+
+@pytest.mark.parametrize("k", [8, 31])
+def test_rotation_about_the_fixation_rolls_the_columns(k):
+    lp = LogPolar(SIZE, SIZE, log2_r_max=0.0, log2_r_min=-5.0).double()
+    alpha = 2 * math.pi * k / SIZE
+    c, s = math.cos(-alpha), math.sin(-alpha)   # content rotated by +alpha (x right, y down)
+    base = lp(smooth_image())
+    turned = lp(smooth_image(about((0.0, 0.0), ((c, -s), (s, c)))))
+    rows = inner_rows(lp)
+    err = (turned - base.roll(k, dims=-1))[..., rows, :].abs().max()
+    assert err < 3e-3                                   # bilinear interpolation error only
+    assert (turned - base)[..., rows, :].abs().max() > 0.1   # the roll is what matches
+
+
+def test_rotation_about_an_off_centre_fixation():
+    lp = LogPolar(96, 96, log2_r_max=-1.0, log2_r_min=-5.0).double()
+    fixation_px = torch.tensor([[140.0, 80.0]], dtype=torch.float64)
+    centre = ((140.0 + 0.5) * 2 / SIZE - 1, (80.0 + 0.5) * 2 / SIZE - 1)
+    k = 12
+    alpha = 2 * math.pi * k / 96
+    c, s = math.cos(-alpha), math.sin(-alpha)
+    base = lp(smooth_image(), fixation_px)
+    turned = lp(smooth_image(about(centre, ((c, -s), (s, c)))), fixation_px)
+    assert (turned - base.roll(k, dims=-1)).abs().max() < 3e-3
+
+
+@pytest.mark.parametrize("m", [5, 20])
+def test_zoom_about_the_fixation_shifts_the_rows(m):
+    lp = LogPolar(SIZE, SIZE, log2_r_max=0.0, log2_r_min=-5.0).double()
+    scale = 2.0 ** (m * lp.row_step)
+    base = lp(smooth_image())
+    zoomed = lp(smooth_image(about((0.0, 0.0), ((1 / scale, 0), (0, 1 / scale)))))
+    # zoomed content at radius r is the original at r / scale: row i reads row i + m.
+    rows = inner_rows(lp)[:-m]
+    err = (zoomed[..., :-m, :] - base[..., m:, :])[..., rows, :].abs().max()
+    assert err < 3e-3
+    assert (zoomed - base)[..., inner_rows(lp), :].abs().max() > 0.05
+
+
+def test_many_fixations_equal_one_at_a_time():
+    lp = LogPolar(20, 24)
+    images = torch.rand(2, 3, 50, 70, generator=torch.Generator().manual_seed(0))
+    fix = torch.tensor([[[10.0, 5.0], [35.0, 25.0], [69.0, 49.0]],
+                        [[0.0, 0.0], [20.0, 40.0], [60.0, 10.0]]])
+    together = lp(images, fix)
+    for k in range(3):
+        torch.testing.assert_close(together[:, k], lp(images, fix[:, k]))
+
+
+def test_inverse_recovers_the_image_inside_the_annulus():
+    lp = LogPolar(SIZE, SIZE, log2_r_max=0.0, log2_r_min=-5.0).double()
+    image = smooth_image()
+    back = lp.inverse(lp(image), (SIZE, SIZE))
+    coords = (torch.arange(SIZE, dtype=torch.float64) + 0.5) * 2 / SIZE - 1
+    v, u = torch.meshgrid(coords, coords, indexing="ij")
+    radius = torch.sqrt(u**2 + v**2)
+    ring = (radius > 2.0**-4) & (radius < 0.9)
+    assert (back - image)[..., ring].abs().max() < 0.02
+    assert back[..., radius > 1.05].abs().max() == 0
+
+
+def test_gradients_reach_images_and_fixations():
+    lp = LogPolar(16, 16)
+    images = torch.rand(1, 3, 32, 32, requires_grad=True)
+    fix = torch.tensor([[12.3, 17.8]], requires_grad=True)
+    lp(images, fix).pow(2).sum().backward()
+    assert images.grad.abs().sum() > 0 and torch.isfinite(fix.grad).all()
+
+
+def test_bad_parameters_and_input_are_refused():
+    with pytest.raises(ValueError, match="periphery to the fovea"):
+        LogPolar(log2_r_max=-5.0, log2_r_min=0.0)
+    with pytest.raises(ValueError, match="n_radii"):
+        LogPolar(1, 10)
+    lp = LogPolar(8, 8)
+    with pytest.raises(ValueError, match="B = 2"):
+        lp(torch.rand(2, 3, 16, 16), torch.zeros(3, 2))
+    with pytest.raises(ValueError, match="batch, channels"):
+        lp(torch.rand(3, 16, 16))
+    with pytest.raises(ValueError, match="retinal images"):
+        lp.inverse(torch.rand(1, 3, 9, 8), (16, 16))
