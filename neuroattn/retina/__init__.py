@@ -8,7 +8,10 @@
   with the inhibition-of-return memory recursion;
 * :mod:`~neuroattn.retina.logpolar` — the log-polar retinotopic sampling of
   foveated CNNs (rotation about the fixation = column roll, zoom = row shift),
-  batched over fixations, with its inverse for visualisation.
+  batched over fixations, with its inverse for visualisation;
+* :mod:`~neuroattn.retina.foveated_cnn` — torchvision ResNets behind it, padded
+  circularly along the angle only (optionally stride 1 along the angle: exact
+  rotation invariance), and the Cartesian control behind a circular aperture.
 
 Examples
 --------
@@ -20,6 +23,12 @@ torch.Size([1, 3, 48, 64])
 
 from neuroattn.retina.blur import blur_pyramid, gaussian_blur, gaussian_kernel1d, kernel_size_for
 from neuroattn.retina.coordinates import fovea_to_pixels, pixels_to_fovea
+from neuroattn.retina.foveated_cnn import (
+    CartesianResNet,
+    FoveatedResNet,
+    angle_periodic,
+    circular_aperture,
+)
 from neuroattn.retina.foveation import (
     EccentricityFoveation,
     Foveation,
@@ -31,7 +40,8 @@ from neuroattn.retina.foveation import (
 from neuroattn.retina.logpolar import LogPolar
 
 __all__ = [
-    "EccentricityFoveation", "Foveation", "GaussianFoveation", "LogPolar", "blur_pyramid",
+    "CartesianResNet", "EccentricityFoveation", "FoveatedResNet", "Foveation",
+    "GaussianFoveation", "LogPolar", "angle_periodic", "blur_pyramid", "circular_aperture",
     "fovea_grid", "fovea_to_pixels", "gaussian_blur", "gaussian_fovea", "gaussian_kernel1d",
     "kernel_size_for", "pixels_to_fovea", "update_memory",
 ]

@@ -1,0 +1,210 @@
+"""Foveated CNNs: torchvision ResNets behind the log-polar transform, padded for its geometry.
+
+A log-polar image has two different axes: the angle (columns) is periodic,
+the radius (rows) is not (row 0 is the periphery, the last row the fovea).
+:func:`angle_periodic` rebuilds every convolution and max-pool of a network so
+that it pads **circularly along the angle only** and with zeros (``-inf`` for
+max-pools) along the radius. Padding both axes circularly, as the reference
+helper does, would wrap the periphery into the fovea.
+
+With circular angle padding the network commutes with a roll of the columns
+whenever the roll is a multiple of its cumulative angle stride (32 for a
+ResNet), so after global pooling its logits are **exactly** invariant to
+rotations about the fixation by multiples of ``2π·32/N``.
+``rotation_invariant=True`` sets every stride along the angle to 1, which
+makes the logits invariant to a roll by **any** number of columns, so to every
+rotation by ``2πk/N`` (at 32x the compute of the last stages).
+
+:class:`FoveatedResNet` is the transform plus such a ResNet, from scratch or
+from a local torchvision checkpoint (nothing is downloaded). :class:`CartesianResNet`
+is the control: the same ResNet on the image itself, behind the same circular
+aperture (the disc inscribed in the image), with ordinary padding.
+
+Examples
+--------
+>>> import torch
+>>> from neuroattn.retina.logpolar import LogPolar
+>>> net = FoveatedResNet("resnet18", num_classes=10, log_polar=LogPolar(64, 64))
+>>> net(torch.rand(2, 3, 96, 96)).shape
+torch.Size([2, 10])
+>>> net(torch.rand(2, 3, 96, 96), torch.rand(2, 5, 2) * 95).shape   # 5 fixations per image
+torch.Size([2, 5, 10])
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+
+from neuroattn.retina.logpolar import LogPolar
+
+__all__ = ["ARCHITECTURES", "AnglePeriodicPad", "CartesianResNet", "FoveatedResNet",
+           "angle_periodic", "circular_aperture", "resnet"]
+
+ARCHITECTURES = ("resnet18", "resnet50", "resnet101")
+
+
+class AnglePeriodicPad(nn.Module):
+    """Pad ``(B, C, radius, angle)`` maps: circular along the angle, constant along the radius."""
+
+    def __init__(self, radius: int, angle: int, value: float = 0.0) -> None:
+        super().__init__()
+        self.radius, self.angle, self.value = int(radius), int(angle), float(value)
+
+    def extra_repr(self) -> str:
+        return f"radius={self.radius}, angle={self.angle}, value={self.value}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.angle:
+            x = F.pad(x, (self.angle, self.angle, 0, 0), mode="circular")
+        if self.radius:
+            x = F.pad(x, (0, 0, self.radius, self.radius), value=self.value)
+        return x
+
+
+def _pair(value: int | tuple[int, ...]) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def angle_periodic(module: nn.Module, *, angle_stride_one: bool = False) -> nn.Module:
+    """Rebuild ``module`` in place so its convolutions and max-pools pad for log-polar maps.
+
+    Each ``Conv2d``/``MaxPool2d`` with padding becomes ``AnglePeriodicPad`` then
+    the same layer without padding (weights kept). ``angle_stride_one`` also
+    sets every stride along the angle (last) axis to 1.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = angle_periodic(torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3, padding=1)))
+    >>> x = torch.rand(1, 1, 6, 8)
+    >>> torch.allclose(net(x.roll(3, -1)), net(x).roll(3, -1), atol=1e-6)
+    True
+    """
+    for name, child in list(module.named_children()):
+        if isinstance(child, nn.Conv2d) and not isinstance(child.padding, str):
+            pad_r, pad_a = _pair(child.padding)
+            if angle_stride_one:
+                child.stride = (_pair(child.stride)[0], 1)
+            if pad_r or pad_a:
+                child.padding = (0, 0)
+                setattr(module, name, nn.Sequential(AnglePeriodicPad(pad_r, pad_a), child))
+        elif isinstance(child, nn.MaxPool2d):
+            pad_r, pad_a = _pair(child.padding)
+            if angle_stride_one:
+                child.stride = (_pair(child.stride)[0], 1)
+            if pad_r or pad_a:
+                child.padding = 0
+                setattr(module, name, nn.Sequential(
+                    AnglePeriodicPad(pad_r, pad_a, value=float("-inf")), child))
+        else:
+            angle_periodic(child, angle_stride_one=angle_stride_one)
+    return module
+
+
+def resnet(arch: str = "resnet18", *, num_classes: int = 1000,
+           weights: str | os.PathLike | None = None) -> nn.Module:
+    """A torchvision ResNet, random or from a local state-dict file, with ``num_classes`` outputs.
+
+    Parameters
+    ----------
+    arch : {"resnet18", "resnet50", "resnet101"}
+    num_classes : int
+        A checkpoint's 1000-class head is replaced when this differs.
+    weights : path, optional
+        A local torchvision ImageNet checkpoint (e.g. ``resnet18-f37072fd.pth``
+        saved from ``torchvision.models.resnet18(weights="DEFAULT")``), loaded
+        with ``weights_only=True``.
+
+    Examples
+    --------
+    >>> resnet("resnet18", num_classes=3).fc.out_features
+    3
+    """
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"arch must be one of {ARCHITECTURES}, got {arch!r}.")
+    net = getattr(torchvision.models, arch)(weights=None)
+    if weights is not None:
+        path = Path(weights)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"ResNet weights {path} do not exist. Save them on a machine with internet "
+                f"(torch.save(torchvision.models.{arch}(weights='DEFAULT').state_dict(), "
+                "'weights.pth')) and pass that file; nothing is downloaded here.")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as err:
+            raise ValueError(f"{path} is not a torchvision {arch} checkpoint "
+                             f"({str(err).splitlines()[0]}).") from err
+    if num_classes != net.fc.out_features:
+        net.fc = nn.Linear(net.fc.in_features, num_classes)
+    return net
+
+
+def circular_aperture(images: torch.Tensor) -> torch.Tensor:
+    """Zero everything outside the disc inscribed in each image (the Cartesian control's view).
+
+    Examples
+    --------
+    >>> import torch
+    >>> circular_aperture(torch.ones(1, 1, 4, 4))[0, 0].tolist()
+    [[0.0, 1.0, 1.0, 0.0], [1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0], [0.0, 1.0, 1.0, 0.0]]
+    """
+    height, width = images.shape[-2:]
+    ys = (torch.arange(height, device=images.device) + 0.5) * 2 / height - 1
+    xs = (torch.arange(width, device=images.device) + 0.5) * 2 / width - 1
+    inside = (ys[:, None] ** 2 + xs[None] ** 2) <= 1.0
+    return images * inside.to(images.dtype)
+
+
+class FoveatedResNet(nn.Module):
+    """Log-polar transform + angle-periodic ResNet (see the module docstring).
+
+    Parameters
+    ----------
+    arch : {"resnet18", "resnet50", "resnet101"}
+    num_classes : int
+    log_polar : LogPolar, optional
+        Default: the reference's 224 x 224 grid from the edge to 1/32.
+    weights : path, optional
+        Local torchvision checkpoint (see :func:`resnet`).
+    rotation_invariant : bool
+        Stride 1 along the angle everywhere: logits invariant to any column roll.
+    """
+
+    def __init__(self, arch: str = "resnet18", num_classes: int = 1000, *,
+                 log_polar: LogPolar | None = None, weights: str | os.PathLike | None = None,
+                 rotation_invariant: bool = False) -> None:
+        super().__init__()
+        self.log_polar = log_polar or LogPolar()
+        self.backbone = angle_periodic(resnet(arch, num_classes=num_classes, weights=weights),
+                                       angle_stride_one=rotation_invariant)
+        self.rotation_invariant = rotation_invariant
+
+    def forward(self, images: torch.Tensor, fixations: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        """Logits ``(B, classes)`` or, for ``(B, K, 2)`` fixations, ``(B, K, classes)``."""
+        retinal = self.log_polar(images, fixations)
+        if retinal.ndim == 5:
+            batch, per_image = retinal.shape[:2]
+            return self.backbone(retinal.flatten(0, 1)).view(batch, per_image, -1)
+        return self.backbone(retinal)
+
+
+class CartesianResNet(nn.Module):
+    """The control: the same ResNet on the image, behind the inscribed circular aperture."""
+
+    def __init__(self, arch: str = "resnet18", num_classes: int = 1000, *,
+                 weights: str | os.PathLike | None = None) -> None:
+        super().__init__()
+        self.backbone = resnet(arch, num_classes=num_classes, weights=weights)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, classes)``."""
+        return self.backbone(circular_aperture(images))
