@@ -44,6 +44,7 @@ import torch
 
 from neuroattn._atomic import atomic_path
 from neuroattn.datasets.synthetic import make_captioned_scenes
+from neuroattn.datasets.synthetic.captioned_scenes import COLOURS, SHAPES
 from neuroattn.device import resolve_device
 from neuroattn.gaze.neva import ChannelEnergyEncoder, NevaClip, TinyCLIP
 
@@ -56,9 +57,7 @@ def build(encoder: str, images: torch.Tensor, device: torch.device) -> NevaClip:
                         image_size=images.shape[-1], mean=(0, 0, 0), std=(1, 1, 1),
                         device=device)
     if encoder == "tiny":
-        scenes_vocab = ["a", "red", "green", "blue", "yellow", "disc", "square", "triangle",
-                        "cross"]
-        model = TinyCLIP(scenes_vocab, width=16).to(device).eval().requires_grad_(False)
+        model = TinyCLIP(["a", *COLOURS, *SHAPES], width=16).to(device).eval().requires_grad_(False)
         return NevaClip(model.encode_image, model.encode_text, image_size=images.shape[-1],
                         mean=model.mean, std=model.std, device=device)
     return NevaClip.from_open_clip("RN50", random_weights=True, device=device)
