@@ -18,6 +18,11 @@ NevaClip's data: CapMIT1003's captions and click paths (:class:`CapMIT1003`,
 :func:`read_mit1003_fixation_points`, :func:`read_mit1003_fixation_map`,
 :func:`mit1003_stimuli`).
 
+Foveated CNNs: :mod:`neuroattn.datasets.cluttered_digits` (scikit-learn's
+bundled handwritten digits on cluttered canvases, with boxes) and
+:mod:`neuroattn.datasets.imagefolder` (ImageNet-style folders with the
+reference's transforms).
+
 Examples
 --------
 >>> from neuroattn.datasets import CONVERTERS, SyntheticIEEGConfig

@@ -9,9 +9,16 @@
 * :mod:`~neuroattn.retina.logpolar` — the log-polar retinotopic sampling of
   foveated CNNs (rotation about the fixation = column roll, zoom = row shift),
   batched over fixations, with its inverse for visualisation;
+* :mod:`~neuroattn.retina.sampling` — the batched sampling around fixations
+  that the retinas share, the Cartesian control's :class:`FixationCrop`, and
+  rotation/zoom of images about their own centres;
 * :mod:`~neuroattn.retina.foveated_cnn` — torchvision ResNets behind it, padded
   circularly along the angle only (optionally stride 1 along the angle: exact
-  rotation invariance), and the Cartesian control behind a circular aperture.
+  rotation invariance), and the Cartesian control behind a circular aperture;
+* :mod:`~neuroattn.retina.scan` — class-probability maps over a grid of
+  fixations (localization by scanning), with peak read-out and box comparison;
+* :mod:`~neuroattn.retina.training` — the reference's training recipe for
+  fixation classifiers on the package trainer (checkpoints, resume).
 
 Examples
 --------
@@ -38,10 +45,15 @@ from neuroattn.retina.foveation import (
     update_memory,
 )
 from neuroattn.retina.logpolar import LogPolar
+from neuroattn.retina.sampling import FixationCrop, rotate_zoom_about
+from neuroattn.retina.scan import FixationScan, fixation_grid, scan_fixations
+from neuroattn.retina.training import accuracy, fit_fixation_classifier, fixation_batches
 
 __all__ = [
-    "CartesianResNet", "EccentricityFoveation", "FoveatedResNet", "Foveation",
-    "GaussianFoveation", "LogPolar", "angle_periodic", "blur_pyramid", "circular_aperture",
+    "CartesianResNet", "EccentricityFoveation", "FixationCrop", "FixationScan", "FoveatedResNet",
+    "Foveation", "GaussianFoveation", "LogPolar", "accuracy", "angle_periodic", "blur_pyramid",
+    "circular_aperture", "fit_fixation_classifier", "fixation_batches", "fixation_grid",
     "fovea_grid", "fovea_to_pixels", "gaussian_blur", "gaussian_fovea", "gaussian_kernel1d",
-    "kernel_size_for", "pixels_to_fovea", "update_memory",
+    "kernel_size_for", "pixels_to_fovea", "rotate_zoom_about", "scan_fixations",
+    "update_memory",
 ]

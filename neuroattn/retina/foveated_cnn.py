@@ -42,6 +42,7 @@ import torchvision
 from torch import nn
 
 from neuroattn.retina.logpolar import LogPolar
+from neuroattn.retina.sampling import FixationCrop
 
 __all__ = ["ARCHITECTURES", "AnglePeriodicPad", "CartesianResNet", "FoveatedResNet",
            "angle_periodic", "circular_aperture", "resnet"]
@@ -107,7 +108,7 @@ def angle_periodic(module: nn.Module, *, angle_stride_one: bool = False) -> nn.M
     return module
 
 
-def resnet(arch: str = "resnet18", *, num_classes: int = 1000,
+def resnet(arch: str = "resnet18", *, num_classes: int = 1000, in_channels: int = 3,
            weights: str | os.PathLike | None = None) -> nn.Module:
     """A torchvision ResNet, random or from a local state-dict file, with ``num_classes`` outputs.
 
@@ -116,6 +117,10 @@ def resnet(arch: str = "resnet18", *, num_classes: int = 1000,
     arch : {"resnet18", "resnet50", "resnet101"}
     num_classes : int
         A checkpoint's 1000-class head is replaced when this differs.
+    in_channels : int
+        Input channels. With ``weights`` only 3 (RGB) or 1 (grey: the RGB
+        filters of the first convolution are summed, which is exact for a
+        grey image repeated on the three channels).
     weights : path, optional
         A local torchvision ImageNet checkpoint (e.g. ``resnet18-f37072fd.pth``
         saved from ``torchvision.models.resnet18(weights="DEFAULT")``), loaded
@@ -142,6 +147,16 @@ def resnet(arch: str = "resnet18", *, num_classes: int = 1000,
         except RuntimeError as err:
             raise ValueError(f"{path} is not a torchvision {arch} checkpoint "
                              f"({str(err).splitlines()[0]}).") from err
+    if in_channels != 3:
+        if weights is not None and in_channels != 1:
+            raise ValueError(f"ImageNet weights take 3 (or, summed, 1) input channels, not "
+                             f"{in_channels}; pass in_channels=1 or 3, or no weights.")
+        rgb = net.conv1
+        net.conv1 = nn.Conv2d(in_channels, rgb.out_channels, rgb.kernel_size, rgb.stride,
+                              rgb.padding, bias=False)
+        if weights is not None:
+            with torch.no_grad():
+                net.conv1.weight.copy_(rgb.weight.sum(1, keepdim=True))
     if num_classes != net.fc.out_features:
         net.fc = nn.Linear(net.fc.in_features, num_classes)
     return net
@@ -172,6 +187,8 @@ class FoveatedResNet(nn.Module):
     num_classes : int
     log_polar : LogPolar, optional
         Default: the reference's 224 x 224 grid from the edge to 1/32.
+    in_channels : int
+        Image channels (see :func:`resnet`).
     weights : path, optional
         Local torchvision checkpoint (see :func:`resnet`).
     rotation_invariant : bool
@@ -179,32 +196,65 @@ class FoveatedResNet(nn.Module):
     """
 
     def __init__(self, arch: str = "resnet18", num_classes: int = 1000, *,
-                 log_polar: LogPolar | None = None, weights: str | os.PathLike | None = None,
+                 log_polar: LogPolar | None = None, in_channels: int = 3,
+                 weights: str | os.PathLike | None = None,
                  rotation_invariant: bool = False) -> None:
         super().__init__()
         self.log_polar = log_polar or LogPolar()
-        self.backbone = angle_periodic(resnet(arch, num_classes=num_classes, weights=weights),
-                                       angle_stride_one=rotation_invariant)
+        self.backbone = angle_periodic(
+            resnet(arch, num_classes=num_classes, in_channels=in_channels, weights=weights),
+            angle_stride_one=rotation_invariant)
         self.rotation_invariant = rotation_invariant
 
     def forward(self, images: torch.Tensor, fixations: torch.Tensor | None = None
                 ) -> torch.Tensor:
         """Logits ``(B, classes)`` or, for ``(B, K, 2)`` fixations, ``(B, K, classes)``."""
-        retinal = self.log_polar(images, fixations)
-        if retinal.ndim == 5:
-            batch, per_image = retinal.shape[:2]
-            return self.backbone(retinal.flatten(0, 1)).view(batch, per_image, -1)
-        return self.backbone(retinal)
+        return _classify(self.backbone, self.log_polar(images, fixations))
 
 
 class CartesianResNet(nn.Module):
-    """The control: the same ResNet on the image, behind the inscribed circular aperture."""
+    """The control: the same ResNet on the image, behind the inscribed circular aperture.
+
+    Parameters
+    ----------
+    arch, num_classes, in_channels, weights
+        As for :class:`FoveatedResNet`.
+    crop : FixationCrop, optional
+        View a Cartesian patch around each fixation instead of the whole
+        image (then it takes fixations like :class:`FoveatedResNet`, e.g. for
+        fixation scans); the aperture is the disc inscribed in the patch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from neuroattn.retina.sampling import FixationCrop
+    >>> net = CartesianResNet(num_classes=10, crop=FixationCrop(32, log2_radius=-1))
+    >>> net(torch.rand(2, 3, 96, 96), torch.rand(2, 4, 2) * 95).shape
+    torch.Size([2, 4, 10])
+    """
 
     def __init__(self, arch: str = "resnet18", num_classes: int = 1000, *,
-                 weights: str | os.PathLike | None = None) -> None:
+                 in_channels: int = 3, weights: str | os.PathLike | None = None,
+                 crop: FixationCrop | None = None) -> None:
         super().__init__()
-        self.backbone = resnet(arch, num_classes=num_classes, weights=weights)
+        self.crop = crop
+        self.backbone = resnet(arch, num_classes=num_classes, in_channels=in_channels,
+                               weights=weights)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Logits ``(B, classes)``."""
-        return self.backbone(circular_aperture(images))
+    def forward(self, images: torch.Tensor, fixations: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        """Logits ``(B, classes)`` or, for ``(B, K, 2)`` fixations, ``(B, K, classes)``."""
+        if self.crop is None:
+            if fixations is not None:
+                raise ValueError("this CartesianResNet sees the whole image; build it with "
+                                 "crop=FixationCrop(...) to classify around fixations.")
+            return self.backbone(circular_aperture(images))
+        return _classify(self.backbone, circular_aperture(self.crop(images, fixations)))
+
+
+def _classify(backbone: nn.Module, views: torch.Tensor) -> torch.Tensor:
+    """Run ``backbone`` on ``(B, C, H, W)`` views, or ``(B, K, C, H, W)`` flattened and back."""
+    if views.ndim == 5:
+        batch, per_image = views.shape[:2]
+        return backbone(views.flatten(0, 1)).view(batch, per_image, -1)
+    return backbone(views)

@@ -11,7 +11,10 @@ the reference code (``rs = logspace(0, -5, N, base=2)``, ``ts = linspace(0, 2π,
 N + 1)[:-1]``).
 
 Exact equivariances about the fixation (tested): rotating the image content by
-``2πk / n_angles`` rolls the output by ``k`` columns (circularly); zooming it by
+``2πk / n_angles`` from +x towards +y (clockwise on screen, where y points down)
+rolls the output by ``+k`` columns (circularly), so a counter-clockwise
+rotation (torchvision's ``rotate``,
+:func:`~neuroattn.retina.sampling.rotate_zoom_about`) rolls it by ``-k``; zooming it by
 ``2^(mΔ)``, ``Δ = (log2_r_max - log2_r_min)/(n_radii - 1)``, shifts it by ``m`` rows
 (towards the periphery), both up to interpolation error. Rows near ``r = 1`` read
 the zero padding half a pixel outside the image, so the equivariance holds only
@@ -36,22 +39,14 @@ torch.Size([2, 3, 64, 80])
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neuroattn.retina.sampling import Interpolation, Padding, sample_around, to_grid_units
+
 __all__ = ["LogPolar"]
-
-Interpolation = Literal["bilinear", "nearest", "bicubic"]
-Padding = Literal["zeros", "border", "reflection"]
-
-
-def _to_grid_units(xy: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Pixel ``(x, y)`` → ``grid_sample`` units with ``align_corners=False``."""
-    scale = xy.new_tensor([2.0 / width, 2.0 / height])
-    return (xy + 0.5) * scale - 1.0
 
 
 class LogPolar(nn.Module):
@@ -70,38 +65,52 @@ class LogPolar(nn.Module):
         Interpolation of ``grid_sample``.
     padding_mode : {"zeros", "border", "reflection"}
         What is read outside the image (reference: zeros).
+    supersample : int
+        Anti-aliasing (not in the reference): sample a grid ``supersample``
+        times finer along both axes and average each ``supersample²`` block,
+        so sparse outer rings do not skip thin strokes. The equivariances hold
+        in output rows and columns. 1 (default) is the reference's point
+        sampling.
     """
 
     def __init__(self, n_radii: int = 224, n_angles: int = 224, *, log2_r_max: float = 0.0,
                  log2_r_min: float = -5.0, angle_offset: float = 0.0,
-                 mode: Interpolation = "bilinear", padding_mode: Padding = "zeros") -> None:
+                 mode: Interpolation = "bilinear", padding_mode: Padding = "zeros",
+                 supersample: int = 1) -> None:
         super().__init__()
-        if n_radii < 2 or n_angles < 1:
-            raise ValueError(f"need n_radii >= 2 and n_angles >= 1, got {n_radii}, {n_angles}.")
+        if n_radii < 2 or n_angles < 1 or supersample < 1:
+            raise ValueError(f"need n_radii >= 2, n_angles >= 1 and supersample >= 1, got "
+                             f"{n_radii}, {n_angles}, {supersample}.")
         if not log2_r_min < log2_r_max:
             raise ValueError(f"log2_r_min ({log2_r_min}) must be below log2_r_max "
                              f"({log2_r_max}): rows run from the periphery to the fovea.")
         self.n_radii, self.n_angles = int(n_radii), int(n_angles)
         self.log2_r_max, self.log2_r_min = float(log2_r_max), float(log2_r_min)
         self.angle_offset, self.mode, self.padding_mode = float(angle_offset), mode, padding_mode
-        log_radii = torch.linspace(self.log2_r_max, self.log2_r_min, self.n_radii,
+        self.supersample = int(supersample)
+        fine_radii, fine_angles = self.n_radii * self.supersample, self.n_angles * self.supersample
+        log_radii = torch.linspace(self.log2_r_max, self.log2_r_min, fine_radii,
                                    dtype=torch.float64)
-        angles = self.angle_offset + 2 * math.pi * torch.arange(self.n_angles,
-                                                                dtype=torch.float64) / n_angles
+        angles = self.angle_offset + 2 * math.pi * torch.arange(
+            fine_angles, dtype=torch.float64) / fine_angles
         radii = 2.0**log_radii
         offsets = torch.stack([radii[:, None] * torch.cos(angles)[None],
                                radii[:, None] * torch.sin(angles)[None]], -1)
-        self.register_buffer("offsets", offsets.float(), persistent=False)  # (R, A, 2): x, y
+        self.register_buffer("offsets", offsets.float(), persistent=False)  # (sR, sA, 2): x, y
+
+    @property
+    def _fine_step(self) -> float:
+        return (self.log2_r_max - self.log2_r_min) / (self.n_radii * self.supersample - 1)
 
     @property
     def row_step(self) -> float:
         """``Δ``: log2 radius between neighbouring rows (a zoom by ``2^Δ`` shifts one row)."""
-        return (self.log2_r_max - self.log2_r_min) / (self.n_radii - 1)
+        return self._fine_step * self.supersample
 
     def extra_repr(self) -> str:
         return (f"n_radii={self.n_radii}, n_angles={self.n_angles}, log2_r=({self.log2_r_max}, "
                 f"{self.log2_r_min}), angle_offset={self.angle_offset}, mode={self.mode!r}, "
-                f"padding_mode={self.padding_mode!r}")
+                f"padding_mode={self.padding_mode!r}, supersample={self.supersample}")
 
     def forward(self, images: torch.Tensor, fixations: torch.Tensor | None = None
                 ) -> torch.Tensor:
@@ -117,27 +126,13 @@ class LogPolar(nn.Module):
         -------
         torch.Tensor, shape (B, C, n_radii, n_angles) or (B, K, C, n_radii, n_angles).
         """
-        if images.ndim != 4:
-            raise ValueError(f"images must be (batch, channels, height, width), got "
-                             f"{tuple(images.shape)}.")
-        batch, channels, height, width = images.shape
-        if fixations is None:
-            fixations = images.new_tensor([(width - 1) / 2, (height - 1) / 2]).expand(batch, 2)
-        single = fixations.ndim == 2
-        points = fixations[:, None] if single else fixations
-        if points.ndim != 3 or points.shape[0] != batch or points.shape[2] != 2:
-            raise ValueError(f"fixations must be (B, 2) or (B, K, 2) pixel (x, y) with B = "
-                             f"{batch}, got {tuple(fixations.shape)}.")
-        per_image = points.shape[1]
-        centres = _to_grid_units(points.to(images.dtype), height, width)   # (B, K, 2)
-        offsets = self.offsets.to(images.dtype)
-        grid = centres[:, :, None, None, :] + offsets                       # (B, K, R, A, 2)
-        grid = grid.reshape(batch, per_image * self.n_radii, self.n_angles, 2)
-        out = F.grid_sample(images, grid, mode=self.mode, padding_mode=self.padding_mode,
-                            align_corners=False)                            # (B, C, K·R, A)
-        out = out.view(batch, channels, per_image, self.n_radii, self.n_angles)
-        out = out.permute(0, 2, 1, 3, 4)
-        return out[:, 0] if single else out
+        out = sample_around(images, fixations, self.offsets, mode=self.mode,
+                            padding_mode=self.padding_mode)
+        if self.supersample == 1:
+            return out
+        lead = out.shape[:-2]
+        pooled = F.avg_pool2d(out.flatten(0, -3)[:, None], self.supersample)
+        return pooled.view(*lead, self.n_radii, self.n_angles)
 
     def inverse(self, retinal: torch.Tensor, size: tuple[int, int],
                 fixations: torch.Tensor | None = None) -> torch.Tensor:
@@ -169,12 +164,15 @@ class LogPolar(nn.Module):
                                 torch.arange(width, dtype=retinal.dtype, device=retinal.device),
                                 indexing="ij")
         pixels = torch.stack([xs, ys], -1)                                   # (H, W, 2)
-        rel = _to_grid_units(pixels, height, width)[None] - _to_grid_units(
+        rel = to_grid_units(pixels, height, width)[None] - to_grid_units(
             fixations.to(retinal.dtype), height, width)[:, None, None]       # (B, H, W, 2)
         radius = rel.norm(dim=-1).clamp_min(1e-12)
-        row = (self.log2_r_max - torch.log2(radius)) / self.row_step         # 0 .. R-1
+        half_block = (self.supersample - 1) / 2                             # block centres
+        row = ((self.log2_r_max - torch.log2(radius)) / self._fine_step - half_block) \
+            / self.supersample                                               # 0 .. R-1
         col = torch.remainder(torch.atan2(rel[..., 1], rel[..., 0]) - self.angle_offset,
-                              2 * math.pi) * self.n_angles / (2 * math.pi)   # 0 .. A
+                              2 * math.pi) * self.n_angles / (2 * math.pi)
+        col = torch.remainder(col - half_block / self.supersample, self.n_angles)  # 0 .. A
         wrapped = torch.cat([retinal, retinal[..., :1]], -1)                 # angle wraps
         grid = torch.stack([col / self.n_angles * 2 - 1, row / (self.n_radii - 1) * 2 - 1], -1)
         out = F.grid_sample(wrapped, grid, mode="bilinear", padding_mode="zeros",

@@ -131,6 +131,10 @@ class Trainer:
     run_config : dataclass, optional
         The config saved as ``config.yaml`` (default ``config``); pass the
         whole run's config when the training settings are part of it.
+    param_groups : list of dict, optional
+        AdamW parameter groups (``{"params": [...], "lr": ...}``) for per-group
+        learning rates; the schedule scales each group's rate. Default: every
+        trainable parameter at ``config.lr``.
 
     Attributes
     ----------
@@ -142,7 +146,8 @@ class Trainer:
                  out_dir: str | os.PathLike, *, val_fn: Callable | None = None,
                  monitor: str = "auroc", model_name: str = "model",
                  progress: bool | None = None, tensorboard: bool = False,
-                 run_config: Any = None) -> None:
+                 run_config: Any = None, param_groups: list[dict[str, Any]] | None = None
+                 ) -> None:
         self.config, self.loss_fn, self.val_fn = config, loss_fn, val_fn
         self.run_config = config if run_config is None else run_config
         self.monitor, self.model_name = monitor, model_name
@@ -159,8 +164,8 @@ class Trainer:
                 model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self._tensorboard = _tensorboard_writer(self.out_dir) if tensorboard and self.main \
             else None
-        self.optimizer = torch.optim.AdamW(params, lr=config.lr,
-                                           weight_decay=config.weight_decay)
+        self.optimizer = torch.optim.AdamW(params if param_groups is None else param_groups,
+                                           lr=config.lr, weight_decay=config.weight_decay)
         self.step, self.epoch, self.best = 0, 0, -math.inf
 
     def _schedule(self, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:

@@ -74,6 +74,29 @@ def test_zoom_about_the_fixation_shifts_the_rows(m):
     assert (zoomed - base)[..., inner_rows(lp), :].abs().max() > 0.05
 
 
+def test_supersampled_retina_keeps_both_equivariances_in_output_units():
+    lp = LogPolar(56, 48, log2_r_max=0.0, log2_r_min=-5.0, supersample=3).double()
+    k, m = 5, 4
+    alpha = 2 * math.pi * k / 48
+    c, s = math.cos(-alpha), math.sin(-alpha)
+    base = lp(smooth_image())
+    assert base.shape == (1, 3, 56, 48)
+    turned = lp(smooth_image(about((0.0, 0.0), ((c, -s), (s, c)))))
+    rows = 2.0 ** (torch.linspace(0, -5, 56 * 3)[::3]) < 0.85   # outermost sample of each row
+    assert (turned - base.roll(k, dims=-1))[..., rows, :].abs().max() < 3e-3
+    scale = 2.0 ** (m * lp.row_step)
+    zoomed = lp(smooth_image(about((0.0, 0.0), ((1 / scale, 0), (0, 1 / scale)))))
+    assert (zoomed[..., :-m, :] - base[..., m:, :])[..., rows[:-m], :].abs().max() < 3e-3
+    # block averages of the point-sampled fine grid, and an inverse on the block centres
+    fine = LogPolar(56 * 3, 48 * 3, log2_r_max=0.0, log2_r_min=-5.0).double()
+    torch.testing.assert_close(base, torch.nn.functional.avg_pool2d(fine(smooth_image()), 3))
+    back = lp.inverse(base, (SIZE, SIZE))
+    coords = (torch.arange(SIZE, dtype=torch.float64) + 0.5) * 2 / SIZE - 1
+    v, u = torch.meshgrid(coords, coords, indexing="ij")
+    ring = ((u**2 + v**2).sqrt() > 2.0**-4) & ((u**2 + v**2).sqrt() < 0.85)
+    assert (back - smooth_image())[..., ring].abs().max() < 0.05
+
+
 def test_many_fixations_equal_one_at_a_time():
     lp = LogPolar(20, 24)
     images = torch.rand(2, 3, 50, 70, generator=torch.Generator().manual_seed(0))

@@ -1,0 +1,14 @@
+"""Run by pytest for every test and doctest: one torch thread per pytest-xdist worker.
+
+The README runs the suite as ``pytest -n auto`` (one worker per core). Each
+worker then keeps to one torch thread; workers with torch's default (every
+core each) would oversubscribe the machine and slow each other many times over.
+"""
+
+import os
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"      # also for the subprocesses tests start
+    import torch
+
+    torch.set_num_threads(1)
