@@ -1,0 +1,31 @@
+"""Semantic memory: this package will hold the tensor brain (Tresp et al.).
+
+For now it holds the knowledge-graph embeddings that the tensor brain is
+measured against (:mod:`neuroattn.semantic.kg`): :class:`RESCAL`,
+:class:`DistMult`, :class:`ComplEx` and :class:`PopularityBaseline`, trained by
+:func:`fit_kg_model` and scored with filtered ranks by
+:func:`link_prediction_metrics` and :func:`relation_prediction_metrics`.
+
+Examples
+--------
+>>> from neuroattn.semantic import ComplEx
+>>> ComplEx(10, 3, dim=4).score_tails([0], [2]).shape
+torch.Size([1, 10])
+"""
+
+from neuroattn.semantic.kg import (
+    RESCAL,
+    ComplEx,
+    DistMult,
+    KGModel,
+    PopularityBaseline,
+    filtered_ranks,
+    fit_kg_model,
+    link_prediction_metrics,
+    rank_metrics,
+    relation_prediction_metrics,
+)
+
+__all__ = ["RESCAL", "ComplEx", "DistMult", "KGModel", "PopularityBaseline", "filtered_ranks",
+           "fit_kg_model", "link_prediction_metrics", "rank_metrics",
+           "relation_prediction_metrics"]

@@ -1,0 +1,611 @@
+"""Knowledge-graph embeddings: RESCAL, DistMult, ComplEx, a popularity baseline, and ranking.
+
+Every scorer is a ``torch.nn.Module`` with the same three queries, each a
+``(B, n)`` score matrix (higher means more plausible):
+
+- ``score_tails(h, r)``: all tails of ``(h, r, ?)``;
+- ``score_heads(r, t)``: all heads of ``(?, r, t)``;
+- ``score_relations(h, t)``: all (forward) relations of ``(h, ?, t)``.
+
+With ``reciprocal=True`` a model learns one extra relation per relation, and
+``score_heads(r, t)`` is ``score_tails(t, r⁻¹)`` (Lacroix et al. 2018).
+:func:`fit_kg_model` trains 1-vs-all (softmax cross-entropy over every entity,
+both directions) with N3 or L2 regularisation; :func:`link_prediction_metrics`
+and :func:`relation_prediction_metrics` give filtered MRR and Hits@k.
+
+Examples
+--------
+>>> import numpy as np
+>>> from neuroattn.datasets.knowledge_graphs import KnowledgeGraph
+>>> rng = np.random.default_rng(0)
+>>> triples = np.stack([rng.integers(0, 7, 40), rng.integers(0, 2, 40),
+...                     rng.integers(0, 7, 40)], axis=1)
+>>> kg = KnowledgeGraph(tuple("abcdefg"), ("r", "s"), triples[:30], triples[30:35], triples[35:])
+>>> model = ComplEx(kg.n_entities, kg.n_relations, dim=8, seed=0)
+>>> losses = fit_kg_model(model, kg, epochs=3, batch_size=16, seed=0)
+>>> len(losses)
+3
+>>> metrics = link_prediction_metrics(model.score_tails, model.score_heads, kg.test,
+...                                   kg.known_triples())
+>>> sorted(metrics), sorted(metrics["both"])
+(['both', 'head', 'tail'], ['hits@1', 'hits@10', 'hits@3', 'mrr'])
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from neuroattn._logging import Verbose, logger, use_log_level
+from neuroattn.datasets.knowledge_graphs import KnowledgeGraph
+from neuroattn.progress import progress as progress_bar
+
+__all__ = ["RESCAL", "ComplEx", "DistMult", "KGModel", "PopularityBaseline", "filtered_ranks",
+           "fit_kg_model", "link_prediction_metrics", "rank_metrics",
+           "relation_prediction_metrics"]
+
+Ties = Literal["realistic", "optimistic", "pessimistic"]
+ScoreFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _as_ids(ids: torch.Tensor | np.ndarray | Sequence[int], size: int, name: str
+            ) -> torch.Tensor:
+    """``ids`` as a 1-D int64 tensor, checked to lie in ``[0, size)``."""
+    ids = torch.as_tensor(ids)
+    if ids.ndim != 1:
+        raise ValueError(f"{name} ids must be 1-D, got shape {tuple(ids.shape)}.")
+    if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
+        raise ValueError(f"{name} ids must be integers, got dtype {ids.dtype}.")
+    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= size):
+        raise ValueError(f"{name} ids must lie in [0, {size}), got [{int(ids.min())}, "
+                         f"{int(ids.max())}].")
+    return ids.long()
+
+
+def _as_triples(triples: np.ndarray | torch.Tensor | Sequence[Sequence[int]]) -> np.ndarray:
+    """``triples`` as an int64 ``(n, 3)`` array of non-negative ids."""
+    array = np.asarray(triples)
+    if array.ndim != 2 or array.shape[1] != 3:
+        raise ValueError(f"triples must have shape (n, 3) = (head, relation, tail), "
+                         f"got {array.shape}.")
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"triples must hold integer ids, got dtype {array.dtype}.")
+    if array.size and array.min() < 0:
+        raise ValueError("triples hold a negative id.")
+    return array.astype(np.int64).reshape(-1, 3)
+
+
+class KGModel(nn.Module):
+    """Base class: id checks and the reciprocal-relation bookkeeping of the scorers.
+
+    Subclasses implement ``_tails(h, r)``, ``_heads(r, t)`` (used only without
+    reciprocal relations), ``_relations(h, t)`` and ``factors(h, r, t)``, the
+    embeddings that the regulariser of :func:`fit_kg_model` penalises.
+    """
+
+    def __init__(self, n_entities: int, n_relations: int, *, reciprocal: bool) -> None:
+        super().__init__()
+        if n_entities < 1 or n_relations < 1:
+            raise ValueError(f"Need at least one entity and one relation, got {n_entities} "
+                             f"and {n_relations}.")
+        self.n_entities = int(n_entities)
+        self.n_relations = int(n_relations)
+        self.reciprocal = bool(reciprocal)
+
+    @property
+    def n_relation_params(self) -> int:
+        """Relations with their own parameters: twice ``n_relations`` with reciprocals."""
+        return self.n_relations * (2 if self.reciprocal else 1)
+
+    def score_tails(self, h: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        """Scores ``(B, n_entities)`` of every tail for the queries ``(h, r, ?)``."""
+        h = _as_ids(h, self.n_entities, "head")
+        r = _as_ids(r, self.n_relations, "relation")
+        return self._tails(h, r)
+
+    def score_heads(self, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Scores ``(B, n_entities)`` of every head for the queries ``(?, r, t)``."""
+        r = _as_ids(r, self.n_relations, "relation")
+        t = _as_ids(t, self.n_entities, "tail")
+        if self.reciprocal:
+            return self._tails(t, r + self.n_relations)
+        return self._heads(r, t)
+
+    def score_relations(self, h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Scores ``(B, n_relations)`` of every forward relation for ``(h, ?, t)``."""
+        h = _as_ids(h, self.n_entities, "head")
+        t = _as_ids(t, self.n_entities, "tail")
+        return self._relations(h, t)
+
+    def _init(self, shape: tuple[int, ...], scale: float, generator: torch.Generator
+              ) -> nn.Parameter:
+        return nn.Parameter(scale * torch.randn(shape, generator=generator))
+
+
+class DistMult(KGModel):
+    """DistMult (Yang et al. 2015): ``<e_h, w_r, e_t>``, symmetric in head and tail.
+
+    Parameters
+    ----------
+    n_entities, n_relations : int
+        Vocabulary sizes (forward relations).
+    dim : int
+        Embedding size.
+    reciprocal : bool
+        Learn an inverse relation per relation for head queries.
+    init_scale : float
+        Standard deviation of the normal initialisation.
+    seed : int
+        Seed of the initialisation.
+
+    Examples
+    --------
+    >>> model = DistMult(5, 2, dim=4, reciprocal=False)
+    >>> model.score_tails([0, 1], [1, 1]).shape
+    torch.Size([2, 5])
+    """
+
+    def __init__(self, n_entities: int, n_relations: int, dim: int = 200, *,
+                 reciprocal: bool = True, init_scale: float = 1e-1, seed: int = 0) -> None:
+        super().__init__(n_entities, n_relations, reciprocal=reciprocal)
+        gen = torch.Generator().manual_seed(seed)
+        self.entity = self._init((n_entities, dim), init_scale, gen)
+        self.relation = self._init((self.n_relation_params, dim), init_scale, gen)
+
+    def _tails(self, h: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        return (self.entity[h] * self.relation[r]) @ self.entity.T
+
+    def _heads(self, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return (self.entity[t] * self.relation[r]) @ self.entity.T
+
+    def _relations(self, h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return (self.entity[h] * self.entity[t]) @ self.relation[: self.n_relations].T
+
+    def factors(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor
+                ) -> list[torch.Tensor]:
+        """The embeddings of a batch that the regulariser penalises."""
+        return [self.entity[h], self.relation[r], self.entity[t]]
+
+
+class ComplEx(KGModel):
+    """ComplEx (Trouillon et al. 2016): ``Re <e_h, w_r, conj(e_t)>`` with complex embeddings.
+
+    Parameters are as for :class:`DistMult`; ``dim`` counts complex numbers
+    (``2 * dim`` real parameters per embedding). With all imaginary parts zero
+    it is DistMult.
+
+    Examples
+    --------
+    >>> model = ComplEx(5, 2, dim=4)
+    >>> model.score_heads([0], [3]).shape, model.score_relations([0], [3]).shape
+    (torch.Size([1, 5]), torch.Size([1, 2]))
+    """
+
+    def __init__(self, n_entities: int, n_relations: int, dim: int = 100, *,
+                 reciprocal: bool = True, init_scale: float = 1e-1, seed: int = 0) -> None:
+        super().__init__(n_entities, n_relations, reciprocal=reciprocal)
+        gen = torch.Generator().manual_seed(seed)
+        self.entity_re = self._init((n_entities, dim), init_scale, gen)
+        self.entity_im = self._init((n_entities, dim), init_scale, gen)
+        self.relation_re = self._init((self.n_relation_params, dim), init_scale, gen)
+        self.relation_im = self._init((self.n_relation_params, dim), init_scale, gen)
+
+    def _tails(self, h: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        hr, hi, rr, ri = self.entity_re[h], self.entity_im[h], self.relation_re[r], \
+            self.relation_im[r]
+        # Re(q conj(e_t)) with q = e_h w_r
+        return (hr * rr - hi * ri) @ self.entity_re.T + (hr * ri + hi * rr) @ self.entity_im.T
+
+    def _heads(self, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        tr, ti, rr, ri = self.entity_re[t], self.entity_im[t], self.relation_re[r], \
+            self.relation_im[r]
+        # Re(e_h p) with p = w_r conj(e_t)
+        return (rr * tr + ri * ti) @ self.entity_re.T - (ri * tr - rr * ti) @ self.entity_im.T
+
+    def _relations(self, h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        hr, hi, tr, ti = self.entity_re[h], self.entity_im[h], self.entity_re[t], \
+            self.entity_im[t]
+        n = self.n_relations
+        # Re(w_r p) with p = e_h conj(e_t)
+        return (hr * tr + hi * ti) @ self.relation_re[:n].T \
+            - (hi * tr - hr * ti) @ self.relation_im[:n].T
+
+    def factors(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor
+                ) -> list[torch.Tensor]:
+        """Moduli of the complex embeddings of a batch (what N3 penalises)."""
+        return [torch.sqrt(self.entity_re[h] ** 2 + self.entity_im[h] ** 2 + 1e-12),
+                torch.sqrt(self.relation_re[r] ** 2 + self.relation_im[r] ** 2 + 1e-12),
+                torch.sqrt(self.entity_re[t] ** 2 + self.entity_im[t] ** 2 + 1e-12)]
+
+
+class RESCAL(KGModel):
+    """RESCAL (Nickel et al. 2011): ``e_hᵀ W_r e_t`` with a full matrix per relation.
+
+    Parameters are as for :class:`DistMult`; each relation has ``dim × dim``
+    parameters. With diagonal ``W_r`` it is DistMult.
+
+    Examples
+    --------
+    >>> model = RESCAL(5, 2, dim=3)
+    >>> model.relation.shape
+    torch.Size([4, 3, 3])
+    """
+
+    def __init__(self, n_entities: int, n_relations: int, dim: int = 64, *,
+                 reciprocal: bool = True, init_scale: float = 1e-1, seed: int = 0) -> None:
+        super().__init__(n_entities, n_relations, reciprocal=reciprocal)
+        gen = torch.Generator().manual_seed(seed)
+        self.entity = self._init((n_entities, dim), init_scale, gen)
+        self.relation = self._init((self.n_relation_params, dim, dim), init_scale, gen)
+
+    def _tails(self, h: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("bi,bij->bj", self.entity[h], self.relation[r]) @ self.entity.T
+
+    def _heads(self, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("bij,bj->bi", self.relation[r], self.entity[t]) @ self.entity.T
+
+    def _relations(self, h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("bi,rij,bj->br", self.entity[h],
+                            self.relation[: self.n_relations], self.entity[t])
+
+    def factors(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor
+                ) -> list[torch.Tensor]:
+        """The embeddings and relation matrices of a batch that the regulariser penalises."""
+        return [self.entity[h], self.relation[r].flatten(1), self.entity[t]]
+
+
+class PopularityBaseline(nn.Module):
+    """Relation-conditional frequencies of the training triples, as a scorer.
+
+    ``score_tails(h, r)`` is the number of training triples ``(·, r, t)`` for
+    every ``t``, ``score_heads(r, t)`` the number of ``(h, r, ·)`` for every
+    ``h``, and ``score_relations(h, t)`` the frequency of each relation (the
+    predicate prior); none depends on the given entity.
+
+    Parameters
+    ----------
+    triples : array of shape (n, 3)
+        Training ``(head, relation, tail)`` ids.
+    n_entities, n_relations : int
+        Vocabulary sizes.
+
+    Examples
+    --------
+    >>> base = PopularityBaseline([[0, 0, 2], [1, 0, 2], [1, 0, 1]], n_entities=3, n_relations=1)
+    >>> base.score_tails([0], [0]).tolist(), base.score_heads([0], [2]).tolist()
+    ([[0.0, 1.0, 2.0]], [[1.0, 2.0, 0.0]])
+    """
+
+    def __init__(self, triples: np.ndarray | Sequence[Sequence[int]], n_entities: int,
+                 n_relations: int) -> None:
+        super().__init__()
+        rows = torch.as_tensor(_as_triples(triples))
+        _as_ids(rows[:, 0], n_entities, "head")
+        _as_ids(rows[:, 1], n_relations, "relation")
+        _as_ids(rows[:, 2], n_entities, "tail")
+        self.n_entities, self.n_relations = int(n_entities), int(n_relations)
+        tails = torch.zeros(n_relations, n_entities)
+        heads = torch.zeros(n_relations, n_entities)
+        ones = torch.ones(len(rows))
+        tails.index_put_((rows[:, 1], rows[:, 2]), ones, accumulate=True)
+        heads.index_put_((rows[:, 1], rows[:, 0]), ones, accumulate=True)
+        self.register_buffer("tail_counts", tails)
+        self.register_buffer("head_counts", heads)
+        self.register_buffer("relation_counts", tails.sum(1))
+
+    def score_tails(self, h: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        """Tail frequencies ``(B, n_entities)`` of relation ``r`` (``h`` is only checked)."""
+        _as_ids(h, self.n_entities, "head")
+        return self.tail_counts[_as_ids(r, self.n_relations, "relation")]
+
+    def score_heads(self, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Head frequencies ``(B, n_entities)`` of relation ``r`` (``t`` is only checked)."""
+        _as_ids(t, self.n_entities, "tail")
+        return self.head_counts[_as_ids(r, self.n_relations, "relation")]
+
+    def score_relations(self, h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Relation frequencies ``(B, n_relations)``, the same for every pair."""
+        h = _as_ids(h, self.n_entities, "head")
+        _as_ids(t, self.n_entities, "tail")
+        return self.relation_counts.expand(len(h), -1)
+
+
+def fit_kg_model(model: KGModel, kg: KnowledgeGraph | np.ndarray, *, epochs: int = 100,
+                 batch_size: int = 256, lr: float = 0.01,
+                 optimizer: Literal["adam", "adagrad"] = "adam",
+                 regularizer: Literal["n3", "l2"] = "n3", weight: float = 0.01,
+                 label_smoothing: float = 0.0, seed: int = 0, verbose: Verbose = None,
+                 progress: bool | None = None) -> list[float]:
+    """Train a scorer 1-vs-all: softmax cross-entropy over every entity, in both directions.
+
+    Each training triple ``(h, r, t)`` gives the query ``(h, r, ?)`` with answer
+    ``t`` (scored by ``score_tails``) and ``(?, r, t)`` with answer ``h``
+    (``score_heads``, i.e. ``(t, r⁻¹, ?)`` for a reciprocal model). The loss of
+    a batch is the mean cross-entropy plus ``weight`` times the regulariser of
+    the batch's embeddings (``model.factors``), summed over embeddings and
+    averaged over the batch: N3 is ``Σ|x|³`` (Lacroix et al. 2018), L2 ``Σx²``.
+
+    Parameters
+    ----------
+    model : KGModel
+        :class:`RESCAL`, :class:`DistMult` or :class:`ComplEx`; trained in place.
+    kg : KnowledgeGraph or array of shape (n, 3)
+        Its ``train`` split, or the training triples themselves.
+    epochs, batch_size : int
+        Passes over the (shuffled) triples and triples per step.
+    lr : float
+        Learning rate of the optimiser.
+    optimizer : {"adam", "adagrad"}
+    regularizer : {"n3", "l2"}
+    weight : float
+        Regularisation weight (0 for none).
+    label_smoothing : float
+        Passed to :func:`torch.nn.functional.cross_entropy`.
+    seed : int
+        Seed of the shuffling; the initialisation is seeded by the model.
+    verbose : bool, int, str or None
+        Log level while training; the mean loss is logged at INFO each tenth of the epochs.
+    progress : bool or None
+        Force the epoch bar on or off (``None``: :mod:`neuroattn.progress` decides).
+
+    Returns
+    -------
+    list of float
+        The mean training loss of each epoch.
+
+    Examples
+    --------
+    >>> model = DistMult(4, 1, dim=4, seed=0)
+    >>> losses = fit_kg_model(model, [[0, 0, 1], [1, 0, 2], [2, 0, 3]], epochs=20,
+    ...                       batch_size=2, lr=0.05, seed=0)
+    >>> losses[-1] < losses[0]
+    True
+    """
+    if not isinstance(model, KGModel):
+        raise TypeError(f"model must be a KGModel (RESCAL, DistMult, ComplEx), got "
+                        f"{type(model).__name__}.")
+    triples = _as_triples(kg.train if isinstance(kg, KnowledgeGraph) else kg)
+    if isinstance(kg, KnowledgeGraph) and (kg.n_entities, kg.n_relations) != \
+            (model.n_entities, model.n_relations):
+        raise ValueError(f"The model has {model.n_entities} entities and {model.n_relations} "
+                         f"relations, the graph {kg.n_entities} and {kg.n_relations}.")
+    if len(triples) == 0:
+        raise ValueError("No training triples.")
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be positive, got {epochs}, {batch_size}.")
+    if regularizer not in ("n3", "l2"):
+        raise ValueError(f"regularizer must be 'n3' or 'l2', got {regularizer!r}.")
+    optimizers = {"adam": torch.optim.Adam, "adagrad": torch.optim.Adagrad}
+    if optimizer not in optimizers:
+        raise ValueError(f"optimizer must be 'adam' or 'adagrad', got {optimizer!r}.")
+    rows = torch.as_tensor(triples)
+    for column, name, size in ((0, "head", model.n_entities), (1, "relation", model.n_relations),
+                               (2, "tail", model.n_entities)):
+        _as_ids(rows[:, column], size, name)
+    power = 3 if regularizer == "n3" else 2
+    opt = optimizers[optimizer](model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    losses = []
+    model.train()
+    with use_log_level(verbose):
+        for epoch in progress_bar(range(epochs), desc="fit KG model", enabled=progress):
+            total = 0.0
+            for batch in rows[torch.randperm(len(rows), generator=gen)].split(batch_size):
+                h, r, t = batch.unbind(1)
+                ce = nn.functional.cross_entropy(model.score_tails(h, r), t,
+                                                 label_smoothing=label_smoothing) \
+                    + nn.functional.cross_entropy(model.score_heads(r, t), h,
+                                                  label_smoothing=label_smoothing)
+                factors = model.factors(h, r, t)
+                if model.reciprocal:
+                    factors += model.factors(t, r + model.n_relations, h)
+                reg = sum(f.abs().pow(power).sum() for f in factors)
+                loss = ce + weight * reg / len(batch)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(batch)
+            losses.append(total / len(rows))
+            if (epoch + 1) % max(1, epochs // 10) == 0:
+                logger.info("KG epoch %d/%d: loss %.4f", epoch + 1, epochs, losses[-1])
+    model.eval()
+    return losses
+
+
+def filtered_ranks(scores: np.ndarray | torch.Tensor, targets: np.ndarray | Sequence[int],
+                   filters: Iterable[Iterable[int]] | None = None,
+                   ties: Ties = "realistic") -> np.ndarray:
+    """Rank of each target among its row's scores, after removing the filtered candidates.
+
+    Parameters
+    ----------
+    scores : array of shape (B, n)
+        Higher means more plausible.
+    targets : array of shape (B,)
+        The column of the true answer in each row.
+    filters : sequence of B collections of ints, optional
+        Other true answers per row; they are removed before ranking (the
+        target itself is never removed).
+    ties : {"realistic", "optimistic", "pessimistic"}
+        With ``g`` candidates scoring higher and ``e`` others scoring equal to
+        the target: optimistic ``1 + g``, pessimistic ``1 + g + e``, realistic
+        their mean ``1 + g + e / 2`` (the default).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64`` ranks, 1 for the best.
+
+    Examples
+    --------
+    >>> scores = [[0.9, 0.5, 0.5, 0.1]]
+    >>> [float(filtered_ranks(scores, [1], ties=t)[0])
+    ...  for t in ("optimistic", "realistic", "pessimistic")]
+    [2.0, 2.5, 3.0]
+    >>> float(filtered_ranks(scores, [1], filters=[{0}])[0])
+    1.5
+    """
+    scores = torch.as_tensor(scores).detach().to("cpu", torch.float64).numpy().copy()
+    if scores.ndim != 2:
+        raise ValueError(f"scores must have shape (B, n), got {scores.shape}.")
+    targets = np.asarray(targets, dtype=np.int64)
+    if targets.shape != (len(scores),):
+        raise ValueError(f"targets must have shape ({len(scores)},), got {targets.shape}.")
+    if targets.size and (targets.min() < 0 or targets.max() >= scores.shape[1]):
+        raise ValueError(f"targets must lie in [0, {scores.shape[1]}).")
+    if np.isnan(scores).any():
+        raise ValueError("scores contain NaN.")
+    if ties not in ("realistic", "optimistic", "pessimistic"):
+        raise ValueError(f"ties must be 'realistic', 'optimistic' or 'pessimistic', got {ties!r}.")
+    rows = np.arange(len(scores))
+    target_scores = scores[rows, targets]
+    keep = np.ones_like(scores, dtype=bool)
+    if filters is not None:
+        filters = list(filters)
+        if len(filters) != len(scores):
+            raise ValueError(f"filters must have one entry per row ({len(scores)}), got "
+                             f"{len(filters)}.")
+        for row, others in enumerate(filters):
+            keep[row, list(others)] = False
+    keep[rows, targets] = False
+    greater = ((scores > target_scores[:, None]) & keep).sum(1)
+    equal = ((scores == target_scores[:, None]) & keep).sum(1)
+    tie_share = {"optimistic": 0.0, "realistic": 0.5, "pessimistic": 1.0}[ties]
+    return 1.0 + greater + tie_share * equal
+
+
+def rank_metrics(ranks: np.ndarray, ks: Sequence[int] = (1, 3, 10)) -> dict[str, float]:
+    """MRR (mean of ``1 / rank``) and Hits@k (share of ``rank ≤ k``) of some ranks.
+
+    Examples
+    --------
+    >>> rank_metrics([1, 2, 4], ks=(1, 3))
+    {'mrr': 0.5833..., 'hits@1': 0.3333..., 'hits@3': 0.6666...}
+    """
+    ranks = np.asarray(ranks, dtype=np.float64)
+    if ranks.size == 0:
+        raise ValueError("No ranks to summarise.")
+    metrics = {"mrr": float(np.mean(1.0 / ranks))}
+    metrics.update({f"hits@{k}": float(np.mean(ranks <= k)) for k in ks})
+    return metrics
+
+
+def _known_set(known: Iterable[tuple[int, int, int]] | np.ndarray) -> np.ndarray:
+    if isinstance(known, set | frozenset):
+        known = list(known)
+    return _as_triples(np.asarray(known, dtype=np.int64).reshape(-1, 3))
+
+
+@torch.no_grad()
+def _ranks(score_fn: ScoreFn, queries: tuple[np.ndarray, np.ndarray], targets: np.ndarray,
+           filters: list[list[int]], ties: Ties, batch_size: int) -> np.ndarray:
+    ranks = []
+    for start in range(0, len(targets), batch_size):
+        part = slice(start, start + batch_size)
+        scores = score_fn(torch.as_tensor(queries[0][part]), torch.as_tensor(queries[1][part]))
+        if scores.ndim != 2 or len(scores) != len(targets[part]):
+            raise ValueError(f"A score function must return shape (B, n), got "
+                             f"{tuple(scores.shape)} for B = {len(targets[part])}.")
+        ranks.append(filtered_ranks(scores, targets[part], filters[part], ties))
+    return np.concatenate(ranks)
+
+
+def link_prediction_metrics(score_fn_tails: ScoreFn, score_fn_heads: ScoreFn,
+                            triples: np.ndarray, known: Iterable[tuple[int, int, int]],
+                            ks: Sequence[int] = (1, 3, 10), ties: Ties = "realistic",
+                            batch_size: int = 1024) -> dict[str, dict[str, float]]:
+    """Filtered MRR and Hits@k for tail queries ``(h, r, ?)``, head queries ``(?, r, t)`` and both.
+
+    For each triple, the true tail is ranked among all entities for
+    ``(h, r, ?)`` after removing every *other* entity ``t'`` with
+    ``(h, r, t')`` in ``known`` (the filtered setting); likewise for heads.
+    Ties are broken "realistically" by default: the mean of the optimistic and
+    the pessimistic rank (see :func:`filtered_ranks`).
+
+    Parameters
+    ----------
+    score_fn_tails : callable
+        ``(h, r) -> (B, n_entities)`` scores, e.g. ``model.score_tails``.
+    score_fn_heads : callable
+        ``(r, t) -> (B, n_entities)`` scores, e.g. ``model.score_heads``.
+    triples : array of shape (n, 3)
+        The triples to rank (e.g. ``kg.test``).
+    known : set of (h, r, t) or array of shape (m, 3)
+        All true triples (e.g. ``kg.known_triples()``); ``triples`` need not be in it.
+    ks : sequence of int
+        The cut-offs of Hits@k.
+    ties : {"realistic", "optimistic", "pessimistic"}
+    batch_size : int
+        Queries scored at once.
+
+    Returns
+    -------
+    dict
+        ``{"tail": m, "head": m, "both": m}`` where each ``m`` maps ``"mrr"``
+        and ``"hits@k"`` to floats; ``"both"`` pools the ranks of both directions.
+
+    Examples
+    --------
+    >>> base = PopularityBaseline([[0, 0, 1], [2, 0, 1], [2, 0, 0]], 3, 1)
+    >>> m = link_prediction_metrics(base.score_tails, base.score_heads, [[1, 0, 0]],
+    ...                             known=[[0, 0, 1], [2, 0, 1], [2, 0, 0]], ks=(1,))
+    >>> m["tail"], m["head"]
+    ({'mrr': 0.5, 'hits@1': 0.0}, {'mrr': 0.5, 'hits@1': 0.0})
+    """
+    triples = _as_triples(triples)
+    if len(triples) == 0:
+        raise ValueError("No triples to rank.")
+    tails_of, heads_of = defaultdict(list), defaultdict(list)
+    for h, r, t in _known_set(known).tolist():
+        tails_of[h, r].append(t)
+        heads_of[r, t].append(h)
+    h, r, t = triples.T
+    tail_filters = [tails_of[key] for key in zip(h.tolist(), r.tolist(), strict=True)]
+    head_filters = [heads_of[key] for key in zip(r.tolist(), t.tolist(), strict=True)]
+    tail_ranks = _ranks(score_fn_tails, (h, r), t, tail_filters, ties, batch_size)
+    head_ranks = _ranks(score_fn_heads, (r, t), h, head_filters, ties, batch_size)
+    return {"tail": rank_metrics(tail_ranks, ks), "head": rank_metrics(head_ranks, ks),
+            "both": rank_metrics(np.concatenate([tail_ranks, head_ranks]), ks)}
+
+
+def relation_prediction_metrics(score_fn_relations: ScoreFn, triples: np.ndarray,
+                                known: Iterable[tuple[int, int, int]],
+                                ks: Sequence[int] = (1, 3, 10), ties: Ties = "realistic",
+                                batch_size: int = 1024) -> dict[str, float]:
+    """Filtered MRR and Hits@k of the true relation of ``(h, ?, t)`` among all relations.
+
+    Other relations ``r'`` with ``(h, r', t)`` in ``known`` are removed before
+    ranking; ties as in :func:`link_prediction_metrics` (realistic by default).
+
+    Parameters
+    ----------
+    score_fn_relations : callable
+        ``(h, t) -> (B, n_relations)`` scores, e.g. ``model.score_relations``.
+    triples, known, ks, ties, batch_size
+        As for :func:`link_prediction_metrics`.
+
+    Returns
+    -------
+    dict
+        ``"mrr"`` and ``"hits@k"`` as floats.
+
+    Examples
+    --------
+    >>> base = PopularityBaseline([[0, 0, 1], [0, 0, 2], [1, 1, 2]], 3, 2)
+    >>> relation_prediction_metrics(base.score_relations, [[0, 1, 1]], known=[], ks=(1,))
+    {'mrr': 0.5, 'hits@1': 0.0}
+    """
+    triples = _as_triples(triples)
+    if len(triples) == 0:
+        raise ValueError("No triples to rank.")
+    relations_of = defaultdict(list)
+    for h, r, t in _known_set(known).tolist():
+        relations_of[h, t].append(r)
+    h, r, t = triples.T
+    filters = [relations_of[key] for key in zip(h.tolist(), t.tolist(), strict=True)]
+    return rank_metrics(_ranks(score_fn_relations, (h, t), r, filters, ties, batch_size), ks)
