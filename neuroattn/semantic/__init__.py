@@ -6,6 +6,12 @@ measured against (:mod:`neuroattn.semantic.kg`): :class:`RESCAL`,
 :func:`fit_kg_model` and scored with filtered ranks by
 :func:`link_prediction_metrics` and :func:`relation_prediction_metrics`.
 
+The tensor brain's core: :class:`ConceptBank` (the index layer, one shared embedding matrix
+for bottom-up scoring and top-down feedback, in :mod:`neuroattn.semantic.concepts`),
+:class:`TensorBrainDecoder` running a :class:`DecodingProgram` of concept windows with a
+:class:`ContextRecurrence` (:mod:`neuroattn.semantic.decoder`), and
+:class:`EpisodicMemory` / :class:`SemanticMemory` (:mod:`neuroattn.semantic.memory`).
+
 Examples
 --------
 >>> from neuroattn.semantic import ComplEx
@@ -13,6 +19,14 @@ Examples
 torch.Size([1, 10])
 """
 
+from neuroattn.semantic.concepts import ConceptBank
+from neuroattn.semantic.decoder import (
+    ContextRecurrence,
+    Decoding,
+    DecodingProgram,
+    TensorBrainDecoder,
+    Window,
+)
 from neuroattn.semantic.kg import (
     RESCAL,
     ComplEx,
@@ -25,7 +39,10 @@ from neuroattn.semantic.kg import (
     rank_metrics,
     relation_prediction_metrics,
 )
+from neuroattn.semantic.memory import EpisodicMemory, SemanticMemory
 
 __all__ = ["RESCAL", "ComplEx", "DistMult", "KGModel", "PopularityBaseline", "filtered_ranks",
            "fit_kg_model", "link_prediction_metrics", "rank_metrics",
-           "relation_prediction_metrics"]
+           "relation_prediction_metrics",
+           "ConceptBank", "ContextRecurrence", "Decoding", "DecodingProgram", "EpisodicMemory",
+           "SemanticMemory", "TensorBrainDecoder", "Window"]
