@@ -11,6 +11,8 @@ for bottom-up scoring and top-down feedback, in :mod:`neuroattn.semantic.concept
 :class:`TensorBrainDecoder` running a :class:`DecodingProgram` of concept windows with a
 :class:`ContextRecurrence` (:mod:`neuroattn.semantic.decoder`), and
 :class:`EpisodicMemory` / :class:`SemanticMemory` (:mod:`neuroattn.semantic.memory`).
+:class:`TensorBrainKG` and :func:`fit_tensor_brain_kg` (:mod:`neuroattn.semantic.kg_decoder`)
+run the decoder in semantic-memory mode as a knowledge-graph scorer.
 
 Examples
 --------
@@ -39,10 +41,12 @@ from neuroattn.semantic.kg import (
     rank_metrics,
     relation_prediction_metrics,
 )
+from neuroattn.semantic.kg_decoder import TensorBrainKG, fit_tensor_brain_kg
 from neuroattn.semantic.memory import EpisodicMemory, SemanticMemory
 
 __all__ = ["RESCAL", "ComplEx", "DistMult", "KGModel", "PopularityBaseline", "filtered_ranks",
            "fit_kg_model", "link_prediction_metrics", "rank_metrics",
            "relation_prediction_metrics",
            "ConceptBank", "ContextRecurrence", "Decoding", "DecodingProgram", "EpisodicMemory",
-           "SemanticMemory", "TensorBrainDecoder", "Window"]
+           "SemanticMemory", "TensorBrainDecoder", "Window",
+           "TensorBrainKG", "fit_tensor_brain_kg"]

@@ -1,6 +1,6 @@
 """Foveated vs Cartesian ResNet18 on cluttered digits: accuracy, rotation robustness, localization.
 
-One module-scoped training of each model (about two CPU minutes together),
+One module-scoped training of each model (about three CPU minutes together),
 then three claims of the foveated-retinotopy paper on real handwritten digits
 (scikit-learn's bundled set) at random positions, sizes and clutter:
 
@@ -59,6 +59,7 @@ def rotation_accuracies(model, test):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # the module's training: about 3 min on one busy core
 def test_foveated_resnet_classifies_fixated_digits(trained):
     models, test = trained
     fov = accuracy(models["foveated"], test.images, test.labels, test.centres)
@@ -67,6 +68,7 @@ def test_foveated_resnet_classifies_fixated_digits(trained):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_rotation_costs_the_foveated_model_less_than_the_cartesian_one(trained):
     models, test = trained
     drops = {}
@@ -79,6 +81,7 @@ def test_rotation_costs_the_foveated_model_less_than_the_cartesian_one(trained):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_fixation_scan_peaks_inside_the_digit(trained):
     models, test = trained
     images = torch.from_numpy(test.images[:25])

@@ -1,0 +1,282 @@
+"""The tensor brain in semantic-memory mode as a knowledge-graph scorer (reference §1.9, §4.3).
+
+Semantic memory is episodic memory marginalised over time (reference §1.9), so a KG fact
+``(h, r, t)`` is decoded with **no time window**: the first window, the subject, starts from a
+single learned vector ``ā`` (the code's ``forward_skg`` stand-in for the marginal ``(1/T) Σ_t
+a_t``; ``"learned"`` in :class:`~neuroattn.semantic.memory.SemanticMemory`), entering as the
+subject window's input ``f_S = ā``. Entities and predicates are indices of one
+:class:`~neuroattn.semantic.concepts.ConceptBank` with the groups ``"entity"`` (``n``
+entities) and ``"predicate"`` (``2m``: each relation and its reciprocal ``r⁻¹ = r + m``).
+
+Decoding order (a documented choice, reference §1.7 and §4.3 query 2): the 2023 order puts
+the predicate last, which makes ``(h, r, ?)`` a product ``P(o | s) P(r | s, o)`` over every
+candidate object with no normalisation across objects. Here the program is the 2020 order
+**subject → predicate → object**, with the predicate fed back (``q_P ← q̃_P + a_r``), so the
+object window sees both the subject and the predicate:
+
+- ``score_tails(h, r)``: force subject ``h`` and predicate ``r``, score the object window;
+- ``score_heads(r, t)``: the same with subject ``t`` and the reciprocal predicate ``r⁻¹``;
+- ``score_relations(h, t)``: teacher-force ``(h, r, t)`` for every forward ``r``.
+
+Every score is the decoder's joint log-probability ``log P(s) + log P(p | s) + log P(o | s,
+p)`` of the decoded triple (``(h, r, t)``, or ``(t, r⁻¹, h)`` for head queries), so within a
+query it ranks as the posterior of the missing index. Training (:func:`fit_tensor_brain_kg`)
+is teacher forcing on the train triples and their reciprocals: the cross-entropy of the true
+index in each of the three windows, Adam, an N3 penalty on the rows of ``A`` in the batch.
+
+Examples
+--------
+>>> import torch
+>>> tb = TensorBrainKG(n_entities=5, n_relations=2, dim=8, seed=0)
+>>> tb.score_tails(torch.tensor([0, 1]), torch.tensor([1, 0])).shape
+torch.Size([2, 5])
+>>> tb.score_relations(torch.tensor([0]), torch.tensor([4])).shape
+torch.Size([1, 2])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from neuroattn._logging import Verbose, logger, use_log_level
+from neuroattn.datasets.knowledge_graphs import KnowledgeGraph
+from neuroattn.progress import progress as progress_bar
+from neuroattn.semantic.concepts import ConceptBank, Nonlinearity
+from neuroattn.semantic.decoder import (
+    ContextForm,
+    Decoding,
+    DecodingProgram,
+    TensorBrainDecoder,
+    Window,
+)
+from neuroattn.semantic.kg import _as_ids, _as_triples
+
+__all__ = ["TensorBrainKG", "fit_tensor_brain_kg"]
+
+IdLike = torch.Tensor | np.ndarray | Sequence[int]
+
+
+class TensorBrainKG(nn.Module):
+    """A :class:`TensorBrainDecoder` (subject → predicate → object) scoring KG queries.
+
+    Parameters
+    ----------
+    n_entities, n_relations : int
+        Vocabulary sizes (forward relations; the bank holds ``2 * n_relations`` predicates).
+    dim : int
+        Size of the representation ``q`` (and of the context ``h``).
+    context : {"paper", "code", "none"}
+        Context recurrence of the decoder (default ``"code"``, ``ReLU(B(ReLU(V q) + h))``).
+    nonlinearity : {"sigmoid", "leaky_relu", "identity"}
+        The bank's pre-scoring nonlinearity (default ``"identity"``: on Kinships, 8 epochs,
+        d = 64, validation MRR 0.58 against 0.49 for ``"leaky_relu"`` and 0.05 for
+        ``"sigmoid"``, which barely trains).
+    init_std : float
+        Initialisation scale of ``A``.
+    seed : int
+        Seed of ``A``, the context weights and ``ā``.
+
+    Attributes
+    ----------
+    bank : ConceptBank
+        Groups ``"entity"`` and ``"predicate"``; its ``A`` is the only concept embedding.
+    decoder : TensorBrainDecoder
+        Windows ``subject``, ``predicate``, ``object``, all fed back.
+    abar : torch.nn.Parameter
+        The learned semantic-memory vector ``ā``, the subject window's input.
+
+    Examples
+    --------
+    >>> tb = TensorBrainKG(4, 3, dim=6, seed=0)
+    >>> tb.bank.group_size("predicate"), [w.name for w in tb.decoder.program.windows]
+    (6, ['subject', 'predicate', 'object'])
+    """
+
+    def __init__(self, n_entities: int, n_relations: int, dim: int = 256, *,
+                 context: ContextForm = "code", nonlinearity: Nonlinearity = "identity",
+                 init_std: float = 0.1, seed: int = 0) -> None:
+        super().__init__()
+        if n_entities < 1 or n_relations < 1:
+            raise ValueError(f"Need at least one entity and one relation, got {n_entities} "
+                             f"and {n_relations}.")
+        self.n_entities, self.n_relations = int(n_entities), int(n_relations)
+        self.bank = ConceptBank({"entity": self.n_entities, "predicate": 2 * self.n_relations},
+                                dim, nonlinearity=nonlinearity, init_std=init_std, seed=seed)
+        program = DecodingProgram((Window("subject", "entity"), Window("predicate", "predicate"),
+                                   Window("object", "entity")))
+        self.decoder = TensorBrainDecoder(self.bank, program, context=context, seed=seed)
+        gen = torch.Generator().manual_seed(seed + 1)
+        self.abar = nn.Parameter(torch.randn(dim, generator=gen) * init_std)
+
+    def decode(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor | None = None
+               ) -> Decoding:
+        """Run the decoder with subject ``h`` and predicate ``r`` forced (``r`` may be reciprocal).
+
+        With ``t`` the object is teacher-forced too (its log-probability is then in
+        ``log_probs["object"]``); without it the object window chooses by argmax.
+
+        Examples
+        --------
+        >>> import torch
+        >>> tb = TensorBrainKG(4, 1, dim=6, seed=0)
+        >>> out = tb.decode(torch.tensor([0, 3]), torch.tensor([1, 0]))
+        >>> out.probs["object"].shape, out.indices["object"].shape
+        (torch.Size([2, 4]), torch.Size([2]))
+        """
+        device = self.bank.A.device
+        h, r = h.to(device), r.to(device)
+        inputs = {"subject": self.abar.expand(len(h), -1)}
+        targets = {"subject": h, "predicate": r}
+        if t is None:
+            return self.decoder(inputs, mode="argmax", force=targets, targets=targets)
+        return self.decoder(inputs, mode="teacher", targets=targets | {"object": t.to(device)})
+
+    def _object_scores(self, h: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        out = self.decode(h, r)
+        prefix = out.log_probs["subject"] + out.log_probs["predicate"]
+        return (prefix[:, None] + torch.log(out.probs["object"])).cpu()
+
+    def score_tails(self, h: IdLike, r: IdLike) -> torch.Tensor:
+        """Joint log-probabilities ``(B, n_entities)`` of ``(h, r, o)`` for every object ``o``.
+
+        Examples
+        --------
+        >>> tb = TensorBrainKG(5, 2, dim=4, seed=0)
+        >>> bool(tb.score_tails([1], [0]).exp().sum() <= 1)
+        True
+        """
+        h = _as_ids(h, self.n_entities, "head")
+        r = _as_ids(r, self.n_relations, "relation")
+        return self._object_scores(h, r)
+
+    def score_heads(self, r: IdLike, t: IdLike) -> torch.Tensor:
+        """Joint log-probabilities ``(B, n_entities)`` of ``(t, r⁻¹, s)`` for every head ``s``.
+
+        Examples
+        --------
+        >>> tb = TensorBrainKG(5, 2, dim=4, seed=0)
+        >>> tb.score_heads([1, 0], [4, 2]).shape
+        torch.Size([2, 5])
+        """
+        r = _as_ids(r, self.n_relations, "relation")
+        t = _as_ids(t, self.n_entities, "tail")
+        return self._object_scores(t, r + self.n_relations)
+
+    def score_relations(self, h: IdLike, t: IdLike) -> torch.Tensor:
+        """Joint log-probabilities ``(B, n_relations)`` of ``(h, r, t)`` for every forward ``r``.
+
+        Examples
+        --------
+        >>> tb = TensorBrainKG(5, 3, dim=4, seed=0)
+        >>> tb.score_relations([0, 1], [2, 3]).shape
+        torch.Size([2, 3])
+        """
+        h = _as_ids(h, self.n_entities, "head")
+        t = _as_ids(t, self.n_entities, "tail")
+        if len(h) != len(t):
+            raise ValueError(f"h and t must have the same length, got {len(h)} and {len(t)}.")
+        m = self.n_relations
+        rel = torch.arange(m).repeat(len(h))
+        out = self.decode(h.repeat_interleave(m), rel, t.repeat_interleave(m))
+        return out.log_likelihood.reshape(len(h), m).cpu()
+
+    def nll(self, triples: torch.Tensor) -> torch.Tensor:
+        """Mean teacher-forced NLL of ``(h, r, t)`` rows (``r`` in ``[0, 2m)``): all 3 windows.
+
+        Examples
+        --------
+        >>> import torch
+        >>> tb = TensorBrainKG(3, 1, dim=4, seed=0)
+        >>> float(tb.nll(torch.tensor([[0, 1, 2]])).detach()) > 0
+        True
+        """
+        h, r, t = triples.unbind(1)
+        return -self.decode(h, r, t).log_likelihood.mean()
+
+
+def fit_tensor_brain_kg(model: TensorBrainKG, kg: KnowledgeGraph | np.ndarray, *,
+                        epochs: int = 20, batch_size: int = 256, lr: float = 0.003,
+                        weight: float = 0.01, seed: int = 0, verbose: Verbose = None,
+                        progress: bool | None = None) -> list[float]:
+    """Teacher-force the decoder on the train triples and their reciprocals (Adam, N3 on ``A``).
+
+    Measured on Kinships, validation filtered MRR (both directions, realistic ties), one CPU
+    thread: d = 256 with these defaults 0.767; d = 128, lr 0.005: 0.725 (20 epochs), 0.754
+    (40 epochs); d = 128, lr 0.01: 0.65; d = 128, lr 0.005 without N3: 0.716.
+
+    Each epoch shuffles the ``2n`` rows ``(h, r, t)`` and ``(t, r + m, h)``; the loss of a
+    batch is the mean cross-entropy of the true subject, predicate and object (one softmax per
+    window, over its group) plus ``weight`` times ``Σ |a|³`` over the batch's rows of ``A``
+    divided by the batch size (N3, as in :func:`~neuroattn.semantic.kg.fit_kg_model`).
+
+    Parameters
+    ----------
+    model : TensorBrainKG
+        Trained in place.
+    kg : KnowledgeGraph or array of shape (n, 3)
+        Its ``train`` split, or the training triples themselves (forward relations).
+    epochs, batch_size : int
+    lr : float
+        Adam's learning rate.
+    weight : float
+        N3 weight (0 for none).
+    seed : int
+        Seed of the shuffling.
+    verbose : bool, int, str or None
+        Log level; the mean loss is logged at INFO each tenth of the epochs.
+    progress : bool or None
+        Force the epoch bar on or off.
+
+    Returns
+    -------
+    list of float
+        Mean training loss of each epoch.
+
+    Examples
+    --------
+    >>> tb = TensorBrainKG(4, 1, dim=8, seed=0)
+    >>> losses = fit_tensor_brain_kg(tb, [[0, 0, 1], [1, 0, 2], [2, 0, 3]], epochs=10,
+    ...                              batch_size=3, lr=0.05)
+    >>> losses[-1] < losses[0]
+    True
+    """
+    if not isinstance(model, TensorBrainKG):
+        raise TypeError(f"model must be a TensorBrainKG, got {type(model).__name__}.")
+    triples = _as_triples(kg.train if isinstance(kg, KnowledgeGraph) else kg)
+    if len(triples) == 0:
+        raise ValueError("No training triples.")
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be positive, got {epochs}, {batch_size}.")
+    rows = torch.as_tensor(triples)
+    _as_ids(rows[:, 0], model.n_entities, "head")
+    _as_ids(rows[:, 1], model.n_relations, "relation")
+    _as_ids(rows[:, 2], model.n_entities, "tail")
+    rows = torch.cat([rows, torch.stack([rows[:, 2], rows[:, 1] + model.n_relations,
+                                         rows[:, 0]], 1)])
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    losses = []
+    model.train()
+    with use_log_level(verbose):
+        for epoch in progress_bar(range(epochs), desc="fit tensor brain KG", enabled=progress):
+            total = 0.0
+            for batch in rows[torch.randperm(len(rows), generator=gen)].split(batch_size):
+                loss = model.nll(batch)
+                if weight:
+                    used = torch.cat([model.bank.global_index("entity", batch[:, [0, 2]]),
+                                      model.bank.global_index("predicate", batch[:, 1])[:, None]],
+                                     1)
+                    loss = loss + weight * model.bank.A[used].abs().pow(3).sum() / len(batch)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(batch)
+            losses.append(total / len(rows))
+            if (epoch + 1) % max(1, epochs // 10) == 0:
+                logger.info("TB KG epoch %d/%d: loss %.4f", epoch + 1, epochs, losses[-1])
+    model.eval()
+    return losses
