@@ -1,6 +1,6 @@
 """Foveated vs Cartesian ResNet18 on cluttered digits: accuracy, rotation robustness, localization.
 
-One module-scoped training of each model (about three CPU minutes together),
+One module-scoped training of each model (about five minutes together on one core),
 then three claims of the foveated-retinotopy paper on real handwritten digits
 (scikit-learn's bundled set) at random positions, sizes and clutter:
 
@@ -39,7 +39,7 @@ def small_foveated(rotation_invariant=False):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     torch.manual_seed(0)
-    train = make_cluttered_digits(1500, seed=0, split="train")
+    train = make_cluttered_digits(2500, seed=0, split="train")
     models = {"foveated": small_foveated(rotation_invariant=True),
               "cartesian": CartesianResNet("resnet18", num_classes=10, in_channels=1,
                                            crop=FixationCrop(32, log2_radius=-1))}
@@ -49,7 +49,7 @@ def trained(tmp_path_factory):
             tmp_path_factory.mktemp(name), epochs=2, lr=2e-3, jitter=2.0, warmup_steps=20,
             off_object=0.25, off_object_distance=20.0,
             progress=False)
-    return models, make_cluttered_digits(200, seed=1, split="test")
+    return models, make_cluttered_digits(400, seed=1, split="test")
 
 
 def rotation_accuracies(model, test):
