@@ -269,6 +269,12 @@ class TensorBrainDecoder(nn.Module):
         Make ``β`` a trained scalar (the code's learned feedback scale); default ``False``.
     temperature : float
         Softmax temperature of every window.
+    dropout : float
+        In training mode, dropout on the pre-feedback state and on the fed-back embedding,
+        ``q = α·drop(q̃) + drop(β a)`` (the code's ``q_S = α·dropout(a_S) + dropout(q̃_S)``,
+        rate 0.5 there; default 0, the paper's update). It keeps the label heads reading the
+        sensory evidence as well as the entity's embedding, which is what labels novel
+        entities.
     seed : int or None
         Seed of the context weights' initialisation.
 
@@ -287,8 +293,12 @@ class TensorBrainDecoder(nn.Module):
     def __init__(self, bank: ConceptBank, program: DecodingProgram | None = None, *,
                  context: ContextForm = "paper", context_dim: int | None = None,
                  alpha: float = 1.0, beta: float = 1.0, learn_beta: bool = False,
-                 temperature: float = 1.0, seed: int | None = None) -> None:
+                 temperature: float = 1.0, dropout: float = 0.0,
+                 seed: int | None = None) -> None:
         super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.dropout = nn.Dropout(dropout)
         self.bank = bank
         self.program = program if program is not None else DecodingProgram.default()
         for w in self.program.windows:
@@ -414,15 +424,20 @@ class TensorBrainDecoder(nn.Module):
                 probs = self._head(out, w.name, q_tilde, w.group, mode, chosen,
                                    targets.get(w.name), generator)
                 q = q_tilde
-                if w.feedback and mode == "expected" and chosen is None:
+                if w.feedback:
                     scope: str | tuple[str, ...] = w.group
-                    if self.program.feedback_scope == "bank":
-                        scope = (w.group,) + w.labels
-                        probs = self.bank.bottom_up(q_tilde, scope, self.temperature)
-                    q = self.bank.top_down(q_tilde, probs, scope, self.alpha, self.beta)
-                elif w.feedback:
-                    q = self.bank.top_down(q_tilde, out.indices[w.name], w.group,
-                                           self.alpha, self.beta)
+                    fed: torch.Tensor = out.indices[w.name]
+                    if mode == "expected" and chosen is None:
+                        fed = probs
+                        if self.program.feedback_scope == "bank":
+                            scope = (w.group,) + w.labels
+                            fed = self.bank.bottom_up(q_tilde, scope, self.temperature)
+                    if self.dropout.p and self.training:
+                        a = self.bank.top_down(torch.zeros_like(q_tilde), fed, scope, 1.0,
+                                               self.beta)
+                        q = self.alpha * self.dropout(q_tilde) + self.dropout(a)
+                    else:
+                        q = self.bank.top_down(q_tilde, fed, scope, self.alpha, self.beta)
                 for lab in w.labels:
                     key = f"{w.name}.{lab}"
                     self._head(out, key, q, lab, mode, targets.get(key) if mode == "teacher"
