@@ -1,6 +1,6 @@
-"""Semantic memory: this package will hold the tensor brain (Tresp et al.).
+"""The tensor brain (Tresp et al.): perception, episodic and semantic memory as decoding.
 
-For now it holds the knowledge-graph embeddings that the tensor brain is
+It holds the knowledge-graph embeddings that the tensor brain is
 measured against (:mod:`neuroattn.semantic.kg`): :class:`RESCAL`,
 :class:`DistMult`, :class:`ComplEx` and :class:`PopularityBaseline`, trained by
 :func:`fit_kg_model` and scored with filtered ranks by
@@ -13,6 +13,12 @@ for bottom-up scoring and top-down feedback, in :mod:`neuroattn.semantic.concept
 :class:`EpisodicMemory` / :class:`SemanticMemory` (:mod:`neuroattn.semantic.memory`).
 :class:`TensorBrainKG` and :func:`fit_tensor_brain_kg` (:mod:`neuroattn.semantic.kg_decoder`)
 run the decoder in semantic-memory mode as a knowledge-graph scorer.
+:class:`TensorBrainPerception` (:mod:`neuroattn.semantic.perception`) puts a CNN with
+RoI-aligned boxes in front of the decoder; :func:`fit_tensor_brain` trains perception,
+episodic and semantic recall together on the TB-Shapes world
+(:mod:`neuroattn.semantic.scene_training`) and :func:`evaluate_perception`,
+:func:`evaluate_episodic` and :func:`evaluate_semantic` score it
+(:mod:`neuroattn.semantic.scene_eval`).
 
 Examples
 --------
@@ -43,10 +49,19 @@ from neuroattn.semantic.kg import (
 )
 from neuroattn.semantic.kg_decoder import TensorBrainKG, fit_tensor_brain_kg
 from neuroattn.semantic.memory import EpisodicMemory, SemanticMemory
+from neuroattn.semantic.perception import SceneEncoder, TensorBrainPerception
+from neuroattn.semantic.scene_eval import (
+    evaluate_episodic,
+    evaluate_perception,
+    evaluate_semantic,
+)
+from neuroattn.semantic.scene_training import fit_tensor_brain
 
 __all__ = ["RESCAL", "ComplEx", "DistMult", "KGModel", "PopularityBaseline", "filtered_ranks",
            "fit_kg_model", "link_prediction_metrics", "rank_metrics",
            "relation_prediction_metrics",
            "ConceptBank", "ContextRecurrence", "Decoding", "DecodingProgram", "EpisodicMemory",
            "SemanticMemory", "TensorBrainDecoder", "Window",
-           "TensorBrainKG", "fit_tensor_brain_kg"]
+           "TensorBrainKG", "fit_tensor_brain_kg",
+           "SceneEncoder", "TensorBrainPerception", "evaluate_episodic", "evaluate_perception",
+           "evaluate_semantic", "fit_tensor_brain"]

@@ -80,9 +80,9 @@ class SceneRows:
 
     def take(self, rows: torch.Tensor) -> SceneRows:
         """The sub-table of the given row indices."""
-        pick = (lambda x: None if x is None else x[rows])
         return SceneRows({k: v[rows] for k, v in self.targets.items()},
-                         pick(self.image_index), pick(self.boxes))
+                         None if self.image_index is None else self.image_index[rows],
+                         None if self.boxes is None else self.boxes[rows])
 
 
 def perception_rows(world: TBShapes, split: str = "train", *,

@@ -18,6 +18,12 @@ from neuroattn.datasets.synthetic.ieeg import (
     SyntheticIEEGConfig,
     make_synthetic_ieeg,
 )
+from neuroattn.datasets.synthetic.tb_shapes import (
+    TBShapes,
+    TBShapesConfig,
+    TBShapesScenes,
+    make_tb_shapes,
+)
 from neuroattn.datasets.synthetic.visual_search import (
     VisualSearch,
     VisualSearchConfig,
@@ -26,6 +32,7 @@ from neuroattn.datasets.synthetic.visual_search import (
 )
 
 __all__ = ["CaptionedScenes", "SyntheticEncoding", "SyntheticEncodingConfig", "SyntheticIEEG",
-           "SyntheticIEEGConfig", "VisualSearch", "VisualSearchConfig", "VisualSearchTrials",
+           "SyntheticIEEGConfig", "TBShapes", "TBShapesConfig", "TBShapesScenes",
+           "VisualSearch", "VisualSearchConfig", "VisualSearchTrials",
            "make_captioned_scenes", "make_synthetic_encoding", "make_synthetic_ieeg",
-           "make_visual_search"]
+           "make_tb_shapes", "make_visual_search"]
