@@ -167,3 +167,20 @@ def test_learns_a_toy_world_by_teacher_forcing():
     chance = {"subject": 1 / n_e, "object": 1 / n_e, "predicate": 1 / n_p,
               "subject.color": 1 / n_c, "object.color": 1 / n_c}
     assert min(acc.values()) >= 0.9, (acc, chance)
+
+
+def test_feedback_dropout_acts_in_training_only():
+    base, dropped = _decoder(), _decoder(dropout=0.5)
+    dropped.load_state_dict(base.state_dict())
+    x = {"time": torch.randn(6, 7)}
+    tgt = {"time": torch.tensor([0, 1, 2, 0, 1, 2]), "subject": torch.zeros(6, dtype=torch.long),
+           "object": torch.ones(6, dtype=torch.long), "predicate": torch.zeros(6, dtype=torch.long)}
+    base.eval(), dropped.eval()
+    a, b = base(x, mode="teacher", targets=tgt), dropped(x, mode="teacher", targets=tgt)
+    torch.testing.assert_close(a.log_likelihood, b.log_likelihood)
+    dropped.train()
+    torch.manual_seed(0)
+    c = dropped(x, mode="teacher", targets=tgt)
+    assert not torch.allclose(a.log_likelihood, c.log_likelihood)
+    with pytest.raises(ValueError, match="dropout must be in"):
+        _decoder(dropout=1.0)

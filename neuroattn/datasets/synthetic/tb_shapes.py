@@ -34,8 +34,8 @@ Examples
 >>> world = make_tb_shapes(TBShapesConfig.ci())
 >>> world.train.images.shape, world.n_individuals
 ((200, 3, 40, 40), 32)
->>> sorted(set(world.attributes["shape"][world.twins[0]]))   # twins look the same
-[2]
+>>> len({world.attributes["colour"][i] for i in world.twins[0]})   # twins look the same
+1
 >>> world.predicate_names[world.train.relations[0, 3]]
 'left_of'
 """
@@ -396,7 +396,7 @@ def _place(cfg: TBShapesConfig, diameters: np.ndarray, rng: np.random.Generator
     the whole scene is redrawn when one does not fit.
     """
     size = cfg.image_size
-    gap, margin = 1.0, _AXIS_MARGIN * size
+    gap, margin = 3.0, _AXIS_MARGIN * size  # boxes round out to ceil(d) + 1 px
     for _ in range(_MAX_TRIES // 20):
         corners: list[np.ndarray] = []
         for d in diameters:
