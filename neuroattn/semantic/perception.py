@@ -181,7 +181,11 @@ class TensorBrainPerception(nn.Module):
     dim : int
         Representation size ``d`` (default 128).
     context : {"paper", "code", "none"}
-        Context recurrence between windows (default ``"paper"``; ``"none"`` is P-Direct).
+        Context recurrence between windows. Default ``"code"``, the authors' code's
+        ``ReLU(B(ReLU(V q) + h))``, not the paper's: with the paper's double sigmoid the time
+        index barely reaches the later windows, and on the CI world episodic recall stayed
+        at chance (subject Hits@5 0.18 after 40 epochs, against 0.98 with ``"code"``).
+        ``"none"`` is P-Direct.
     feedback : bool
         Write chosen indices back into ``q`` (``β = 1``, default) or not (``β = 0``).
     nonlinearity, bias
