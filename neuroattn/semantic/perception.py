@@ -184,7 +184,8 @@ class TensorBrainPerception(nn.Module):
         Context recurrence between windows. Default ``"code"``, the authors' code's
         ``ReLU(B(ReLU(V q) + h))``, not the paper's: with the paper's double sigmoid the time
         index barely reaches the later windows, and on the CI world episodic recall stayed
-        at chance (subject Hits@5 0.18 after 40 epochs, against 0.98 with ``"code"``).
+        near chance (subject Hits@5 0.23 after 40 epochs, chance 0.16, against 0.98 with
+        ``"code"``).
         ``"none"`` is P-Direct.
     feedback : bool
         Write chosen indices back into ``q`` (``β = 1``, default) or not (``β = 0``).
