@@ -150,11 +150,15 @@ class SceneEncoder(nn.Module):
         scale = boxes.new_tensor([width, height, width, height])
         windows = {"time": (whole, whole, whole), "subject": (subject, subject, subject),
                    "object": (obj, obj, obj), "predicate": (union, subject, obj)}
+        # pool each distinct (image, region) once: pairs share their images and boxes
+        rois = torch.cat([torch.cat([image_index[:, None].to(boxes), region], 1)
+                          for region, _, _ in windows.values()])
+        distinct, which = torch.unique(rois, dim=0, return_inverse=True)
+        pooled_all = roi_align(fmap, distinct, self.roi_size, spatial_scale=1 / self.stride,
+                               sampling_ratio=2, aligned=True).flatten(1)[which]
         out = {}
-        for name, (region, first, second) in windows.items():
-            rois = torch.cat([image_index[:, None].to(boxes), region], 1)
-            pooled = roi_align(fmap, rois, self.roi_size, spatial_scale=1 / self.stride,
-                               sampling_ratio=2, aligned=True).flatten(1)
+        for i, (name, (_, first, second)) in enumerate(windows.items()):
+            pooled = pooled_all[i * len(boxes):(i + 1) * len(boxes)]
             if self.geometry:
                 pooled = torch.cat([pooled, first / scale, second / scale], 1)
             out[name] = self.project[name](pooled)
