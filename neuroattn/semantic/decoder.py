@@ -272,9 +272,9 @@ class TensorBrainDecoder(nn.Module):
     dropout : float
         In training mode, dropout on the pre-feedback state and on the fed-back embedding,
         ``q = α·drop(q̃) + drop(β a)`` (the code's ``q_S = α·dropout(a_S) + dropout(q̃_S)``,
-        rate 0.5 there; default 0, the paper's update). It keeps the label heads reading the
-        sensory evidence as well as the entity's embedding, which is what labels novel
-        entities.
+        rate 0.5 there; default 0, the paper's update). It makes the label heads read the
+        sensory evidence as well as the entity's embedding; on the TB-Shapes CI world it did
+        not improve the labels of novel individuals (shape 0.26 with rate 0.5, 0.26 without).
     seed : int or None
         Seed of the context weights' initialisation.
 

@@ -8,8 +8,10 @@
   Hits@5 (rank of every individual present in the episode), label accuracy of a forced
   subject and predicate Hits@1 of forced subject and object pairs.
 * :func:`evaluate_semantic`: recall from ``ā`` with the subject forced: Hits@1 of every
-  individual's labels (including the hidden ``dangerous`` and the memory-only ``age``) and
-  of ``friend_of`` given the pair, and the mean of both (``persistent_hits1``).
+  individual's labels (including the hidden ``dangerous`` and the memory-only ``age``), the
+  filtered Hits@1 of each ``friend_of`` fact as the object query ``(s, ?)`` (the other
+  friends of ``s`` removed, as in KG evaluation), and the mean of both
+  (``persistent_hits1``).
 
 Examples
 --------
@@ -26,10 +28,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from neuroattn.datasets.synthetic.tb_shapes import LABELS, PREDICATES, TBShapes
+from neuroattn.datasets.synthetic.tb_shapes import LABELS, TBShapes
 from neuroattn.semantic.decoder import DecodeMode
 from neuroattn.semantic.perception import TensorBrainPerception
-from neuroattn.semantic.scene_training import _split, perception_rows, semantic_rows
+from neuroattn.semantic.scene_training import _split, perception_rows
 
 __all__ = ["evaluate_episodic", "evaluate_perception", "evaluate_semantic"]
 
@@ -160,10 +162,16 @@ def evaluate_semantic(model: TensorBrainPerception, world: TBShapes) -> dict[str
             world.attributes[lab][:world.n_individuals]
         scores[f"{lab}_hits1"] = float(hit.mean())
         label_hits.append(hit)
-    facts = semantic_rows(world)
-    friend = model.recall_semantic(facts.targets["subject"].to(device),
-                                   force={"object": facts.targets["object"].to(device)})
-    friend_hit = (friend.indices["predicate"].cpu() == PREDICATES.index("friend_of")).numpy()
+    # friend_of: rank each true friend among all individuals by P(o | s, ā), the other
+    # friends of s filtered out (a memory that answers friend_of for any pair gains nothing)
+    probs = out.probs["object"].cpu()
+    friend_hit = []
+    for s_id, o_id in world.friends.tolist():
+        p = probs[s_id].clone()
+        others = [o for s2, o in world.friends.tolist() if s2 == s_id and o != o_id]
+        p[others] = -1.0
+        friend_hit.append(int(p.argmax()) == o_id)
+    friend_hit = np.asarray(friend_hit)
     scores["friend_of_hits1"] = float(friend_hit.mean())
     all_hits = np.concatenate(label_hits + [friend_hit])
     scores["persistent_hits1"] = float(all_hits.mean())

@@ -1,0 +1,728 @@
+"""The tensor brain on TB-Shapes: feedback, episodic capacity, semantic vs episodic recall, KGs.
+
+The tensor brain (Tresp et al.) as built in :mod:`neuroattn.semantic`: one index layer whose
+embeddings are both scored bottom-up and written back top-down, a context recurrence between
+the concept windows time → subject (+labels) → object (+labels) → predicate, and episodic
+and semantic memory as decoding from a time index ``a_t`` or from ``ā`` with no sensory
+input. Four parts, all on one CPU thread:
+
+* **(a) Perception with and without top-down feedback.** Three models, trained alike on
+  the CI world (perception, episodic and semantic tasks, 40 epochs): the default
+  (``feedback=True``, ``context="code"``), the same with ``feedback=False`` (context without
+  feedback) and P-Direct (``context="none"``, ``feedback=False``). The feedback model is
+  evaluated from one checkpoint in ``mode="argmax"`` (P-Samp, β → ∞) and
+  ``mode="expected"`` (P-SA). Per-label accuracy of the decoded subject on ``test_known``
+  and ``test_novel``, entity accuracy of non-twins and twins, predicate Hits@1. The
+  paper's prediction: feedback and memory help only the memory-dependent labels (age) of
+  known entities.
+* **(b) Episodic capacity.** Recall from the time index alone against the number of stored
+  episodes ``T`` at ``d = 128`` and ``d = 32``, trained on the memory tasks only
+  (``tasks={"episodic": 1, "semantic": 1}``: no images are encoded, so the time indices,
+  entity and label embeddings and the context weights are learned from the episodes'
+  triples). 40 epochs, so that each episode is seen 40 times whatever ``T``, and at least
+  500 optimiser steps, so that the shared weights of a small ``T`` are not under-trained (an
+  epoch is ``ceil(T / 16)`` steps: ``T = 50`` and ``100`` get 125 and 72 epochs); larger
+  ``T`` still get more steps, so a loss of recall with ``T`` is not a training artefact.
+* **(c) Semantic vs episodic recall.** From the feedback model of (a): the persistent facts
+  (every label, including the hidden ``dangerous`` and the memory-only ``age``, and
+  ``friend_of``) from semantic memory (the learned ``ā``, and the theory's mixture
+  ``(1/T) Σ_t P(· | t)``), against the same facts recalled episodically (mean over the
+  episodes that contain the individual); and the transient relations (the direction of
+  each pair in each episode) from episodic against semantic memory and their base rates.
+* **(d) Kinships.** The results of ``benchmarks/bench_tensor_brain.py``: the TB decoder in
+  KG mode, ComplEx, RESCAL, DistMult and the popularity baseline; filtered MRR and
+  Hits@1/3/10 (tail, head, both; realistic ties) and the predicate ranking ``(h, ?, t)``,
+  on Kinships (and Nations, nearly uninformative, as the benchmark reports it). By default
+  its stored full run (``benchmarks/results/tensor_brain_cpu.json``), which keeps this run
+  near 10 minutes; ``--kg run`` runs the benchmark here (about 4 minutes more), and
+  ``--quick`` runs it with ``--quick``. Its settings and seeds are the benchmark's own.
+
+    python analyses/tensor_brain.py            # analyses/results/tensor_brain, about 10 min
+    python analyses/tensor_brain.py --kg run   # the same, re-running the KG benchmark: 13 min
+    python analyses/tensor_brain.py --quick    # about 3 min, to a temporary folder
+
+Writes ``perception.png``, ``capacity.png``, ``semantic_vs_episodic.png``, ``decoded.png``
+(test scenes with the decoded labels), ``kinships.png``, ``tensor_brain.json`` (every
+number, with seeds, configs, machine and timings) and ``tensor_brain.md`` (the tables),
+and prints the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from neuroattn import sys_info  # noqa: E402
+from neuroattn._atomic import atomic_path  # noqa: E402
+from neuroattn.datasets.synthetic.tb_shapes import (  # noqa: E402
+    LABELS,
+    PREDICATES,
+    TBShapesConfig,
+    make_tb_shapes,
+)
+from neuroattn.semantic import (  # noqa: E402
+    SemanticMemory,
+    TensorBrainPerception,
+    evaluate_episodic,
+    evaluate_perception,
+    evaluate_semantic,
+    fit_tensor_brain,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "benchmarks" / "bench_tensor_brain.py"
+STORED_BENCH = ROOT / "benchmarks" / "results" / "tensor_brain_cpu.json"
+FULL = {"epochs": 40, "capacity_T": (50, 100, 200, 400, 800), "capacity_dims": (128, 32),
+        "capacity_min_steps": 500}
+QUICK = {"epochs": 10, "capacity_T": (50, 200), "capacity_dims": (128,),
+         "capacity_min_steps": 100}
+SCENES_PER_BATCH = 16
+"""fit_tensor_brain's default: an epoch is ceil(T / 16) steps."""
+MODELS = {"feedback": {"feedback": True, "context": "code"},
+          "no_feedback": {"feedback": False, "context": "code"},
+          "p_direct": {"feedback": False, "context": "none"}}
+"""The three perception models of part (a); everything else at the defaults (d = 128)."""
+ROWS = (("feedback", "argmax", "feedback, argmax (P-Samp)"),
+        ("feedback", "expected", "feedback, expected (P-SA)"),
+        ("no_feedback", "argmax", "context, no feedback"),
+        ("p_direct", "argmax", "P-Direct (no context, no feedback)"))
+"""Table rows of part (a): (model, decoding mode, label)."""
+DIRECTIONS = tuple(PREDICATES.index(p) for p in ("left_of", "right_of", "above", "below"))
+VISUAL = tuple(i for i, p in enumerate(PREDICATES) if p != "friend_of")
+COLOURS = {"feedback, argmax (P-Samp)": "tab:red", "feedback, expected (P-SA)": "tab:orange",
+           "context, no feedback": "tab:blue", "P-Direct (no context, no feedback)": "tab:grey"}
+
+
+# --------------------------------------------------------------------------------------------
+# (a) perception with and without feedback
+# --------------------------------------------------------------------------------------------
+def majority_rates(world, split: str) -> dict[str, float]:
+    """Accuracy of always answering a label's most frequent value among the split's subjects."""
+    scenes = getattr(world, split)
+    pairs = scenes.pairs()
+    subjects = scenes.individuals[pairs[:, 0], pairs[:, 1]]
+    return {f"{lab}_acc": max(Counter(world.attributes[lab][subjects].tolist()).values())
+            / len(subjects) for lab in LABELS}
+
+
+@torch.no_grad()
+def twin_stats(model, world, split: str = "test_known", mode: str = "argmax") -> dict:
+    """How the twins' probability splits within the pair, one row per twin appearance.
+
+    ``within_pair_confidence``: mean of ``max(P(a), P(b)) / (P(a) + P(b))`` (0.5: the
+    calibrated answer, 1: always sure); ``constant_guess_acc``: the accuracy of always
+    answering the twin that appears more often in the split, the ceiling of a model that
+    cannot tell them apart but prefers one (so "chance" is not exactly 0.5 here).
+    """
+    scenes = getattr(world, split)
+    twin_of = {int(a): int(b) for a, b in world.twins.tolist()}
+    twin_of.update({b: a for a, b in twin_of.items()})
+    n, slot = np.nonzero(np.isin(scenes.individuals, list(twin_of)))
+    other = (slot + 1) % (scenes.individuals[n] >= 0).sum(1)  # any other object of the scene
+    boxes = torch.as_tensor(np.stack([scenes.boxes[n, slot], scenes.boxes[n, other]], 1))
+    scene_ids, local = np.unique(n, return_inverse=True)
+    out = model.perceive(torch.as_tensor(scenes.images[scene_ids]), boxes,
+                         torch.as_tensor(local), mode=mode)
+    who = scenes.individuals[n, slot]
+    mate = np.asarray([twin_of[int(i)] for i in who])
+    probs = out.probs["subject"].numpy()
+    p_true, p_mate = probs[np.arange(len(who)), who], probs[np.arange(len(who)), mate]
+    counts = Counter(who.tolist())
+    ceiling = sum(max(counts[a], counts[b]) for a, b in world.twins.tolist()) / len(who)
+    return {"n_appearances": int(len(who)),
+            "acc": float((out.indices["subject"].numpy() == who).mean()),
+            "within_pair_confidence": float((np.maximum(p_true, p_mate)
+                                             / (p_true + p_mate)).mean()),
+            "pair_mass": float((p_true + p_mate).mean()),
+            "constant_guess_acc": float(ceiling)}
+
+
+def perception_part(world, budget: dict, runs: Path, seed: int, timings: dict):
+    models, table, memory = {}, {}, {}
+    for name, kwargs in MODELS.items():
+        model = TensorBrainPerception.for_world(world, seed=seed, **kwargs)
+        t = time.perf_counter()
+        fit_tensor_brain(model, world, runs / name, epochs=budget["epochs"], seed=seed,
+                         progress=False)
+        timings[f"train_{name}"] = time.perf_counter() - t
+        models[name] = model
+        memory[name] = {"episodic": evaluate_episodic(model, world),
+                        "semantic": evaluate_semantic(model, world)}
+        print(f"{name}: trained in {timings[f'train_{name}']:.0f} s", flush=True)
+    t = time.perf_counter()
+    for name, mode, label in ROWS:
+        table[label] = {split: evaluate_perception(models[name], world, split, mode=mode)
+                        for split in ("test_known", "test_novel")}
+        table[label]["twins"] = twin_stats(models[name], world, mode=mode)
+    table["majority value (in-split)"] = {split: majority_rates(world, split)
+                                          for split in ("test_known", "test_novel")}
+    timings["evaluate_perception"] = time.perf_counter() - t
+    return models, table, memory
+
+
+# --------------------------------------------------------------------------------------------
+# (b) episodic capacity
+# --------------------------------------------------------------------------------------------
+@torch.no_grad()
+def subject_recall_at_n(model, world) -> float:
+    """Share of an episode's individuals among the top-``n`` of ``P(s | a_t)``, ``n`` present."""
+    t = torch.arange(world.train.n_scenes)
+    probs = model.recall_episode(t).probs["subject"]
+    hits = []
+    for row, present in zip(probs, world.train.individuals, strict=True):
+        who = present[present >= 0]
+        top = row.topk(len(who)).indices.numpy()
+        hits.append(np.isin(who, top).mean())
+    return float(np.mean(hits))
+
+
+def capacity_part(budget: dict, runs: Path, seed: int, timings: dict) -> dict:
+    curves: dict[str, list[dict]] = {}
+    for dim in budget["capacity_dims"]:
+        curves[str(dim)] = []
+        for n_train in budget["capacity_T"]:
+            world = make_tb_shapes(TBShapesConfig.ci(seed=seed, n_train=n_train,
+                                                     n_test_known=0, n_test_novel=0))
+            model = TensorBrainPerception.for_world(world, dim=dim, seed=seed)
+            steps_per_epoch = -(-n_train // SCENES_PER_BATCH)
+            epochs = max(budget["epochs"], -(-budget["capacity_min_steps"] // steps_per_epoch))
+            t = time.perf_counter()
+            fit_tensor_brain(model, world, runs / f"capacity_d{dim}_T{n_train}",
+                             epochs=epochs, scenes_per_batch=SCENES_PER_BATCH, seed=seed,
+                             tasks={"episodic": 1, "semantic": 1}, progress=False)
+            seconds = time.perf_counter() - t
+            timings[f"capacity_d{dim}_T{n_train}"] = seconds
+            episodic = evaluate_episodic(model, world)
+            point = {"T": n_train, "n_triples": int(len(world.train.relations)),
+                     "epochs": epochs, "steps": epochs * steps_per_epoch,
+                     "subject_recall_at_n": subject_recall_at_n(model, world), **episodic,
+                     "persistent_hits1": evaluate_semantic(model, world)["persistent_hits1"],
+                     "train_s": seconds}
+            curves[str(dim)].append(point)
+            print(f"capacity d={dim} T={n_train}: subject Hits@5 "
+                  f"{point['subject_hits5']:.3f}, recall@n {point['subject_recall_at_n']:.3f}, "
+                  f"predicate Hits@1 {point['predicate_hits1']:.3f} ({seconds:.0f} s)",
+                  flush=True)
+    return curves
+
+
+# --------------------------------------------------------------------------------------------
+# (c) semantic vs episodic recall
+# --------------------------------------------------------------------------------------------
+def _mixture(model) -> SemanticMemory:
+    """The theory's semantic memory: episodic recall averaged over a uniform ``t``."""
+    return SemanticMemory(model.episodic, marginal="mixture")
+
+
+@torch.no_grad()
+def _mixture_probs(model, force: dict[str, torch.Tensor], chunk: int = 64) -> dict:
+    mixture = _mixture(model)
+    n = len(next(iter(force.values())))
+    parts = [mixture.query(force={k: v[i:i + chunk] for k, v in force.items()}).probs
+             for i in range(0, n, chunk)]
+    return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+
+
+@torch.no_grad()
+def persistent_facts(model, world) -> dict[str, dict[str, float]]:
+    """Labels and friend_of from semantic memory (ā, mixture) and from the episodes."""
+    n_ind = world.n_individuals
+    subjects = torch.arange(n_ind)
+    learned = model.recall_semantic(subjects)
+    mixed = _mixture_probs(model, {"subject": subjects})
+    friends = torch.as_tensor(world.friends)
+    friend = PREDICATES.index("friend_of")
+    f_learned = model.recall_semantic(friends[:, 0], force={"object": friends[:, 1]})
+    f_mixed = _mixture_probs(model, {"subject": friends[:, 0], "object": friends[:, 1]})
+    # episodic: (episode, individual) for every individual present in every training episode
+    present = world.train.individuals
+    ep, slot = np.nonzero(present >= 0)
+    who = present[ep, slot]
+    episodic = model.recall_episode(torch.as_tensor(ep), force={"subject": torch.as_tensor(who)})
+    rows = {"semantic (learned ā)": {}, "semantic (mixture over t)": {},
+            "episodic (mean over the individual's episodes)": {}}
+    for lab in LABELS:
+        truth = world.attributes[lab][:n_ind]
+        rows["semantic (learned ā)"][lab] = float(
+            (learned.indices[f"subject.{lab}"].numpy() == truth).mean())
+        rows["semantic (mixture over t)"][lab] = float(
+            (mixed[f"subject.{lab}"].argmax(1).numpy() == truth).mean())
+        hit = episodic.indices[f"subject.{lab}"].numpy() == world.attributes[lab][who]
+        rows["episodic (mean over the individual's episodes)"][lab] = float(
+            np.mean([hit[who == s].mean() for s in np.unique(who)]))
+    rows["semantic (learned ā)"]["friend_of"] = float(
+        (f_learned.indices["predicate"] == friend).float().mean())
+    rows["semantic (mixture over t)"]["friend_of"] = float(
+        (f_mixed["predicate"].argmax(1) == friend).float().mean())
+    # episodic friend_of: each friend pair (s, o), from every episode that contains s
+    per_pair = []
+    for s, o in world.friends.tolist():
+        eps = np.nonzero((present == s).any(1))[0]
+        rec = model.recall_episode(torch.as_tensor(eps), force={
+            "subject": torch.full((len(eps),), s), "object": torch.full((len(eps),), o)})
+        per_pair.append(float((rec.indices["predicate"] == friend).float().mean()))
+    rows["episodic (mean over the individual's episodes)"]["friend_of"] = float(
+        np.mean(per_pair))
+    # who are s's friends: the true friends among the top n_friends of P(o | s) (a test
+    # that a memory answering friend_of for every pair cannot pass; chance 2/31)
+    friends_of = [set(world.friends[world.friends[:, 0] == s, 1].tolist()) for s in range(n_ind)]
+    k = world.config.n_friends
+
+    def friend_recall(probs: torch.Tensor, subjects: np.ndarray) -> np.ndarray:
+        top = probs.topk(k, dim=1).indices.tolist()
+        return np.asarray([len(friends_of[s] & set(t)) / k
+                           for s, t in zip(subjects.tolist(), top, strict=True)])
+
+    rows["semantic (learned ā)"]["friends_recall"] = float(
+        friend_recall(learned.probs["object"], np.arange(n_ind)).mean())
+    rows["semantic (mixture over t)"]["friends_recall"] = float(
+        friend_recall(mixed["object"], np.arange(n_ind)).mean())
+    hit = friend_recall(episodic.probs["object"], who)
+    rows["episodic (mean over the individual's episodes)"]["friends_recall"] = float(
+        np.mean([hit[who == s].mean() for s in np.unique(who)]))
+    return rows
+
+
+def _majority_hit(counts: Counter, truth: int) -> float:
+    """Expected hit of answering the most frequent value (ties: uniformly among them)."""
+    top = max(counts.values())
+    return float(counts[truth] == top) / sum(v == top for v in counts.values())
+
+
+def _restricted_hits(probs: torch.Tensor, allowed: tuple[int, ...], truth: list[set]) -> np.ndarray:
+    choice = np.asarray(allowed)[probs[:, list(allowed)].argmax(1).numpy()]
+    return np.asarray([c in t for c, t in zip(choice, truth, strict=True)], dtype=float)
+
+
+@torch.no_grad()
+def transient_relations(model, world) -> dict:
+    """The direction (and any visual predicate) of each pair of each training episode."""
+    scenes = world.train
+    pairs = scenes.pairs()
+    sets = scenes.true_predicates()
+    truth = [sets[tuple(p)] for p in pairs.tolist()]
+    direction = np.asarray([next(iter(t & set(DIRECTIONS))) for t in truth])
+    subj = torch.as_tensor(scenes.individuals[pairs[:, 0], pairs[:, 1]])
+    obj = torch.as_tensor(scenes.individuals[pairs[:, 0], pairs[:, 2]])
+    probs = {
+        "episodic (a_t, s, o forced)": model.recall_episode(
+            torch.as_tensor(pairs[:, 0]), force={"subject": subj, "object": obj}
+        ).probs["predicate"],
+        "semantic (learned ā, s, o forced)": model.recall_semantic(
+            subj, force={"object": obj}).probs["predicate"],
+        "semantic (mixture over t, s, o forced)": _mixture_probs(
+            model, {"subject": subj, "object": obj})["predicate"],
+    }
+    # base rates: uniform, the most frequent direction overall, and the pair's own majority
+    # direction over its training episodes (in-sample: the best any time-free memory can do)
+    key = [(int(s), int(o)) for s, o in zip(subj, obj, strict=True)]
+    counts: dict[tuple[int, int], Counter] = {}
+    for k, d in zip(key, direction, strict=True):
+        counts.setdefault(k, Counter())[int(d)] += 1
+    n_seen = np.asarray([sum(counts[k].values()) for k in key])
+    varying = np.asarray([len(counts[k]) > 1 for k in key])
+    pair_majority = np.asarray([_majority_hit(counts[k], int(d))
+                                for k, d in zip(key, direction, strict=True)])
+    overall = Counter(direction.tolist()).most_common(1)[0][0]
+    subsets = {"all pairs": np.ones(len(pairs), bool),
+               "pairs seen in >= 2 episodes": n_seen >= 2,
+               "pairs whose direction varies across episodes": varying}
+    rows: dict[str, dict] = {}
+    for name, p in probs.items():
+        dir_hit = _restricted_hits(p, DIRECTIONS, truth)
+        vis_hit = _restricted_hits(p, VISUAL, truth)
+        raw = p.argmax(1).numpy()
+        raw_hit = np.asarray([c in t for c, t in zip(raw, truth, strict=True)], float)
+        rows[name] = {"direction_acc": {s: float(dir_hit[m].mean()) for s, m in subsets.items()},
+                      "visual_hits1": float(vis_hit.mean()),
+                      "raw_hits1": float(raw_hit.mean()),
+                      "raw_friend_of_share": float((raw == PREDICATES.index("friend_of")).mean())}
+    rows["base rate: uniform over 4 directions"] = {
+        "direction_acc": {s: 0.25 for s in subsets}}
+    rows[f"base rate: most frequent direction ({PREDICATES[overall]})"] = {
+        "direction_acc": {s: float((direction[m] == overall).mean()) for s, m in subsets.items()}}
+    rows["base rate: the pair's majority direction (in-sample)"] = {
+        "direction_acc": {s: float(pair_majority[m].mean()) for s, m in subsets.items()}}
+    return {"rows": rows, "n_pairs": {s: int(m.sum()) for s, m in subsets.items()},
+            "n_distinct_pairs": len(counts)}
+
+
+# --------------------------------------------------------------------------------------------
+# (d) Kinships
+# --------------------------------------------------------------------------------------------
+def kinships_part(mode: str, tmp: Path, timings: dict) -> dict:
+    """The benchmark's results: its stored full run, or ``bench_tensor_brain.py`` run here."""
+    t = time.perf_counter()
+    if mode == "stored":
+        if not STORED_BENCH.is_file():
+            raise FileNotFoundError(f"no stored benchmark results at {STORED_BENCH}; run "
+                                    f"{BENCH.name} first, or pass --kg run")
+        bench = json.loads(STORED_BENCH.read_text())
+        bench["source"] = (f"stored full run of {BENCH.relative_to(ROOT)}: "
+                           f"{STORED_BENCH.relative_to(ROOT)} (its own machine and timings)")
+    else:
+        out = tmp / "bench_tensor_brain.json"
+        command = [sys.executable, str(BENCH), "--out", str(out),
+                   "--threads", str(torch.get_num_threads())] + (["--quick"] if mode == "quick"
+                                                                 else [])
+        run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        if run.returncode:
+            raise RuntimeError(f"{BENCH.name} failed:\n{run.stderr}")
+        bench = json.loads(out.read_text())
+        bench["source"] = f"{BENCH.relative_to(ROOT)}{' --quick' if mode == 'quick' else ''}, " \
+                          f"run by this analysis"
+    timings["kinships"] = time.perf_counter() - t
+    print(f"kinships ({bench['source']}): TB MRR {bench['kinships_mrr']:.3f}, ComplEx "
+          f"{bench['complex_mrr']:.3f}", flush=True)
+    return bench
+
+
+# --------------------------------------------------------------------------------------------
+# figures
+# --------------------------------------------------------------------------------------------
+def _save(fig: plt.Figure, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+PERCEPTION_KEYS = {"test_known": ("shape_acc", "colour_acc", "size_acc", "age_acc",
+                                  "dangerous_acc", "entity_acc_non_twins", "entity_acc_twins",
+                                  "predicate_hits1"),
+                   "test_novel": ("shape_acc", "colour_acc", "size_acc", "age_acc",
+                                  "dangerous_acc", "predicate_hits1")}
+
+
+def plot_perception(table: dict, path: Path) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.3), gridspec_kw={"width_ratios": [8, 6]},
+                             layout="constrained")
+    names = {"entity_acc_non_twins": "entity\nnon-twins", "entity_acc_twins": "entity\ntwins",
+             "predicate_hits1": "predicate\nHits@1"}
+    for ax, (split, keys) in zip(axes, PERCEPTION_KEYS.items(), strict=True):
+        x = np.arange(len(keys))
+        width = 0.8 / len(COLOURS)
+        for i, (label, colour) in enumerate(COLOURS.items()):
+            ax.bar(x + (i - 1.5) * width, [table[label][split].get(k, np.nan) for k in keys],
+                   width, color=colour, label=label)
+        base = table["majority value (in-split)"][split]
+        ax.scatter(x, [base.get(k, np.nan) for k in keys], marker="_", s=400, color="k",
+                   zorder=3, label="majority value")
+        ax.set_xticks(x, [names.get(k, k.replace("_acc", "")) for k in keys], fontsize=8)
+        ax.set(ylim=(0, 1.05), title=split.replace("_", " "), ylabel="accuracy")
+    axes[0].axhline(0.5, color="grey", lw=0.6, ls=":")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=5, fontsize=8)
+    _save(fig, path)
+
+
+def plot_capacity(curves: dict, path: Path) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for dim, points, style in zip(curves, curves.values(), ("o-", "s--"), strict=False):
+        ts = [p["T"] for p in points]
+        axes[0].plot(ts, [p["subject_hits5"] for p in points], style, color="tab:red",
+                     label=f"subject Hits@5, d={dim}")
+        axes[0].plot(ts, [p["subject_recall_at_n"] for p in points], style, color="tab:purple",
+                     label=f"subject recall@n, d={dim}")
+        axes[1].plot(ts, [p["predicate_hits1"] for p in points], style, color="tab:blue",
+                     label=f"predicate Hits@1, d={dim}")
+    for ax, ylabel in zip(axes, ("who was in episode t", "relation of a forced pair"),
+                          strict=True):
+        ax.set_xscale("log", base=2)
+        ts = [p["T"] for p in next(iter(curves.values()))]
+        ax.set_xticks(ts, [str(t) for t in ts])
+        ax.minorticks_off()
+        ax.set(xlabel="stored episodes T", ylabel=ylabel, ylim=(0, 1.02))
+        ax.legend(fontsize=7, loc="lower left")
+    axes[0].axhline(5 / 32, color="grey", lw=0.8, ls=":")
+    fig.suptitle("Episodic recall from the time index alone (memory tasks only; "
+                 "≥ 40 epochs, ≥ 500 steps)",
+                 fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_semantic_episodic(facts: dict, transient: dict, path: Path) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [7, 5]},
+                             layout="constrained")
+    keys = list(LABELS) + ["friend_of", "friends_recall"]
+    x = np.arange(len(keys))
+    colours = ("tab:green", "tab:olive", "tab:red")
+    for i, ((name, row), colour) in enumerate(zip(facts.items(), colours, strict=True)):
+        values = [row[k] for k in keys]
+        axes[0].bar(x + (i - 1) * 0.27, values, 0.27, color=colour, label=name)
+        for xi, v in zip(x + (i - 1) * 0.27, values, strict=True):
+            if v < 0.1:
+                axes[0].text(xi, v + 0.01, f"{v:.2f}", ha="center", fontsize=6, rotation=90)
+    axes[0].set_xticks(x, keys, fontsize=8)
+    axes[0].axhline(2 / 31, color="grey", lw=0.6, ls=":")
+    axes[0].set(ylim=(0, 1.05), ylabel="Hits@1 (friends_recall: recall@2)",
+                title="persistent facts")
+    axes[0].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3)
+    rows = transient["rows"]
+    subsets = list(next(iter(rows.values()))["direction_acc"])
+    names = list(rows)
+    x = np.arange(len(subsets))
+    width = 0.8 / len(names)
+    palette = ("tab:red", "tab:green", "tab:olive", "0.8", "0.6", "0.35")
+    for i, (name, colour) in enumerate(zip(names, palette, strict=True)):
+        axes[1].bar(x + (i - (len(names) - 1) / 2) * width,
+                    [rows[name]["direction_acc"][s] for s in subsets], width, color=colour,
+                    label=name)
+    axes[1].set_xticks(x, [s.replace("pairs whose direction varies across episodes",
+                                     "direction varies").replace("pairs seen in >= 2 episodes",
+                                                                 "seen >= 2 times")
+                           for s in subsets], fontsize=8)
+    axes[1].set(ylim=(0, 1.05), ylabel="direction accuracy (4-way)",
+                title="transient relations of the training episodes")
+    axes[1].legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
+    _save(fig, path)
+
+
+@torch.no_grad()
+def plot_decoded(model, world, path: Path, n_scenes: int = 4) -> None:
+    """Test scenes with each object's decoded identity and shape (green: right individual)."""
+    scenes = world.test_known
+    pairs = scenes.pairs()
+    fig, axes = plt.subplots(1, n_scenes, figsize=(3.2 * n_scenes, 4.6), layout="constrained")
+    shapes = LABELS["shape"]
+    for ax, n in zip(axes, range(n_scenes), strict=True):
+        rows = pairs[pairs[:, 0] == n]
+        first = rows[np.unique(rows[:, 1], return_index=True)[1]]  # one pair per subject slot
+        boxes = torch.as_tensor(np.stack([scenes.boxes[n, first[:, 1]],
+                                          scenes.boxes[n, first[:, 2]]], 1))
+        out = model.perceive(torch.as_tensor(scenes.images[[n]]), boxes,
+                             torch.zeros(len(first), dtype=torch.long))
+        ax.imshow(scenes.images[n].transpose(1, 2, 0))
+        lines = []
+        for i, (_, s, _o) in enumerate(first.tolist()):
+            x0, y0, x1, y1 = scenes.boxes[n, s]
+            who, truth = int(out.indices["subject"][i]), int(scenes.individuals[n, s])
+            colour = "lime" if who == truth else "red"
+            ax.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
+                                       ec=colour, lw=1.5))
+            inside = y0 < 6  # at the top edge: write the label under the box
+            ax.text(x0, y1 + 0.5 if inside else y0 - 1, f"e{who}", color=colour, fontsize=8,
+                    va="top" if inside else "bottom")
+            lines.append(f"e{who} {shapes[int(out.indices['subject.shape'][i])]} "
+                         f"{PREDICATES[int(out.indices['predicate'][i])]} "
+                         f"e{int(out.indices['object'][i])}")
+        ax.set(xticks=[], yticks=[], title=f"test scene {n}")
+        ax.set_xlabel("\n".join(lines), fontsize=7)
+    fig.suptitle("Decoded subject, its shape label, predicate and object (box: green = right "
+                 "individual)", fontsize=9)
+    _save(fig, path)
+
+
+KG_MODELS = ("tb", "complex", "rescal", "distmult", "popularity")
+KG_NAMES = {"tb": "TB decoder", "complex": "ComplEx", "rescal": "RESCAL", "distmult": "DistMult",
+            "popularity": "popularity"}
+
+
+def plot_kinships(bench: dict, path: Path) -> None:
+    names = [n for n in KG_MODELS if n in bench["link_prediction"]]
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    x = np.arange(len(names))
+    ax.bar(x - 0.2, [bench["link_prediction"][n]["both"]["mrr"] for n in names], 0.4,
+           color="tab:blue", label="link prediction MRR (both directions)")
+    ax.bar(x + 0.2, [bench["predicate_ranking"][n]["mrr"] for n in names], 0.4,
+           color="tab:orange", label="predicate ranking MRR")
+    ax.set_xticks(x, [KG_NAMES[n] for n in names])
+    ax.set(ylim=(0, 1.05), ylabel="filtered MRR", title="Kinships (pykeen split), test")
+    ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+# --------------------------------------------------------------------------------------------
+# tables
+# --------------------------------------------------------------------------------------------
+def _f(v) -> str:
+    return "–" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.3f}"
+
+
+def markdown(result: dict) -> str:
+    a = result["perception"]
+    cols = ("shape_acc", "parent_acc", "colour_acc", "size_acc", "age_acc", "dangerous_acc")
+    lines = ["## (a) Perception with and without top-down feedback", ""]
+    for split in ("test_known", "test_novel"):
+        extra = (("entity_acc_non_twins", "entity_acc_twins", "twin_pair_mass")
+                 if split == "test_known" else ())
+        keys = cols + extra + ("predicate_hits1", "predicate_hits3")
+        lines += [f"`{split}` ({int(a[ROWS[0][2]][split]['n_pairs'])} ordered pairs, decoded "
+                  f"subject):", "",
+                  "| model | " + " | ".join(k.replace("_acc", "").replace("_", " ")
+                                            for k in keys) + " |",
+                  "|---|" + "---|" * len(keys)]
+        for label, row in a.items():
+            lines.append(f"| {label} | " + " | ".join(_f(row[split].get(k)) for k in keys)
+                         + " |")
+        lines.append("")
+    twins = {label: row["twins"] for label, row in a.items() if "twins" in row}
+    first = next(iter(twins.values()))
+    lines += [f"Twins on `test_known`, per appearance ({first['n_appearances']} appearances of "
+              f"the 8 twins; always answering the more frequent twin of each pair scores "
+              f"{first['constant_guess_acc']:.3f}):", "",
+              "| model | accuracy | P on the pair | max(P(a), P(b)) / P(pair) (0.5 = calibrated) |",
+              "|---|---|---|---|"]
+    for label, row in twins.items():
+        lines.append(f"| {label} | {_f(row['acc'])} | {_f(row['pair_mass'])} | "
+                     f"{_f(row['within_pair_confidence'])} |")
+    lines.append("")
+    m = result["memory_of_perception_models"]
+    lines += ["Memory recall of the same three models:", "",
+              "| model | episodic subject Hits@5 | episodic predicate Hits@1 | "
+              "semantic persistent Hits@1 | semantic dangerous | semantic friend_of |",
+              "|---|---|---|---|---|---|"]
+    for name, row in m.items():
+        lines.append(f"| {name} | {_f(row['episodic']['subject_hits5'])} | "
+                     f"{_f(row['episodic']['predicate_hits1'])} | "
+                     f"{_f(row['semantic']['persistent_hits1'])} | "
+                     f"{_f(row['semantic']['dangerous_hits1'])} | "
+                     f"{_f(row['semantic']['friend_of_hits1'])} |")
+    lines += ["", "## (b) Episodic capacity (memory tasks only)", "",
+              "| d | T | triples | epochs (steps) | subject Hits@5 | subject recall@n | "
+              "predicate Hits@1 | label acc (shape/colour/size/age) | semantic persistent | "
+              "train s |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for dim, points in result["capacity"].items():
+        for p in points:
+            labels = "/".join(f"{p[f'{k}_acc']:.2f}" for k in ("shape", "colour", "size", "age"))
+            lines.append(f"| {dim} | {p['T']} | {p['n_triples']} | {p['epochs']} ({p['steps']}) "
+                         f"| {_f(p['subject_hits5'])} | "
+                         f"{_f(p['subject_recall_at_n'])} | {_f(p['predicate_hits1'])} | "
+                         f"{labels} | {_f(p['persistent_hits1'])} | {p['train_s']:.0f} |")
+    facts = result["semantic_vs_episodic"]["persistent"]
+    keys = list(LABELS) + ["friend_of", "friends_recall"]
+    lines += ["", "## (c) Semantic vs episodic recall", "",
+              "Persistent facts. Labels: Hits@1 over the 32 individuals (subject forced). "
+              "friend_of: argmax of P(p | s, o) is friend_of, over the "
+              f"{len(result['world']['friends'])} true friend pairs only (a memory that "
+              "answers friend_of for every pair scores 1). friends_recall: share of each "
+              "individual's friends among the top-2 of P(o | s) (chance 2/31 = 0.065).", "",
+              "| memory | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    for name, row in facts.items():
+        lines.append(f"| {name} | " + " | ".join(_f(row[k]) for k in keys) + " |")
+    tr = result["semantic_vs_episodic"]["transient"]
+    subsets = list(tr["n_pairs"])
+    lines += ["", "Transient relations: the direction (left_of / right_of / above / below) of "
+              "each ordered pair of each training episode, argmax over the four directions "
+              f"({tr['n_distinct_pairs']} distinct ordered pairs):", "",
+              "| recall | " + " | ".join(f"{s} (n={tr['n_pairs'][s]})" for s in subsets)
+              + " | visual-predicate Hits@1 | unrestricted Hits@1 | argmax = friend_of |",
+              "|---|" + "---|" * (len(subsets) + 3)]
+    for name, row in tr["rows"].items():
+        lines.append(f"| {name} | " + " | ".join(_f(row["direction_acc"][s]) for s in subsets)
+                     + f" | {_f(row.get('visual_hits1'))} | {_f(row.get('raw_hits1'))} | "
+                     f"{_f(row.get('raw_friend_of_share'))} |")
+    k = result["kinships"]
+    cfg = k["config"]
+    lines += ["", f"## (d) Knowledge graphs (filtered test, realistic ties; baselines "
+              f"{cfg['epochs']} epochs, TB decoder {cfg.get('tb_epochs', cfg['epochs'])})", "",
+              f"Source: {k.get('source', BENCH.name)}.", ""]
+    for name, run in (("Kinships", k), ("Nations (nearly uninformative: 14 entities)",
+                                        k.get("nations"))):
+        if not run:
+            continue
+        lines += [f"{name}:", "", "| model | MRR | H@1 | H@3 | H@10 | tail MRR | head MRR | "
+                  "predicate MRR | predicate H@1 | train s |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for model in KG_MODELS:
+            if model not in run["link_prediction"]:
+                continue
+            lp, pr = run["link_prediction"][model], run["predicate_ranking"][model]
+            b = lp["both"]
+            lines.append(f"| {model} | {b['mrr']:.3f} | {b['hits@1']:.3f} | {b['hits@3']:.3f} | "
+                         f"{b['hits@10']:.3f} | {lp['tail']['mrr']:.3f} | "
+                         f"{lp['head']['mrr']:.3f} | {pr['mrr']:.3f} | {pr['hits@1']:.3f} | "
+                         f"{run['train_s'].get(model, 0.0):.0f} |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seed", type=int, default=0, help="world and model seed")
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller budget; writes to a temporary folder unless --out")
+    parser.add_argument("--out", "--out-dir", dest="out", default=None,
+                        help="output folder (default analyses/results/tensor_brain)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--kg", choices=("stored", "run", "quick"), default=None,
+                        help="part (d): read the benchmark's stored full run (default), run "
+                             "bench_tensor_brain.py here (about 4 more minutes) or run it "
+                             "with --quick (the default with --quick)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    default_out = (Path(tempfile.gettempdir()) / "tensor_brain_quick" if args.quick
+                   else ROOT / "analyses" / "results" / "tensor_brain")
+    out = Path(args.out) if args.out else default_out
+    out.mkdir(parents=True, exist_ok=True)
+    budget = QUICK if args.quick else FULL
+    start = time.perf_counter()
+    timings: dict[str, float] = {}
+    config = TBShapesConfig.ci(seed=args.seed)
+    world = make_tb_shapes(config)
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = Path(tmp)
+        models, perception, memory = perception_part(world, budget, runs, args.seed, timings)
+        t = time.perf_counter()
+        facts = persistent_facts(models["feedback"], world)
+        transient = transient_relations(models["feedback"], world)
+        timings["semantic_vs_episodic"] = time.perf_counter() - t
+        plot_decoded(models["feedback"], world, out / "decoded.png")
+        capacity = capacity_part(budget, runs, args.seed, timings)
+        kinships = kinships_part(args.kg or ("quick" if args.quick else "stored"), runs,
+                                 timings)
+    plot_perception(perception, out / "perception.png")
+    plot_capacity(capacity, out / "capacity.png")
+    plot_semantic_episodic(facts, transient, out / "semantic_vs_episodic.png")
+    plot_kinships(kinships, out / "kinships.png")
+    timings["total"] = time.perf_counter() - start
+    result = {
+        "what": __doc__.split("\n\n")[0], "seed": args.seed, "quick": args.quick,
+        "machine": sys_info.collect() | {"torch_threads": torch.get_num_threads()},
+        "world": {"config": {k: (list(v) if isinstance(v, tuple) else v)
+                             for k, v in vars(config).items()},
+                  "twins": world.twins.tolist(), "friends": world.friends.tolist(),
+                  "n_train_triples": int(len(world.train.relations))},
+        "models": {name: {**kwargs, "dim": 128, "nonlinearity": "sigmoid", "bias": "none",
+                          "order": ["subject", "object", "predicate"], "dropout": 0.0,
+                          "seed": args.seed} for name, kwargs in MODELS.items()},
+        "training": {"epochs": budget["epochs"], "scenes_per_batch": 16, "facts_per_batch": 64,
+                     "lr": 3e-3, "memory_lr": 0.1, "warmup_steps": 20,
+                     "tasks (a), (c)": {"perception": 1, "episodic": 1, "semantic": 1},
+                     "tasks (b)": {"episodic": 1, "semantic": 1},
+                     "optimizer": "AdamW, cosine after warm-up, grad clip 5 (fit_tensor_brain)"},
+        "capacity_config": {"T": list(budget["capacity_T"]), "dims": list(budget["capacity_dims"]),
+                            "epochs": f"max({budget['epochs']}, enough for "
+                                      f"{budget['capacity_min_steps']} steps)",
+                            "world": "TBShapesConfig.ci(n_train=T, n_test_known=0, "
+                                     "n_test_novel=0): the same 32 individuals"},
+        "perception": perception, "memory_of_perception_models": memory,
+        "capacity": capacity,
+        "semantic_vs_episodic": {"persistent": facts, "transient": transient},
+        "kinships": kinships, "seconds": timings,
+    }
+    with atomic_path(out / "tensor_brain.json") as tmp_path:
+        tmp_path.write_text(json.dumps(result, indent=2, default=float) + "\n")
+    text = markdown(result)
+    with atomic_path(out / "tensor_brain.md") as tmp_path:
+        tmp_path.write_text(text)
+    print("\n" + text)
+    print(f"wrote {out}/ in {timings['total']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
