@@ -39,7 +39,7 @@ def small_foveated(rotation_invariant=False):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     torch.manual_seed(0)
-    train = make_cluttered_digits(2500, seed=0, split="train")
+    train = make_cluttered_digits(2000, seed=0, split="train")
     models = {"foveated": small_foveated(rotation_invariant=True),
               "cartesian": CartesianResNet("resnet18", num_classes=10, in_channels=1,
                                            crop=FixationCrop(32, log2_radius=-1))}
