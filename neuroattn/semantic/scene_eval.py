@@ -30,16 +30,11 @@ import torch
 
 from neuroattn.datasets.synthetic.tb_shapes import LABELS, TBShapes
 from neuroattn.semantic.decoder import DecodeMode
+from neuroattn.semantic.kg import filtered_ranks
 from neuroattn.semantic.perception import TensorBrainPerception
 from neuroattn.semantic.scene_training import _split, perception_rows
 
 __all__ = ["evaluate_episodic", "evaluate_perception", "evaluate_semantic"]
-
-
-def _ranks(probs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """1-based rank of each target (ties broken pessimistically)."""
-    p_true = probs.gather(1, target.reshape(-1, 1))
-    return (probs >= p_true).sum(1)
 
 
 @torch.no_grad()
@@ -130,8 +125,8 @@ def evaluate_episodic(model: TensorBrainPerception, world: TBShapes, *, k: int =
     present = scenes.individuals[episodes]
     rows, cols = np.nonzero(present >= 0)
     who = torch.as_tensor(present[rows, cols])
-    ranks = _ranks(probs[torch.as_tensor(rows)], who)
-    scores = {f"subject_hits{k}": float((ranks <= k).float().mean())}
+    ranks = filtered_ranks(probs[torch.as_tensor(rows)], who, ties="pessimistic")
+    scores = {f"subject_hits{k}": float((ranks <= k).mean())}
     # triples of these episodes: forced subject and object, scored labels and predicate
     rel = perception_rows(world, "train")
     keep = torch.as_tensor(np.isin(rel.image_index.numpy(), episodes))
@@ -164,14 +159,13 @@ def evaluate_semantic(model: TensorBrainPerception, world: TBShapes) -> dict[str
         label_hits.append(hit)
     # friend_of: rank each true friend among all individuals by P(o | s, ā), the other
     # friends of s filtered out (a memory that answers friend_of for any pair gains nothing)
-    probs = out.probs["object"].cpu()
-    friend_hit = []
+    friends_of: dict[int, set[int]] = {}
     for s_id, o_id in world.friends.tolist():
-        p = probs[s_id].clone()
-        others = [o for s2, o in world.friends.tolist() if s2 == s_id and o != o_id]
-        p[others] = -1.0
-        friend_hit.append(int(p.argmax()) == o_id)
-    friend_hit = np.asarray(friend_hit)
+        friends_of.setdefault(s_id, set()).add(o_id)
+    probs = out.probs["object"].cpu()[world.friends[:, 0]]
+    friend_hit = filtered_ranks(probs, world.friends[:, 1],
+                                [friends_of[s_id] for s_id in world.friends[:, 0].tolist()],
+                                ties="pessimistic") <= 1
     scores["friend_of_hits1"] = float(friend_hit.mean())
     all_hits = np.concatenate(label_hits + [friend_hit])
     scores["persistent_hits1"] = float(all_hits.mean())
