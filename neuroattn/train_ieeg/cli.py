@@ -249,8 +249,7 @@ def _demo(args: argparse.Namespace, progress: bool | None) -> None:
 def _last_metric(out_dir: Path, key: str) -> float:
     rows = [json.loads(line) for line in (out_dir / "metrics.jsonl").read_text().splitlines()]
     values = [r[key] for r in rows if key in r]
-    tail = values[-10:]
-    return sum(tail) / len(tail) if tail else float("nan")
+    return values[-1] if values else float("nan")  # the running mean of the last interval
 
 
 def main(argv: Sequence[str] | None = None) -> int:

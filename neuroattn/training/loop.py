@@ -5,8 +5,14 @@ validation metric improves), holding the model, optimiser, schedule, step,
 epoch and every random-number state, so ``resume=True`` continues exactly
 where the last finished epoch left off: same steps, same batches (loaders
 with ``set_epoch``), same dropout masks. Metrics go to ``metrics.jsonl`` and
-``metrics.csv`` in the run directory (and TensorBoard if asked); rows written
-after the last checkpoint of a killed run are dropped on resume.
+``metrics.csv`` in the run directory (and TensorBoard if asked): one row of
+running means every ``log_every`` steps and at the end of each epoch. Rows
+written after the last checkpoint of a killed run are dropped on resume.
+
+A step does no host sync: the loss and the metrics (floats or 0-d tensors)
+are summed on the device and read back in one transfer per logged row (one
+all-reduce of one stacked tensor under ``torchrun``). Checkpoints are loaded
+on the CPU, so the random-number states restore whatever the device.
 
 Under ``torchrun`` the model is wrapped in DistributedDataParallel, logged
 values are averaged over ranks, and only rank 0 writes logs, checkpoints and
@@ -23,7 +29,7 @@ Examples
 >>> def loss_fn(model, batch):
 ...     x, y = batch
 ...     loss = torch.nn.functional.mse_loss(model(x), y)
-...     return loss, {"mse": loss.item()}
+...     return loss, {"mse": loss.detach()}
 >>> trainer = Trainer(model, loss_fn, TrainConfig(epochs=2, lr=0.1), tempfile.mkdtemp(),
 ...                   progress=False)
 >>> summary = trainer.fit(data)
@@ -48,18 +54,25 @@ import torch
 
 from neuroattn._logging import logger
 from neuroattn.config import save_config, to_dict
-from neuroattn.device import autocast, resolve_device
+from neuroattn.device import autocast, enable_tf32, needs_grad_scaler, resolve_device
 from neuroattn.progress import progress as progress_bar
 from neuroattn.seeding import set_seed
 from neuroattn.training import distributed
 from neuroattn.training.checkpoint import load_checkpoint, save_checkpoint
 
-LossFn = Callable[[torch.nn.Module, Any], tuple[torch.Tensor, dict[str, float]]]
+Metric = float | torch.Tensor
+LossFn = Callable[[torch.nn.Module, Any], tuple[torch.Tensor, dict[str, Metric]]]
 
 
 @dataclass
 class TrainConfig:
-    """Optimisation settings (all recorded in the run's ``config.yaml``)."""
+    """Optimisation settings (all recorded in the run's ``config.yaml``).
+
+    ``precision`` is one of :data:`neuroattn.device.PRECISIONS` (the fp16
+    spellings train with a gradient scaler), ``log_every`` the number of steps
+    per logged row of running means, and ``tf32`` allows TF32 matmuls for the
+    float32 work on CUDA (ignored elsewhere).
+    """
 
     epochs: int = 10
     max_steps: int | None = None
@@ -70,6 +83,8 @@ class TrainConfig:
     precision: str = "auto"
     device: str = "auto"
     seed: int = 0
+    log_every: int = 50
+    tf32: bool = True
 
 
 def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
@@ -99,12 +114,22 @@ def _rng_state() -> dict[str, Any]:
 
 
 def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
+    """Restore the states of ``_rng_state`` (as CPU byte tensors, whatever their device)."""
+    torch.set_rng_state(state["torch"].to("cpu", torch.uint8))
     random.setstate(state["python"])
     name, keys, *rest = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    np.random.set_state((name, keys.cpu().numpy().astype(np.uint32), *rest))
+    saved = [s.to("cpu", torch.uint8) for s in state["cuda"]]
+    visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    restored = min(len(saved), visible)
+    if restored:
+        torch.cuda.set_rng_state_all(saved[:restored])
+    if len(saved) != visible:
+        logger.warning(
+            "the checkpoint holds the random states of %d CUDA device(s) but %d are visible: "
+            "restored %d; the other devices keep their current states, so dropout on them "
+            "will differ from the original run (resume with the same CUDA_VISIBLE_DEVICES "
+            "for an exact continuation).", len(saved), visible, restored)
 
 
 class Trainer:
@@ -114,7 +139,8 @@ class Trainer:
     ----------
     model : torch.nn.Module
     loss_fn : callable
-        Returns the loss to minimise and a dict of floats to log.
+        Returns the loss to minimise and a dict of metrics to log, each a float or
+        a detached 0-d tensor (tensors avoid a host sync per step).
     config : TrainConfig
     out_dir : path-like
         Run directory: ``config.yaml``, ``metrics.jsonl``/``.csv``, ``last.pt``, ``best.pt``.
@@ -140,6 +166,11 @@ class Trainer:
     ----------
     module : torch.nn.Module
         The model itself; ``model`` is its DDP wrapper under ``torchrun``.
+    scaler : torch.amp.GradScaler
+        Enabled for fp16 autocast only.
+    scheduler : torch.optim.lr_scheduler.LambdaLR or None
+        Warmup + cosine schedule, made by :meth:`fit` (or by the first
+        :meth:`training_step` outside ``fit``).
     """
 
     def __init__(self, model: torch.nn.Module, loss_fn: LossFn, config: TrainConfig,
@@ -152,7 +183,12 @@ class Trainer:
         self.run_config = config if run_config is None else run_config
         self.monitor, self.model_name = monitor, model_name
         self.out_dir = Path(out_dir)
+        if not isinstance(config.log_every, int) or config.log_every < 1:
+            raise ValueError(f"log_every must be a positive int, got {config.log_every!r}.")
         self.device = distributed.init_distributed(resolve_device(config.device))
+        self.scaler = torch.amp.GradScaler(
+            self.device.type, enabled=needs_grad_scaler(self.device, config.precision))
+        enable_tf32(self.device, config.tf32)
         self.rank, self.main = distributed.rank(), distributed.is_main()
         self.progress = progress if self.main else False
         self.module = model.to(self.device)
@@ -164,9 +200,14 @@ class Trainer:
                 model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self._tensorboard = _tensorboard_writer(self.out_dir) if tensorboard and self.main \
             else None
+        # The fused CUDA kernel: fewer launches, and no host sync under a GradScaler.
         self.optimizer = torch.optim.AdamW(params if param_groups is None else param_groups,
-                                           lr=config.lr, weight_decay=config.weight_decay)
+                                           lr=config.lr, weight_decay=config.weight_decay,
+                                           fused=True if self.device.type == "cuda" else None)
+        self.scheduler: torch.optim.lr_scheduler.LambdaLR | None = None
         self.step, self.epoch, self.best = 0, 0, -math.inf
+        self._sums: dict[str, Metric] = {}
+        self._counts: dict[str, int] = {}
 
     def _schedule(self, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
         total = self.config.max_steps or self.config.epochs * steps_per_epoch
@@ -203,21 +244,112 @@ class Trainer:
 
     def _state(self, scheduler) -> dict[str, Any]:
         return {"model": self.module.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "step": self.step, "epoch": self.epoch,
-                "best": self.best, "rng": _rng_state(), "config": to_dict(self.config)}
+                "scheduler": scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+                "step": self.step, "epoch": self.epoch, "best": self.best,
+                "rng": _rng_state(), "config": to_dict(self.config)}
+
+    def training_step(self, batch: Any) -> torch.Tensor:
+        """Run one optimisation step on ``batch`` exactly as :meth:`fit` does.
+
+        Device transfer, autocast, backward (scaled under fp16), clipping,
+        optimizer, scaler and scheduler steps; the loss and metrics are added
+        to the running sums that :meth:`fit` logs. No host sync, no file access:
+        it runs on ``TrainConfig(device="meta")`` to audit the dispatch.
+
+        Parameters
+        ----------
+        batch : Any
+            What the loader yields (tensors, tuples, dicts, or an object with
+            ``to(device, non_blocking=True)``).
+
+        Returns
+        -------
+        torch.Tensor
+            The detached loss, on the device.
+
+        Examples
+        --------
+        >>> import tempfile, torch
+        >>> model = torch.nn.Linear(3, 1)
+        >>> trainer = Trainer(model, lambda m, b: (m(b).square().mean(), {}),
+        ...                   TrainConfig(device="meta"), tempfile.mkdtemp())
+        >>> trainer.training_step(torch.randn(4, 3)).device, trainer.step
+        (device(type='meta'), 1)
+        """
+        cfg = self.config
+        if self.scheduler is None:  # outside fit: one step per epoch
+            self.scheduler = self._schedule(1)
+        batch = _to_device(batch, self.device)
+        with autocast(self.device, cfg.precision):
+            loss, metrics = self.loss_fn(self.model, batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if cfg.grad_clip:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.module.parameters(), cfg.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.step += 1
+        loss = loss.detach()
+        self._accumulate({"loss": loss, **metrics})
+        return loss
+
+    def _accumulate(self, values: dict[str, Metric]) -> None:
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor):
+                if value.numel() != 1:
+                    raise ValueError(
+                        f"metric {key!r} is a tensor of shape {tuple(value.shape)}; loss_fn "
+                        "must return floats or 0-d tensors (reduce it, e.g. with .mean()).")
+                value = value.detach().reshape(()).float()
+            self._sums[key] = self._sums[key] + value if key in self._sums else value
+            self._counts[key] = self._counts.get(key, 0) + 1
+
+    def _running_means(self) -> dict[str, float]:
+        """Read the running sums to the host in one transfer (one all-reduce), then reset."""
+        keys = sorted(self._sums, key=lambda k: k != "loss")
+        on_device = [k for k in keys if isinstance(self._sums[k], torch.Tensor)]
+        on_host = [k for k in keys if k not in on_device]
+        sums = {k: float(self._sums[k]) for k in on_host}
+        ranks = distributed.world_size()
+        if ranks > 1:
+            parts = [torch.tensor([sums[k] for k in on_host], dtype=torch.float32)
+                     .to(self.device)] if on_host else []
+            if on_device:
+                parts.insert(0, torch.stack([self._sums[k].to(self.device) for k in on_device]))
+            sums = dict(zip(on_device + on_host,
+                            distributed.sum_over_ranks(torch.cat(parts)).tolist(), strict=True))
+        elif on_device:
+            sums.update(zip(on_device, torch.stack([self._sums[k].to(self.device)
+                                                    for k in on_device]).tolist(), strict=True))
+        means = {k: sums[k] / (self._counts[k] * ranks) for k in keys}
+        self._sums, self._counts = {}, {}
+        return means
+
+    def _log_running_means(self, bar: Any) -> None:
+        means = self._running_means()
+        self._log({"epoch": self.epoch, "step": self.step,
+                   "lr": self.scheduler.get_last_lr()[0], **means})
+        bar.set_postfix(loss=f"{means['loss']:.4f}")
 
     def fit(self, train_loader: Iterable, *, resume: bool = False) -> dict[str, Any]:
         """Train for ``config.epochs`` epochs (or ``max_steps``); return a summary."""
         cfg = self.config
         self.out_dir.mkdir(parents=True, exist_ok=True)
         steps_per_epoch = len(train_loader)
-        scheduler = self._schedule(steps_per_epoch)
+        self.scheduler = scheduler = self._schedule(steps_per_epoch)
+        self._sums, self._counts = {}, {}
         if resume and (self.out_dir / "last.pt").exists():
+            # On the CPU: load_state_dict copies to the parameters' device, and the
+            # random states must be CPU byte tensors whatever the training device.
             state = load_checkpoint(self.out_dir / "last.pt", model_name=self.model_name,
-                                    map_location=self.device)
+                                    map_location="cpu")
             self.module.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
+            if state.get("scaler") and self.scaler.is_enabled():
+                self.scaler.load_state_dict(state["scaler"])
             self.step, self.epoch, self.best = state["step"], state["epoch"], state["best"]
             _set_rng_state(state["rng"])
             if self.rank:
@@ -230,8 +362,6 @@ class Trainer:
                 save_config(self.run_config, self.out_dir / "config.yaml")
                 for name in ("metrics.jsonl", "metrics.csv"):
                     (self.out_dir / name).unlink(missing_ok=True)
-        scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision in ("16",
-                                                                                  "16-mixed"))
         while self.epoch < cfg.epochs and (cfg.max_steps is None or self.step < cfg.max_steps):
             if hasattr(train_loader, "set_epoch"):
                 train_loader.set_epoch(self.epoch)
@@ -239,25 +369,13 @@ class Trainer:
             bar = progress_bar(train_loader, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
                                total=steps_per_epoch, enabled=self.progress, leave=False)
             for batch in bar:
-                batch = _to_device(batch, self.device)
-                with autocast(self.device, cfg.precision):
-                    loss, metrics = self.loss_fn(self.model, batch)
-                self.optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if cfg.grad_clip:
-                    scaler.unscale_(self.optimizer)
-                    torch.nn.utils.clip_grad_norm_(self.module.parameters(), cfg.grad_clip)
-                scaler.step(self.optimizer)
-                scaler.update()
-                scheduler.step()
-                self.step += 1
-                logged = distributed.mean_over_ranks({"loss": loss.item(), **metrics},
-                                                     self.device)
-                self._log({"epoch": self.epoch, "step": self.step,
-                           "lr": scheduler.get_last_lr()[0], **logged})
-                bar.set_postfix(loss=f"{logged['loss']:.4f}")
+                self.training_step(batch)
+                if self.step % cfg.log_every == 0:
+                    self._log_running_means(bar)
                 if cfg.max_steps is not None and self.step >= cfg.max_steps:
                     break
+            if self._counts:
+                self._log_running_means(bar)
             self.epoch += 1
             self._end_epoch(scheduler)
         self._rewrite_logs()
@@ -294,10 +412,17 @@ def _tensorboard_writer(out_dir: Path) -> Any:
 
 
 def _to_device(batch: Any, device: torch.device) -> Any:
+    """Move a batch to ``device``: tensors, lists, tuples, dicts, or ``batch.to(device)``.
+
+    An object with a ``to(device, non_blocking=True)`` method (such as the
+    iEEG ``WindowBatch``) does its own transfer and returns the batch.
+    """
     if isinstance(batch, torch.Tensor):
         return batch.to(device, non_blocking=True)
     if isinstance(batch, list | tuple):
         return type(batch)(_to_device(b, device) for b in batch)
     if isinstance(batch, dict):
         return {k: _to_device(v, device) for k, v in batch.items()}
+    if callable(getattr(batch, "to", None)):
+        return batch.to(device, non_blocking=True)
     return batch

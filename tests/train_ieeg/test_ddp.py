@@ -19,7 +19,8 @@ def test_two_ranks_split_the_data_and_agree_on_the_weights(tmp_path, patient_sto
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            str(Path(__file__).with_name("ddp_worker.py")), str(probe), "finetune",
            "--data", *map(str, patient_stores[:2]), "--model", "tiny", "--device", "cpu",
-           "--batch-size", "8", "--max-steps", "4", "--no-progress", "--out-dir", str(run_dir)]
+           "--batch-size", "8", "--max-steps", "4", "--no-progress", "--out-dir", str(run_dir),
+           "--set", "train.log_every=1"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert done.returncode == 0, done.stderr[-3000:]

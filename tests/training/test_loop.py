@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -103,17 +104,28 @@ def test_refuses_a_model_without_trainable_parameters(tmp_path):
         Trainer(model, lambda m, b: (m(b).sum(), {}), TrainConfig(), tmp_path)
 
 
-def test_max_steps_and_gradient_clipping(tmp_path):
+def test_max_steps_clipping_and_running_means_every_log_every_steps(tmp_path):
     model = torch.nn.Linear(3, 1)
     data = [(torch.randn(4, 3) * 100, torch.randn(4, 1)) for _ in range(10)]
+    seen = []
 
     def loss_fn(m, batch):
-        return torch.nn.functional.mse_loss(m(batch[0]), batch[1]), {}
+        loss = torch.nn.functional.mse_loss(m(batch[0]), batch[1])
+        seen.append(loss.item())  # test-only reference; the loop itself never syncs
+        return loss, {"half": loss.detach() / 2, "one": 1.0}
 
-    summary = Trainer(model, loss_fn, TrainConfig(epochs=5, max_steps=7, grad_clip=0.5, lr=1.0),
-                      tmp_path, progress=False).fit(data)
+    cfg = TrainConfig(epochs=5, max_steps=7, grad_clip=0.5, lr=1.0, log_every=3)
+    summary = Trainer(model, loss_fn, cfg, tmp_path, progress=False).fit(data)
     assert summary["step"] == 7
-    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 7
+    rows = _rows(tmp_path)
+    assert [r["step"] for r in rows] == [3, 6, 7]  # every 3 steps, then the epoch's end
+    for row, chunk in zip(rows, (seen[0:3], seen[3:6], seen[6:7]), strict=True):
+        assert list(row) == ["epoch", "step", "lr", "loss", "half", "one"]
+        assert row["loss"] == pytest.approx(sum(chunk) / len(chunk), rel=1e-6)
+        assert row["half"] == pytest.approx(row["loss"] / 2, rel=1e-6)
+        assert row["one"] == 1.0
+    assert "log_every: 3" in (tmp_path / "config.yaml").read_text()
+    assert "tf32: true" in (tmp_path / "config.yaml").read_text()
 
 
 def test_tensorboard_logging_writes_event_files(tmp_path):
@@ -125,7 +137,110 @@ def test_tensorboard_logging_writes_event_files(tmp_path):
         loss = torch.nn.functional.mse_loss(model(batch[0]), batch[1])
         return loss, {}
 
-    Trainer(model, loss_fn, TrainConfig(epochs=1), tmp_path, progress=False,
+    Trainer(model, loss_fn, TrainConfig(epochs=1, log_every=2), tmp_path, progress=False,
             tensorboard=True).fit(data)
     assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
-    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 3
+    assert [r["step"] for r in _rows(tmp_path)] == [2, 3]
+
+
+def test_training_step_on_meta_reads_nothing_back(tmp_path):
+    # A meta tensor has no data: any .item(), float() or .tolist() in a step would raise.
+    model = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Dropout(0.1),
+                                torch.nn.Linear(8, 2))
+
+    def loss_fn(m, batch):
+        x, y = batch
+        logits = m(x)
+        accuracy = (logits.argmax(-1) == y).float().mean()
+        return torch.nn.functional.cross_entropy(logits, y), {"accuracy": accuracy}
+
+    cfg = TrainConfig(device="meta", epochs=1, max_steps=10, warmup_steps=2, precision="fp16")
+    trainer = Trainer(model, loss_fn, cfg, tmp_path / "never-made")
+    assert not trainer.scaler.is_enabled()  # no autocast, hence no scaler, on meta
+    for _ in range(3):
+        loss = trainer.training_step((torch.randn(5, 3), torch.randint(0, 2, (5,))))
+    assert loss.device.type == "meta" and trainer.step == 3
+    assert all(p.device.type == "meta" for p in model.parameters())
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(cfg.lr * 0.5 * (
+        1 + math.cos(math.pi * 1 / 8)))  # the schedule moved: step 3 of 10, warmup 2
+    assert not (tmp_path / "never-made").exists()
+
+
+class _Batch:
+    """A loader item that moves itself (like the iEEG WindowBatch)."""
+
+    calls: list = []
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def to(self, device, non_blocking=False):
+        _Batch.calls.append((device, non_blocking))
+        return self.x.to(device), self.y.to(device)
+
+
+def test_batches_that_move_themselves_train_like_tuples(tmp_path):
+    data = [(torch.randn(4, 3), torch.randn(4, 1)) for _ in range(3)]
+
+    def loss_fn(m, batch):
+        x, y = batch
+        return torch.nn.functional.mse_loss(m(x), y), {}
+
+    weights = []
+    for name, loader in (("tuples", data), ("objects", [_Batch(x, y) for x, y in data])):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(3, 1)
+        Trainer(model, loss_fn, TrainConfig(epochs=2), tmp_path / name, progress=False
+                ).fit(loader)
+        weights.append(model.weight.detach().clone())
+    assert torch.equal(*weights)
+    assert _Batch.calls == [(torch.device("cpu"), True)] * 6
+
+
+def _checkpointed_run(out_dir):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Dropout(0.5),
+                                torch.nn.Linear(4, 1))
+    data = [(torch.randn(4, 3), torch.randn(4, 1)) for _ in range(2)]
+
+    def loss_fn(m, batch):
+        return torch.nn.functional.mse_loss(m(batch[0]), batch[1]), {}
+
+    Trainer(model, loss_fn, TrainConfig(epochs=1), out_dir, progress=False).fit(data)
+    return model, data, loss_fn
+
+
+@pytest.mark.filterwarnings("ignore:for .*copying from a non-meta parameter")
+def test_resume_onto_a_non_cpu_device_restores_the_random_states(tmp_path):
+    model, data, loss_fn = _checkpointed_run(tmp_path)
+    saved = load_checkpoint(tmp_path / "last.pt")["rng"]["torch"]
+    torch.manual_seed(99)
+    # The checkpoint used to be mapped to the training device, so the random states
+    # landed there and torch.set_rng_state refused them ("must be a torch.ByteTensor").
+    trainer = Trainer(model, loss_fn, TrainConfig(epochs=1, device="meta"), tmp_path,
+                      progress=False)
+    assert trainer.fit(data, resume=True)["step"] == 2
+    assert torch.equal(torch.get_rng_state(), saved)
+    assert all(p.device.type == "meta" for p in model.parameters())
+    state = trainer.optimizer.state_dict()["state"][0]
+    assert state["exp_avg"].device.type == "meta"
+
+
+@pytest.mark.parametrize(("saved", "visible"), [(2, 1), (1, 2), (0, 1)])
+def test_resume_with_another_number_of_gpus(tmp_path, monkeypatch, caplog, saved, visible):
+    model, data, loss_fn = _checkpointed_run(tmp_path)
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    cuda_states = [torch.full((16,), i, dtype=torch.uint8) for i in range(saved)]
+    state["rng"]["cuda"] = cuda_states
+    torch.save(state, tmp_path / "last.pt")
+    restored = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: visible)
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", restored.extend)
+    trainer = Trainer(model, loss_fn, TrainConfig(epochs=1, device="cpu"), tmp_path,
+                      progress=False)
+    trainer.fit(data, resume=True)
+    kept = min(saved, visible)
+    assert len(restored) == kept
+    assert all(torch.equal(a, b) for a, b in zip(restored, cuda_states[:kept], strict=False))
+    assert f"random states of {saved} CUDA device(s) but {visible} are visible" in caplog.text
