@@ -13,7 +13,9 @@ terms or masks, is the limit: MVPA does strictly more work.
   measured in a fresh subprocess per case.
 * CUDA (``--device cuda``): the MVPFormer-S width (12 / 4 heads of 64 dims);
   peak memory from ``torch.cuda.max_memory_allocated``. The FlexAttention
-  path (``flex_*`` keys) is measured too.
+  path (``flex_*`` keys) is measured too, compiled with dynamic shapes as the
+  model runs it; ``flex_compilations`` counts its graphs over all channel
+  counts (a recompile per count would show here).
 
 Usage::
 
@@ -36,7 +38,12 @@ import torch
 import torch.nn.functional as F
 
 from neuroattn.ieeg.mvpa_flash import mvpa_flash
-from neuroattn.ieeg.mvpa_functional import mvpa_chunked, mvpa_flex, mvpa_reference
+from neuroattn.ieeg.mvpa_functional import (
+    flex_compilations,
+    mvpa_chunked,
+    mvpa_flex,
+    mvpa_reference,
+)
 
 WIDTHS = {"tiny": dict(heads=4, kv_heads=2, head_dim=8),
           "s": dict(heads=12, kv_heads=4, head_dim=64)}
@@ -157,6 +164,8 @@ def main() -> None:
                           "torch": torch.__version__,
                           "gpu": torch.cuda.get_device_name() if args.device != "cpu" else None},
               "results": results}
+    if args.device != "cpu":
+        report["flex_compilations"] = flex_compilations()
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -60,11 +60,16 @@ True
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
+from collections.abc import Callable
 from typing import Literal
 
 import torch
 from torch.utils.checkpoint import checkpoint
+
+from neuroattn._logging import logger
 
 Rows = Literal["table", "relative"]
 
@@ -261,18 +266,76 @@ def mvpa_chunked(
     return torch.cat(outputs, dim=2)
 
 
-_COMPILED_FLEX: dict[str, object] = {}
+_COMPILED_FLEX: dict[str, Callable[..., torch.Tensor]] = {}
+_FLEX_COMPILATIONS = [0]
+_FLEX_WARN_AT = 4
 
 
-def _flex_attention(device: torch.device):
-    """``flex_attention``, compiled on GPUs (fused kernel), eager elsewhere."""
+def flex_compilations() -> int:
+    """How many graphs :func:`mvpa_flex` has compiled in this process (all backends).
+
+    With dynamic shapes a new channel count (token count) reuses the compiled
+    kernel, so this stays small across montages; each new compilation after
+    the first is logged at INFO level.
+
+    Examples
+    --------
+    >>> flex_compilations() >= 0
+    True
+    """
+    return _FLEX_COMPILATIONS[0]
+
+
+def _counting(backend: str) -> Callable:
+    """The torch.compile ``backend``, counting (and logging) each compilation."""
+    from torch._dynamo import lookup_backend
+
+    def compile_graph(graph, example_inputs):
+        _FLEX_COMPILATIONS[0] += 1
+        count = _FLEX_COMPILATIONS[0]
+        if count > 1:  # expected a few times (new dtype, first multi-block mask); not per montage
+            level = logging.WARNING if count >= _FLEX_WARN_AT else logging.INFO
+            logger.log(level, "FlexAttention compiled again (%d graphs in this process). Past "
+                       "torch._dynamo.config.recompile_limit it falls back to materialising "
+                       "every score: set TORCH_LOGS=recompiles to see why.", count)
+        return lookup_backend(backend)(graph, example_inputs)
+
+    return compile_graph
+
+
+def _flex_attention(backend: str | None):
+    """``flex_attention``, eager (``None``) or compiled by ``backend`` with dynamic shapes
+    (with inductor: one fused kernel whatever the token count)."""
     from torch.nn.attention.flex_attention import flex_attention
 
-    if device.type != "cuda":
+    if backend is None:
         return flex_attention
-    if "cuda" not in _COMPILED_FLEX:
-        _COMPILED_FLEX["cuda"] = torch.compile(flex_attention, dynamic=False)
-    return _COMPILED_FLEX["cuda"]
+    if backend not in _COMPILED_FLEX:
+        # dynamic=True: a new montage (token count) must not recompile; with static shapes
+        # each one did until recompile_limit, after which flex fell back to the unfused
+        # path that materialises every score.
+        _COMPILED_FLEX[backend] = torch.compile(flex_attention, dynamic=True,
+                                                backend=_counting(backend))
+    return _COMPILED_FLEX[backend]
+
+
+@functools.lru_cache(maxsize=8)
+def _flex_block_mask(n_segments: int, n_chans: int, device: torch.device):
+    """The block-causal block mask of a (T, C) grid, cached by (T, C, device).
+
+    The channel count reaches the mask as the length of a captured tensor, not
+    as a Python int, so a kernel compiled with dynamic shapes does not
+    specialise (and recompile) on it.
+    """
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    channels = torch.empty(n_chans, dtype=torch.int8, device=device)
+
+    def block_causal(b, h, q_idx, kv_idx):
+        return kv_idx // channels.shape[0] <= q_idx // channels.shape[0]
+
+    n = n_segments * n_chans
+    return create_block_mask(block_causal, None, None, n, n, device=device)
 
 
 def mvpa_flex(
@@ -281,21 +344,38 @@ def mvpa_flex(
     u: torch.Tensor, v_bias: torch.Tensor, w_bias: torch.Tensor,
     *, n_segments: int, window: int | None = 10, rows: Rows = "table",
     scale: float | None = None, dropout_p: float = 0.0, content: bool = True,
+    compile: bool | str | None = None,
 ) -> torch.Tensor:
     """MVPA through FlexAttention: the GPU path (experimental).
 
     The time and channel terms are per-query lookups on Δt and |Δc|, so they
     are computed once as (B, H, N, T) and (B, H, N, C) tables and added in a
     ``score_mod``, which also zeroes the content term outside the window; a
-    block mask makes it block-causal. On CUDA the call is compiled into one
-    fused kernel that never holds (N, N) scores. On the CPU, torch runs it
-    eagerly and without a backward pass (so use :func:`mvpa_chunked` to
-    train there). Attention dropout is not supported here.
+    block mask makes it block-causal (built once per (T, C, device) and
+    cached). ``compile`` (default: on CUDA only) compiles the call, with
+    dynamic shapes, into one fused kernel that never holds (N, N) scores, and
+    that serves every channel count (see :func:`flex_compilations`).
+    ``compile=True`` compiles with inductor on any device (on the CPU, torch
+    2.14's inductor fails to build this kernel's C++ under dynamic shapes,
+    and says so); a string names another ``torch.compile`` backend
+    (``"eager"`` checks the guards, hence the recompiles, without code
+    generation).
+    Uncompiled (the CPU default), torch runs it eagerly and without a
+    backward pass (so use :func:`mvpa_chunked` to train there). Attention
+    dropout is not supported here.
 
     Same arguments and result as :func:`mvpa_reference` otherwise.
-    """
-    from torch.nn.attention.flex_attention import create_block_mask
 
+    Examples
+    --------
+    >>> import torch
+    >>> q, k, v = torch.randn(3, 1, 2, 12, 4)
+    >>> tables, biases = (torch.randn(2, 4, 4), torch.randn(2, 3, 4)), torch.randn(3, 2, 4)
+    >>> ref = mvpa_reference(q, k, v, *tables, *biases, n_segments=4, window=1)
+    >>> out = mvpa_flex(q, k, v, *tables, *biases, n_segments=4, window=1)
+    >>> torch.allclose(ref, out, atol=1e-5)
+    True
+    """
     if dropout_p:
         raise ValueError("mvpa_flex does not support attention dropout; use mvpa_chunked.")
     n_chans = check_grid(q.shape[2], n_segments, time_keys.shape[1], chan_keys.shape[1], rows)
@@ -310,10 +390,11 @@ def mvpa_flex(
                             time_keys[:, :n_segments])
     chan_tab = torch.einsum("bhnd,hrd->bhnr", qs + w_bias[None, :, None] * scale,
                             chan_keys[:, :n_chans])
-    last, T, C = n_segments - 1, n_segments, n_chans
     table_rows = rows == "table"
 
     def score_mod(score, b, h, q_idx, kv_idx):
+        # T and C as table sizes, not captured ints: dynamic under compile (no recompiles)
+        T, C = time_tab.shape[-1], chan_tab.shape[-1]
         tq, tk = q_idx // C, kv_idx // C
         dt = (tq - tk).clamp(0, T - 1)
         dc = (q_idx % C - kv_idx % C).abs()
@@ -322,14 +403,23 @@ def mvpa_flex(
         if not content:
             score = score * 0.0
         elif window is not None:
-            score = torch.where((tq - tk <= window) | (tq == last), score, 0.0)
+            score = torch.where((tq - tk <= window) | (tq == T - 1), score, 0.0)
         return score + time_tab[b, h, q_idx, row_t] + chan_tab[b, h, q_idx, row_c]
 
-    def block_causal(b, h, q_idx, kv_idx):
-        return kv_idx // C <= q_idx // C
-
-    n = q.shape[2]
-    mask = create_block_mask(block_causal, None, None, n, n, device=str(q.device))
-    q_content = qs + u[None, :, None] * scale
-    return _flex_attention(q.device)(q_content, k, v, score_mod=score_mod, block_mask=mask,
-                                     scale=1.0, enable_gqa=groups > 1)
+    if compile is None:
+        compile = q.device.type == "cuda"
+    backend = ("inductor" if compile else None) if isinstance(compile, bool) else compile
+    # Under autocast the biased query promotes to float32 while K and V stay bf16.
+    q_content = (qs + u[None, :, None] * scale).to(k.dtype)
+    attend = _flex_attention(backend)
+    block_mask = _flex_block_mask(n_segments, n_chans, q.device)
+    try:
+        return attend(q_content, k, v, score_mod=score_mod, block_mask=block_mask, scale=1.0,
+                      enable_gqa=groups > 1)
+    except Exception as err:
+        if backend != "inductor" or q.device.type != "cpu":
+            raise
+        raise RuntimeError(  # torch 2.14: the C++ of this kernel does not build
+            "torch.compile could not build the FlexAttention kernel for the CPU with dynamic "
+            f"shapes ({type(err).__name__}). Run it uncompiled (compile=False), or pass "
+            "compile='eager' to check recompiles without code generation.") from err
