@@ -45,6 +45,24 @@ from neuroattn.ieeg.mvpa_functional import (
 from neuroattn.nn.lora import add_lora
 from neuroattn.nn.wavelet import db4_coeff_lengths, dwt_db4
 
+_NON_FINITE = "The input holds NaN or Inf; clean the recording first."
+
+
+def _check_finite(x: torch.Tensor) -> None:
+    """Reject NaN/Inf input without a host synchronisation on an accelerator.
+
+    On the CPU (eager) the check is a plain ``ValueError``. On CUDA and meta it
+    is ``torch._assert_async``: no sync and no ``torch.compile`` graph break; on
+    CUDA a bad input trips a device-side assert that stops the run at the next
+    synchronisation (the stores' validation on opening is where the readable
+    error comes from). Other devices (e.g. MPS) keep the blocking check.
+    """
+    if x.device.type in ("cuda", "meta") or (
+            x.device.type == "cpu" and torch.compiler.is_compiling()):
+        torch._assert_async(torch.isfinite(x).all(), _NON_FINITE)
+    elif not torch.isfinite(x).all():
+        raise ValueError(_NON_FINITE)
+
 
 class WaveletTokenizer(nn.Module):
     """Segment → db4 DWT (fixed) → RMSNorm → linear projection."""
@@ -182,8 +200,7 @@ class MVPFormer(nn.Module):
                 f"{n} samples are not a whole number of {cfg.segment_samples}-sample segments "
                 f"({cfg.segment_s:g} s at {cfg.sfreq:g} Hz); crop or pad the windows to a "
                 "multiple.")
-        if not torch.isfinite(x).all():
-            raise ValueError("The input holds NaN or Inf; clean the recording first.")
+        _check_finite(x)
         T = n // cfg.segment_samples
         check_grid(T * C, T, cfg.n_positions, cfg.n_channels, cfg.rows)
         return x.view(B, C, T, cfg.segment_samples).transpose(1, 2)

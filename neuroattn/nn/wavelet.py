@@ -60,6 +60,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from neuroattn.device import autocast_off
+
 __all__ = [
     "DB4_DEC_HI",
     "DB4_DEC_LO",
@@ -177,6 +179,8 @@ def dwt_db4_levels(x: Tensor, level: int | None = None,
         Real floating point signals of shape ``(..., L)``, on any device.  float32,
         float64, float16 and bfloat16 are accepted; float64 is computed in float64,
         everything else in float32, and the result is cast back to ``x.dtype``.
+        Autocast is switched off inside (under a bf16 autocast the convolutions
+        would otherwise lose about 3 significant digits).
     level : int or None
         Number of levels, ``1 <= level <= db4_max_level(L)``; ``None`` (default) for
         the maximum, as ``pywt.dwt_max_level(L, 8)``.
@@ -228,24 +232,22 @@ def dwt_db4_levels(x: Tensor, level: int | None = None,
     lead_shape = x.shape[:-1]
     # (B, 1, L) for conv1d; reshape copies only if x is not contiguous enough.
     a = x.to(compute_dtype).reshape(-1, 1, length)
-    # Both filters as one (2, 1, 8) conv1d weight; flipped because conv1d correlates.
-    weight = torch.tensor(
-        (DB4_DEC_LO[::-1], DB4_DEC_HI[::-1]), dtype=compute_dtype, device=x.device
-    ).unsqueeze(1)
+    weight = _filter_bank(x.device, compute_dtype)
 
     details: list[Tensor] = []
-    for _ in range(level):
-        if mode == "periodization":
-            if a.shape[-1] % 2:  # PyWavelets: an odd signal gets its last sample repeated
-                a = torch.cat((a, a[..., -1:]), dim=-1)
-            left, right = _PAD_LEFT, _PAD_RIGHT
-        else:  # "periodic": full convolution of the periodically extended signal
-            left, right = _FILTER_LEN - 2, _FILTER_LEN - 2 + a.shape[-1] % 2
-        n = a.shape[-1]
-        padded = torch.cat((a[..., n - left:], a, a[..., :right]), dim=-1)
-        bands = F.conv1d(padded, weight, stride=2)  # (B, 2, n / 2)
-        a = bands[:, :1]
-        details.append(bands[:, 1:])
+    with autocast_off(x.device):  # conv1d would otherwise run in bf16/fp16 under autocast
+        for _ in range(level):
+            if mode == "periodization":
+                if a.shape[-1] % 2:  # PyWavelets: an odd signal gets its last sample repeated
+                    a = torch.cat((a, a[..., -1:]), dim=-1)
+                left, right = _PAD_LEFT, _PAD_RIGHT
+            else:  # "periodic": full convolution of the periodically extended signal
+                left, right = _FILTER_LEN - 2, _FILTER_LEN - 2 + a.shape[-1] % 2
+            n = a.shape[-1]
+            padded = torch.cat((a[..., n - left:], a, a[..., :right]), dim=-1)
+            bands = F.conv1d(padded, weight, stride=2)  # (B, 2, n / 2)
+            a = bands[:, :1]
+            details.append(bands[:, 1:])
 
     coeffs = [a, *details[::-1]]
     return [c.reshape(*lead_shape, c.shape[-1]).to(out_dtype) for c in coeffs]
@@ -257,7 +259,8 @@ def dwt_db4(x: Tensor, level: int | None = None, mode: Mode = "periodization") -
     Equal to ``numpy.concatenate(pywt.wavedec(x, "db4", mode="periodization",
     level=level), axis=-1)``; see :func:`dwt_db4_levels` for the
     parameters, dtype rules and errors.  Differentiable; works under
-    ``torch.no_grad()`` and on any device.
+    ``torch.no_grad()``, on any device, and under autocast (which it switches
+    off: the convolutions stay in float32 or float64).
 
     Parameters
     ----------
@@ -286,6 +289,29 @@ def dwt_db4(x: Tensor, level: int | None = None, mode: Mode = "periodization") -
     torch.Size([3, 1002])
     """
     return torch.cat(dwt_db4_levels(x, level, mode), dim=-1)
+
+
+_FILTER_BANKS: dict[tuple[torch.device, torch.dtype], Tensor] = {}
+
+
+def _filter_bank(device: torch.device, dtype: torch.dtype) -> Tensor:
+    """Both filters as one (2, 1, 8) conv1d weight (flipped: conv1d correlates).
+
+    Cached per (device, dtype) and built on the device from 16 fills, so there
+    is no host-to-device copy, not even the first time. Tensors of a tracing
+    mode (FakeTensor subclasses, ``torch.compile``) are not cached; the bank is
+    never an inference tensor.
+    """
+    bank = _FILTER_BANKS.get((device, dtype))
+    if bank is None:
+        with torch.inference_mode(False):
+            bank = torch.stack([torch.full((), value, dtype=dtype, device=device)
+                                for taps in (DB4_DEC_LO[::-1], DB4_DEC_HI[::-1])
+                                for value in taps]).view(2, 1, _FILTER_LEN)
+        if type(bank) is Tensor and not torch.compiler.is_compiling():
+            _FILTER_BANKS[(device, dtype)] = bank
+    return bank
+
 
 
 def _check_mode(mode: str) -> None:

@@ -7,6 +7,7 @@ import re
 import pytest
 import torch
 
+from neuroattn.dispatch_audit import audit_dispatch
 from neuroattn.ieeg import MVPFormer, preset
 from neuroattn.ieeg.weights import WeightsError
 
@@ -58,6 +59,15 @@ def test_limits_and_bad_input_are_explained(tiny):
     x[0, 1, 5] = float("nan")
     with pytest.raises(ValueError, match="NaN"):
         tiny(x)
+
+
+def test_finiteness_check_does_not_sync_on_a_device(tiny):
+    """On meta (as on CUDA) the NaN/Inf check is an asynchronous device assert."""
+    x = torch.empty(2, 3, 2 * L, device="meta")
+    with audit_dispatch() as report:
+        segments = tiny.segment(x)
+    assert segments.shape == (2, 2, 3, L)
+    assert report.syncs == 0 and report.op_counts["aten._assert_async.msg"] == 1
 
 
 def test_causal_over_segments(tiny):
