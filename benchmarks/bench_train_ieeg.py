@@ -29,6 +29,18 @@ Defaults: ``tiny`` on the CPU (16 channels, batches of 16, 8-s windows at
 125-s windows at 512 Hz). ``--data-only`` skips the model and times the loader
 alone (e.g. the MVPFormer-S geometry on a machine without a GPU).
 
+Every run (``--quick`` too; ``--skip-s-data`` skips it) also measures the data path
+alone at MVPFormer-S geometry on the host, new against old side by side
+(:func:`s_data_path`): ``s_host_windows_per_s`` (decoding and staging blocks into
+``WindowBatch`` objects up to the device hand-off, as for a CUDA model, target >= 400),
+``s_host_cut_windows_per_s`` (the old path: each window copied into a fresh batch on
+the host, reproduced in :func:`legacy_host_cut`), ``s_data_path_speedup`` (their
+ratio, target >= 8), ``s_cpu_batch_speedup`` (new over old when the whole batch must
+exist on the CPU, target >= 2) and ``s_host_bytes_per_window`` (``new``/``old``).
+It also reports ``s_inference_realtime_factor`` (``--skip-inference`` skips it): seconds
+of a 128-channel recording that MVPFormer-S classifies per wall second when streaming one
+25-segment window per new segment (:func:`s_inference`; the goal on one H100 is >= 1000).
+
 On the CPU the model runs on one intra-op thread (``--threads``) and the loader
 with no worker process (``--num-workers 0``): on a small shared machine, two
 OpenMP threads that wait for a descheduled peer made single steps 10-100x
@@ -60,10 +72,12 @@ import torch
 from neuroattn.datasets.synthetic import make_synthetic_ieeg
 from neuroattn.device import autocast, resolve_device
 from neuroattn.ieeg import MVPFormer, preset
+from neuroattn.ieeg.gpu_checks import streaming_realtime_factor
+from neuroattn.store import WindowBatch, make_loader
 from neuroattn.train_ieeg.data import RecordingMix, class_weights, open_recordings
 from neuroattn.train_ieeg.tasks import classification_loss, prepare_finetuning
 
-Batch = tuple[torch.Tensor, torch.Tensor]
+Batch = tuple[torch.Tensor, torch.Tensor] | WindowBatch
 
 # Per model: channels, batch size, window (segments), and the store length cap in minutes.
 DEFAULTS = {"tiny": dict(channels=16, batch_size=16, window_segments=8, max_minutes=240.0),
@@ -96,7 +110,8 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn
                scaler: torch.amp.GradScaler, batch: Batch, device: torch.device,
                precision: str) -> float:
     """One optimiser step, as ``neuroattn.training.Trainer.fit`` takes it (both arms)."""
-    batch = tuple(b.to(device, non_blocking=True) for b in batch)
+    batch = batch.to(device, non_blocking=True) if isinstance(batch, WindowBatch) else \
+        tuple(b.to(device, non_blocking=True) for b in batch)
     with autocast(device, precision):
         loss, _ = loss_fn(model, batch)
     optimizer.zero_grad(set_to_none=True)
@@ -152,9 +167,146 @@ def data_only(next_batch: Callable[[], Batch], batches: int) -> dict:
     t0 = time.perf_counter()
     n = 0
     for _ in range(batches):
-        n += len(next_batch()[0])
+        batch = next_batch()
+        n += len(batch) if isinstance(batch, WindowBatch) else len(batch[0])
     seconds = time.perf_counter() - t0
     return {"batches": batches, "seconds": seconds, "windows_per_s": n / seconds}
+
+
+# The MVPFormer-S data path: 64 channels, 25 segments of 5 s at 512 Hz (64,000 samples),
+# hop one segment, batches of 32.
+S_DATA = dict(channels=64, batch_size=32, window_segments=25)
+S_TARGETS = {"s_host_windows_per_s": 400.0, "s_data_path_speedup": 8.0,
+             "s_cpu_batch_speedup": 2.0}
+
+
+def legacy_host_cut(batch: WindowBatch, pin: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """BASELINE, the path before ``WindowBatch``: a faithful copy of the old
+    ``WindowLoader._cut``. Each batch is a fresh ``(B, C, window)`` host tensor
+    (page-faulted in: 524 MB at S geometry) into which every window is copied,
+    one by one, from its decoded block; the library no longer has this path."""
+    size, window = len(batch), batch.window
+    x = torch.empty((size, batch.n_channels, window), pin_memory=pin)
+    y = torch.empty(size, dtype=torch.int64)
+    out, filled = x.numpy(), 0
+    for data, offsets in batch.blocks:
+        data = data.numpy()
+        for row, offset in enumerate(offsets, start=filled):
+            out[row] = data[:, offset:offset + window]
+        filled += len(offsets)
+    y[:] = batch.labels
+    return x, y
+
+
+def s_data_path(seed: int, quick: bool, num_workers: int, device: torch.device) -> dict:
+    """MVPFormer-S geometry, data only: the new path against the old one, side by side.
+
+    * ``new_host``: decode and stage blocks into WindowBatches, up to the device
+      hand-off, as for a CUDA model (the windows are cut on the GPU later);
+    * ``old_host_cut``: the old path: the same windows from blocks decoded as
+      before (transposed to channel-major, edge-crossing windows stitched on
+      the host), each window copied into a fresh batch (:func:`legacy_host_cut`);
+    * ``new_cpu``: the full batch on the CPU: the new gather into reused buffers.
+
+    Each round runs the three paths over one epoch of the same store, in
+    ABC/CBA order; medians over the rounds are reported.
+    """
+    config = preset("mvpformer-s")
+    batches, rounds = (6, 2) if quick else (12, 4)
+    segment = config.segment_samples
+    n_windows = batches * S_DATA["batch_size"] + S_DATA["window_segments"] + 2
+    minutes = n_windows * segment / config.sfreq / 60
+    # Without a GPU, "meta" stands in for it: WindowBatches, but nothing pinned.
+    target = device if device.type == "cuda" else torch.device("meta")
+    with tempfile.TemporaryDirectory() as tmp:
+        store = make_store(Path(tmp), S_DATA["channels"], minutes, config.sfreq, seed)
+        [recording] = open_recordings([store], config,
+                                      window_segments=S_DATA["window_segments"], cache_dir=tmp)
+        windows = recording.windows
+
+        def mix(to: torch.device, **kwargs) -> RecordingMix:
+            return RecordingMix([recording], S_DATA["batch_size"], seed=seed,
+                                num_workers=num_workers, prefetch=0, device=to, **kwargs)
+
+        loaders = {
+            "new_host": mix(target),
+            # The old decode: channel-major blocks (transposed on the host), as before.
+            "old_host_cut": make_loader(windows, S_DATA["batch_size"], seed=seed,
+                                        drop_last=True, num_workers=num_workers,
+                                        pin_memory=target.type == "cuda", yield_batches=True),
+            "new_cpu": mix(torch.device("cpu"), reuse_buffers=True)}
+
+        def run(path: str) -> tuple[float, int, int]:
+            """Seconds, windows and host bytes staged or copied in one epoch of ``path``."""
+            staged, previous, n = 0, {}, 0
+            t0 = time.perf_counter()
+            for batch in loaders[path]:
+                if path == "new_cpu":
+                    n += len(batch[0])
+                    continue
+                # Blocks (and joined spans) are shared by consecutive batches: count each once.
+                current = {id(data): data.nbytes for data in batch.staged}
+                if path == "old_host_cut":  # the old host stitching, then the cut of each window
+                    current.update({id(span): len(span) * batch.n_channels * 4
+                                    for span, _ in batch.parts if len(span.pieces) > 1})
+                    staged += legacy_host_cut(batch, pin=target.type == "cuda")[0].nbytes
+                staged += sum(size for k, size in current.items() if k not in previous)
+                previous = current
+                n += len(batch)
+            return time.perf_counter() - t0, n, staged
+
+        run("new_cpu")  # untimed: the first touch of its reused buffers
+        paths = ["new_host", "old_host_cut", "new_cpu"]
+        seconds: dict[str, list[float]] = {p: [] for p in paths}
+        staged_bytes: dict[str, int] = {}
+        for r in range(rounds):
+            for path in paths if r % 2 == 0 else paths[::-1]:
+                sec, n, staged = run(path)
+                seconds[path].append(sec)
+                staged_bytes[path] = staged
+                print(f"S data round {r + 1} {path}: {n / sec:.1f} windows/s", file=sys.stderr,
+                      flush=True)
+        rate = {p: n / statistics.median(t) for p, t in seconds.items()}
+        result = {
+            "s_data_config": {"channels": windows.n_channels, "window_samples": windows.window,
+                              "stride_samples": windows.stride,
+                              "batch_size": S_DATA["batch_size"], "batches": n // S_DATA[
+                                  "batch_size"], "rounds": rounds,
+                              "chunk_samples": windows.chunk_len, "num_workers": num_workers,
+                              "hand_off_device": str(target)},
+            "s_host_windows_per_s": rate["new_host"],
+            "s_host_cut_windows_per_s": rate["old_host_cut"],
+            "s_data_path_speedup": rate["new_host"] / rate["old_host_cut"],
+            "s_cpu_batch_windows_per_s": rate["new_cpu"],
+            "s_cpu_batch_speedup": rate["new_cpu"] / rate["old_host_cut"],
+            # new: the decoded blocks, staged once; old: the same, plus the host stitching of
+            # edge-crossing windows and each window's copy into the batch.
+            "s_host_bytes_per_window": {"new": staged_bytes["new_host"] / n,
+                                        "old": staged_bytes["old_host_cut"] / n},
+            "s_data_seconds": seconds,
+            "s_targets": S_TARGETS,
+        }
+        result["s_targets_met"] = {k: result[k] >= v for k, v in S_TARGETS.items()}
+        return result
+
+
+def s_inference(device: torch.device, quick: bool) -> dict:
+    """Streaming inference of MVPFormer-S at 128 channels: recording seconds per wall second.
+
+    Windows of 25 segments, one per new 5-s segment (``streaming_realtime_factor``). On the
+    CPU one window is timed (about 25 s on one thread); on CUDA 64 windows in batches of 16.
+    """
+    model = MVPFormer(preset("mvpformer-s")).to(device)
+    cpu = device.type == "cpu"
+    n_windows, batch = (1, 1) if cpu else (64, 16)
+    t0 = time.perf_counter()
+    factor = streaming_realtime_factor(model, 128, window_segments=25, n_windows=n_windows,
+                                       batch_size=batch, repeats=1 if cpu or quick else 3)
+    return {"s_inference_realtime_factor": factor,
+            "s_inference": {"model": "mvpformer-s", "channels": 128, "window_segments": 25,
+                            "windows": n_windows, "batch_size": batch,
+                            "attention": model.config.attention,
+                            "seconds": time.perf_counter() - t0}}
 
 
 def main() -> None:
@@ -187,6 +339,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int,
                         help="torch intra-op threads (default: 1 on the CPU, see above; "
                              "torch's own default on CUDA)")
+    parser.add_argument("--skip-s-data", action="store_true",
+                        help="skip the MVPFormer-S data-path comparison (new vs old path)")
+    parser.add_argument("--skip-inference", action="store_true",
+                        help="skip the MVPFormer-S streaming-inference figure "
+                             "(s_inference_realtime_factor)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -219,9 +376,11 @@ def main() -> None:
                                      cache_dir=tmp)
         windows = recordings[0].windows
 
-        def loader(workers: int) -> RecordingMix:
-            # what python -m neuroattn.train_ieeg builds for fine-tuning (balance="weights")
-            return RecordingMix(recordings, batch_size, seed=args.seed, num_workers=workers)
+        def loader(workers: int, target: torch.device | None = device) -> RecordingMix:
+            # what python -m neuroattn.train_ieeg builds for fine-tuning (balance="weights");
+            # the in-memory pool keeps its batches, so it takes fresh CPU tensors
+            return RecordingMix(recordings, batch_size, seed=args.seed, num_workers=workers,
+                                device=target, reuse_buffers=target is not None)
 
         mix = loader(num_workers)
         pipeline = batch_stream(mix)
@@ -258,6 +417,10 @@ def main() -> None:
             result["pipeline_data_only_windows_per_s"] = statistics.median(rounds)
             result["pipeline_data_only_rounds"] = rounds
             pipeline.close()
+            if not args.skip_s_data:
+                result.update(s_data_path(args.seed, args.quick, num_workers, device))
+            if not args.skip_inference:
+                result.update(s_inference(device, args.quick))
             finish(result, args.out)
             return
 
@@ -274,7 +437,7 @@ def main() -> None:
 
         # The in-memory arm: the same batches, in the same order, from an identical loader.
         t0 = time.perf_counter()
-        x_pool, y_pool = in_memory_pool(batch_stream(loader(0)), warmup + steps * repeats,
+        x_pool, y_pool = in_memory_pool(batch_stream(loader(0, None)), warmup + steps * repeats,
                                         args.pool_mb, pin=device.type == "cuda")
         result["in_memory_pool_seconds"] = time.perf_counter() - t0
         cursor = [0]
@@ -329,6 +492,10 @@ def main() -> None:
         })
         pipeline.close()  # stop the workers before the temporary store goes
         del mix
+    if not args.skip_s_data:
+        result.update(s_data_path(args.seed, args.quick, num_workers, device))
+    if not args.skip_inference:
+        result.update(s_inference(device, args.quick))
     finish(result, args.out)
 
 
@@ -348,6 +515,26 @@ def finish(result: dict, out: Path | None) -> None:
             f"{'met' if result['target_met'] else 'NOT met'})"]
         lines.append(f"  peak memory:   {result['peak_memory_mb']:8.1f} MB "
                      f"({result['peak_memory_kind']})")
+    if "s_host_windows_per_s" in result:
+        met = result["s_targets_met"]
+        lines += [
+            "  MVPFormer-S data path (64 ch x 64,000 samples, batches of 32), host side:",
+            f"    new, to the device hand-off: {result['s_host_windows_per_s']:8.1f} windows/s "
+            f"(target >= {S_TARGETS['s_host_windows_per_s']:g}: "
+            f"{'met' if met['s_host_windows_per_s'] else 'NOT met'})",
+            f"    old host cut:                {result['s_host_cut_windows_per_s']:8.1f} windows/s",
+            f"    speedup:                     {result['s_data_path_speedup']:8.1f}x "
+            f"(target >= {S_TARGETS['s_data_path_speedup']:g}: "
+            f"{'met' if met['s_data_path_speedup'] else 'NOT met'})",
+            f"    new, full batch on the CPU:  {result['s_cpu_batch_windows_per_s']:8.1f} "
+            f"windows/s, {result['s_cpu_batch_speedup']:.1f}x the old (target >= "
+            f"{S_TARGETS['s_cpu_batch_speedup']:g}: "
+            f"{'met' if met['s_cpu_batch_speedup'] else 'NOT met'})",
+            "    host MB per window:          new {new:.2f}, old {old:.2f}".format(
+                **{k: v / 1e6 for k, v in result["s_host_bytes_per_window"].items()})]
+    if "s_inference_realtime_factor" in result:
+        lines.append("  MVPFormer-S streaming inference, 128 channels: "
+                     f"{result['s_inference_realtime_factor']:.3g}x real time")
     print("\n".join(lines))
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -30,8 +30,9 @@ from neuroattn.store.schema import SCHEMAS
 
 # Heavier parts load on first use: reading a store needs neither torch nor scipy.signal.
 _LAZY = {
-    "IEEGWindows": "windows",
-    **dict.fromkeys(["ChunkBlockSampler", "WindowLoader", "make_loader"], "loader"),
+    **dict.fromkeys(["IEEGWindows", "empty_span"], "windows"),
+    **dict.fromkeys(["ChunkBlockSampler", "WindowBatch", "WindowLoader", "make_loader",
+                     "read_batch"], "loader"),
     **dict.fromkeys(["client", "compute", "filter_overlap", "preprocess_ieeg"], "distributed"),
 }
 
@@ -46,9 +47,9 @@ def __getattr__(name: str):
 __all__ = [
     "ChunkBlockSampler", "CorruptStoreError", "IEEGStoreWriter", "IEEGWindows",
     "IncompleteStoreError", "NonFiniteError", "NotAStoreError", "SCHEMAS", "SchemaError",
-    "StoreError", "WindowLoader", "annotations_attr", "client", "compute",
-    "features_from_array", "filter_overlap", "fixations_from_table", "fmri_from_array",
-    "fmri_from_gifti", "fmri_from_nifti", "from_mne_raw", "ieeg_from_array", "make_loader",
-    "open_store", "preprocess_ieeg", "seizure_intervals", "to_mne_raw", "to_nifti",
-    "write_store",
+    "StoreError", "WindowBatch", "WindowLoader", "annotations_attr", "client", "compute",
+    "empty_span", "features_from_array", "filter_overlap", "fixations_from_table",
+    "fmri_from_array", "fmri_from_gifti", "fmri_from_nifti", "from_mne_raw", "ieeg_from_array",
+    "make_loader", "open_store", "preprocess_ieeg", "read_batch", "seizure_intervals",
+    "to_mne_raw", "to_nifti", "write_store",
 ]

@@ -192,22 +192,49 @@ class IEEGWindows(Dataset):
             self._fill(out[pos], int(self.starts[indices[pos]]))
         return list(zip(x, torch.from_numpy(self.labels[indices]), strict=True))
 
-    def read_span(self, start: int, stop: int, *, shared: bool = False) -> torch.Tensor:
+    def read_span(self, start: int, stop: int, *, shared: bool = False,
+                  pin_memory: bool = False, time_major: bool = False,
+                  out: torch.Tensor | None = None) -> torch.Tensor:
         """Samples ``start:stop`` of the selected channels as a ``(C, stop - start)`` tensor.
 
         ``shared=True`` allocates it in shared memory, so a DataLoader worker
-        hands it to the main process without another copy.
+        hands it to the main process without another copy; ``pin_memory=True``
+        in pinned memory (fast copies to CUDA). ``time_major=True`` stores it
+        as the store does, time by channel (the result is a transposed view),
+        so reading it is a plain copy instead of a transposition. ``out``
+        fills a given float32 ``(C, stop - start)`` tensor (or view) instead.
         """
-        shape = (self.n_channels, stop - start)
-        if shared:  # what torch's default_collate does inside workers
-            storage = torch.empty(0)._typed_storage()._new_shared(shape[0] * shape[1])
-            span = torch.empty(0).new(storage).view(shape)
-        else:
-            span = torch.empty(shape)
-        self._fill(span.numpy(), start)
-        return span
+        if out is None:
+            out = empty_span(self.n_channels, stop - start, shared=shared, pin_memory=pin_memory,
+                             time_major=time_major)
+        elif tuple(out.shape) != (self.n_channels, stop - start) or out.dtype != torch.float32:
+            raise ValueError(f"out must be float32 of shape {(self.n_channels, stop - start)}, "
+                             f"got {out.dtype} {tuple(out.shape)}.")
+        self._fill(out.numpy(), start)
+        return out
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         if not -len(self) <= index < len(self):
             raise IndexError(f"window {index} out of range for {len(self)} windows")
         return self.__getitems__([index % len(self)])[0]
+
+
+def empty_span(n_channels: int, n_samples: int, *, shared: bool = False,
+               pin_memory: bool = False, time_major: bool = False) -> torch.Tensor:
+    """An uninitialised float32 ``(n_channels, n_samples)`` tensor, shared or pinned on demand.
+
+    ``time_major=True`` lays it out time by channel (a transposed view).
+
+    Examples
+    --------
+    >>> span = empty_span(3, 10, shared=True, time_major=True)
+    >>> tuple(span.shape), span.stride()
+    ((3, 10), (1, 3))
+    """
+    shape = (n_samples, n_channels) if time_major else (n_channels, n_samples)
+    if shared:  # what torch's default_collate does inside workers
+        storage = torch.empty(0)._typed_storage()._new_shared(n_channels * n_samples)
+        span = torch.empty(0).new(storage).view(shape)
+    else:
+        span = torch.empty(shape, pin_memory=pin_memory)
+    return span.T if time_major else span

@@ -33,12 +33,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from neuroattn._logging import logger
 from neuroattn.datasets.prepare import resample_store, select_channels
 from neuroattn.ieeg.config import MVPFormerConfig
-from neuroattn.store import IEEGWindows, make_loader, open_store
+from neuroattn.store import IEEGWindows, WindowBatch, make_loader, open_store, read_batch
 from neuroattn.training import distributed
 
 _DONE = object()  # end of an epoch's batches, from the prefetch thread
@@ -205,13 +205,35 @@ class BalancedSampler(Sampler[list[int]]):
         return self.n_batches
 
 
-class _SampledLoader:
-    """A DataLoader over a batch sampler, with ``set_epoch`` passed through."""
+class _SampledWindows(Dataset):
+    """Windows read as one :class:`~neuroattn.store.WindowBatch` per batch of indices."""
 
-    def __init__(self, windows: IEEGWindows, sampler: BalancedSampler, num_workers: int) -> None:
+    def __init__(self, windows: IEEGWindows, time_major: bool) -> None:
+        self.windows = windows
+        self.time_major = time_major
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitems__(self, indices: list[int]) -> WindowBatch:
+        shared = torch.utils.data.get_worker_info() is not None
+        return read_batch(self.windows, indices, shared=shared, time_major=self.time_major)
+
+
+def _as_is(batch: WindowBatch) -> WindowBatch:
+    return batch
+
+
+class _SampledLoader:
+    """A DataLoader over a batch sampler yielding WindowBatches, with ``set_epoch``."""
+
+    def __init__(self, windows: IEEGWindows, sampler: BalancedSampler, num_workers: int,
+                 device: torch.device) -> None:
         self.sampler = sampler
-        self.loader = DataLoader(windows, batch_sampler=sampler, num_workers=num_workers,
-                                 collate_fn=_stack)
+        self.loader = DataLoader(_SampledWindows(windows, time_major=device.type != "cpu"),
+                                 batch_sampler=sampler,
+                                 num_workers=num_workers, collate_fn=_as_is,
+                                 pin_memory=device.type == "cuda")
 
     def set_epoch(self, epoch: int) -> None:
         self.sampler.set_epoch(epoch)
@@ -219,12 +241,29 @@ class _SampledLoader:
     def __len__(self) -> int:
         return len(self.sampler)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[WindowBatch]:
         return iter(self.loader)
 
 
-def _stack(items: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.stack([x for x, _ in items]), torch.stack([y for _, y in items])
+class _Ring:
+    """``size`` host buffers of ``numel`` floats handed out in turn: each is reused ``size``
+    batches later."""
+
+    def __init__(self, size: int, numel: int) -> None:
+        self.buffers: list[torch.Tensor | None] = [None] * size
+        self.numel = numel
+        self.turn = 0
+
+    def next(self, batch: WindowBatch) -> torch.Tensor:
+        """The next buffer, as a ``(B, C, window)`` view sized for ``batch``."""
+        shape = (len(batch), batch.n_channels, batch.window)
+        numel = shape[0] * shape[1] * shape[2]
+        k = self.turn % len(self.buffers)
+        self.turn += 1
+        flat = self.buffers[k]
+        if flat is None or flat.numel() < numel:
+            flat = self.buffers[k] = torch.empty(max(numel, self.numel))
+        return flat[:numel].view(shape)
 
 
 class RecordingMix:
@@ -232,6 +271,14 @@ class RecordingMix:
 
     Every rank draws the same order, so every rank steps through the same
     recordings in lockstep, each on its own shard of that recording.
+
+    For a CPU (the default) it yields ``(x, y)`` tensors. For another device
+    (CUDA) it yields :class:`~neuroattn.store.WindowBatch` objects: decoded
+    blocks, pinned, not yet cut; ``batch.to(device)`` (which
+    :class:`~neuroattn.training.Trainer` calls) copies each block to the
+    device once and cuts the overlapping windows there. Either way the
+    decoding (and the host cut, on the CPU) runs ``prefetch`` batches ahead
+    in a background thread, overlapping the training step.
 
     Parameters
     ----------
@@ -246,21 +293,39 @@ class RecordingMix:
         As for :func:`neuroattn.store.make_loader`.
     prefetch : int
         Batches prepared ahead in a background thread (0: none).
+    device : torch.device or str, optional
+        Where the batches will be used (default: the CPU).
+    reuse_buffers : bool
+        On the CPU, cut the batches into a ring of ``prefetch + 3`` reused
+        buffers instead of a new tensor each (no fresh, page-faulted batch per
+        step). A batch then stays intact only until the batch after the next
+        one is requested: for a consumer, like the Trainer, that is done with
+        a batch when it asks for the next. Ignored for other devices.
     """
 
     def __init__(self, recordings: Sequence[Recording], batch_size: int, *,
                  shuffle: bool = True, balanced: bool = False, seed: int = 0,
-                 num_workers: int = 0, prefetch: int = 2) -> None:
+                 num_workers: int = 0, prefetch: int = 2,
+                 device: torch.device | str | None = None, reuse_buffers: bool = False) -> None:
         if not recordings:
             raise ValueError("No recordings to train on (check the patient split).")
         self.seed, self.shuffle, self.epoch, self.prefetch = seed, shuffle, 0, prefetch
+        self.device = torch.device("cpu" if device is None else device)
+        # The ring outlives the prefetch queue (prefetch), the batch in the producer's
+        # hand, the consumer's batch and its previous one; it is kept across epochs.
+        self._ring = _Ring(prefetch + 3, batch_size * max(
+            r.windows.n_channels * r.windows.window for r in recordings)) \
+            if reuse_buffers and self.device.type == "cpu" else None
+        pin = self.device.type == "cuda"
         if balanced:
             self.loaders = [_SampledLoader(r.windows, BalancedSampler(
-                r.windows, batch_size, seed=seed + i), num_workers)
+                r.windows, batch_size, seed=seed + i), num_workers, self.device)
                 for i, r in enumerate(recordings)]
         else:
             self.loaders = [make_loader(r.windows, batch_size, shuffle=shuffle, seed=seed + i,
-                                        num_workers=num_workers, drop_last=True)
+                                        num_workers=num_workers, drop_last=True,
+                                        pin_memory=pin, yield_batches=True,
+                                        time_major=self.device.type != "cpu")
                             for i, r in enumerate(recordings)]
 
     def set_epoch(self, epoch: int) -> None:
@@ -271,17 +336,22 @@ class RecordingMix:
     def __len__(self) -> int:
         return sum(len(loader) for loader in self.loaders)
 
-    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def _batches(self) -> Iterator[WindowBatch | tuple[torch.Tensor, torch.Tensor]]:
         order = np.repeat(np.arange(len(self.loaders)), [len(lo) for lo in self.loaders])
         if self.shuffle:
             order = np.random.default_rng([self.seed, self.epoch]).permutation(order)
         iterators = [iter(loader) for loader in self.loaders]
+        on_host = self.device.type == "cpu"
         for i in order:
-            yield next(iterators[i])
+            batch = next(iterators[i])
+            if on_host:
+                yield batch.to("cpu", out=None if self._ring is None else self._ring.next(batch))
+            else:
+                yield batch
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Batches cut ``prefetch`` ahead in a background thread, so that assembling the
-        next batch (numpy copies, which release the GIL) overlaps the training step."""
+    def __iter__(self) -> Iterator[WindowBatch | tuple[torch.Tensor, torch.Tensor]]:
+        """Batches prepared ``prefetch`` ahead in a background thread, so that decoding and
+        staging the next blocks (which release the GIL) overlap the training step."""
         if not self.prefetch:
             yield from self._batches()
             return

@@ -3,8 +3,8 @@
 What a run leaves in ``out_dir``:
 
 * ``config.yaml`` — the resolved run config (reuse it with ``--config``);
-* ``metrics.jsonl`` / ``metrics.csv`` (and ``tensorboard/``) — per-step
-  training values and per-epoch validation scores;
+* ``metrics.jsonl`` / ``metrics.csv`` (and ``tensorboard/``) — running means of
+  the training values every ``train.log_every`` steps and per-epoch validation scores;
 * ``last.pt`` / ``best.pt`` — resumable checkpoints (``--resume``);
 * ``model/`` — the trained MVPFormer (``MVPFormer.from_pretrained`` reads
   it; LoRA adapters merged), the input of the next stage;
@@ -176,7 +176,8 @@ def run(cfg: RunConfig, *, resume: bool = False, progress: bool | None = None) -
         task = ContrastivePretraining(model, num_negatives=cfg.pretrain.num_negatives,
                                       temperature=cfg.pretrain.temperature)
         loader = RecordingMix(split["train"] + split["val"], cfg.data.batch_size,
-                              seed=cfg.train.seed, num_workers=cfg.data.num_workers)
+                              seed=cfg.train.seed, num_workers=cfg.data.num_workers,
+                              device=device, reuse_buffers=True)
         trainer = Trainer(task, ContrastivePretraining.loss, **common)
         summary.update(trainer.fit(loader, resume=resume))
         if distributed.is_main():
@@ -192,7 +193,8 @@ def run(cfg: RunConfig, *, resume: bool = False, progress: bool | None = None) -
             r.windows.labels = rng.permutation(r.windows.labels)
     weights = class_weights(split["train"]) if ft.balance == "weights" else None
     loader = RecordingMix(split["train"], cfg.data.batch_size, balanced=ft.balance == "sampler",
-                          seed=cfg.train.seed, num_workers=cfg.data.num_workers)
+                          seed=cfg.train.seed, num_workers=cfg.data.num_workers,
+                          device=device, reuse_buffers=True)
     val_fn = validation_scores(split["val"], precision=cfg.train.precision) \
         if split["val"] else None
     trainer = Trainer(model, classification_loss(weights), val_fn=val_fn, monitor="auroc",

@@ -32,6 +32,7 @@ from neuroattn.device import autocast
 from neuroattn.ieeg.evaluation import RecordingPrediction, window_metrics
 from neuroattn.ieeg.mvpformer import MVPFormer
 from neuroattn.ieeg.objectives import next_segment_contrastive_loss
+from neuroattn.store import read_batch
 from neuroattn.train_ieeg.data import Recording
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -54,10 +55,13 @@ class ContrastivePretraining(nn.Module):
             num_negatives=self.num_negatives, temperature=self.temperature)
 
     @staticmethod
-    def loss(task: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-        """The trainer's ``loss_fn``: labels are ignored (self-supervised)."""
+    def loss(task: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The trainer's ``loss_fn``: labels are ignored (self-supervised).
+
+        The accuracy stays a detached 0-d tensor on the device (no host sync).
+        """
         loss, accuracy = task(batch[0])
-        return loss, {"accuracy": float(accuracy)}
+        return loss, {"accuracy": accuracy.detach()}
 
 
 def prepare_finetuning(model: MVPFormer, *, method: str, lora_rank: int = 8,
@@ -77,16 +81,46 @@ def prepare_finetuning(model: MVPFormer, *, method: str, lora_rank: int = 8,
 
 
 def classification_loss(weights: torch.Tensor | None = None
-                        ) -> Callable[[nn.Module, Batch], tuple[torch.Tensor, dict[str, float]]]:
-    """Cross-entropy of the seizure head, optionally class-weighted."""
+                        ) -> Callable[[nn.Module, Batch], tuple[torch.Tensor,
+                                                               dict[str, torch.Tensor]]]:
+    """Cross-entropy of the seizure head, optionally class-weighted.
 
-    def loss_fn(model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+    Parameters
+    ----------
+    weights : Tensor (n_classes,), optional
+        Class weights (e.g. :func:`neuroattn.train_ieeg.data.class_weights`),
+        copied to each device once (float32) and reused.
+
+    Returns
+    -------
+    callable
+        The trainer's ``loss_fn(model, (x, y)) -> (loss, {"accuracy": a})``; the
+        accuracy is a detached 0-d tensor on the model's device (no host sync).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> loss_fn = classification_loss(torch.tensor([1.0, 3.0]))
+    >>> model = nn.Linear(4, 2)
+    >>> loss, metrics = loss_fn(model, (torch.randn(8, 4), torch.randint(0, 2, (8,))))
+    >>> loss.ndim, metrics["accuracy"].ndim, metrics["accuracy"].requires_grad
+    (0, 0, False)
+    """
+    on_device: dict[torch.device, torch.Tensor] = {}
+
+    def loss_fn(model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         x, y = batch
         logits = model(x)
-        w = None if weights is None else weights.to(logits.device)
+        w = None
+        if weights is not None:
+            w = on_device.get(logits.device)
+            if w is None:
+                with torch.inference_mode(False):  # reused later with autograd
+                    w = on_device[logits.device] = weights.to(logits.device, torch.float32)
         loss = nn.functional.cross_entropy(logits.float(), y, weight=w)
-        accuracy = (logits.argmax(-1) == y).float().mean()
-        return loss, {"accuracy": float(accuracy)}
+        accuracy = (logits.detach().argmax(-1) == y).float().mean()
+        return loss, {"accuracy": accuracy}
 
     return loss_fn
 
@@ -97,6 +131,9 @@ def predict(model: MVPFormer, recording: Recording, *, batch_size: int = 64,
     """Seizure probability of every window of ``recording``, in time order.
 
     A window's time is its end (the decision is about its newest segment).
+    Each batch of consecutive windows is read as one span and cut on
+    ``device`` (:func:`neuroattn.store.read_batch`); the probabilities stay
+    there and come back to the host once, at the end.
     """
     device = torch.device(device)
     was_training = model.training
@@ -104,16 +141,17 @@ def predict(model: MVPFormer, recording: Recording, *, batch_size: int = 64,
     windows = recording.windows
     probabilities = []
     for start in range(0, len(windows), batch_size):
-        items = windows.__getitems__(list(range(start, min(start + batch_size, len(windows)))))
-        x = torch.stack([x for x, _ in items]).to(device)
+        batch = read_batch(windows, np.arange(start, min(start + batch_size, len(windows))),
+                           pin_memory=device.type == "cuda", time_major=device.type != "cpu")
+        x, _ = batch.to(device, non_blocking=True)
         with autocast(device, precision):
             logits = model(x)
-        probabilities.append(logits.float().softmax(-1)[:, 1].cpu())
+        probabilities.append(logits.float().softmax(-1)[:, 1])
     model.train(was_training)
     return RecordingPrediction(
         name=recording.path.name, patient=recording.patient,
         times=(windows.starts + windows.window) / windows.sfreq,
-        probabilities=torch.cat(probabilities).numpy().astype(np.float64),
+        probabilities=torch.cat(probabilities).cpu().numpy().astype(np.float64),
         labels=windows.labels.copy(), seizures=windows.seizures,
         duration_s=windows.n_times / windows.sfreq)
 

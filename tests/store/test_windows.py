@@ -74,3 +74,16 @@ def test_pickles_without_open_handles_or_cache(store):
     clone = pickle.loads(pickle.dumps(w))
     assert clone._array is None and not clone._cache
     assert torch.equal(clone[3][0], x0)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_time_major_spans_hold_the_same_samples(store, shared):
+    """Time-major spans (the store's layout, no host transposition) read the same samples."""
+    path, data = store
+    w = IEEGWindows(path, window_s=1.0, channels=["e", "a", "b"])
+    span = w.read_span(650, 1480, shared=shared, time_major=True)
+    assert span.shape == (3, 830) and span.stride() == (1, 3)  # a transposed view
+    np.testing.assert_array_equal(span.numpy(), data[650:1480, [4, 0, 1]].T)
+    assert torch.equal(span, w.read_span(650, 1480))
+    with pytest.raises(ValueError, match="out must be float32"):
+        w.read_span(0, 10, out=torch.empty(3, 11))
