@@ -212,7 +212,7 @@ def s_data_path(seed: int, quick: bool, num_workers: int, device: torch.device) 
     ABC/CBA order; medians over the rounds are reported.
     """
     config = preset("mvpformer-s")
-    batches, rounds = (6, 2) if quick else (12, 4)
+    batches, rounds = (6, 3) if quick else (12, 5)
     segment = config.segment_samples
     n_windows = batches * S_DATA["batch_size"] + S_DATA["window_segments"] + 2
     minutes = n_windows * segment / config.sfreq / 60

@@ -78,12 +78,16 @@ def test_tiny_mvpformer_detects_synthetic_seizures_across_montages():
     assert min(scores[6], scores[16]) >= 0.75, scores  # seen channel counts
     assert min(scores[4], scores[9], scores[12]) >= 0.70, scores  # unseen channel counts
     # A label-blind model still latches onto whatever separates windows most (seizures do),
-    # in a random direction: one control's AUROC swings between about 0.5 and 0.66 with the
-    # seed. So the control is an ensemble of two shuffled-label runs with the same budget,
-    # scored on all held-out windows pooled (30 seizures).
-    controls = [_train(train, shuffle_labels=True, seed=seed) for seed in (0, 1)]
+    # in a random direction: across 12 seeds one shuffled-label run scored 0.34-0.73 pooled
+    # (mean 0.52), and ensembles of three 0.35-0.53, while trained models scored 0.90-0.91
+    # (3 seeds). So the control is an ensemble of three shuffled-label runs with the same
+    # budget, scored on all held-out windows pooled (30 seizures), and the trained model must
+    # beat it by a margin as well as the control staying near chance.
     x_all = [x for x, _ in held_out.values()]
-    probabilities = np.mean([np.concatenate([_probabilities(m, x) for x in x_all])
-                             for m in controls], axis=0)
-    pooled = auroc(probabilities, np.concatenate([y.numpy() for _, y in held_out.values()]))
-    assert pooled <= 0.65, pooled
+    y_all = np.concatenate([y.numpy() for _, y in held_out.values()])
+    trained = auroc(np.concatenate([_probabilities(model, x) for x in x_all]), y_all)
+    controls = [_train(train, shuffle_labels=True, seed=seed) for seed in (0, 1, 2)]
+    control = auroc(np.mean([np.concatenate([_probabilities(m, x) for x in x_all])
+                             for m in controls], axis=0), y_all)
+    assert control <= 0.70, (control, trained)
+    assert trained - control >= 0.15, (control, trained)
