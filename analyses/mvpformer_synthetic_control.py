@@ -29,7 +29,7 @@ from neuroattn.train_ieeg.demo import demo_configs, make_demo_stores
 METRICS = [("window", "auroc", "AUROC"), ("window", "auprc", "AUPRC"), ("window", "f1", "F1"),
            ("window", "kappa", "kappa"), ("event", "sensitivity", "sensitivity"),
            ("event", "false_alarms_per_hour", "FA/h"),
-           ("event", "median_latency_s", "latency (s)")]
+           ("event", "precision", "event precision")]  # SzCORE scoring: no latency
 
 
 def _pooled(summary: dict) -> dict[str, float]:

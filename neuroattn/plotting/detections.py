@@ -1,4 +1,5 @@
-"""A seizure detector's output over one recording: probabilities, seizures and alarms.
+"""A seizure detector's output: probabilities, seizures and alarms over one recording
+(:func:`plot_detections`), and sensitivity against false alarms (:func:`plot_sensitivity_fa`).
 
 Examples
 --------
@@ -10,13 +11,13 @@ Examples
 >>> fig = plot_detections(t, p, [[295.0, 345.0]], rule=DetectionRule(smooth_windows=3))
 >>> ax = fig.axes[0]
 >>> len(ax.patches), ax.get_xlabel(), ax.get_title()
-(1, 'time (min)', '1/1 seizures detected, 1 false alarm')
+(1, 'time (min)', '1/1 seizures detected, 1 false alarm (SzCORE)')
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,8 @@ from neuroattn.ieeg.evaluation import (
     _seizures,
     _smooth,
     _times,
+    event_metrics,
+    hypothesis_events,
 )
 
 
@@ -43,10 +46,11 @@ def plot_detections(
     rule: DetectionRule | None = None,
     labels: np.ndarray | Sequence[int] | None = None,
     title: str | None = None,
+    duration_s: float | None = None,
     axes: Any = None,
     output_file: str | os.PathLike | None = None,
 ) -> Any:
-    """Plot window probabilities, annotated seizures (shaded red) and the rule's alarms.
+    """Plot window probabilities, annotated seizures (shaded red) and the rule's detections.
 
     The time axis is in minutes for recordings longer than 10 minutes, else
     in seconds.
@@ -61,12 +65,17 @@ def plot_detections(
         Annotated onsets and offsets in seconds, one shaded span each.
     rule : DetectionRule, optional
         When given, also draw the smoothed probability (if it smooths), the
-        threshold, and the alarms as triangles: green when inside a seizure
+        threshold, and the detections: with SzCORE scoring (the default) the
+        hypothesis events as purple bars, titled with SzCORE's counts; with
+        onset scoring the alarms as triangles, green when inside a seizure
         (tolerance included), orange for false alarms.
     labels : array-like of shape (n_windows,), optional
         Window labels, drawn as a dotted step trace.
     title : str, optional
         Axes title; by default a summary of the detections.
+    duration_s : float, optional
+        Recording length for SzCORE scoring (default: the end of the last
+        window or seizure).
     axes : matplotlib Axes, optional
         Draw here instead of a new figure.
     output_file : path-like, optional
@@ -106,24 +115,133 @@ def plot_detections(
                       label=f"smoothed (last {rule.smooth_windows})")
         axes.axhline(rule.threshold, color="k", ls="--", lw=0.8,
                      label=f"threshold {rule.threshold:g}")
-        found = _alarms(t, p, rule)
-        inside, first = _match(found, sz, rule.tolerance_s)
-        for mask, color, name in ((inside, "tab:green", "alarm in seizure"),
-                                  (~inside, "tab:orange", "false alarm")):
-            if mask.any():
-                axes.vlines(found[mask] / scale, 0, 1.04, colors=color, lw=0.8, alpha=0.6)
-                axes.plot(found[mask] / scale, np.full(int(mask.sum()), 1.06), ls="none",
-                          marker="v", ms=7, color=color, label=f"{name} ({int(mask.sum())})")
-        if title is None:
-            n_false = int((~inside).sum())
-            title = (f"{int((~np.isnan(first)).sum())}/{len(sz)} seizures detected, "
-                     f"{n_false} false alarm{'' if n_false == 1 else 's'}")
+        if rule.scoring == "szcore":
+            summary = _draw_events(axes, t, p, sz, rule, scale, duration_s)
+            title = summary if title is None else title
+        else:
+            found = _alarms(t, p, rule)
+            inside, first = _match(found, sz, rule.tolerance_s)
+            for mask, color, name in ((inside, "tab:green", "alarm in seizure"),
+                                      (~inside, "tab:orange", "false alarm")):
+                if mask.any():
+                    axes.vlines(found[mask] / scale, 0, 1.04, colors=color, lw=0.8, alpha=0.6)
+                    axes.plot(found[mask] / scale, np.full(int(mask.sum()), 1.06), ls="none",
+                              marker="v", ms=7, color=color, label=f"{name} ({int(mask.sum())})")
+            if title is None:
+                n_false = int((~inside).sum())
+                title = (f"{int((~np.isnan(first)).sum())}/{len(sz)} seizures detected, "
+                         f"{n_false} false alarm{'' if n_false == 1 else 's'}")
     axes.set_xlim(x[0], x[-1])
     axes.set_ylim(-0.03, 1.12)
     axes.set_xlabel(f"time ({unit})")
     axes.set_ylabel("seizure probability")
     axes.set_title(title or "seizure probability")
     axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    fig.tight_layout()
+    if output_file is not None:
+        with atomic_path(output_file) as tmp:
+            fig.savefig(tmp, dpi=120, format=os.path.splitext(str(output_file))[1][1:] or "png")
+    return fig
+
+
+def _draw_events(axes: Any, t: np.ndarray, p: np.ndarray, seizures: np.ndarray,
+                 rule: DetectionRule, scale: float, duration_s: float | None) -> str:
+    """Draw the SzCORE hypothesis events as bars above the trace; return a summary title."""
+    events = hypothesis_events(t, p, rule)
+    for i, (onset, offset) in enumerate(events):
+        axes.plot([onset / scale, offset / scale], [1.06, 1.06], color="tab:purple", lw=4,
+                  solid_capstyle="butt", label=f"detection ({len(events)})" if i == 0 else None)
+    if duration_s is None:
+        duration_s = float(max(t[-1], seizures[:, 1].max() if len(seizures) else 0.0))
+    ev = event_metrics(t, p, seizures, rule, duration_s=duration_s)
+    n_false = ev["false_alarms"]
+    return (f"{ev['n_detected']}/{ev['n_seizures']} seizures detected, {n_false} false "
+            f"alarm{'' if n_false == 1 else 's'} (SzCORE)")
+
+
+def plot_sensitivity_fa(
+    results: Mapping[str, dict[str, Any]],
+    *,
+    title: str | None = None,
+    axes: Any = None,
+    output_file: str | os.PathLike | None = None,
+) -> Any:
+    """Event sensitivity against false alarms per hour, with the operating points marked.
+
+    One curve per detector (the ``curve`` of
+    :func:`neuroattn.ieeg.evaluation.evaluate_at_operating_points`, drawn in
+    threshold order, highest first), and at each false-alarm budget the
+    sensitivity and false-alarm rate these recordings reach with the
+    threshold chosen on validation for it: a star for the main budget
+    (``operating_point``, also a dotted vertical line), circles for the
+    others.
+
+    Parameters
+    ----------
+    results : mapping of str to dict
+        Detector name to its results (``curve``, and ``operating_point`` and
+        ``budgets`` when points were chosen).
+    title : str, optional
+        Axes title (default: the recordings' hours and seizures).
+    axes : matplotlib Axes, optional
+        Draw here instead of a new figure.
+    output_file : path-like, optional
+        Save the figure there (written atomically).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neuroattn.ieeg.evaluation import (DetectionRule, OperatingPoint,
+    ...                                        RecordingPrediction, evaluate_at_operating_points)
+    >>> t = np.arange(4.0, 3604.0, 4.0)
+    >>> p = np.where((t > 1000) & (t <= 1040), 0.9, 0.1)
+    >>> rec = RecordingPrediction("r1", "P1", t, p, (p > .5).astype(int), [[1000., 1040.]], 3600.)
+    >>> res = evaluate_at_operating_points([rec], DetectionRule(),
+    ...                                    [OperatingPoint(0.5, 3, 1.0, 1.0, 0.0, True)])
+    >>> fig = plot_sensitivity_fa({"model": res})
+    >>> ax = fig.axes[0]
+    >>> ax.get_xlabel(), [t.get_text() for t in ax.get_legend().get_texts()]
+    ('false alarms per hour', ['model', 'model at 1 FA/h (chosen on validation)'])
+    """
+    if not results:
+        raise ValueError("No results to plot; pass {detector name: results}.")
+    if axes is None:
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(figsize=(6.4, 4.2))
+    fig = axes.figure
+    right = 1.0
+    first = next(iter(results.values()))
+    for i, (name, res) in enumerate(results.items()):
+        if "curve" not in res:
+            raise ValueError(f"results[{name!r}] has no 'curve'; pass the results of "
+                             "evaluate_at_operating_points.")
+        color = f"C{i}"
+        curve = res["curve"]
+        fa = np.asarray(curve["false_alarms_per_hour"], float)[::-1]
+        sens = np.asarray(curve["sensitivity"], float)[::-1]
+        axes.plot(fa, sens, color=color, lw=1.2, marker=".", ms=3, label=name)
+        main = (res.get("operating_point") or {}).get("max_fa_per_hour")
+        for key, at in res.get("budgets", {}).items():
+            x, y = at["pooled"]["false_alarms_per_hour"], at["pooled"]["sensitivity"]
+            is_main = float(key) == main
+            axes.plot([x], [y], ls="none", color=color, mec="k", mew=0.6,
+                      marker="*" if is_main else "o", ms=13 if is_main else 6,
+                      label=f"{name} at {key} FA/h (chosen on validation)" if is_main else None)
+            right = max(right, 1.15 * x, 2.5 * float(key))
+        if main is not None and i == 0:
+            axes.axvline(main, color="0.5", ls=":", lw=0.8)
+    axes.set_xlim(0, right)
+    axes.set_ylim(-0.03, 1.03)
+    axes.set_xlabel("false alarms per hour")
+    axes.set_ylabel("event sensitivity")
+    axes.set_title(title or f"{first['curve']['hours']:.2f} h, "
+                   f"{first['curve']['n_seizures']} seizures")
+    axes.legend(loc="lower right", fontsize=8, frameon=False)
     fig.tight_layout()
     if output_file is not None:
         with atomic_path(output_file) as tmp:

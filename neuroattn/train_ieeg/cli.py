@@ -45,15 +45,17 @@ examples:
       --device cuda --precision bf16 --batch-size 32 --max-steps 5400 --out-dir runs/pre
   python -m neuroattn.train_ieeg finetune --data stores/*.zarr --model runs/pre \\
       --test-patients ID05 ID07 --val-patients ID03 --epochs 10 --out-dir runs/ft
-  python -m neuroattn.train_ieeg evaluate --data stores/ID05*.zarr --model runs/ft \\
-      --set detection.smooth_windows=5 --set detection.threshold=0.7 --out-dir runs/eval
+  python -m neuroattn.train_ieeg evaluate --data stores/*.zarr --model runs/ft \\
+      --test-patients ID05 ID07 --val-patients ID03 --baseline linelength,bandpower \\
+      --format szcore --out-dir runs/eval
   python -m neuroattn.train_ieeg finetune --config runs/ft/config.yaml --resume
   torchrun --standalone --nproc_per_node=4 -m neuroattn.train_ieeg pretrain \\
       --config models/mvpformer-s-pretrain.yaml --data stores/*.zarr --device cuda
 
 Run directory: config.yaml, metrics.csv/.jsonl, last.pt, best.pt, model/,
-evaluation.json/.txt, predictions.csv, figures/. Under torchrun only rank 0
-logs and saves."""
+operating_point.json (the alarm rules chosen on the validation patients),
+evaluation.json/.txt, predictions.csv, figures/ (szcore/ with --format
+szcore). Under torchrun only rank 0 logs and saves."""
 
 ERRORS: tuple[type[Exception], ...] = (ValueError, ConfigError, FileNotFoundError, ImportError)
 
@@ -130,11 +132,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = parser.add_argument_group("evaluation")
     g.add_argument("--threshold", type=float,
-                   help=f"alarm threshold on the smoothed probability "
+                   help=f"window-level decision threshold (F1, kappa), and the alarm threshold "
+                   f"only where no rule was chosen on validation "
                    f"(default: {d.detection.threshold})")
     g.add_argument("--smooth-windows", type=int, metavar="K",
                    help=f"causal moving average over the last K windows before thresholding "
                    f"(default: {d.detection.smooth_windows}); more: --set detection.*")
+    g.add_argument("--max-fa-per-hour", type=float, metavar="F",
+                   help=f"false-alarm budget: finetune chooses the threshold meeting it on the "
+                   f"validation patients, never the test ones, and stores it in "
+                   f"operating_point.json (default: {d.evaluation.max_fa_per_hour:g}; "
+                   f"sensitivity is also reported at "
+                   f"{', '.join(f'{b:g}' for b in d.evaluation.budgets)} FA/h)")
+    g.add_argument("--baseline", action="append", metavar="NAME",
+                   help="feature baseline(s) scored beside MVPFormer by the same protocol: "
+                   "linelength, bandpower (repeatable or comma-separated; 'none' for none; "
+                   "default: linelength in finetune, none in evaluate)")
+    g.add_argument("--format", choices=["default", "szcore"],
+                   help="szcore: also write each test recording's detections as "
+                   "szcore/<recording>_events.tsv (default: default)")
 
     g = parser.add_argument_group("output")
     g.add_argument("--out-dir", metavar="DIR", help=f"run directory (default: {d.out_dir})")
@@ -162,6 +178,7 @@ FLAG_KEYS = {
     "lr": "train.lr", "weight_decay": "train.weight_decay", "warmup_steps": "train.warmup_steps",
     "seed": "train.seed", "device": "train.device", "precision": "train.precision",
     "threshold": "detection.threshold", "smooth_windows": "detection.smooth_windows",
+    "max_fa_per_hour": "evaluation.max_fa_per_hour", "format": "evaluation.format",
     "out_dir": "out_dir", "log": "log",
 }
 
@@ -173,6 +190,9 @@ def config_from_args(args: argparse.Namespace) -> Any:
     cfg = load_config(RunConfig, args.config) if args.config else RunConfig()
     flags = [f"{key}={json.dumps(getattr(args, name))}" for name, key in FLAG_KEYS.items()
              if getattr(args, name) is not None]
+    if args.baseline is not None:
+        names = [n.strip() for item in args.baseline for n in item.split(",") if n.strip()]
+        flags.append(f"evaluation.baselines={json.dumps([] if 'none' in names else names)}")
     if args.mode and args.mode != "demo":
         flags.append(f"mode={args.mode}")
     return apply_overrides(cfg, [*flags, *args.overrides])
@@ -196,8 +216,20 @@ def _report(summary: dict[str, Any], elapsed: float) -> str:
     if "model" in summary:
         lines.append(f"  model: {summary['model']}")
     if "evaluation" in summary:
-        lines += ["", summary["evaluation"]["table"]]
+        lines += [_rule_line(summary["evaluation"]),
+                  f"  results: {Path(summary['out_dir']) / 'evaluation.json'}",
+                  "", summary["evaluation"]["table"]]
     return "\n".join(lines)
+
+
+def _rule_line(results: dict[str, Any]) -> str:
+    op = results.get("operating_point")
+    if op is None:
+        return (f"  alarm rule: the config's threshold {results['rule']['threshold']:g} "
+                "(no operating point chosen on validation)")
+    return (f"  alarm rule for {op['max_fa_per_hour']:g} FA/h, chosen on validation: threshold "
+            f"{op['threshold']:.3g}, smoothing {op['smooth_windows']} (validation sensitivity "
+            f"{op['sensitivity']:.2f} at {op['false_alarms_per_hour']:.2f} FA/h)")
 
 
 def _run(args: argparse.Namespace, progress: bool | None) -> None:
@@ -240,8 +272,11 @@ def _demo(args: argparse.Namespace, progress: bool | None) -> None:
           f"  finetune  {fine['step']:4d} steps {fine_s:5.0f} s  {finetune.finetune.method}, "
           f"{fine['trainable_parameters']} trainable parameters, best val AUROC "
           f"{fine['best']:.3f} ({fine['weights']} weights kept)\n"
-          f"  evaluate  held-out patient(s) {', '.join(finetune.data.test_patients)}:\n\n"
+          f"  evaluate  held-out patient(s) {', '.join(finetune.data.test_patients)}, "
+          f"{fine['evaluation']['pooled']['event']['hours']:.2f} h:\n"
+          f"{_rule_line(fine['evaluation'])}\n\n"
           f"{fine['evaluation']['table']}\n\n"
+          f"results: {Path(fine['out_dir']) / 'evaluation.json'}\n"
           f"figures: {Path(fine['out_dir']) / 'figures'}\n"
           f"next: python -m neuroattn.train_ieeg --help")
 

@@ -10,17 +10,19 @@ Examples
 --------
 >>> from neuroattn.config import apply_overrides
 >>> from neuroattn.train_ieeg.config import RunConfig
->>> cfg = apply_overrides(RunConfig(), ["finetune.method=full", "train.lr=3e-4"])
->>> cfg.finetune.method, cfg.train.lr, cfg.detection.smooth_windows
-('full', 0.0003, 3)
+>>> cfg = apply_overrides(RunConfig(), ["finetune.method=full", "train.lr=3e-4",
+...                                    "evaluation.max_fa_per_hour=2"])
+>>> cfg.finetune.method, cfg.train.lr, cfg.detection.smooth_windows, cfg.evaluation.all_budgets()
+('full', 0.0003, 3, [0.5, 1.0, 2.0])
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from neuroattn.ieeg.evaluation import DetectionRule
+from neuroattn.ieeg.evaluation import BUDGETS, DetectionRule
 from neuroattn.training.loop import TrainConfig
 
 Mode = Literal["pretrain", "finetune", "evaluate"]
@@ -91,6 +93,45 @@ class FinetuneConfig:
 
 
 @dataclass
+class EvaluationConfig:
+    """How the detectors are held to a false-alarm budget and reported.
+
+    ``finetune`` chooses the alarm rule's threshold (and smoothing, among
+    ``smooth_options``) on the validation patients, for ``max_fa_per_hour``
+    and for every budget of ``budgets``, and stores them in
+    ``operating_point.json``; the test patients are then scored with these
+    rules, never tuned on. ``baselines`` are fitted on the training
+    patients and go through the same procedure (``None``: the line-length
+    baseline in ``finetune``, none in ``evaluate``; ``[]``: none).
+    ``format="szcore"`` also writes each test recording's detections as a
+    SzCORE ``szcore/<recording>_events.tsv``.
+    """
+
+    #: The false-alarm budget (per hour) of the main results.
+    max_fa_per_hour: float = 1.0
+    #: Further budgets reported (sensitivity at each, with its own validation threshold).
+    budgets: list[float] = field(default_factory=lambda: list(BUDGETS))
+    #: Moving-average lengths to choose from (default: ``detection.smooth_windows`` only).
+    smooth_options: list[int] = field(default_factory=list)
+    baselines: list[str] | None = None
+    format: Literal["default", "szcore"] = "default"
+
+    def __post_init__(self) -> None:
+        for budget in [self.max_fa_per_hour, *self.budgets]:
+            if isinstance(budget, bool) or not math.isfinite(budget) or budget <= 0:
+                raise ValueError(f"The false-alarm budget {budget!r} must be a number of false "
+                                 "alarms per hour > 0 (--max-fa-per-hour, "
+                                 "evaluation.budgets).")
+        if any(isinstance(k, bool) or k < 1 for k in self.smooth_options):
+            raise ValueError(f"evaluation.smooth_options={self.smooth_options} must hold "
+                             "integers >= 1.")
+
+    def all_budgets(self) -> list[float]:
+        """``budgets`` and ``max_fa_per_hour``, sorted, each once."""
+        return sorted({float(b) for b in [*self.budgets, self.max_fa_per_hour]})
+
+
+@dataclass
 class RunConfig:
     """Everything one ``train_ieeg`` run needs (see the module docstring)."""
 
@@ -101,5 +142,6 @@ class RunConfig:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     detection: DetectionRule = field(default_factory=DetectionRule)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     out_dir: str = "runs/ieeg"
     log: Literal["csv", "tensorboard"] = "csv"

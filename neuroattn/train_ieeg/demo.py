@@ -3,16 +3,21 @@
 End to end on synthetic data, in a few minutes on a laptop CPU:
 
 1. write one iEEG store per recording: five patients with 6 to 16 contacts,
-   two 8-minute recordings each, seizures at 5× background amplitude plus
-   interictal spikes and artefacts as decoys (:mod:`neuroattn.datasets.synthetic`);
+   seizures at 5× background amplitude plus interictal spikes and artefacts
+   as decoys (:mod:`neuroattn.datasets.synthetic`). The training and
+   validation patients P01-P04 have two 8-minute recordings each with six
+   seizures (dense, so that training sees many); the held-out patient P05 has
+   one 60-minute recording with six seizures, one per 10 minutes on average,
+   so that false alarms per hour are measured over a full hour;
 2. pretrain the tiny MVPFormer with the contrastive next-segment objective;
 3. fine-tune it for seizure detection with LoRA (patient P04 validates, so
    ``best.pt`` is the best validation AUROC);
-4. evaluate on the held-out patient P05, window and event level, and draw
-   the probability traces. The alarm rule's refractory period is 10 s, not
-   the default 60 s: the synthetic seizures are far denser than real ones
-   (six in eight minutes), and a long refractory period would hide the
-   detection of a seizure that follows a false alarm.
+4. choose the alarm threshold on P04 for false-alarm budgets of 0.5, 1 and 2
+   per hour, then evaluate on the held-out patient P05 with SzCORE event
+   scoring, beside the line-length baseline, and draw the probability traces
+   and the sensitivity-against-FA/h curve (inference only, so the long
+   recording is cheap). The refractory period is 10 s, not the default 60 s;
+   it only matters for the ``detection.scoring=onset`` option.
 
 Everything lands in ``runs/demo/`` (``data/``, ``pretrain/``, ``finetune/``).
 
@@ -36,27 +41,49 @@ from neuroattn.train_ieeg.config import RunConfig
 
 #: Patient → contacts. Different counts on purpose: MVPFormer takes any montage.
 PATIENTS = {"P01": 6, "P02": 8, "P03": 16, "P04": 12, "P05": 10}
-RECORDINGS_PER_PATIENT = 2
-DURATION_S = 480.0
+#: Patient → its recordings as ``(duration in seconds, number of seizures)``.
+RECORDINGS = {"P01": [(480.0, 6)] * 2, "P02": [(480.0, 6)] * 2, "P03": [(480.0, 6)] * 2,
+              "P04": [(480.0, 6)] * 2, "P05": [(3600.0, 6)]}
 SFREQ = 128.0
+
+
+def _store_name(patient: str, k: int, duration_s: float, n_seizures: int, seed: int) -> str:
+    """A store's file name, keyed by every parameter of its recording.
+
+    So a store written by another version of the demo (another length, seizure
+    count or seed) is never mistaken for this one's.
+
+    Examples
+    --------
+    >>> _store_name("P05", 0, 3600.0, 6, 108)
+    'P05_rec1_3600s_6sz_seed108.zarr'
+    """
+    return f"{patient}_rec{k + 1}_{duration_s:g}s_{n_seizures}sz_seed{seed}.zarr"
 
 
 def make_demo_stores(root: str | os.PathLike, *, seed: int = 0,
                      progress: bool | None = None) -> list[Path]:
-    """Write (or reuse) the demo's synthetic stores under ``root``; return their paths."""
+    """Write (or reuse) the demo's synthetic stores under ``root``; return their paths.
+
+    A store is reused only when its file name, which holds the recording's
+    length, seizure count and seed (:data:`RECORDINGS`), matches; stores are
+    written atomically, so an existing one is complete.
+    """
     from neuroattn.store import from_mne_raw, write_store
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    jobs = [(patient, n_channels, k) for patient, n_channels in PATIENTS.items()
-            for k in range(RECORDINGS_PER_PATIENT)]
+    jobs = [(patient, PATIENTS[patient], k, duration_s, n_seizures)
+            for patient, plan in RECORDINGS.items()
+            for k, (duration_s, n_seizures) in enumerate(plan)]
     paths = []
-    for i, (patient, n_channels, k) in enumerate(progress_bar(
+    for i, (patient, n_channels, k, duration_s, n_seizures) in enumerate(progress_bar(
             jobs, desc="synthetic recordings", enabled=progress)):
-        path = root / f"{patient}_rec{k + 1}.zarr"
+        path = root / _store_name(patient, k, duration_s, n_seizures, seed + 100 + i)
         if not path.exists():
-            rec = make_synthetic_ieeg(n_channels=n_channels, duration_s=DURATION_S, sfreq=SFREQ,
-                                      n_seizures=6, amplitude=5.0, seed=seed + 100 + i)
+            rec = make_synthetic_ieeg(n_channels=n_channels, duration_s=duration_s,
+                                      sfreq=SFREQ, n_seizures=n_seizures, amplitude=5.0,
+                                      seed=seed + 100 + i)
             ds = from_mne_raw(rec.to_raw(), dtype="float32")
             ds.attrs["subject"] = patient
             write_store(ds, path, kind="ieeg")

@@ -8,9 +8,22 @@ What a run leaves in ``out_dir``:
 * ``last.pt`` / ``best.pt`` — resumable checkpoints (``--resume``);
 * ``model/`` — the trained MVPFormer (``MVPFormer.from_pretrained`` reads
   it; LoRA adapters merged), the input of the next stage;
-* ``evaluation.json`` / ``evaluation.txt`` — window and event metrics per
-  patient and pooled; ``predictions.csv`` — every window's probability;
-  ``figures/*.png`` — probability traces with the annotated seizures.
+* ``operating_point.json`` — the alarm rules chosen on the validation
+  patients: one per false-alarm budget (``evaluation.max_fa_per_hour`` and
+  ``evaluation.budgets``), for MVPFormer and each baseline;
+* ``evaluation.json`` / ``evaluation.txt`` — window and SzCORE event metrics
+  of the test patients, per patient and pooled, at the validation-chosen
+  rules (sensitivity at each budget, the whole sensitivity-vs-false-alarm
+  curve), for MVPFormer and under ``baselines.<name>`` for each baseline;
+  ``predictions.csv`` — every window's probability; ``figures/*.png`` —
+  probability traces with the annotated seizures, and
+  ``figures/sensitivity_fa.png``, the curves with the chosen points;
+  ``szcore/<recording>_events.tsv`` with ``evaluation.format=szcore``.
+
+The test patients never choose anything: the operating points come from
+the validation patients (``finetune``), or from the model's
+``operating_point.json`` (``evaluate``; with none there, from
+``--val-patients`` if given, else the config's threshold, with a warning).
 
 Examples
 --------
@@ -22,6 +35,8 @@ Examples
 from __future__ import annotations
 
 import csv
+import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +48,21 @@ from neuroattn._logging import logger
 from neuroattn.config import save_config
 from neuroattn.device import resolve_device
 from neuroattn.ieeg import PRESETS, MVPFormer, preset
-from neuroattn.ieeg.evaluation import RecordingPrediction, evaluate, format_table, save_results
+from neuroattn.ieeg.baselines import make_baseline
+from neuroattn.ieeg.evaluation import (
+    DetectionRule,
+    OperatingPoint,
+    RecordingPrediction,
+    budget_key,
+    choose_operating_points,
+    evaluate,
+    evaluate_at_operating_points,
+    format_table,
+    hypothesis_events,
+    save_results,
+    sensitivity_fa_curve,
+)
+from neuroattn.ieeg.szcore import write_szcore_tsv
 from neuroattn.nn.lora import merge_lora
 from neuroattn.progress import progress as progress_bar
 from neuroattn.seeding import set_seed
@@ -103,31 +132,181 @@ def _write_predictions(preds: list[RecordingPrediction], path: Path) -> None:
                                  strict=True))
 
 
-def evaluate_model(model: MVPFormer, recordings: list, cfg: RunConfig, out_dir: Path, *,
-                   device: torch.device, progress: bool | None = None,
-                   figures: bool = True) -> dict[str, Any]:
-    """Predict every window of ``recordings``, score them as a clinic would, write the results."""
-    from neuroattn.plotting.detections import plot_detections
+def score_detector(val_predictions: list[RecordingPrediction],
+                   test_predictions: list[RecordingPrediction], cfg: RunConfig, *,
+                   points: list[OperatingPoint] | None = None,
+                   rule: DetectionRule | None = None,
+                   ) -> tuple[dict[str, Any], list[OperatingPoint] | None]:
+    """Choose the operating points on validation, then score the test predictions with them.
+
+    Parameters
+    ----------
+    val_predictions : list of RecordingPrediction
+        The validation patients' predictions; only they choose the points
+        (:func:`~neuroattn.ieeg.evaluation.choose_operating_points`, for
+        every budget of ``cfg.evaluation``).
+    test_predictions : list of RecordingPrediction
+        Scored at the points, never tuned on.
+    cfg : RunConfig
+    points : list of OperatingPoint, optional
+        Points chosen before (e.g. read from ``operating_point.json``): then
+        ``val_predictions`` is not used. With neither, the rule ``rule`` is
+        applied as it is, with a warning.
+    rule : DetectionRule, optional
+        The rule the points complete (default ``cfg.detection``). The window
+        metrics always use ``cfg.detection.threshold``.
+
+    Returns
+    -------
+    (dict, list of OperatingPoint or None)
+        The results (:func:`~neuroattn.ieeg.evaluation.evaluate_at_operating_points`)
+        and the points used.
+    """
+    rule = cfg.detection if rule is None else rule
+    if points is None and val_predictions:
+        points = choose_operating_points(val_predictions, rule, cfg.evaluation.all_budgets(),
+                                         smooth_options=cfg.evaluation.smooth_options or None)
+    if points is None:
+        logger.warning("NO OPERATING POINT: no operating_point.json and no validation patients, "
+                       "so the test recordings are scored at the config's threshold %g, not at "
+                       "a rule chosen for a false-alarm budget (pass --val-patients).",
+                       rule.threshold)
+        results = evaluate(test_predictions, rule, threshold=cfg.detection.threshold)
+        results.update(operating_point=None, budgets={},
+                       curve=sensitivity_fa_curve(test_predictions, rule))
+        return results, None
+    return evaluate_at_operating_points(
+        test_predictions, rule, points, max_fa_per_hour=cfg.evaluation.max_fa_per_hour,
+        threshold=cfg.detection.threshold), points
+
+
+def _points_record(points: list[OperatingPoint], rule: DetectionRule,
+                   main_budget: float) -> dict[str, Any]:
+    main = next(p for p in points if p.max_fa_per_hour == main_budget)
+    return {"operating_point": main.to_dict(), "rule": asdict(main.apply(rule)),
+            "budgets": {budget_key(p.max_fa_per_hour): p.to_dict() for p in points}}
+
+
+def stored_operating_points(model_name: str) -> tuple[list[OperatingPoint], DetectionRule] | None:
+    """The operating points and rule that ``finetune`` stored next to a model, if any.
+
+    ``model_name`` is a run directory or its ``model/`` directory; the file is
+    the run directory's ``operating_point.json``.
+    """
+    path = Path(model_name)
+    for candidate in (path / "operating_point.json", path.parent / "operating_point.json"
+                      if path.name == "model" else None):
+        if candidate is not None and candidate.is_file():
+            data = json.loads(candidate.read_text())
+            try:
+                points = [OperatingPoint.from_dict(d) for d in data["budgets"].values()]
+                rule = DetectionRule(**data["rule"])
+            except (KeyError, TypeError, ValueError) as err:
+                raise ValueError(f"{candidate} is not an operating-point file of this version "
+                                 f"({err}); re-run finetune, or remove it to choose on "
+                                 "--val-patients.") from None
+            logger.info("alarm rule from %s (chosen on the validation patients)", candidate)
+            return points, rule
+    return None
+
+
+def _hypothesis_tsvs(preds: list[RecordingPrediction], rule: DetectionRule,
+                     out_dir: Path) -> None:
+    for p in preds:
+        events = hypothesis_events(p.times, p.probabilities, rule)
+        confidence = [float(p.probabilities[(p.times > a) & (p.times <= b)].max())
+                      for a, b in events]
+        write_szcore_tsv(out_dir / f"{p.name.removesuffix('.zarr')}_events.tsv", events,
+                         p.duration_s, confidence=confidence)
+
+
+def baseline_names(cfg: RunConfig) -> list[str]:
+    """The baselines a run reports: ``evaluation.baselines``, or by default the line-length
+    baseline in ``finetune`` and none in ``evaluate``; unknown names fail here."""
+    names = cfg.evaluation.baselines
+    if names is None:
+        names = ["linelength"] if cfg.mode == "finetune" else []
+    for name in names:
+        make_baseline(name)  # a clear error listing the names
+    if names and cfg.mode == "finetune" and cfg.finetune.shuffle_labels:
+        logger.info("shuffled-label control: no baselines (their training labels would be "
+                    "shuffled too)")
+        return []
+    return list(dict.fromkeys(names))
+
+
+def evaluate_model(model: MVPFormer, split: dict[str, list], cfg: RunConfig, out_dir: Path, *,
+                   device: torch.device, progress: bool | None = None, figures: bool = True,
+                   targets: str = "test") -> dict[str, Any]:
+    """Score MVPFormer and the baselines on ``split[targets]`` as a clinic would; write it all.
+
+    The operating points come from the model's stored ``operating_point.json``
+    in ``evaluate`` mode, else from ``split["val"]``; baselines are fitted on
+    ``split["train"]`` and their points chosen on ``split["val"]``.
+    """
+    from neuroattn.plotting.detections import plot_detections, plot_sensitivity_fa
 
     model.to(device)
-    preds = [predict(model, r, batch_size=cfg.data.batch_size * 2, device=device,
-                     precision=cfg.train.precision)
-             for r in progress_bar(recordings, desc="evaluating", enabled=progress)]
-    results = evaluate(preds, cfg.detection, threshold=cfg.detection.threshold)
+
+    def predict_all(recordings: list, desc: str) -> list[RecordingPrediction]:
+        return [predict(model, r, batch_size=cfg.data.batch_size * 2, device=device,
+                        precision=cfg.train.precision)
+                for r in progress_bar(recordings, desc=desc, enabled=progress)]
+
+    rule, points = cfg.detection, None
+    stored = stored_operating_points(cfg.model.name) if cfg.mode == "evaluate" else None
+    if stored is not None:
+        points, rule = stored
+        if asdict(rule) != {**asdict(cfg.detection), "threshold": rule.threshold,
+                            "smooth_windows": rule.smooth_windows}:
+            logger.warning("Using the detection rule stored with the model, %s, not the "
+                           "config's %s.", asdict(rule), asdict(cfg.detection))
+    preds = predict_all(split[targets], "evaluating")
+    val_preds = predict_all(split["val"], "validation") if points is None else []
+    results, points = score_detector(val_preds, preds, cfg, points=points, rule=rule)
+    results["detector"] = "MVPFormer"
+    record: dict[str, Any] = {}
+    if points is not None:
+        record = _points_record(points, rule, cfg.evaluation.max_fa_per_hour)
+        record["chosen_on"] = "stored" if stored is not None else \
+            sorted({p.patient for p in val_preds})
+    results["baselines"] = {}
+    names = baseline_names(cfg)
+    for name in names:
+        # the baselines read the same newest segment that MVPFormer labels and decides on
+        detector = make_baseline(name, segment_s=model.config.segment_s).fit(split["train"])
+        b_val = [detector.predict(r) for r in split["val"]]
+        b_results, b_points = score_detector(
+            b_val, [detector.predict(r) for r in split[targets]], cfg)
+        b_results["detector"] = name
+        results["baselines"][name] = b_results
+        record.setdefault("baselines", {})[name] = _points_record(
+            b_points, cfg.detection, cfg.evaluation.max_fa_per_hour)
+    if record:
+        with atomic_path(out_dir / "operating_point.json") as tmp:
+            tmp.write_text(json.dumps(record, indent=2) + "\n")
     save_results(results, out_dir / "evaluation.json")
-    table = format_table(results)
+    table = format_table(results, detector="MVPFormer")
     with atomic_path(out_dir / "evaluation.txt") as tmp:
         tmp.write_text(table + "\n")
     _write_predictions(preds, out_dir / "predictions.csv")
+    main_rule = rule if points is None else next(
+        p for p in points if p.max_fa_per_hour == cfg.evaluation.max_fa_per_hour).apply(rule)
+    if cfg.evaluation.format == "szcore":
+        _hypothesis_tsvs(preds, main_rule, out_dir / "szcore")
     if figures:
         import matplotlib.pyplot as plt
 
         (out_dir / "figures").mkdir(parents=True, exist_ok=True)
         for p in preds:
-            fig = plot_detections(p.times, p.probabilities, p.seizures, rule=cfg.detection,
-                                  labels=p.labels, title=f"{p.patient} · {p.name}",
+            fig = plot_detections(p.times, p.probabilities, p.seizures, rule=main_rule,
+                                  labels=p.labels, duration_s=p.duration_s,
+                                  title=f"{p.patient} · {p.name}",
                                   output_file=out_dir / "figures" / f"{p.name}.png")
             plt.close(fig)
+        fig = plot_sensitivity_fa({"MVPFormer": results, **results["baselines"]},
+                                  output_file=out_dir / "figures" / "sensitivity_fa.png")
+        plt.close(fig)
     results["table"] = table
     return results
 
@@ -160,12 +339,17 @@ def run(cfg: RunConfig, *, resume: bool = False, progress: bool | None = None) -
         for k, v in split.items() if v))
     summary: dict[str, Any] = {"mode": cfg.mode, "out_dir": str(out_dir),
                                "window_segments": window_segments}
+    baselines = baseline_names(cfg)
     if cfg.mode == "evaluate":
-        targets = split["test"] or recordings
+        if baselines and not (split["test"] and split["val"] and split["train"]):
+            raise ValueError("--baseline needs the baseline's training and validation patients "
+                             "beside the test patients: pass --data with all of their stores, "
+                             "--val-patients and --test-patients.")
+        split["test"] = split["test"] or split["train"]  # no test patients named: all but val
         if distributed.is_main():
             out_dir.mkdir(parents=True, exist_ok=True)
             save_config(cfg, out_dir / "config.yaml")
-            summary["evaluation"] = evaluate_model(model, targets, cfg, out_dir, device=device,
+            summary["evaluation"] = evaluate_model(model, split, cfg, out_dir, device=device,
                                                    progress=progress)
         return summary
 
@@ -184,6 +368,10 @@ def run(cfg: RunConfig, *, resume: bool = False, progress: bool | None = None) -
             summary["model"] = str(_export(model, out_dir))
         return summary
 
+    if cfg.mode == "finetune" and split["test"] and not split["val"]:
+        raise ValueError("The alarm rule (threshold for --max-fa-per-hour) is chosen on "
+                         "validation patients, never on the test patients: pass "
+                         "--val-patients (or --val-fraction).")
     ft = cfg.finetune
     summary["trainable_parameters"] = prepare_finetuning(
         model, method=ft.method, lora_rank=ft.lora_rank, lora_alpha=ft.lora_alpha)
@@ -203,9 +391,13 @@ def run(cfg: RunConfig, *, resume: bool = False, progress: bool | None = None) -
     if distributed.is_main():
         summary["weights"] = _restore_best(model, out_dir, MODEL_NAMES["finetune"])
         summary["model"] = str(_export(model, out_dir))
-        targets = split["test"] or split["val"]
-        if targets:
-            summary["evaluated_on"] = "test" if split["test"] else "val"
-            summary["evaluation"] = evaluate_model(model, targets, cfg, out_dir,
-                                                   device=trainer.device, progress=progress)
+        if split["test"] or split["val"]:
+            targets = "test" if split["test"] else "val"
+            if targets == "val":
+                logger.warning("No test patients: the validation patients, which chose the "
+                               "alarm rule, are also scored (optimistic).")
+            summary["evaluated_on"] = targets
+            summary["evaluation"] = evaluate_model(model, split, cfg, out_dir,
+                                                   device=trainer.device, progress=progress,
+                                                   targets=targets)
     return summary

@@ -19,7 +19,7 @@ def test_notebook_is_valid_and_stored_without_outputs():
 def test_notebook_runs_and_detects_seizures(run_notebook, tmp_path):
     run = run_notebook(NAME)
     text = run.stdout
-    assert re.search(r"^pooled\s+\d+\s+\d\.\d{3}", text, re.MULTILINE)  # format_table
+    assert re.search(r"^\S+\s+pooled\s+\d+\s+\d\.\d{3}", text, re.MULTILINE)  # format_table
     auroc = re.search(r"pooled AUROC: (\d\.\d+)", text)
     assert auroc and float(auroc.group(1)) >= 0.8
     assert re.search(r"attention maps: \(2, 2(, \d+){5}\)", text)  # (layers, 2 windows, ...)
