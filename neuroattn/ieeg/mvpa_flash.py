@@ -74,7 +74,6 @@ def block_logits(device: torch.device) -> int:
     return BLOCK_LOGITS.get(device.type, BLOCK_LOGITS["default"])
 
 
-
 class _Geometry:
     """The (T, C) grid of one call: sizes, block sizes, the content window and the channel
     row index."""

@@ -147,7 +147,6 @@ def _draw(high: int, size: tuple[int, int], device: torch.device,
     return drawn.to(device, non_blocking=True)
 
 
-
 class _SampledDot(torch.autograd.Function):
     """``out[m, k] = queries[m] · keys[index[m, k]]`` without an (M, K, d) tensor.
 

@@ -313,7 +313,6 @@ def _filter_bank(device: torch.device, dtype: torch.dtype) -> Tensor:
     return bank
 
 
-
 def _check_mode(mode: str) -> None:
     if mode not in ("periodization", "periodic"):
         raise ValueError(

@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -228,7 +229,8 @@ def plot_sensitivity_fa(
         main = (res.get("operating_point") or {}).get("max_fa_per_hour")
         for key, at in res.get("budgets", {}).items():
             x, y = at["pooled"]["false_alarms_per_hour"], at["pooled"]["sensitivity"]
-            is_main = float(key) == main
+            is_main = main is not None and math.isclose(
+                (at.get("operating_point") or {}).get("max_fa_per_hour", float(key)), main)
             axes.plot([x], [y], ls="none", color=color, mec="k", mew=0.6,
                       marker="*" if is_main else "o", ms=13 if is_main else 6,
                       label=f"{name} at {key} FA/h (chosen on validation)" if is_main else None)

@@ -314,7 +314,7 @@ class WindowBatch:
         index = self._index.to(device, non_blocking=non_blocking)
         shape = (n, self.n_channels, self.window)
         if out is None:
-            out = torch.empty(shape, device=device)
+            out = torch.empty(shape, device=device, dtype=torch.float32)
         elif tuple(out.shape) != shape or out.dtype != torch.float32:
             raise ValueError(f"out has shape {tuple(out.shape)} and dtype {out.dtype}; this "
                              f"batch needs {shape} and torch.float32.")

@@ -277,11 +277,11 @@ def evaluate_model(model: MVPFormer, split: dict[str, list], cfg: RunConfig, out
         detector = make_baseline(name, segment_s=model.config.segment_s).fit(split["train"])
         b_val = [detector.predict(r) for r in split["val"]]
         b_results, b_points = score_detector(
-            b_val, [detector.predict(r) for r in split[targets]], cfg)
+            b_val, [detector.predict(r) for r in split[targets]], cfg, rule=rule)
         b_results["detector"] = name
         results["baselines"][name] = b_results
         record.setdefault("baselines", {})[name] = _points_record(
-            b_points, cfg.detection, cfg.evaluation.max_fa_per_hour)
+            b_points, rule, cfg.evaluation.max_fa_per_hour)
     if record:
         with atomic_path(out_dir / "operating_point.json") as tmp:
             tmp.write_text(json.dumps(record, indent=2) + "\n")

@@ -108,19 +108,3 @@ def sum_over_ranks(values: torch.Tensor) -> torch.Tensor:
         values = values.clone()
         dist.all_reduce(values)
     return values
-
-
-def mean_over_ranks(values: dict[str, float], device: torch.device) -> dict[str, float]:
-    """Average a dict of floats over ranks (the same keys on every rank) in one all-reduce.
-
-    Examples
-    --------
-    >>> import torch
-    >>> mean_over_ranks({"loss": 0.5}, torch.device("cpu"))
-    {'loss': 0.5}
-    """
-    if not _active() or not values:
-        return values
-    keys = sorted(values)
-    t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=device)
-    return dict(zip(keys, (sum_over_ranks(t) / world_size()).tolist(), strict=True))

@@ -71,7 +71,9 @@ class TrainConfig:
     ``precision`` is one of :data:`neuroattn.device.PRECISIONS` (the fp16
     spellings train with a gradient scaler), ``log_every`` the number of steps
     per logged row of running means, and ``tf32`` allows TF32 matmuls for the
-    float32 work on CUDA (ignored elsewhere).
+    float32 work on CUDA (ignored elsewhere). The TF32 switches are
+    process-wide ``torch.backends`` flags and stay set after training: use
+    ``tf32=False`` (or reset the flags) before float32 work that must be exact.
     """
 
     epochs: int = 10
