@@ -96,6 +96,7 @@ import numpy as np
 from neuroattn._atomic import atomic_path
 from neuroattn._logging import logger
 from neuroattn.ieeg.szcore import (
+    as_events,
     detections_to_events,
     pool_szcore_scores,
     szcore_event_scores,
@@ -195,17 +196,7 @@ def _times(x: Any) -> np.ndarray:
 
 
 def _seizures(x: Any) -> np.ndarray:
-    s = np.asarray(x, dtype=float)
-    if s.size == 0:
-        return np.zeros((0, 2))
-    if s.ndim != 2 or s.shape[1] != 2:
-        raise ValueError(
-            f"seizures must be an (n, 2) array of onset/offset seconds, got shape {s.shape}."
-        )
-    if not np.isfinite(s).all():
-        raise ValueError("seizures contains NaN or infinite onsets/offsets.")
-    if (s[:, 1] < s[:, 0]).any():
-        raise ValueError("seizures has an offset before its onset; columns are (onset, offset).")
+    s = as_events(x, "seizures")
     return s[np.argsort(s[:, 0], kind="stable")]
 
 

@@ -87,6 +87,7 @@ from neuroattn._logging import logger
 __all__ = [
     "SCORING_FS",
     "SZCORE_TSV_COLUMNS",
+    "as_events",
     "detections_to_events",
     "pool_szcore_scores",
     "szcore_event_scores",
@@ -134,7 +135,26 @@ def _duration(duration_s: Any) -> float:
     return value
 
 
-def _events(x: Any, name: str, duration_s: float) -> np.ndarray:
+def as_events(x: Any, name: str = "events", duration_s: float | None = None) -> np.ndarray:
+    """Check ``x`` as an (n, 2) array of [onset, offset] seconds and return it as floats.
+
+    Parameters
+    ----------
+    x : array-like
+        Events, one [onset, offset] row each (empty is fine).
+    name : str
+        What the events are, for the error messages.
+    duration_s : float, optional
+        When given, every event must lie within [0, duration_s].
+
+    Examples
+    --------
+    >>> as_events([[2.0, 5.0]], "seizures").tolist()
+    [[2.0, 5.0]]
+    >>> as_events([[5.0, 2.0]], "seizures")
+    Traceback (most recent call last):
+    ValueError: seizures has an offset before its onset; columns are (onset, offset).
+    """
     try:
         ev = np.asarray(x, dtype=float)
     except (TypeError, ValueError):
@@ -151,7 +171,7 @@ def _events(x: Any, name: str, duration_s: float) -> np.ndarray:
         raise ValueError(f"{name} contains NaN or infinite onsets/offsets.")
     if (ev[:, 1] < ev[:, 0]).any():
         raise ValueError(f"{name} has an offset before its onset; columns are (onset, offset).")
-    if ev.min() < 0 or ev.max() > duration_s:
+    if duration_s is not None and (ev.min() < 0 or ev.max() > duration_s):
         raise ValueError(
             f"{name} has events outside the recording [0, {duration_s:g}] s (values in "
             f"[{ev.min():g}, {ev.max():g}]); clip them first, e.g. "
@@ -299,8 +319,8 @@ def szcore_event_scores(
         raise ValueError(f"min_overlap={min_overlap!r} must lie in [0, 1) (0: any overlap).")
     max_duration = _positive(max_event_duration_s, "max_event_duration_s")
 
-    ref = _by_onset(_events(reference, "reference", duration))
-    hyp = _by_onset(_events(hypothesis, "hypothesis", duration))
+    ref = _by_onset(as_events(reference, "reference", duration))
+    hyp = _by_onset(as_events(hypothesis, "hypothesis", duration))
     ref = _split(_merge(ref, gap), max_duration)
     hyp = _split(_merge(hyp, gap), max_duration)
     n_samples = round(duration * SCORING_FS)
@@ -560,7 +580,7 @@ def write_szcore_tsv(
     0.00 | 3600.00 | bckg | n/a | n/a | n/a | 3600.00
     """
     duration = _duration(duration_s)
-    raw = _events(events, "events", duration)
+    raw = as_events(events, "events", duration)
     conf = _confidences(confidence, len(raw))
     order = np.argsort(raw[:, 0], kind="stable")
     chans = _channels(channels)
