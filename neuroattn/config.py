@@ -33,11 +33,12 @@ from typing import Any, TypeVar
 import yaml
 
 from neuroattn._atomic import atomic_path
+from neuroattn.errors import NeuroattnError
 
 C = TypeVar("C")
 
 
-class ConfigError(ValueError):
+class ConfigError(NeuroattnError, ValueError):
     """A config file or override that does not fit the config dataclass."""
 
 

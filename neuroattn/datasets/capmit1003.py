@@ -66,6 +66,7 @@ import pandas as pd
 import xarray as xr
 
 from neuroattn._logging import Verbose, logger, use_log_level
+from neuroattn.errors import FormatError
 from neuroattn.store import fixations_from_table
 
 #: The columns the reader needs, per table.
@@ -86,7 +87,7 @@ _WHICH = ("the file must be the CapMIT1003 database capmit1003.db (from the GitH
           "dario-zanca/NevaClip)")
 
 
-class CapMIT1003FormatError(ValueError):
+class CapMIT1003FormatError(FormatError):
     """A file is not the CapMIT1003 SQLite database, or holds values it cannot read."""
 
 

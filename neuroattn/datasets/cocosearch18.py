@@ -64,6 +64,7 @@ import xarray as xr
 
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.datasets.prepare import _check_destination
+from neuroattn.errors import FormatError
 from neuroattn.store import fixations_from_table, write_store
 
 #: The 18 target categories, as spelled in the ``task`` field.
@@ -77,7 +78,7 @@ _TRIAL_COLUMNS = ("subject", "image", "task", "condition", "bbox_x", "bbox_y", "
                   "bbox_h", "correct", "rt", "split", "fix_on_target", "source")
 
 
-class COCOSearch18FormatError(ValueError):
+class COCOSearch18FormatError(FormatError):
     """A file does not have the COCO-Search18 fixation JSON layout."""
 
 

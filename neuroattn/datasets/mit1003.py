@@ -62,6 +62,7 @@ import xarray as xr
 from numpy.lib.stride_tricks import sliding_window_view
 
 from neuroattn._logging import Verbose, logger, use_log_level
+from neuroattn.errors import FormatError
 from neuroattn.progress import progress
 from neuroattn.store import fixations_from_table
 
@@ -80,7 +81,7 @@ _UNPACK = ("{root} must be the folder into which the MIT1003 zips (ALLSTIMULI.zi
            "unpacked")
 
 
-class MIT1003FormatError(ValueError):
+class MIT1003FormatError(FormatError):
     """A file does not have the MIT1003 layout."""
 
 

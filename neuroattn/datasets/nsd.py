@@ -64,6 +64,7 @@ from typing import Any, Literal
 import numpy as np
 
 from neuroattn._logging import Verbose, logger, use_log_level
+from neuroattn.errors import FormatError
 
 __all__ = [
     "ALGONAUTS_ROIS", "AlgonautsFormatError", "AlgonautsSubject", "ROI_FAMILIES",
@@ -95,7 +96,7 @@ _SUBJECT = re.compile(r"^(?:subj|sub-|sub)?0*(\d+)$", re.IGNORECASE)
 _DIRS = {"train": ("training_split", "training"), "test": ("test_split", "test")}
 
 
-class AlgonautsFormatError(ValueError):
+class AlgonautsFormatError(FormatError):
     """A file of the challenge layout is missing, unreadable or inconsistent."""
 
 

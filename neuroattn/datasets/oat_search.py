@@ -71,6 +71,7 @@ import xarray as xr
 
 from neuroattn._atomic import atomic_path
 from neuroattn._logging import Verbose, logger, use_log_level
+from neuroattn.errors import FormatError
 from neuroattn.gaze.objects import as_xyxy, assign_objects
 from neuroattn.store import fixations_from_table
 
@@ -87,7 +88,7 @@ OBJECT_COLUMNS = ("layout", "object", "row", "col", "x0", "y0", "x1", "y1")
 FIXATION_COLUMNS = ("subject", "layout", "trial", "target", "fixation", "x", "y")
 
 
-class OATFormatError(ValueError):
+class OATFormatError(FormatError):
     """A file does not have the layout the OAT search readers expect."""
 
 

@@ -44,6 +44,7 @@ import numpy as np
 
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.datasets.prepare import _check_destination, select_channels, write_ieeg_stream
+from neuroattn.errors import FormatError
 
 #: Chunk length of the real files (3 minutes); also the read unit of unchunked files.
 CHUNK_S = 180.0
@@ -51,7 +52,7 @@ _SUBJECT = re.compile(r"^(ID\d+)", re.IGNORECASE)
 _INSTALL = "pip install hdf5plugin"
 
 
-class SWECFormatError(ValueError):
+class SWECFormatError(FormatError):
     """The HDF5 file does not have the SWEC iEEG layout."""
 
 

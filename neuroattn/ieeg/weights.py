@@ -40,6 +40,7 @@ from typing import Any
 import torch
 
 from neuroattn._logging import logger
+from neuroattn.errors import NeuroattnError
 from neuroattn.ieeg.config import MVPFormerConfig
 from neuroattn.nn.wavelet import db4_coeff_lengths
 
@@ -49,7 +50,7 @@ _IBM_DROPPED = re.compile(r"(\.ln_2\.|\.time_bias$|\.masked_bias$|^seizure_embed
                           r"^class_loss\.)")
 
 
-class WeightsError(ValueError):
+class WeightsError(NeuroattnError, ValueError):
     """A checkpoint that is not an MVPFormer, or does not fit the requested model."""
 
 

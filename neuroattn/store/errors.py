@@ -7,8 +7,10 @@ them all.
 
 from __future__ import annotations
 
+from neuroattn.errors import NeuroattnError
 
-class StoreError(ValueError):
+
+class StoreError(NeuroattnError, ValueError):
     """Base class of all store problems."""
 
 

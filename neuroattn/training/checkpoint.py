@@ -25,11 +25,12 @@ import torch
 
 from neuroattn._atomic import atomic_path
 from neuroattn._logging import logger
+from neuroattn.errors import NeuroattnError
 
 _META = "__neuroattn__"
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(NeuroattnError, RuntimeError):
     """A checkpoint that is missing, unreadable, or belongs to another model."""
 
 
