@@ -11,21 +11,27 @@ seconds, 1 s by default: MVPFormer's segment, the part its label is about)
 and work on any montage and window length:
 
 * :class:`LineLengthDetector`: the line length ``sum_t |x[t+1] - x[t]|`` of
-  each channel, divided by that channel's median line length over the
-  recording's windows (so gain differences between contacts and patients do
+  each channel, divided by that channel's reference (its median line length
+  over the preceding windows, see below; so gain differences between contacts and patients do
   not dominate), averaged over channels, and mapped to a probability by a
   1-D logistic regression on its logarithm: two fitted numbers, increasing in
   line length when the training data say so.
 * :class:`BandPowerDetector`: the log power of each channel in the bands of
   :data:`BANDS` (Hann-tapered periodogram of the last segment), minus that
-  channel's median over the recording's windows, pooled over channels by the
+  channel's reference (its median over the preceding windows), pooled over channels by the
   mean and the max (so any montage gives the same 10 features), standardised,
   and fed to a class-balanced scikit-learn ``LogisticRegression``.
 
-The per-channel normalisation uses the whole recording (its median), so the
-scores of one window depend on the others of the same recording: an offline
-detector, like the evaluation it serves. :meth:`~LineLengthDetector.score_windows`
-therefore takes all windows of one recording at once.
+The per-channel reference is **causal** by default (``reference="causal"``):
+the median of that channel over the current window and the ``history - 1``
+windows before it (300 windows, five minutes at the demo's 1 s stride), so a
+window's score uses nothing recorded after it, as for MVPFormer, whose
+segments are each normalised by their own RMS. ``reference="recording"``
+takes the median over the whole recording instead: an offline detector that
+sees the future (the comparison it gives is flattering to the baseline).
+Either way a window's score depends on the windows before it, so
+:meth:`~LineLengthDetector.score_windows` takes all windows of one recording
+at once, in time order.
 
 Inputs are duck-typed so that this layer never imports
 :mod:`neuroattn.train_ieeg`: a *recording* is any object with ``.windows``
@@ -40,7 +46,7 @@ Examples
 >>> from neuroattn.ieeg.baselines import make_baseline
 >>> rng = np.random.default_rng(0)
 >>> x = rng.standard_normal((40, 3, 256))          # 40 windows, 3 channels, 2 s at 128 Hz
->>> y = np.arange(40) % 4 == 0
+>>> y = np.arange(40) % 4 == 3
 >>> x[y, :, -128:] *= 5                            # "seizures" in the last second
 >>> detector = make_baseline("linelength").fit_windows([(x, y)], sfreq=128.0)
 >>> p = detector.score_windows(x, sfreq=128.0)
@@ -77,6 +83,9 @@ BANDS: tuple[tuple[str, float, float], ...] = (
 
 _TINY = 1e-30  # keeps logs and ratios finite on flat channels
 _READ_BATCH = 256  # windows read per batch from a store
+_REFERENCE_ROWS = 256  # windows per step of the causal running median (bounds its memory)
+#: How a channel's feature is referenced: past windows only, or the whole recording.
+REFERENCES = ("causal", "recording")
 
 
 def _as_numpy(x: Any, name: str = "x") -> np.ndarray:
@@ -191,12 +200,20 @@ class _FeatureDetector(ABC):
 
     name = ""
 
-    def __init__(self, *, segment_s: float = 1.0, batch_size: int = _READ_BATCH) -> None:
+    def __init__(self, *, segment_s: float = 1.0, reference: str = "causal",
+                 history: int = 300, batch_size: int = _READ_BATCH) -> None:
         if not segment_s > 0:
             raise ValueError(f"segment_s={segment_s} must be positive (seconds).")
+        if reference not in REFERENCES:
+            raise ValueError(f"reference={reference!r} is not one of {REFERENCES}; use "
+                             "'causal' (past windows only) or 'recording' (offline).")
+        if int(history) < 1:
+            raise ValueError(f"history={history} must be at least 1 window.")
         if int(batch_size) < 1:
             raise ValueError(f"batch_size={batch_size} must be at least 1.")
         self.segment_s = float(segment_s)
+        self.reference = reference
+        self.history = int(history)
         self.batch_size = int(batch_size)
         self.model_: Any = None
 
@@ -406,9 +423,49 @@ class _FeatureDetector(ABC):
             duration_s=windows.n_times / windows.sfreq)
 
 
-def _median_ratio(per_channel: np.ndarray) -> np.ndarray:
-    """Each channel's values divided by that channel's median over the windows."""
-    return per_channel / np.maximum(np.median(per_channel, axis=0), _TINY)
+def channel_reference(per_channel: np.ndarray, reference: str = "causal",
+                      history: int = 300) -> np.ndarray:
+    """Each window's per-channel reference: a median over windows, causal or offline.
+
+    Parameters
+    ----------
+    per_channel : numpy.ndarray of shape (n_windows, n_channels, ...)
+        A feature of every window of one recording, in time order.
+    reference : {"causal", "recording"}
+        ``"causal"``: the median over the window itself and the ``history - 1``
+        windows before it (fewer at the start of the recording), so nothing
+        after the window is used. ``"recording"``: the median over all windows.
+    history : int
+        Windows in the causal median.
+
+    Returns
+    -------
+    numpy.ndarray, the shape of ``per_channel``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = np.array([1.0, 3.0, 2.0, 10.0])[:, None]
+    >>> channel_reference(f, "causal", history=3).ravel()
+    array([1., 2., 2., 3.])
+    >>> channel_reference(f, "recording").ravel()
+    array([2.5, 2.5, 2.5, 2.5])
+    """
+    if reference == "recording":
+        return np.broadcast_to(np.median(per_channel, axis=0), per_channel.shape)
+    if reference != "causal":
+        raise ValueError(f"reference={reference!r} is not one of {REFERENCES}.")
+    n = len(per_channel)
+    out = np.empty_like(per_channel, dtype=np.float64)
+    head = min(n, history - 1)
+    for i in range(head):  # the start of the recording: an expanding median
+        out[i] = np.median(per_channel[:i + 1], axis=0)
+    if n > head:
+        windows = np.lib.stride_tricks.sliding_window_view(per_channel, history, axis=0)
+        for first in range(0, len(windows), _REFERENCE_ROWS):  # bounded memory
+            out[head + first:head + first + _REFERENCE_ROWS] = np.median(
+                windows[first:first + _REFERENCE_ROWS], axis=-1)
+    return out
 
 
 class LineLengthDetector(_FeatureDetector):
@@ -416,7 +473,8 @@ class LineLengthDetector(_FeatureDetector):
 
     The feature of a window is ``log(mean_c LL[c] / median_w LL[w, c])``: the
     line length of channel ``c`` over the window's last segment, divided by
-    that channel's median over all windows of the same recording, averaged
+    that channel's reference (:func:`channel_reference`: by default its
+    median over this window and the ``history - 1`` before it), averaged
     over channels. A 1-D class-balanced logistic regression maps it to a
     probability: :attr:`coef_` and :attr:`intercept_` are the only two fitted
     numbers, so the map is monotone and the window AUROC is the feature's own
@@ -426,6 +484,10 @@ class LineLengthDetector(_FeatureDetector):
     ----------
     segment_s : float
         Length of the scored last segment in seconds (MVPFormer's segment).
+    reference : {"causal", "recording"}
+        The per-channel reference (see :func:`channel_reference`).
+    history : int
+        Windows in the causal reference.
     batch_size : int
         Windows read per batch from a store.
 
@@ -433,8 +495,11 @@ class LineLengthDetector(_FeatureDetector):
     --------
     >>> import numpy as np
     >>> x = np.zeros((3, 2, 128)); x[:, :, ::2] = [[[1.0]], [[2.0]], [[3.0]]]
-    >>> np.exp(LineLengthDetector().features(x, sfreq=128.0)).ravel()  # 1x, 2x, 3x median
+    >>> offline = LineLengthDetector(reference="recording")   # 1x, 2x, 3x: over the median 2x
+    >>> np.exp(offline.features(x, sfreq=128.0)).ravel()
     array([0.5, 1. , 1.5])
+    >>> np.exp(LineLengthDetector().features(x, sfreq=128.0)).ravel().round(3)  # past only
+    array([1.   , 1.333, 1.5  ])
     """
 
     name = "linelength"
@@ -443,7 +508,9 @@ class LineLengthDetector(_FeatureDetector):
         return line_length(segments)
 
     def _pool(self, per_channel: np.ndarray) -> np.ndarray:
-        return np.log(_median_ratio(per_channel).mean(1) + _TINY)[:, None]
+        ratio = per_channel / np.maximum(
+            channel_reference(per_channel, self.reference, self.history), _TINY)
+        return np.log(ratio.mean(1) + _TINY)[:, None]
 
     def _classifier(self) -> Any:
         from sklearn.linear_model import LogisticRegression  # slow to import
@@ -467,8 +534,8 @@ class BandPowerDetector(_FeatureDetector):
     """Log band powers of the last segment, pooled over channels, logistic regression.
 
     Per channel: the log mean power in each band of ``bands`` (see
-    :func:`band_powers`), minus that channel's median over all windows of the
-    same recording. Pooled over channels by the mean and the max, which gives
+    :func:`band_powers`), minus that channel's reference
+    (:func:`channel_reference`). Pooled over channels by the mean and the max, which gives
     ``2 * n_bands`` features for any montage; standardised; class-balanced
     scikit-learn ``LogisticRegression(C=C)``.
 
@@ -481,6 +548,10 @@ class BandPowerDetector(_FeatureDetector):
         Inverse L2 regularisation strength of the logistic regression.
     segment_s : float
         Length of the scored last segment in seconds.
+    reference : {"causal", "recording"}
+        The per-channel reference (see :func:`channel_reference`).
+    history : int
+        Windows in the causal reference.
     batch_size : int
         Windows read per batch from a store.
 
@@ -495,8 +566,10 @@ class BandPowerDetector(_FeatureDetector):
     name = "bandpower"
 
     def __init__(self, bands: Sequence[tuple[str, float, float]] = BANDS, C: float = 1.0, *,
-                 segment_s: float = 1.0, batch_size: int = _READ_BATCH) -> None:
-        super().__init__(segment_s=segment_s, batch_size=batch_size)
+                 segment_s: float = 1.0, reference: str = "causal", history: int = 300,
+                 batch_size: int = _READ_BATCH) -> None:
+        super().__init__(segment_s=segment_s, reference=reference, history=history,
+                         batch_size=batch_size)
         bands = tuple((str(name), float(lo), float(hi)) for name, lo, hi in bands)
         if not bands or any(not 0 <= lo < hi for _, lo, hi in bands):
             raise ValueError(f"bands={bands} must be non-empty (name, low, high) triples with "
@@ -509,7 +582,7 @@ class BandPowerDetector(_FeatureDetector):
         return band_powers(segments, sfreq, self.bands)
 
     def _pool(self, per_channel: np.ndarray) -> np.ndarray:
-        relative = per_channel - np.median(per_channel, axis=0)
+        relative = per_channel - channel_reference(per_channel, self.reference, self.history)
         return np.concatenate([relative.mean(1), relative.max(1)], axis=1)
 
     def _classifier(self) -> Any:

@@ -94,12 +94,16 @@ def test_tiny_mvpformer_detects_synthetic_seizures_across_montages():
     assert control <= 0.70, (control, trained)
     assert trained - control >= 0.15, (control, trained)
     # The classic baseline, fitted on the same training recordings and scored on the same
-    # held-out windows: line length of the last second (normalised per channel, mean over
-    # channels, a 2-number logistic map). Pooled AUROC: line length 0.868; trained models
-    # 0.905, 0.908, 0.899 (seeds 0-2, one thread) and 0.900 (seed 0, two threads): margins
-    # 0.031-0.040. The 0.03 held in all four runs, but with as little as 0.001 to
-    # spare, less than the thread count alone moves it (0.004), so 0.02 is asserted. Band
-    # power, the other baseline, scored 0.927: above the tiny model.
+    # held-out windows: line length of the last second (each channel divided by its causal
+    # reference, the median of the last 300 windows; mean over channels; a 2-number logistic
+    # map). Pooled AUROC: line length 0.837; trained models 0.905, 0.908, 0.899 (seeds 0-2):
+    # margins 0.062-0.071, so the 0.03 holds with 0.03 to spare. With the offline
+    # reference (the median over the whole recording, future included) line length scores
+    # 0.868 and the margins shrink to 0.031-0.040. Band power scored 0.927 offline: above the
+    # tiny model. At the event level (SzCORE, alarm rule chosen on two 1-h validation
+    # recordings, 1 FA/h, two 1-h test recordings) the tiny model does NOT beat line length
+    # (sensitivity 0.89-1.00 at 1.5-2.5 FA/h against 1.00 at 0 FA/h), so that margin is not
+    # asserted; see models/mvpformer.md.
     linelength = LineLengthDetector().fit_windows(train, SFREQ)
     baseline = auroc(np.concatenate([linelength.score_windows(x, SFREQ) for x in x_all]), y_all)
-    assert trained - baseline >= 0.02, (baseline, trained)
+    assert trained - baseline >= 0.03, (baseline, trained)
