@@ -14,6 +14,10 @@ Examples
 8
 >>> build_parser().parse_args(["convert", "edf", "a.edf", "a.zarr", "--sfreq", "512"]).sfreq
 512.0
+
+An expected failure (a neuroattn error, a bad path or value, a missing
+optional package) prints one line ``error: ...`` on stderr and exits with
+status 2; ``-v`` shows its traceback instead.
 """
 
 from __future__ import annotations
@@ -21,6 +25,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+
+from neuroattn.errors import NeuroattnError
+
+#: The failures the commands report on one line, with exit status 2 (OSError:
+#: missing or existing paths; ImportError: a missing optional package).
+ERRORS = (NeuroattnError, ValueError, OSError, ImportError)
 
 EPILOG = """examples:
   python -m neuroattn sys-info
@@ -37,6 +47,7 @@ CONVERT_EPILOG = """examples:
   python -m neuroattn convert swec ID07/ID07_total.h5 ID07.zarr --sfreq 512 --max-channels 128
   python -m neuroattn convert edf rec.edf rec.zarr --sfreq 256 --ch-type ecog
   python -m neuroattn convert edf rec.bdf rec.zarr --channels LA1,LA2,LA3 --subject P01
+  python -m neuroattn convert edf cut.edf cut.zarr --allow-truncated  # keep what a cut file holds
   python -m neuroattn convert bids /data/bids_root sub-01.zarr --subject 01 --task ictal --run 1
   python -m neuroattn convert algonauts /data/algonauts_2023_challenge_data subj01.zarr --subject 1
   python -m neuroattn convert algonauts /data/algonauts_2023_challenge_data subj01_test.zarr \
@@ -108,6 +119,10 @@ def _add_convert(sub: argparse._SubParsersAction) -> None:
                       help="edf only: type given to channels MNE reads as EEG (unset: seeg; "
                       "'keep' keeps MNE's types)")
     conv.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    conv.add_argument("--allow-truncated", action="store_true",
+                      help="edf, bids: convert an EDF/BDF that ends before the duration its "
+                      "header declares (warns; the store records truncated_from_s); refused "
+                      "by default")
     bids = conv.add_argument_group("BIDS entities (bids; --subject also names swec/edf and "
                                    "picks the algonauts subject)")
     bids.add_argument("--subject", default=None,
@@ -141,6 +156,8 @@ def _convert(args: argparse.Namespace) -> None:
     options = {k: v for k, v in options.items() if v is not None}
     if args.ch_type is not None:
         options["ch_type"] = None if args.ch_type == "keep" else args.ch_type
+    if args.allow_truncated:
+        options["allow_truncated"] = True
     if args.channels:
         options["channels"] = [c.strip() for c in args.channels.split(",") if c.strip()]
     if args.name == "bids" and "subject" not in options:
@@ -158,7 +175,7 @@ def _synth_ieeg(args: argparse.Namespace) -> None:
 
     out = Path(args.out)
     if out.exists() and not args.overwrite:
-        raise SystemExit(f"error: {out} exists; pass --overwrite to replace it.")
+        raise FileExistsError(f"{out} exists; pass --overwrite to replace it.")
     rec = make_synthetic_ieeg(n_channels=args.channels, duration_s=args.duration,
                               sfreq=args.sfreq, n_seizures=args.seizures,
                               amplitude=args.amplitude, seed=args.seed)
@@ -184,26 +201,37 @@ def _synth_ieeg(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m neuroattn`` and the ``neuroattn`` script."""
+    """Entry point of ``python -m neuroattn`` and the ``neuroattn`` script.
+
+    Returns
+    -------
+    int
+        The exit status: 0, or 2 after an expected failure (printed as one
+        ``error: ...`` line on stderr).
+    """
     from neuroattn._logging import set_log_level
 
     args = build_parser().parse_args(argv)
     set_log_level("DEBUG" if args.verbose else "WARNING" if args.quiet else "INFO")
+    try:
+        _run(args)
+    except ERRORS as err:
+        if args.verbose:
+            raise
+        print("error: " + " ".join(str(err).split()), file=sys.stderr)
+        return 2
+    return 0
+
+
+def _run(args: argparse.Namespace) -> None:
     if args.command == "sys-info":
         from neuroattn.sys_info import show
 
         show()
     elif args.command == "synth":
-        try:
-            _synth_ieeg(args)
-        except ValueError as err:
-            raise SystemExit(f"error: {err}") from err
+        _synth_ieeg(args)
     elif args.command == "convert":
-        try:
-            _convert(args)
-        except (ValueError, OSError, ImportError) as err:  # OSError: missing or existing paths
-            raise SystemExit(f"error: {err}") from err
-    return 0
+        _convert(args)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,10 @@ anything MNE reads), :func:`convert_bids_ieeg` (BIDS iEEG); an fMRI store:
 fixations store: :func:`convert_cocosearch18` (COCO-Search18 JSON),
 :func:`convert_eyelink` (EyeLink ``.edf``, via eyelinkio). The helpers they
 share (resampling, channel selection) are in :mod:`neuroattn.datasets.prepare`;
-:func:`neuroattn.datasets.convert.convert` dispatches by name.
+:func:`neuroattn.datasets.convert.convert` dispatches by name. Input that a
+converter converts but cannot fully trust (a truncated file it was allowed to
+convert, a missing sidecar, MNE's warnings) gives a :class:`ConversionWarning`
+naming the file.
 
 Gaze readers: :func:`read_cocosearch18`, :func:`read_eyelink`, and OAT's
 object-annotated search data in :mod:`neuroattn.datasets.oat_search`
@@ -59,7 +62,12 @@ from neuroattn.datasets.oat_search import (
     read_oat_collected,
     read_oat_search,
 )
-from neuroattn.datasets.prepare import resample_signal, resample_store, select_channels
+from neuroattn.datasets.prepare import (
+    ConversionWarning,
+    resample_signal,
+    resample_store,
+    select_channels,
+)
 from neuroattn.datasets.swec import SWECInfo, convert_swec, read_swec_info
 from neuroattn.datasets.synthetic import (
     SyntheticEncoding,
@@ -71,7 +79,8 @@ from neuroattn.datasets.synthetic import (
 )
 
 __all__ = [
-    "CONVERTERS", "AlgonautsSubject", "CapMIT1003", "EyeLinkRecording", "SWECInfo",
+    "CONVERTERS", "AlgonautsSubject", "CapMIT1003", "ConversionWarning", "EyeLinkRecording",
+    "SWECInfo",
     "SearchData", "SearchLayout", "SearchTrial", "SyntheticEncoding", "SyntheticEncodingConfig",
     "SyntheticIEEG", "SyntheticIEEGConfig", "cocosearch18_trials", "convert_algonauts",
     "convert_bids_ieeg", "convert_cocosearch18", "convert_edf", "convert_eyelink",

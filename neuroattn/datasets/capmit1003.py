@@ -125,6 +125,12 @@ def _seconds(values: Any, obs: np.ndarray, where: str) -> np.ndarray:
     return out
 
 
+def _is_number(value: Any) -> bool:
+    """A finite int or float (not a bool, not text)."""
+    return (isinstance(value, int | float | np.integer | np.floating)
+            and not isinstance(value, bool) and bool(np.isfinite(value)))
+
+
 def _relative(absolute: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Seconds from each group's first row, and the time to the next row (NaN for the last).
 
@@ -285,7 +291,8 @@ class CapMIT1003:
         KeyError
             If ``obs_uid`` is neither in ``captions`` nor in ``clicks``.
         CapMIT1003FormatError
-            If a click has no ``click_id``, ``x`` or ``y``, or an unreadable time.
+            If a click has no ``click_id``, ``x`` or ``y``, a non-numeric id or a
+            position that is not a number >= 0, or an unreadable time.
 
         Examples
         --------
@@ -321,6 +328,7 @@ class CapMIT1003:
                 raise CapMIT1003FormatError(
                     f"{self.path.name}, observation {obs[i]!r}: a click has no {col!r}; every "
                     "click needs click_id, x and y.")
+        self._check_numbers(raw, obs)
         t, duration = _relative(_seconds(raw["click_time"], obs, self.path.name), obs)
         if (duration < 0).any():
             logger.warning("CapMIT1003: %d click(s) come before the previous click by "
@@ -330,6 +338,19 @@ class CapMIT1003:
                              "x": raw["x"].to_numpy(dtype=float),
                              "y": raw["y"].to_numpy(dtype=float), "t": t,
                              "duration": duration})
+
+    def _check_numbers(self, raw: pd.DataFrame, obs: np.ndarray) -> None:
+        """Refuse a click whose id is not a whole number or whose position is not a pixel."""
+        for col in ("click_id", "x", "y"):
+            values = raw[col].to_numpy()
+            ok = [_is_number(v) and (col != "click_id" or float(v).is_integer())
+                  and (col == "click_id" or v >= 0) for v in values]
+            if not all(ok):
+                i = ok.index(False)
+                raise CapMIT1003FormatError(
+                    f"{self.path.name}, observation {obs[i]!r}: a click has {col}="
+                    f"{values[i]!r:.60}; click_id is a whole number and x, y are image pixels "
+                    "(finite numbers >= 0). Fix or delete that row of the clicks table.")
 
     def image_path(self, img_uid: str, image_dir: str | os.PathLike) -> Path:
         """The file of one image: ``image_dir / img_path``.
@@ -426,8 +447,8 @@ def read_capmit1003(db_path: str | os.PathLike, *, verbose: Verbose = None) -> x
     ------
     CapMIT1003FormatError
         If the file is not the CapMIT1003 database, ``obs_uid`` repeats in
-        ``captions``, or a click lacks ``click_id``/``x``/``y`` or has an
-        unreadable time.
+        ``captions``, or a click lacks ``click_id``/``x``/``y``, has a
+        position that is not a number >= 0, or has an unreadable time.
 
     Notes
     -----

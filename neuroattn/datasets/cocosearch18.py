@@ -121,6 +121,30 @@ def _flag(record: dict, field: str, where: str) -> int:
                                   f"{value!r}.")
 
 
+def _text_field(record: dict, field: str, where: str) -> str:
+    """A label field (``name``, ``subject``, ``task``): a string, or a whole number."""
+    value = record[field]
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        raise COCOSearch18FormatError(
+            f"{where}: field {field!r} is {value!r:.80}, not a non-empty string or whole "
+            f"number; write the {field} as in the released files (e.g. \"subject\": 2, "
+            "\"task\": \"bottle\").")
+    return str(value)
+
+
+def _check_frame(xs: np.ndarray, ys: np.ndarray, where: str) -> None:
+    """Refuse fixations outside the display frame (0..1680 x 0..1050 px)."""
+    width, height = IMAGE_SIZE
+    outside = (xs < 0) | (xs > width) | (ys < 0) | (ys > height)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise COCOSearch18FormatError(
+            f"{where}: fixation {i} at (x={xs[i]:g}, y={ys[i]:g}) lies outside the "
+            f"{width} x {height} px display frame ({int(outside.sum())} of {len(xs)} "
+            f"fixations do); positions are display pixels with x in 0..{width} and y in "
+            f"0..{height}. Drop or repair this trial before reading.")
+
+
 def _parse_trial(record: Any, path: Path, index: int) -> dict[str, Any]:
     where = _where(path, index, record)
     if not isinstance(record, dict):
@@ -138,6 +162,8 @@ def _parse_trial(record: Any, path: Path, index: int) -> dict[str, Any]:
             "each fixation needs a position and a duration.")
     if len(xs) == 0:
         raise COCOSearch18FormatError(f"{where} has an empty scanpath (no fixations).")
+    _check_frame(xs, ys, where)
+    labels = {field: _text_field(record, field, where) for field in ("name", "subject", "task")}
     if (ts < 0).any():
         raise COCOSearch18FormatError(f"{where}: T holds a negative duration "
                                       f"({ts.min()} ms).")
@@ -158,9 +184,12 @@ def _parse_trial(record: Any, path: Path, index: int) -> dict[str, Any]:
             raise COCOSearch18FormatError(
                 f"{where}: bbox must be [x, y, w, h] (4 numbers); got {bbox!r}.")
     split = record.get("split", "")
+    if split is not None and not isinstance(split, str):
+        raise COCOSearch18FormatError(f"{where}: field 'split' is {split!r:.80}; it must be a "
+                                      "string such as 'train' or 'valid'.")
     return {
-        "subject": str(record["subject"]), "image": str(record["name"]),
-        "task": str(record["task"]), "condition": condition,
+        "subject": labels["subject"], "image": labels["name"],
+        "task": labels["task"], "condition": condition,
         "bbox_x": box[0], "bbox_y": box[1], "bbox_w": box[2], "bbox_h": box[3],
         "correct": _flag(record, "correct", where),
         "rt": _optional_number(record, "RT", where) / 1000.0,
@@ -241,8 +270,10 @@ def read_cocosearch18(
     ------
     COCOSearch18FormatError
         (a ``ValueError``) naming the file, trial and field at fault: a
-        missing field, ``X``/``Y``/``T`` of different lengths, NaN, an empty
-        scanpath, a wrong ``length``, an unknown ``condition``.
+        missing field, ``X``/``Y``/``T`` of different lengths, NaN, a
+        fixation outside the 1680 x 1050 px frame, an empty scanpath, a wrong
+        ``length``, an unknown ``condition``, a ``name``, ``subject`` or
+        ``task`` that is neither a string nor a whole number.
 
     Examples
     --------

@@ -10,6 +10,14 @@ electrode a channel is, so MNE calls them all EEG: they are stored as
 seizure (``seizure_prefix``) get the description ``seizure/<original>`` so that
 :func:`neuroattn.store.seizure_intervals` finds them.
 
+A file that ends before the duration its header declares (an interrupted copy,
+download or recording) is refused with :class:`TruncatedRecordingError`,
+unless ``allow_truncated=True``: then the part present is converted, a
+:class:`~neuroattn.datasets.prepare.ConversionWarning` names the file, and the
+store records the declared length as ``attrs["truncated_from_s"]``. MNE's
+warnings while reading are passed on as ``ConversionWarning`` warnings that name the
+file.
+
 The data set card is ``datasets/edf-bdf.md``.
 
 Examples
@@ -29,21 +37,195 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import math
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from neuroattn._logging import Verbose, logger, use_log_level
-from neuroattn.datasets.prepare import _check_destination, select_channels, write_ieeg_stream
+from neuroattn.datasets.prepare import (
+    _check_destination,
+    select_channels,
+    warn_conversion,
+    write_ieeg_stream,
+)
+from neuroattn.errors import FormatError
 
 #: MNE channel types that hold brain signals; everything else is dropped.
 DATA_CH_TYPES = ("seeg", "ecog", "eeg", "dbs")
 #: Annotation descriptions starting with one of these (any case) mark seizures.
 SEIZURE_PREFIXES = ("seizure", "sz")
 _TYPED_FORMATS = {".edf", ".bdf", ".gdf"}  # formats whose labels may carry a type ("ECG x")
+#: The first 8 bytes of an EDF(+) and of a BDF(+) header.
+_EDF_MAGIC = (b"0       ", b"\xffBIOSEMI")
+#: MNE's warning when an EDF/BDF holds another number of records than its header says.
+MNE_SIZE_MISMATCH = "does not match the file size"
+
+
+class RecordingFormatError(FormatError):
+    """A recording that MNE cannot read."""
+
+
+class TruncatedRecordingError(RecordingFormatError):
+    """A recording file that ends before the duration its header declares."""
+
+
+def edf_header_duration(path: str | os.PathLike) -> float | None:
+    """The duration an EDF/BDF header declares: data records x record duration, in s.
+
+    Parameters
+    ----------
+    path : path-like
+        Any file.
+
+    Returns
+    -------
+    float or None
+        None when the file is not EDF/BDF, or its header leaves the number
+        of records open (``-1``, a recording that was not closed).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from neuroattn.datasets import make_synthetic_ieeg
+    >>> rec = make_synthetic_ieeg(n_channels=2, duration_s=60.0, sfreq=128.0, n_seizures=1)
+    >>> edf_header_duration(rec.to_edf(tempfile.mkdtemp() + "/r.edf"))
+    60.0
+    """
+    try:
+        with Path(path).open("rb") as fid:
+            head = fid.read(256)
+    except OSError:
+        return None
+    if len(head) < 256 or head[:8] not in _EDF_MAGIC:
+        return None
+    try:
+        n_records = int(head[236:244].decode("ascii"))
+        record_s = float(head[244:252].decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if n_records < 1 or not math.isfinite(record_s) or record_s <= 0:
+        return None
+    return n_records * record_s
+
+
+def check_complete(raw: Any, path: str | os.PathLike, *, allow_truncated: bool = False
+                   ) -> dict[str, float]:
+    """Refuse a recording shorter than its header declares, or flag it when allowed.
+
+    Parameters
+    ----------
+    raw : mne.io.BaseRaw
+        The recording as MNE read it (MNE reads what is present).
+    path : path-like
+        Its file (only EDF/BDF headers declare a length).
+    allow_truncated : bool
+        Convert a truncated file anyway, with a
+        :class:`~neuroattn.datasets.prepare.ConversionWarning`.
+
+    Returns
+    -------
+    dict
+        Attrs for the store: ``{"truncated_from_s": declared}`` for an
+        allowed truncated file, else empty.
+
+    Raises
+    ------
+    TruncatedRecordingError
+        The file is truncated and ``allow_truncated`` is False.
+    """
+    declared = edf_header_duration(path)
+    sfreq = float(raw.info["sfreq"])
+    present = raw.n_times / sfreq
+    if declared is None or present >= declared - 0.5 / sfreq:
+        return {}
+    what = (f"{path} is truncated: its header declares {declared:g} s but the file holds only "
+            f"{present:g} s (an interrupted copy, download or recording)")
+    if not allow_truncated:
+        raise TruncatedRecordingError(
+            f"{what}; copy the complete file again, or pass allow_truncated=True (CLI: "
+            f"--allow-truncated) to convert the {present:g} s present.")
+    warn_conversion(f"{what}; converting the {present:g} s present (allow_truncated=True); "
+                    f"the store records truncated_from_s={declared:g}.", stacklevel=4)
+    return {"truncated_from_s": declared}
+
+
+class _Collect(logging.Handler):
+    """A log handler that keeps each message's text in a list."""
+
+    def __init__(self, texts: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.texts = texts
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.texts.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def collect_mne_warnings() -> Iterator[list[str]]:
+    """Collect MNE's warnings, and its WARNING log lines, as text instead of printing them.
+
+    Warnings of other categories than ``RuntimeWarning`` (MNE's) raised
+    meanwhile are re-issued unchanged on exit. Pass the texts to
+    :func:`surface_mne_warnings` once the file they concern is known to be usable.
+
+    Yields
+    ------
+    list of str
+        Filled on exit, in order, without repeats.
+
+    Examples
+    --------
+    >>> import mne
+    >>> with collect_mne_warnings() as texts:
+    ...     mne.utils.warn("a test warning")
+    >>> texts
+    ['a test warning']
+    """
+    found: list[str] = []
+    mne_logger = logging.getLogger("mne")
+    saved = (mne_logger.handlers[:], mne_logger.propagate, mne_logger.level)
+    mne_logger.handlers, mne_logger.propagate = [_Collect(found)], False
+    mne_logger.setLevel(logging.WARNING)
+    texts: list[str] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield texts
+    finally:
+        mne_logger.handlers, mne_logger.propagate = saved[0], saved[1]
+        mne_logger.setLevel(saved[2])
+    for record in caught:
+        if issubclass(record.category, RuntimeWarning):
+            found.append(str(record.message))
+        else:
+            warnings.warn_explicit(record.message, record.category, record.filename,
+                                   record.lineno)
+    texts.extend(dict.fromkeys(found))
+
+
+def surface_mne_warnings(texts: Sequence[str], source: str | os.PathLike, *,
+                         skip: Sequence[str] = ()) -> None:
+    """Issue MNE's warnings about ``source`` as ``ConversionWarning`` warnings naming the file.
+
+    Parameters
+    ----------
+    texts : sequence of str
+        From :func:`collect_mne_warnings`.
+    source : path-like
+        The file MNE read.
+    skip : sequence of str
+        Drop warnings whose text contains one of these (reported already).
+    """
+    for text in texts:
+        if not any(part in text for part in skip):
+            warn_conversion(f"{source}: {text}", stacklevel=4)
 
 
 def _seizure_description(description: str, prefixes: Sequence[str]) -> str:
@@ -162,6 +344,7 @@ def convert_edf(
     ch_type: str | None = "seeg",
     seizure_prefix: str | Sequence[str] = SEIZURE_PREFIXES,
     subject: str | None = None,
+    allow_truncated: bool = False,
     overwrite: bool = False,
     verbose: Verbose = None,
 ) -> Path:
@@ -190,6 +373,10 @@ def convert_edf(
         seizures; they are stored as ``seizure/<description>``.
     subject : str, optional
         Stored as ``attrs["subject"]``.
+    allow_truncated : bool
+        Convert an EDF/BDF that ends before the duration its header declares
+        (with a warning; ``attrs["truncated_from_s"]`` records the declared
+        length). By default such a file is refused.
     overwrite : bool
         Replace an existing store.
     verbose : bool, str, int or None
@@ -199,6 +386,13 @@ def convert_edf(
     -------
     pathlib.Path
         ``dst``.
+
+    Raises
+    ------
+    TruncatedRecordingError
+        The file is shorter than its header declares (see ``allow_truncated``).
+    RecordingFormatError
+        MNE cannot read the file.
 
     Notes
     -----
@@ -217,20 +411,29 @@ def convert_edf(
     >>> open_store(convert_edf(edf, tmp + "/r.zarr", sfreq=64.0)).attrs["sfreq"]
     64.0
     """
-    import mne
-
     with use_log_level(verbose):
         src = Path(src)
         if not src.exists():
             raise FileNotFoundError(f"{src} does not exist; check the path to the recording.")
         _check_destination(dst, overwrite, src)
-        kwargs = {"infer_types": True} if src.suffix.lower() in _TYPED_FORMATS else {}
-        try:
-            raw = mne.io.read_raw(src, preload=False, verbose="error", **kwargs)
-        except (ValueError, RuntimeError, OSError, KeyError) as err:
-            raise ValueError(
-                f"MNE cannot read {src} ({type(err).__name__}: {err}). Check that it is a "
-                "complete EDF/BDF (or another format mne.io.read_raw supports).") from err
+        raw, texts = _read_raw(src)
+        extra = check_complete(raw, src, allow_truncated=allow_truncated)
+        surface_mne_warnings(texts, src, skip=(MNE_SIZE_MISMATCH,) if extra else ())
         return raw_to_store(raw, dst, ch_type=ch_type, sfreq=sfreq, max_channels=max_channels,
                             channels=channels, seizure_prefix=seizure_prefix,
-                            overwrite=overwrite, subject=subject)
+                            overwrite=overwrite, subject=subject, **extra)
+
+
+def _read_raw(src: Path) -> tuple[Any, list[str]]:
+    """``mne.io.read_raw`` (lazy), with the warnings MNE gave."""
+    import mne
+
+    kwargs = {"infer_types": True} if src.suffix.lower() in _TYPED_FORMATS else {}
+    with collect_mne_warnings() as texts:
+        try:
+            raw = mne.io.read_raw(src, preload=False, verbose="warning", **kwargs)
+        except (ValueError, RuntimeError, OSError, KeyError) as err:
+            raise RecordingFormatError(
+                f"MNE cannot read {src} ({type(err).__name__}: {err}); check that it is a "
+                "complete EDF/BDF (or another format mne.io.read_raw supports).") from err
+    return raw, texts

@@ -12,6 +12,10 @@ Three ideas live here, shared by every converter:
   callback and writes an iEEG store chunk by chunk (atomically), resampling on
   the way. :func:`resample_store` applies it to an existing store.
 
+Converters report input they convert but do not trust (a truncated file, a
+missing sidecar) with :func:`warn_conversion`: a :class:`ConversionWarning`
+that names the file, also logged.
+
 Examples
 --------
 >>> import numpy as np
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -48,6 +53,37 @@ _RESERVED_ATTRS = {"sfreq", "annotations", "data", "ch_names", "ch_types", "posi
                    "bad", "t0", "neuroattn_kind", "neuroattn_schema", "neuroattn_status"}
 
 ReadFn = Callable[[int, int], np.ndarray]
+
+
+class ConversionWarning(UserWarning):
+    """Input that a converter converts but cannot fully trust (e.g. a missing sidecar).
+
+    Silence one kind with ``warnings.filterwarnings("ignore", category=ConversionWarning)``
+    only after checking the data it names.
+    """
+
+
+def warn_conversion(message: str, *, stacklevel: int = 3) -> None:
+    """Warn with :class:`ConversionWarning` and log the same message.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong with which file, and how to fix it.
+    stacklevel : int
+        Passed to :func:`warnings.warn`; the default points at the caller's caller.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_conversion("a.edf: a test warning; nothing to fix.")
+    >>> caught[0].category.__name__, str(caught[0].message)
+    ('ConversionWarning', 'a.edf: a test warning; nothing to fix.')
+    """
+    logger.warning("%s", message)
+    warnings.warn(message, ConversionWarning, stacklevel=stacklevel)
 
 
 def _check_rate(value: float, name: str) -> float:

@@ -265,6 +265,11 @@ def _inspect(file: Any, path: Path) -> tuple[SWECInfo, Any]:
             "(channels, time). For a single channel, store it as shape (1, T).")
     if min(dset.shape) == 0:
         raise SWECFormatError(f"{path}: data/ieeg is empty (shape {dset.shape}).")
+    if dset.dtype.kind not in "iuf":
+        raise SWECFormatError(
+            f"{path}: data/ieeg holds {dset.dtype} values, not numbers; SWEC samples are "
+            "integers or floats (the real files hold float32). Write the samples as numbers "
+            "(h5py: f.create_dataset('data/ieeg', data=samples.astype('float32'))).")
     subject = _subject(path)
     axis = _time_axis(file, dset.shape, path)
     info = SWECInfo(
@@ -328,10 +333,29 @@ class _ChunkReader:
             raise
         if self.index is not None:
             block = block[:, self.index]
+        self._check_finite(block, a)
         self.cache[k] = block
         while len(self.cache) > self.keep:
             self.cache.popitem(last=False)
         return block
+
+    def _check_finite(self, block: np.ndarray, start: int) -> None:
+        """Refuse NaN/Inf, naming the file, channel and first sample (the store takes neither)."""
+        if block.dtype.kind != "f":
+            return
+        bad = ~np.isfinite(block)
+        if not bad.any():
+            return
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        channel = self.index[col] if self.index is not None else col
+        sample = start + row
+        raise SWECFormatError(
+            f"{self.info.path}: data/ieeg holds {block[row, col]} at channel ch{channel} "
+            f"(index {channel} along its channel axis), sample {sample} "
+            f"({sample / self.info.sfreq:.3f} s), and {int(bad.sum()) - 1} more NaN/Inf in "
+            f"samples {start}-{start + len(block) - 1}; a store takes finite samples only. "
+            "Repair those samples in the file (e.g. interpolate them), or leave the channel "
+            "out with channels=[...] (CLI: --channels).")
 
     def __call__(self, start: int, stop: int) -> np.ndarray:
         first, last = start // self.chunk_len, (stop - 1) // self.chunk_len
@@ -404,7 +428,8 @@ def convert_swec(
     Raises
     ------
     SWECFormatError
-        The file has no ``data/ieeg``, no sampling rate, 1-D data, or missing parts.
+        The file has no ``data/ieeg``, no sampling rate, 1-D or non-numeric data,
+        NaN/Inf samples (the message names the channel and sample), or missing parts.
     ImportError
         A compressed chunk cannot be decoded: ``pip install hdf5plugin``.
 

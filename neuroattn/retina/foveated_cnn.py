@@ -41,13 +41,18 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+from neuroattn.errors import NeuroattnError
 from neuroattn.retina.logpolar import LogPolar
 from neuroattn.retina.sampling import FixationCrop
 
 __all__ = ["ARCHITECTURES", "AnglePeriodicPad", "CartesianResNet", "FoveatedResNet",
-           "angle_periodic", "circular_aperture", "resnet"]
+           "ResNetWeightsError", "angle_periodic", "circular_aperture", "resnet"]
 
 ARCHITECTURES = ("resnet18", "resnet50", "resnet101")
+
+
+class ResNetWeightsError(NeuroattnError, ValueError):
+    """A ResNet weights file that is not a weights-only torchvision state dict of that arch."""
 
 
 class AnglePeriodicPad(nn.Module):
@@ -126,6 +131,12 @@ def resnet(arch: str = "resnet18", *, num_classes: int = 1000, in_channels: int 
         saved from ``torchvision.models.resnet18(weights="DEFAULT")``), loaded
         with ``weights_only=True``.
 
+    Raises
+    ------
+    ResNetWeightsError
+        ``weights`` holds pickled objects, is not a torch file, or is not a
+        state dict of ``arch``.
+
     Examples
     --------
     >>> resnet("resnet18", num_classes=3).fc.out_features
@@ -141,12 +152,7 @@ def resnet(arch: str = "resnet18", *, num_classes: int = 1000, in_channels: int 
                 f"ResNet weights {path} do not exist. Save them on a machine with internet "
                 f"(torch.save(torchvision.models.{arch}(weights='DEFAULT').state_dict(), "
                 "'weights.pth')) and pass that file; nothing is downloaded here.")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        try:
-            net.load_state_dict(state)
-        except RuntimeError as err:
-            raise ValueError(f"{path} is not a torchvision {arch} checkpoint "
-                             f"({str(err).splitlines()[0]}).") from err
+        _load_weights(net, path, arch)
     if in_channels != 3:
         if weights is not None and in_channels != 1:
             raise ValueError(f"ImageNet weights take 3 (or, summed, 1) input channels, not "
@@ -160,6 +166,28 @@ def resnet(arch: str = "resnet18", *, num_classes: int = 1000, in_channels: int 
     if num_classes != net.fc.out_features:
         net.fc = nn.Linear(net.fc.in_features, num_classes)
     return net
+
+
+def _load_weights(net: nn.Module, path: Path, arch: str) -> None:
+    """Load a weights-only state dict into ``net``; refuse pickled objects and foreign files."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types (UnpicklingError, RuntimeError, ...)
+        raise ResNetWeightsError(
+            f"{path} is not a weights-only state dict ({type(err).__name__}: "
+            f"{str(err).strip().splitlines()[0]}); it holds pickled objects or is not a torch "
+            f"file, and is never unpickled here. Pass a file saved with torch.save("
+            f"torchvision.models.{arch}(weights='DEFAULT').state_dict(), 'weights.pth').") from err
+    if not isinstance(state, dict):
+        raise ResNetWeightsError(
+            f"{path} holds a {type(state).__name__}, not a state dict; save "
+            f"torchvision.models.{arch}(weights='DEFAULT').state_dict() instead.")
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as err:
+        raise ResNetWeightsError(
+            f"{path} is not a torchvision {arch} state dict ({str(err).splitlines()[0]}); pass "
+            f"the weights of a torchvision {arch}, or the arch they belong to.") from err
 
 
 def circular_aperture(images: torch.Tensor) -> torch.Tensor:

@@ -165,4 +165,5 @@ def test_cli_convert(files, tmp_path):
 
     dst = tmp_path / "cli.zarr"
     assert main(["-q", "convert", "cocosearch18", str(files[0]), str(dst)]) == 0
-    assert open_store(dst, kind="fixations").sizes["row"] == read_cocosearch18(files[0]).sizes["row"]
+    n_rows = read_cocosearch18(files[0]).sizes["row"]
+    assert open_store(dst, kind="fixations").sizes["row"] == n_rows

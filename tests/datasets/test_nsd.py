@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 
 import numpy as np
@@ -172,10 +173,11 @@ def test_cli_converts_algonauts(root, tmp_path):
     (["convert", "edf", "{root}/x.edf", "{dst}", "--split", "test"], "algonauts only"),
     (["convert", "algonauts", "{root}", "{dst}", "--subject", "one"], "not a subject number"),
 ])
-def test_cli_errors_are_one_line(root, tmp_path, argv, match):
+def test_cli_errors_are_one_line(root, tmp_path, argv, match, capsys):
     fill = {"root": root, "dst": tmp_path / "o.zarr"}
-    with pytest.raises(SystemExit, match=f"^error: .*{match}"):
-        main([a.format(**fill) for a in argv])
+    assert main([a.format(**fill) for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert re.match(f"^error: .*{match}", err) and "\n" not in err
 
 
 def test_missing_files_and_mismatched_counts(fresh):

@@ -156,7 +156,7 @@ def test_layout_checks():
 
 
 def test_oat_grids_of_the_collected_screens():
-    for prefix, (task, rows, cols, (w, h)) in OAT_GRIDS.items():
+    for prefix, (_task, rows, cols, (w, h)) in OAT_GRIDS.items():
         lay = oat_grid(f"{prefix}_12")
         assert (lay.n_rows, lay.n_cols, lay.image) == (rows, cols, f"{prefix}_12.png")
         assert lay.boxes[:, 3].max() == 1050 and lay.boxes[0, 0] == 0  # bottom-left aligned
