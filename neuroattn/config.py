@@ -2,7 +2,9 @@
 
 Configs are plain (nested) dataclasses. YAML is read with ``yaml.safe_load``
 only, and every override is type-checked against the field it sets, so a typo
-fails loudly with the list of valid keys.
+fails loudly with the list of valid keys. A numeric field declared with
+:func:`in_range` is also checked against its allowed range when the config is
+loaded (:func:`check_ranges`), and every float must be finite.
 
 Examples
 --------
@@ -23,10 +25,12 @@ Examples
 
 
 import dataclasses
+import math
+import numbers
 import os
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,6 +44,161 @@ C = TypeVar("C")
 
 class ConfigError(NeuroattnError, ValueError):
     """A config file or override that does not fit the config dataclass."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """The allowed values of a numeric config field (``None``: no bound on that side).
+
+    Examples
+    --------
+    >>> str(Range(low=1)), str(Range(low=0, high=1, high_open=True)), 0.5 in Range(low=0)
+    ('>= 1', 'in [0, 1)', True)
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def __str__(self) -> str:
+        if self.low is not None and self.high is not None:
+            return (f"in {'(' if self.low_open else '['}{self.low:g}, "
+                    f"{self.high:g}{')' if self.high_open else ']'}")
+        if self.low is not None:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        if self.high is not None:
+            return f"{'<' if self.high_open else '<='} {self.high:g}"
+        return "any finite number"
+
+
+def in_range(default: Any = dataclasses.MISSING, *, low: float | None = None,
+             high: float | None = None, low_open: bool = False, high_open: bool = False,
+             default_factory: Callable[[], Any] | Any = dataclasses.MISSING) -> Any:
+    """A dataclass field whose numeric value (or each value of a list) must lie in a range.
+
+    :func:`from_dict` (so :func:`load_config` and :func:`apply_overrides`)
+    checks it with :func:`check_ranges`; ``None`` always passes.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Train:
+    ...     epochs: int = in_range(10, low=1)
+    >>> apply_overrides(Train(), ["epochs=-1"])
+    Traceback (most recent call last):
+    ...
+    neuroattn.config.ConfigError: epochs=-1 is out of range: it must be >= 1; pass a value >= 1.
+    """
+    rng = Range(low, high, low_open, high_open)
+    return dataclasses.field(default=default, default_factory=default_factory,
+                             metadata={"range": rng})
+
+
+def check_value(key: str, value: Any, rng: Range | None = None) -> None:
+    """Check a number (or each number of a list): finite, and in ``rng`` if given.
+
+    Raises :class:`ConfigError` naming ``key``, the value and the allowed range;
+    ``None``, booleans and non-numbers pass (their types are checked elsewhere).
+
+    Examples
+    --------
+    >>> check_value("dropout", 1.5, Range(0, 1, high_open=True))
+    Traceback (most recent call last):
+    ...
+    neuroattn.config.ConfigError: dropout=1.5 is out of range: it must be in [0, 1); pass a \
+value in [0, 1).
+    """
+    for item in value if isinstance(value, list | tuple) else [value]:
+        if item is None or isinstance(item, bool) or not isinstance(item, numbers.Real):
+            continue
+        if not math.isfinite(item):
+            allowed = "a finite number" if rng is None else f"a finite number {rng}"
+            raise ConfigError(f"{key}={value!r} is not a finite number: NaN and infinity mean "
+                              f"nothing here; pass {allowed}.")
+        if rng is not None and item not in rng:
+            raise ConfigError(f"{key}={value!r} is out of range: it must be {rng}; pass a "
+                              f"value {rng}.")
+
+
+def check_ranges(cfg: Any, prefix: str = "") -> None:
+    """Check every numeric field of a (nested) dataclass config.
+
+    Floats must be finite; fields made with :func:`in_range` must lie in their
+    range. Raises :class:`ConfigError` naming the field (``prefix`` + name),
+    the value and the allowed range.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Optim:
+    ...     lr: float = in_range(1e-3, low=0, low_open=True)
+    >>> check_ranges(Optim(lr=0.0), prefix="optim.")
+    Traceback (most recent call last):
+    ...
+    neuroattn.config.ConfigError: optim.lr=0.0 is out of range: it must be > 0; pass a value > 0.
+    """
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            check_ranges(value, f"{prefix}{f.name}.")
+        else:
+            check_value(prefix + f.name, value, f.metadata.get("range"))
+
+
+def config_changes(old: dict[str, Any], new: dict[str, Any], prefix: str = ""
+                   ) -> dict[str, tuple[Any, Any]]:
+    """The dotted keys whose values differ between two :func:`to_dict` configs.
+
+    Examples
+    --------
+    >>> config_changes({"a": 1, "b": {"c": 2, "d": 3}}, {"a": 1, "b": {"c": 5, "d": 3}})
+    {'b.c': (2, 5)}
+    """
+    changes: dict[str, tuple[Any, Any]] = {}
+    for key in [*old, *(k for k in new if k not in old)]:
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            changes.update(config_changes(a, b, f"{prefix}{key}."))
+        elif a != b:
+            changes[prefix + key] = (a, b)
+    return changes
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """``yaml.safe_load(text)``, with a parse error as a :class:`ConfigError` naming ``source``.
+
+    Examples
+    --------
+    >>> parse_yaml("lr: [1, 2", "run.yaml")
+    Traceback (most recent call last):
+    ...
+    neuroattn.config.ConfigError: run.yaml is not valid YAML: expected ',' or ']', but got ...
+    ... at line 1, column 10; fix the syntax there (YAML mappings look like key: value).
+    """
+    try:
+        return yaml.safe_load(text)
+    except yaml.constructor.ConstructorError as err:
+        raise ConfigError(
+            f"{source} holds a YAML tag that is not allowed ({err.problem}{_where(err)}): "
+            "configs hold plain values only (numbers, strings, lists, mappings), and no "
+            "object is ever built from a config; remove the tag.") from None
+    except yaml.YAMLError as err:
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{source} is not valid YAML: {problem}{_where(err)}; fix the syntax "
+                          "there (YAML mappings look like key: value).") from None
+
+
+def _where(err: yaml.YAMLError) -> str:
+    mark = getattr(err, "problem_mark", None)
+    return "" if mark is None else f" at line {mark.line + 1}, column {mark.column + 1}"
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -85,7 +244,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         return from_dict(tp, value, prefix=f"{key}.")
     if origin in (list, tuple):
         if isinstance(value, str):
-            value = yaml.safe_load(value)
+            value = parse_yaml(value, f"the value of {key}")
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{key}: expected a list, got {value!r}.")
         if origin is tuple and args and args[-1] is not Ellipsis:
@@ -148,7 +307,14 @@ def from_dict(cls: type[C], data: dict[str, Any], *, prefix: str = "") -> C:
             f"valid keys here are {sorted(prefix + k for k in types_)}."
         )
     kwargs = {k: _coerce(v, types_[k], prefix + k) for k, v in data.items()}
-    return cls(**kwargs)
+    try:
+        cfg = cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as err:  # the dataclass's own checks (__post_init__)
+        raise ConfigError(f"{prefix.rstrip('.') or cls.__name__}: {err}") from None
+    check_ranges(cfg, prefix)
+    return cfg
 
 
 def apply_overrides(cfg: C, overrides: Iterable[str]) -> C:
@@ -170,7 +336,7 @@ def apply_overrides(cfg: C, overrides: Iterable[str]) -> C:
                 f"Override {item!r}: unknown key {key!r}; valid keys here are "
                 f"{sorted('.'.join([*parts[:-1], k]) for k in node)}."
             )
-        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else ""
+        node[parts[-1]] = parse_yaml(raw, f"Override {item!r}") if raw.strip() else ""
     return from_dict(type(cfg), data)
 
 
@@ -179,7 +345,7 @@ def load_config(cls: type[C], path: str | os.PathLike, overrides: Iterable[str] 
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"Config file {path} does not exist.")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = parse_yaml(path.read_text(), str(path)) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a YAML mapping at the top level.")
     return apply_overrides(from_dict(cls, data), overrides)

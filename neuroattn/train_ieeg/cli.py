@@ -22,6 +22,7 @@ from typing import Any
 
 from neuroattn._logging import logger, set_log_level
 from neuroattn.config import ConfigError, apply_overrides, load_config
+from neuroattn.errors import NeuroattnError
 
 DESCRIPTION = """\
 Pretrain, fine-tune and evaluate MVPFormer (Carzaniga et al. 2025) on iEEG stores.
@@ -52,12 +53,17 @@ examples:
   torchrun --standalone --nproc_per_node=4 -m neuroattn.train_ieeg pretrain \\
       --config models/mvpformer-s-pretrain.yaml --data stores/*.zarr --device cuda
 
-Run directory: config.yaml, metrics.csv/.jsonl, last.pt, best.pt, model/,
+Run directory: config.yaml, metrics.csv/.jsonl, last.pt (and last.prev.pt,
+the fallback if last.pt is damaged), best.pt, model/,
 operating_point.json (the alarm rules chosen on the validation patients),
 evaluation.json/.txt, predictions.csv, figures/ (szcore/ with --format
 szcore). Under torchrun only rank 0 logs and saves."""
 
-ERRORS: tuple[type[Exception], ...] = (ValueError, ConfigError, FileNotFoundError, ImportError)
+#: Expected failures: printed as one ``error:`` line, exit status 2. Every deliberate error
+#: is a NeuroattnError; the built-in classes cover modules that still raise them (and a
+#: missing optional extra).
+ERRORS: tuple[type[Exception], ...] = (NeuroattnError, ValueError, FileNotFoundError,
+                                       ImportError)
 
 
 def _defaults() -> Any:
@@ -155,9 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     g = parser.add_argument_group("output")
     g.add_argument("--out-dir", metavar="DIR", help=f"run directory (default: {d.out_dir})")
     g.add_argument("--resume", action="store_true",
-                   help="continue the run in --out-dir from its last.pt")
+                   help="continue the run in --out-dir from its last.pt, with the same "
+                   "settings (only the training length, hardware, logging and evaluation "
+                   "may change)")
     g.add_argument("--overwrite", action="store_true",
-                   help="start over in an --out-dir that already holds a run")
+                   help="start over in an --out-dir that already holds a run: the old run is "
+                   "deleted once the new one has finished, and put back if it fails")
     g.add_argument("--log", choices=["csv", "tensorboard"],
                    help=f"metrics.csv/.jsonl always; tensorboard adds event files "
                    f"(default: {d.log})")
@@ -187,7 +196,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
     """Defaults → ``--config`` → flags → ``--set``, as a :class:`RunConfig`."""
     from neuroattn.train_ieeg.config import RunConfig
 
-    cfg = load_config(RunConfig, args.config) if args.config else RunConfig()
+    cfg = RunConfig() if args.config is None else load_config(RunConfig, args.config)
     flags = [f"{key}={json.dumps(getattr(args, name))}" for name, key in FLAG_KEYS.items()
              if getattr(args, name) is not None]
     if args.baseline is not None:
@@ -201,10 +210,12 @@ def config_from_args(args: argparse.Namespace) -> Any:
 def _check_out_dir(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
     taken = (out_dir / "config.yaml").exists()
     if taken and not (resume or overwrite):
-        raise ValueError(f"{out_dir} already holds a run; pass --resume to continue it, "
-                         "--overwrite to start over, or another --out-dir.")
+        raise ConfigError(f"{out_dir} already holds a run: a new run would mix with its files; "
+                          "pass --resume to continue it, --overwrite to start over, or another "
+                          "--out-dir.")
     if resume and overwrite:
-        raise ValueError("--resume and --overwrite contradict each other; pick one.")
+        raise ConfigError("--resume and --overwrite contradict each other: one continues the "
+                          "run, the other replaces it; pick one.")
 
 
 def _report(summary: dict[str, Any], elapsed: float) -> str:
@@ -239,7 +250,7 @@ def _run(args: argparse.Namespace, progress: bool | None) -> None:
     cfg = config_from_args(args)
     _check_out_dir(Path(cfg.out_dir), resume=args.resume, overwrite=args.overwrite)
     start = time.perf_counter()
-    summary = run(cfg, resume=args.resume, progress=progress)
+    summary = run(cfg, resume=args.resume, overwrite=args.overwrite, progress=progress)
     if distributed.is_main():
         print(_report(summary, time.perf_counter() - start))
     distributed.shutdown()
@@ -249,7 +260,7 @@ def _demo(args: argparse.Namespace, progress: bool | None) -> None:
     from neuroattn.train_ieeg.demo import demo_configs, make_demo_stores
     from neuroattn.train_ieeg.runner import run
 
-    out_dir = Path(args.out_dir or "runs/demo")
+    out_dir = Path("runs/demo" if args.out_dir is None else args.out_dir)
     start = time.perf_counter()
     stores = make_demo_stores(out_dir / "data", progress=progress)
     pretrain, finetune = demo_configs(out_dir, stores)
@@ -301,6 +312,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ERRORS as err:
         if args.verbose:
             raise
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     return 0

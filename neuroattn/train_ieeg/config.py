@@ -3,8 +3,10 @@
 A run is described by :class:`RunConfig`. ``--config FILE.yaml`` loads one
 (``yaml.safe_load``; unknown keys fail with the list of valid ones),
 command-line flags override it, and ``--set a.b=c`` overrides anything last.
-The resolved config is saved as ``<out-dir>/run.yaml``, so every run can be
-repeated with ``--config <out-dir>/run.yaml``.
+Every numeric field is checked against its range when the config is loaded
+(a :class:`~neuroattn.config.ConfigError` names the field, the value and the
+range). The resolved config is saved as ``<out-dir>/config.yaml``, so every
+run can be repeated with ``--config <out-dir>/config.yaml``.
 
 Examples
 --------
@@ -18,10 +20,10 @@ Examples
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from neuroattn.config import in_range
 from neuroattn.ieeg.evaluation import BUDGETS, DetectionRule
 from neuroattn.training.loop import TrainConfig
 
@@ -39,19 +41,19 @@ class DataConfig:
 
     stores: list[str] = field(default_factory=list)
     #: Segments per window; default 8 for the tiny preset, 25 (125 s) for S and M.
-    window_segments: int | None = None
+    window_segments: int | None = in_range(None, low=1)
     #: Hop between windows, in segments (1 = one decision per segment, as the reference).
-    stride_segments: int = 1
+    stride_segments: int = in_range(1, low=1)
     val_patients: list[str] = field(default_factory=list)
     test_patients: list[str] = field(default_factory=list)
     #: Fraction of training patients held out for validation when ``val_patients`` is empty.
-    val_fraction: float = 0.0
+    val_fraction: float = in_range(0.0, low=0, high=1, high_open=True)
     #: At most this many channels per recording (and never more than the model takes).
-    max_channels: int = 128
+    max_channels: int = in_range(128, low=1)
     #: Resampled copies of stores whose rate differs from the model's (default <out_dir>/cache).
     cache_dir: str | None = None
-    batch_size: int = 32
-    num_workers: int = 0
+    batch_size: int = in_range(32, low=1)
+    num_workers: int = in_range(0, low=0)
 
 
 @dataclass
@@ -60,15 +62,15 @@ class ModelConfig:
     (its ``model/``), or an IBM/braindecode checkpoint file."""
 
     name: str = "tiny"
-    dropout: float | None = None
+    dropout: float | None = in_range(None, low=0, high=1, high_open=True)
 
 
 @dataclass
 class PretrainConfig:
     """Contrastive next-segment prediction (the reference's generative objective)."""
 
-    num_negatives: int = 30
-    temperature: float = 0.1
+    num_negatives: int = in_range(30, low=1)
+    temperature: float = in_range(0.1, low=0, low_open=True)
 
 
 @dataclass
@@ -85,8 +87,8 @@ class FinetuneConfig:
     """
 
     method: Literal["lora", "full"] = "lora"
-    lora_rank: int = 8
-    lora_alpha: float = 16.0
+    lora_rank: int = in_range(8, low=1)
+    lora_alpha: float = in_range(16.0, low=0, low_open=True)
     balance: Literal["weights", "sampler", "none"] = "weights"
     #: Control run: permute the training and validation labels (the test keeps its own).
     shuffle_labels: bool = False
@@ -108,23 +110,13 @@ class EvaluationConfig:
     """
 
     #: The false-alarm budget (per hour) of the main results.
-    max_fa_per_hour: float = 1.0
+    max_fa_per_hour: float = in_range(1.0, low=0, low_open=True)
     #: Further budgets reported (sensitivity at each, with its own validation threshold).
-    budgets: list[float] = field(default_factory=lambda: list(BUDGETS))
+    budgets: list[float] = in_range(low=0, low_open=True, default_factory=lambda: list(BUDGETS))
     #: Moving-average lengths to choose from (default: ``detection.smooth_windows`` only).
-    smooth_options: list[int] = field(default_factory=list)
+    smooth_options: list[int] = in_range(low=1, default_factory=list)
     baselines: list[str] | None = None
     format: Literal["default", "szcore"] = "default"
-
-    def __post_init__(self) -> None:
-        for budget in [self.max_fa_per_hour, *self.budgets]:
-            if isinstance(budget, bool) or not math.isfinite(budget) or budget <= 0:
-                raise ValueError(f"The false-alarm budget {budget!r} must be a number of false "
-                                 "alarms per hour > 0 (--max-fa-per-hour, "
-                                 "evaluation.budgets).")
-        if any(isinstance(k, bool) or k < 1 for k in self.smooth_options):
-            raise ValueError(f"evaluation.smooth_options={self.smooth_options} must hold "
-                             "integers >= 1.")
 
     def all_budgets(self) -> list[float]:
         """``budgets`` and ``max_fa_per_hour``, sorted, each once."""

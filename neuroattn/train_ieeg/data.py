@@ -1,8 +1,10 @@
 """Stores → recordings → patient splits → batches, for ``train_ieeg``.
 
 Each store becomes a :class:`Recording`: its windows at the model's rate
-(a store at another rate is resampled once, anti-aliased, into the cache),
-on its good channels (capped at the model's maximum), labelled by whether
+(a store at another rate is resampled once, anti-aliased, into the cache;
+a cache entry is keyed by the source's absolute path, its content
+fingerprint and the rate, and rebuilt when the source changes), on its good
+channels (capped at the model's maximum), labelled by whether
 the last segment overlaps a seizure. A batch always comes from one
 recording, so it has one channel count (MVPFormer takes any count, but not
 a mix within a batch); :class:`RecordingMix` interleaves the recordings'
@@ -24,6 +26,8 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import queue
 import threading
@@ -33,15 +37,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import zarr
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from neuroattn._atomic import publish, remove, temporary_sibling
 from neuroattn._logging import logger
+from neuroattn.config import ConfigError
 from neuroattn.datasets.prepare import resample_store, select_channels
 from neuroattn.ieeg.config import MVPFormerConfig
 from neuroattn.store import IEEGWindows, WindowBatch, make_loader, open_store, read_batch
 from neuroattn.training import distributed
 
 _DONE = object()  # end of an epoch's batches, from the prefetch thread
+
+#: The root attribute of a resampled cache entry that holds its :func:`cache_key`.
+CACHE_KEY_ATTR = "neuroattn_cache_key"
 
 
 @dataclass
@@ -59,20 +69,91 @@ class Recording:
 
 def _patient(path: Path, attrs: dict) -> str:
     subject = attrs.get("subject")
-    return str(subject) if subject else path.name.removesuffix(".zarr")
+    return path.name.removesuffix(".zarr") if subject is None or str(subject) == "" \
+        else str(subject)
+
+
+def store_fingerprint(path: str | os.PathLike) -> str:
+    """A hash that changes whenever a store is re-written or modified.
+
+    It covers the content of every metadata file (``zarr.json``: the schema
+    attributes, the shapes, the store's generation stamp when it has one) and
+    the name, size and modification time of every chunk file.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from neuroattn.store import ieeg_from_array, write_store
+    >>> path = write_store(ieeg_from_array(np.zeros((256, 2), "float32"), sfreq=128.0),
+    ...                    tempfile.mkdtemp() + "/a.zarr")
+    >>> len(store_fingerprint(path)) == 64 and store_fingerprint(path) == store_fingerprint(path)
+    True
+    """
+    path = Path(path)
+    digest = hashlib.sha256()
+    for file in sorted(f for f in path.rglob("*") if f.is_file()):
+        digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+        if file.name == "zarr.json":
+            digest.update(file.read_bytes())
+        else:
+            stat = file.stat()
+            digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def cache_key(path: str | os.PathLike, sfreq: float) -> dict[str, str | float]:
+    """What a resampled copy of ``path`` at ``sfreq`` Hz is valid for.
+
+    The source's absolute path, its :func:`store_fingerprint` and the target rate.
+    """
+    return {"source": str(Path(path).resolve()), "fingerprint": store_fingerprint(path),
+            "sfreq": float(sfreq)}
+
+
+def _stored_key(entry: Path) -> dict | None:
+    """The cache key recorded in a cache entry's root attributes (``None``: none or unreadable)."""
+    try:
+        meta = json.loads((entry / "zarr.json").read_text())
+    except (OSError, ValueError):
+        return None
+    key = meta.get("attributes", {}).get(CACHE_KEY_ATTR) if isinstance(meta, dict) else None
+    return key if isinstance(key, dict) else None
+
+
+def _build_cache_entry(path: Path, entry: Path, model_sfreq: float, key: dict) -> None:
+    """Resample ``path`` into a temporary store, record ``key`` in it, publish it as ``entry``."""
+    tmp = temporary_sibling(entry)
+    try:
+        resample_store(path, tmp, model_sfreq)
+        zarr.open_group(tmp, mode="r+").attrs[CACHE_KEY_ATTR] = key
+    except BaseException:
+        remove(tmp)
+        raise
+    publish(tmp, entry)
 
 
 def _at_model_rate(path: Path, sfreq: float, model_sfreq: float, cache_dir: Path) -> Path:
-    """The store itself, or its cached copy resampled to the model's rate."""
+    """The store itself, or its cached copy resampled to the model's rate (checked, or rebuilt)."""
     if abs(sfreq - model_sfreq) < 1e-9 * model_sfreq:
         return path
-    target = cache_dir / f"{path.name.removesuffix('.zarr')}@{model_sfreq:g}Hz.zarr"
-    if distributed.is_main() and not target.exists():
-        logger.info("resampling %s from %g Hz to the model's %g Hz (cached in %s)",
-                    path, sfreq, model_sfreq, target)
-        resample_store(path, target, model_sfreq)
+    source = str(path.resolve())
+    tag = hashlib.sha256(source.encode()).hexdigest()[:12]
+    entry = cache_dir / f"{path.name.removesuffix('.zarr')}@{model_sfreq:g}Hz-{tag}.zarr"
+    if distributed.is_main():
+        key = cache_key(path, model_sfreq)
+        stored = _stored_key(entry) if entry.exists() else None
+        if stored != key:
+            if entry.exists():
+                logger.info("the cached copy %s does not match %s any more (%s): resampling it "
+                            "again", entry, path, "no cache key" if stored is None else
+                            "the source changed" if stored.get("source") == source
+                            else "another source")
+            logger.info("resampling %s from %g Hz to the model's %g Hz (cached in %s)",
+                        path, sfreq, model_sfreq, entry)
+            _build_cache_entry(path, entry, model_sfreq, key)
     distributed.barrier()
-    return target
+    return entry
 
 
 def open_recordings(
@@ -102,11 +183,12 @@ def open_recordings(
         Where resampled copies go.
     """
     if not stores:
-        raise ValueError("No data: pass --data STORE.zarr ... (python -m neuroattn convert "
-                         "makes stores from EDF/BDF, SWEC HDF5 or BIDS).")
+        raise ConfigError("No data: no store was given; pass --data STORE.zarr ... (python -m "
+                          "neuroattn convert makes stores from EDF/BDF, SWEC HDF5 or BIDS).")
     if window_segments < 1 or window_segments > model_config.n_positions:
-        raise ValueError(f"window_segments={window_segments} must be in 1.."
-                         f"{model_config.n_positions} (the model's n_positions).")
+        raise ConfigError(f"data.window_segments={window_segments} is out of range: the model "
+                          f"takes 1..{model_config.n_positions} segments (its n_positions); "
+                          "pass --window-segments in that range.")
     cache_dir = Path(cache_dir)
     segment_s = model_config.segment_samples / model_config.sfreq
     recordings = []
@@ -144,18 +226,20 @@ def split_by_patient(
     patients = sorted({r.patient for r in recordings})
     unknown = (set(val_patients) | set(test_patients)) - set(patients)
     if unknown:
-        raise ValueError(f"Patients {sorted(unknown)} are in no store; the stores hold "
-                         f"{patients}.")
+        raise ConfigError(f"Patients {sorted(unknown)} are in no store: the stores hold "
+                          f"{patients}; name patients from that list (or add their stores to "
+                          "--data).")
     if set(val_patients) & set(test_patients):
-        raise ValueError(f"Patients {sorted(set(val_patients) & set(test_patients))} are in "
-                         "both the validation and the test split.")
+        raise ConfigError(f"Patients {sorted(set(val_patients) & set(test_patients))} are in "
+                          "both the validation and the test split: a patient may be in one "
+                          "split only; remove them from --val-patients or --test-patients.")
     rest = [p for p in patients if p not in test_patients and p not in val_patients]
     val = list(val_patients)
     if not val and val_fraction > 0:
         n_val = max(1, round(val_fraction * len(rest)))
         if n_val >= len(rest):
-            raise ValueError(f"val_fraction={val_fraction} leaves no training patient among "
-                             f"{rest}; lower it or name --val-patients.")
+            raise ConfigError(f"data.val_fraction={val_fraction} leaves no training patient "
+                              f"among {rest}; lower it or name --val-patients.")
         order = np.random.default_rng(seed).permutation(len(rest))
         val = [rest[i] for i in sorted(order[:n_val])]
     split = {"train": [], "val": [], "test": []}
@@ -170,9 +254,10 @@ def class_weights(recordings: Sequence[Recording]) -> torch.Tensor:
     n = sum(len(r.windows) for r in recordings)
     n_pos = sum(r.n_positive for r in recordings)
     if n_pos == 0 or n_pos == n:
-        raise ValueError(f"The training windows hold {'no' if n_pos == 0 else 'only'} seizure "
-                         "windows; fine-tuning needs both classes (check the stores' "
-                         "annotations: descriptions starting with 'seizure').")
+        raise ConfigError(f"The training windows hold {'no' if n_pos == 0 else 'only'} seizure "
+                          "windows: fine-tuning needs both classes; check the training "
+                          "stores' annotations (descriptions starting with 'seizure'), or "
+                          "train on other patients.")
     return torch.tensor([n / (2 * (n - n_pos)), n / (2 * n_pos)], dtype=torch.float32)
 
 
@@ -308,7 +393,8 @@ class RecordingMix:
                  num_workers: int = 0, prefetch: int = 2,
                  device: torch.device | str | None = None, reuse_buffers: bool = False) -> None:
         if not recordings:
-            raise ValueError("No recordings to train on (check the patient split).")
+            raise ConfigError("No recordings to train on: the patient split left none; check "
+                              "--data, --val-patients and --test-patients.")
         self.seed, self.shuffle, self.epoch, self.prefetch = seed, shuffle, 0, prefetch
         self.device = torch.device("cpu" if device is None else device)
         # The ring outlives the prefetch queue (prefetch), the batch in the producer's

@@ -5,7 +5,8 @@ What a run leaves in ``out_dir``:
 * ``config.yaml`` — the resolved run config (reuse it with ``--config``);
 * ``metrics.jsonl`` / ``metrics.csv`` (and ``tensorboard/``) — running means of
   the training values every ``train.log_every`` steps and per-epoch validation scores;
-* ``last.pt`` / ``best.pt`` — resumable checkpoints (``--resume``);
+* ``last.pt`` (and ``last.prev.pt``, the one before) / ``best.pt`` — resumable
+  checkpoints (``--resume``); ``best.pt`` is used only if this run wrote it;
 * ``model/`` — the trained MVPFormer (``MVPFormer.from_pretrained`` reads
   it; LoRA adapters merged), the input of the next stage;
 * ``operating_point.json`` — the alarm rules chosen on the validation
@@ -19,6 +20,10 @@ What a run leaves in ``out_dir``:
   probability traces with the annotated seizures, and
   ``figures/sensitivity_fa.png``, the curves with the chosen points;
   ``szcore/<recording>_events.tsv`` with ``evaluation.format=szcore``.
+
+``overwrite=True`` (``--overwrite``) replaces a previous run atomically (see
+:mod:`neuroattn.train_ieeg.rundir`); ``resume=True`` refuses changed settings
+except those of :data:`RESUME_MAY_CHANGE`.
 
 The test patients never choose anything: the operating points come from
 the validation patients (``finetune``), or from the model's
@@ -36,7 +41,8 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import asdict
+import warnings
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +51,18 @@ import torch
 
 from neuroattn._atomic import atomic_path
 from neuroattn._logging import logger
-from neuroattn.config import save_config
-from neuroattn.device import resolve_device
+from neuroattn.config import (
+    ConfigError,
+    Range,
+    check_ranges,
+    check_value,
+    from_dict,
+    save_config,
+)
+from neuroattn.errors import NeuroattnError
 from neuroattn.ieeg import PRESETS, MVPFormer, preset
 from neuroattn.ieeg.baselines import make_baseline
+from neuroattn.ieeg.config import MVPFormerConfig
 from neuroattn.ieeg.evaluation import (
     DetectionRule,
     OperatingPoint,
@@ -63,16 +77,19 @@ from neuroattn.ieeg.evaluation import (
     sensitivity_fa_curve,
 )
 from neuroattn.ieeg.szcore import write_szcore_tsv
+from neuroattn.ieeg.weights import WeightsError
 from neuroattn.nn.lora import merge_lora
 from neuroattn.progress import progress as progress_bar
 from neuroattn.seeding import set_seed
 from neuroattn.train_ieeg.config import RunConfig
 from neuroattn.train_ieeg.data import (
+    Recording,
     RecordingMix,
     class_weights,
     open_recordings,
     split_by_patient,
 )
+from neuroattn.train_ieeg.rundir import replacing_run, warn_replaced_runs
 from neuroattn.train_ieeg.tasks import (
     ContrastivePretraining,
     classification_loss,
@@ -80,9 +97,50 @@ from neuroattn.train_ieeg.tasks import (
     prepare_finetuning,
     validation_scores,
 )
-from neuroattn.training import Trainer, distributed, load_checkpoint
+from neuroattn.training import RESUME_MAY_CHANGE as TRAIN_MAY_CHANGE
+from neuroattn.training import Trainer, distributed, load_checkpoint, resolve_training_device
 
 MODEL_NAMES = {"pretrain": "mvpformer-pretrain", "finetune": "mvpformer-seizure"}
+#: Settings a ``--resume`` may change (applied, logged and recorded in ``config.yaml``):
+#: the training length, hardware and logging, and what happens after training.
+RESUME_MAY_CHANGE = (*(f"train.{k}" for k in TRAIN_MAY_CHANGE), "data.num_workers",
+                     "data.cache_dir", "out_dir", "log", "detection", "evaluation")
+#: Allowed values of the numeric fields of an MVPFormer ``config.json`` (others: ints >= 1,
+#: floats > 0).
+_MODEL_FIELD_RANGES = {"dropout": Range(0, 1, high_open=True)}
+
+
+def check_model_config(path: Path) -> None:
+    """Name the bad field of a model directory's ``config.json``, if any.
+
+    Raises :class:`~neuroattn.ieeg.weights.WeightsError` naming the file, the
+    field and its value: a ``model`` other than ``"mvpformer"``, an unknown
+    field, a value of the wrong type, or a number out of range.
+    """
+    file = path / "config.json"
+    try:
+        meta = json.loads(file.read_text())
+    except (OSError, ValueError) as err:
+        raise WeightsError(f"{file} cannot be read ({err}): it is not a saved model's config; "
+                           "pass a model directory written by save_pretrained (a run's model/)."
+                           ) from None
+    if not isinstance(meta, dict):
+        raise WeightsError(f"{file} does not hold a JSON object: it is not a saved model's "
+                           "config; pass a model directory written by save_pretrained.")
+    kind = meta.pop("model", None)
+    if kind != "mvpformer":
+        raise WeightsError(f"{file}: the field 'model' is {kind!r}, not 'mvpformer', so this "
+                           "directory holds another model (or the file was edited); pass an "
+                           "MVPFormer directory as --model.")
+    try:
+        cfg = from_dict(MVPFormerConfig, meta)
+        for f in fields(cfg):
+            value = getattr(cfg, f.name)
+            check_value(f.name, value, _MODEL_FIELD_RANGES.get(f.name, Range(
+                low=1) if isinstance(value, int) else Range(low=0, low_open=True)))
+    except ConfigError as err:
+        raise WeightsError(f"{file} has a bad field value: {err} Fix that field, or export "
+                           "the model again (save_pretrained).") from None
 
 
 def load_model(name: str, *, dropout: float | None = None) -> MVPFormer:
@@ -94,12 +152,21 @@ def load_model(name: str, *, dropout: float | None = None) -> MVPFormer:
     if (path / "model" / "config.json").is_file():
         path = path / "model"
     if not path.exists():
-        raise ValueError(f"--model {name!r} is neither a preset ({', '.join(sorted(PRESETS))}) "
-                         "nor an existing model directory, run directory or checkpoint.")
+        raise ConfigError(f"--model {name!r} is neither a preset "
+                          f"({', '.join(sorted(PRESETS))}) nor an existing model directory, run "
+                          "directory or checkpoint; pass one of these.")
     if path.suffix == ".pt" and (path.parent / "config.yaml").is_file():
-        raise ValueError(f"{path} is a training checkpoint (for --resume); pass its run "
-                         f"directory {path.parent} to use the trained model.")
-    return MVPFormer.from_pretrained(path, **overrides)
+        raise ConfigError(f"{path} is a training checkpoint (for --resume), not a model; pass "
+                          f"its run directory {path.parent} to use the trained model.")
+    if (path / "config.json").is_file():
+        check_model_config(path)
+    try:
+        return MVPFormer.from_pretrained(path, **overrides)
+    except (RuntimeError, TypeError, ValueError) as err:
+        if isinstance(err, NeuroattnError):
+            raise
+        raise WeightsError(f"{path} cannot be loaded as an MVPFormer ({type(err).__name__}: "
+                           f"{err}); pass another --model, or export the model again.") from None
 
 
 def default_window_segments(model: MVPFormer) -> int:
@@ -112,13 +179,21 @@ def _export(model: MVPFormer, out_dir: Path) -> Path:
     return model.save_pretrained(out_dir / "model")
 
 
-def _restore_best(module: torch.nn.Module, out_dir: Path, model_name: str) -> str:
-    """Load ``best.pt`` into ``module`` if validation made one; say which weights are used."""
+def _restore_best(module: torch.nn.Module, out_dir: Path, model_name: str,
+                  run_id: str | None) -> str:
+    """Load ``best.pt`` into ``module`` if this run's validation wrote it; say which is used."""
     best = out_dir / "best.pt"
     if not best.exists():
         return "last"
-    module.load_state_dict(load_checkpoint(best, model_name=model_name,
-                                           map_location="cpu")["model"])
+    state = load_checkpoint(best, model_name=model_name, map_location="cpu")
+    if state.get("run_id") != run_id:
+        message = (f"{best} was written by another run (run id {state.get('run_id')!r}, this "
+                   f"run is {run_id!r}), so it is not used: this run's last weights are "
+                   f"exported; delete {best.name}, or start runs with --overwrite.")
+        logger.warning(message)
+        warnings.warn(message, UserWarning, stacklevel=3)
+        return "last"
+    module.load_state_dict(state["model"])
     return "best"
 
 
@@ -197,14 +272,14 @@ def stored_operating_points(model_name: str) -> tuple[list[OperatingPoint], Dete
     for candidate in (path / "operating_point.json", path.parent / "operating_point.json"
                       if path.name == "model" else None):
         if candidate is not None and candidate.is_file():
-            data = json.loads(candidate.read_text())
             try:
+                data = json.loads(candidate.read_text())
                 points = [OperatingPoint.from_dict(d) for d in data["budgets"].values()]
                 rule = DetectionRule(**data["rule"])
-            except (KeyError, TypeError, ValueError) as err:
-                raise ValueError(f"{candidate} is not an operating-point file of this version "
-                                 f"({err}); re-run finetune, or remove it to choose on "
-                                 "--val-patients.") from None
+            except (KeyError, TypeError, ValueError, AttributeError) as err:
+                raise ConfigError(f"{candidate} is not an operating-point file of this version "
+                                  f"({type(err).__name__}: {err}); re-run finetune, or remove "
+                                  "it to choose on --val-patients.") from None
             logger.info("alarm rule from %s (chosen on the validation patients)", candidate)
             return points, rule
     return None
@@ -311,26 +386,56 @@ def evaluate_model(model: MVPFormer, split: dict[str, list], cfg: RunConfig, out
     return results
 
 
-def run(cfg: RunConfig, *, resume: bool = False, progress: bool | None = None) -> dict[str, Any]:
+def run(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False,
+        progress: bool | None = None) -> dict[str, Any]:
     """Run ``cfg.mode`` and return a summary (paths, steps, scores).
 
     Parameters
     ----------
     cfg : RunConfig
     resume : bool
-        Continue from ``<out_dir>/last.pt`` (same config) instead of starting over.
+        Continue from ``<out_dir>/last.pt`` instead of starting over; changed
+        settings are refused, except those of :data:`RESUME_MAY_CHANGE`.
+    overwrite : bool
+        Replace a previous run in ``out_dir`` atomically: it is moved aside,
+        deleted once this run has finished, and put back if this run fails.
     progress : bool, optional
         Progress bars (default: on a terminal only).
     """
+    check_ranges(cfg)
+    if resume and overwrite:
+        raise ConfigError("resume and overwrite contradict each other: one continues the run, "
+                          "the other replaces it; pick one.")
     out_dir = Path(cfg.out_dir)
-    device = distributed.init_distributed(resolve_device(cfg.train.device))
+    device = distributed.init_distributed(resolve_training_device(cfg.train.device))
+    if distributed.is_main():
+        warn_replaced_runs(out_dir)
+    if not overwrite:
+        return _run(cfg, out_dir, device, resume=resume, progress=progress)
+    with replacing_run(out_dir):
+        return _run(cfg, out_dir, device, resume=False, progress=progress)
+
+
+def _check_training_patients(split: dict[str, list[Recording]], mode: str) -> None:
+    held_out = split["val"] + split["test"] if mode == "finetune" else split["test"]
+    if split["train"] or (mode == "pretrain" and split["val"]):
+        return
+    patients = sorted({r.patient for r in held_out})
+    raise ConfigError(f"No training patient is left: --test-patients and --val-patients take "
+                      f"every patient of the stores ({', '.join(patients)}); name fewer of them, "
+                      "or add the stores of training patients to --data.")
+
+
+def _run(cfg: RunConfig, out_dir: Path, device: torch.device, *, resume: bool,
+         progress: bool | None) -> dict[str, Any]:
     set_seed(cfg.train.seed)
     model = load_model(cfg.model.name, dropout=cfg.model.dropout)
-    window_segments = cfg.data.window_segments or default_window_segments(model)
+    window_segments = default_window_segments(model) if cfg.data.window_segments is None \
+        else cfg.data.window_segments
     recordings = open_recordings(
         cfg.data.stores, model.config, window_segments=window_segments,
         stride_segments=cfg.data.stride_segments, max_channels=cfg.data.max_channels,
-        cache_dir=cfg.data.cache_dir or out_dir / "cache")
+        cache_dir=out_dir / "cache" if cfg.data.cache_dir is None else cfg.data.cache_dir)
     split = split_by_patient(recordings, val_patients=cfg.data.val_patients,
                              test_patients=cfg.data.test_patients,
                              val_fraction=cfg.data.val_fraction, seed=cfg.train.seed)
@@ -342,9 +447,9 @@ def run(cfg: RunConfig, *, resume: bool = False, progress: bool | None = None) -
     baselines = baseline_names(cfg)
     if cfg.mode == "evaluate":
         if baselines and not (split["test"] and split["val"] and split["train"]):
-            raise ValueError("--baseline needs the baseline's training and validation patients "
-                             "beside the test patients: pass --data with all of their stores, "
-                             "--val-patients and --test-patients.")
+            raise ConfigError("--baseline needs the baseline's training and validation "
+                              "patients beside the test patients: pass --data with all of "
+                              "their stores, --val-patients and --test-patients.")
         split["test"] = split["test"] or split["train"]  # no test patients named: all but val
         if distributed.is_main():
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -353,9 +458,10 @@ def run(cfg: RunConfig, *, resume: bool = False, progress: bool | None = None) -
                                                    progress=progress)
         return summary
 
+    _check_training_patients(split, cfg.mode)
     common = dict(config=cfg.train, out_dir=out_dir, progress=progress,
                   tensorboard=cfg.log == "tensorboard", run_config=cfg,
-                  model_name=MODEL_NAMES[cfg.mode])
+                  model_name=MODEL_NAMES[cfg.mode], resume_may_change=RESUME_MAY_CHANGE)
     if cfg.mode == "pretrain":
         task = ContrastivePretraining(model, num_negatives=cfg.pretrain.num_negatives,
                                       temperature=cfg.pretrain.temperature)
@@ -368,10 +474,10 @@ def run(cfg: RunConfig, *, resume: bool = False, progress: bool | None = None) -
             summary["model"] = str(_export(model, out_dir))
         return summary
 
-    if cfg.mode == "finetune" and split["test"] and not split["val"]:
-        raise ValueError("The alarm rule (threshold for --max-fa-per-hour) is chosen on "
-                         "validation patients, never on the test patients: pass "
-                         "--val-patients (or --val-fraction).")
+    if split["test"] and not split["val"]:
+        raise ConfigError("The alarm rule (threshold for --max-fa-per-hour) is chosen on "
+                          "validation patients, never on the test patients: pass "
+                          "--val-patients (or --val-fraction).")
     ft = cfg.finetune
     summary["trainable_parameters"] = prepare_finetuning(
         model, method=ft.method, lora_rank=ft.lora_rank, lora_alpha=ft.lora_alpha)
@@ -389,7 +495,8 @@ def run(cfg: RunConfig, *, resume: bool = False, progress: bool | None = None) -
                       **common)
     summary.update(trainer.fit(loader, resume=resume))
     if distributed.is_main():
-        summary["weights"] = _restore_best(model, out_dir, MODEL_NAMES["finetune"])
+        summary["weights"] = _restore_best(model, out_dir, MODEL_NAMES["finetune"],
+                                           trainer.run_id)
         summary["model"] = str(_export(model, out_dir))
         if split["test"] or split["val"]:
             targets = "test" if split["test"] else "val"

@@ -1,10 +1,15 @@
 """The generic training loop: device, autocast, clipping, warmup + cosine, checkpoints, resume.
 
-Every epoch ends with an atomic ``last.pt`` (and ``best.pt`` when the
-validation metric improves), holding the model, optimiser, schedule, step,
-epoch and every random-number state, so ``resume=True`` continues exactly
-where the last finished epoch left off: same steps, same batches (loaders
-with ``set_epoch``), same dropout masks. Metrics go to ``metrics.jsonl`` and
+Every epoch ends with an atomic ``last.pt`` (the one it replaces is kept as
+``last.prev.pt``, the fallback when ``last.pt`` cannot be read) and
+``best.pt`` when the validation metric improves, holding the model,
+optimiser, schedule, step, epoch and every random-number state, so
+``resume=True`` continues exactly where the last finished epoch left off:
+same steps, same batches (loaders with ``set_epoch``), same dropout masks.
+A resume refuses changed settings, except those in ``resume_may_change``
+(such as more epochs), which it applies, warns about and records in
+``config.yaml``. Each run has a ``run_id``, stored in its checkpoints, so a
+``best.pt`` left by another run is never taken for this run's. Metrics go to ``metrics.jsonl`` and
 ``metrics.csv`` in the run directory (and TensorBoard if asked): one row of
 running means every ``log_every`` steps and at the end of each epoch. Rows
 written after the last checkpoint of a killed run are dropped on resume.
@@ -44,7 +49,9 @@ import json
 import math
 import os
 import random
-from collections.abc import Callable, Iterable
+import uuid
+import warnings
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,15 +60,31 @@ import numpy as np
 import torch
 
 from neuroattn._logging import logger
-from neuroattn.config import save_config, to_dict
+from neuroattn.config import (
+    ConfigError,
+    check_ranges,
+    config_changes,
+    in_range,
+    save_config,
+    to_dict,
+)
 from neuroattn.device import autocast, enable_tf32, needs_grad_scaler, resolve_device
+from neuroattn.errors import NeuroattnError
 from neuroattn.progress import progress as progress_bar
 from neuroattn.seeding import set_seed
 from neuroattn.training import distributed
-from neuroattn.training.checkpoint import load_checkpoint, save_checkpoint
+from neuroattn.training.checkpoint import (
+    CheckpointError,
+    load_latest_checkpoint,
+    previous_checkpoint,
+    save_checkpoint,
+)
 
 Metric = float | torch.Tensor
 LossFn = Callable[[torch.nn.Module, Any], tuple[torch.Tensor, dict[str, Metric]]]
+
+#: Settings a resume may change (the training length, where it runs, how often it logs).
+RESUME_MAY_CHANGE = ("epochs", "max_steps", "device", "log_every", "tf32")
 
 
 @dataclass
@@ -76,17 +99,39 @@ class TrainConfig:
     ``tf32=False`` (or reset the flags) before float32 work that must be exact.
     """
 
-    epochs: int = 10
-    max_steps: int | None = None
-    lr: float = 1e-4
-    weight_decay: float = 0.01
-    warmup_steps: int = 0
-    grad_clip: float | None = 1.0
+    epochs: int = in_range(10, low=1)
+    max_steps: int | None = in_range(None, low=1)
+    lr: float = in_range(1e-4, low=0, low_open=True)
+    weight_decay: float = in_range(0.01, low=0)
+    warmup_steps: int = in_range(0, low=0)
+    grad_clip: float | None = in_range(1.0, low=0, low_open=True)
     precision: str = "auto"
     device: str = "auto"
-    seed: int = 0
-    log_every: int = 50
+    #: Rank r seeds with ``seed + 1000 r``: numpy takes seeds below 2**32.
+    seed: int = in_range(0, low=0, high=2**31 - 1)
+    log_every: int = in_range(50, low=1)
     tf32: bool = True
+
+
+def resolve_training_device(name: str) -> torch.device:
+    """:func:`~neuroattn.device.resolve_device`, with a missing device as a :class:`ConfigError`.
+
+    Examples
+    --------
+    >>> resolve_training_device("cpu")
+    device(type='cpu')
+    >>> resolve_training_device("gpu")
+    Traceback (most recent call last):
+    ...
+    neuroattn.config.ConfigError: train.device='gpu' cannot be used: device='gpu' is not a
+    device; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'.
+    """
+    try:
+        return resolve_device(name)
+    except (RuntimeError, ValueError) as err:
+        if isinstance(err, NeuroattnError):
+            raise
+        raise ConfigError(f"train.device={name!r} cannot be used: {err}") from None
 
 
 def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
@@ -163,6 +208,10 @@ class Trainer:
         AdamW parameter groups (``{"params": [...], "lr": ...}``) for per-group
         learning rates; the schedule scales each group's rate. Default: every
         trainable parameter at ``config.lr``.
+    resume_may_change : collection of str
+        Dotted keys of ``run_config`` (a key also covers the keys under it)
+        that a resume may change; a change to any other setting is refused.
+        Default :data:`RESUME_MAY_CHANGE`.
 
     Attributes
     ----------
@@ -173,21 +222,25 @@ class Trainer:
     scheduler : torch.optim.lr_scheduler.LambdaLR or None
         Warmup + cosine schedule, made by :meth:`fit` (or by the first
         :meth:`training_step` outside ``fit``).
+    run_id : str or None
+        This run's identity, set by :meth:`fit` (new, or the resumed run's)
+        and stored in every checkpoint it writes.
     """
 
     def __init__(self, model: torch.nn.Module, loss_fn: LossFn, config: TrainConfig,
                  out_dir: str | os.PathLike, *, val_fn: Callable | None = None,
                  monitor: str = "auroc", model_name: str = "model",
                  progress: bool | None = None, tensorboard: bool = False,
-                 run_config: Any = None, param_groups: list[dict[str, Any]] | None = None
-                 ) -> None:
+                 run_config: Any = None, param_groups: list[dict[str, Any]] | None = None,
+                 resume_may_change: Collection[str] = RESUME_MAY_CHANGE) -> None:
         self.config, self.loss_fn, self.val_fn = config, loss_fn, val_fn
         self.run_config = config if run_config is None else run_config
         self.monitor, self.model_name = monitor, model_name
         self.out_dir = Path(out_dir)
-        if not isinstance(config.log_every, int) or config.log_every < 1:
-            raise ValueError(f"log_every must be a positive int, got {config.log_every!r}.")
-        self.device = distributed.init_distributed(resolve_device(config.device))
+        self.resume_may_change = tuple(resume_may_change)
+        self.run_id: str | None = None
+        check_ranges(config)
+        self.device = distributed.init_distributed(resolve_training_device(config.device))
         self.scaler = torch.amp.GradScaler(
             self.device.type, enabled=needs_grad_scaler(self.device, config.precision))
         enable_tf32(self.device, config.tf32)
@@ -196,7 +249,8 @@ class Trainer:
         self.module = model.to(self.device)
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
-            raise ValueError("The model has no trainable parameters.")
+            raise ConfigError("The model has no trainable parameters: every parameter is "
+                              "frozen; unfreeze some (requires_grad_) before training.")
         self.model = model if distributed.world_size() == 1 else \
             torch.nn.parallel.DistributedDataParallel(
                 model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
@@ -212,7 +266,8 @@ class Trainer:
         self._counts: dict[str, int] = {}
 
     def _schedule(self, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
-        total = self.config.max_steps or self.config.epochs * steps_per_epoch
+        total = self.config.epochs * steps_per_epoch if self.config.max_steps is None \
+            else self.config.max_steps
         return torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, warmup_cosine(total, self.config.warmup_steps))
 
@@ -248,7 +303,8 @@ class Trainer:
         return {"model": self.module.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "scaler": self.scaler.state_dict(),
                 "step": self.step, "epoch": self.epoch, "best": self.best,
-                "rng": _rng_state(), "config": to_dict(self.config)}
+                "rng": _rng_state(), "config": to_dict(self.config),
+                "run_config": to_dict(self.run_config), "run_id": self.run_id}
 
     def training_step(self, batch: Any) -> torch.Tensor:
         """Run one optimisation step on ``batch`` exactly as :meth:`fit` does.
@@ -286,7 +342,7 @@ class Trainer:
             loss, metrics = self.loss_fn(self.model, batch)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
-        if cfg.grad_clip:
+        if cfg.grad_clip is not None:
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.module.parameters(), cfg.grad_clip)
         self.scaler.step(self.optimizer)
@@ -342,28 +398,14 @@ class Trainer:
         steps_per_epoch = len(train_loader)
         self.scheduler = scheduler = self._schedule(steps_per_epoch)
         self._sums, self._counts = {}, {}
-        if resume and (self.out_dir / "last.pt").exists():
-            # On the CPU: load_state_dict copies to the parameters' device, and the
-            # random states must be CPU byte tensors whatever the training device.
-            state = load_checkpoint(self.out_dir / "last.pt", model_name=self.model_name,
-                                    map_location="cpu")
-            self.module.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            if state.get("scaler") and self.scaler.is_enabled():
-                self.scaler.load_state_dict(state["scaler"])
-            self.step, self.epoch, self.best = state["step"], state["epoch"], state["best"]
-            _set_rng_state(state["rng"])
-            if self.rank:
-                set_seed(cfg.seed + 1000 * self.rank + self.step)
-            self._rewrite_logs()
-            logger.info("resumed %s at epoch %d, step %d", self.out_dir, self.epoch, self.step)
+        last = self.out_dir / "last.pt"
+        if resume and (last.is_file() or previous_checkpoint(last).is_file()):
+            self._resume(last, scheduler)
         else:
-            set_seed(cfg.seed + 1000 * self.rank)
-            if self.main:
-                save_config(self.run_config, self.out_dir / "config.yaml")
-                for name in ("metrics.jsonl", "metrics.csv"):
-                    (self.out_dir / name).unlink(missing_ok=True)
+            if resume:
+                logger.warning("resume: %s holds no checkpoint yet, so training starts from "
+                               "the beginning.", self.out_dir)
+            self._start()
         while self.epoch < cfg.epochs and (cfg.max_steps is None or self.step < cfg.max_steps):
             if hasattr(train_loader, "set_epoch"):
                 train_loader.set_epoch(self.epoch)
@@ -384,7 +426,86 @@ class Trainer:
         if self._tensorboard is not None:
             self._tensorboard.flush()
         return {"step": self.step, "epoch": self.epoch, "best": self.best,
-                "out_dir": str(self.out_dir)}
+                "out_dir": str(self.out_dir), "run_id": self.run_id}
+
+    def _start(self) -> None:
+        """A new run: new run id, seeds, config; the files of an earlier run go."""
+        self.run_id = uuid.uuid4().hex
+        set_seed(self.config.seed + 1000 * self.rank)
+        if not self.main:
+            return
+        last = self.out_dir / "last.pt"
+        stale = [p for p in (last, previous_checkpoint(last), self.out_dir / "best.pt")
+                 if p.exists()]
+        if stale:
+            logger.warning("a new run in %s: removing the checkpoints of the run before it (%s)",
+                           self.out_dir, ", ".join(p.name for p in stale))
+        for path in [*stale, self.out_dir / "metrics.jsonl", self.out_dir / "metrics.csv"]:
+            path.unlink(missing_ok=True)
+        save_config(self.run_config, self.out_dir / "config.yaml")
+
+    def _resume(self, last: Path, scheduler: torch.optim.lr_scheduler.LambdaLR) -> None:
+        """Continue from ``last`` (or the checkpoint kept before it) with checked settings."""
+        # On the CPU: load_state_dict copies to the parameters' device, and the
+        # random states must be CPU byte tensors whatever the training device.
+        state, used = load_latest_checkpoint(last, model_name=self.model_name,
+                                             map_location="cpu")
+        self._check_settings(state, used)
+        try:
+            self.module.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            if state.get("scaler") and self.scaler.is_enabled():
+                self.scaler.load_state_dict(state["scaler"])
+            self.step, self.epoch, self.best = state["step"], state["epoch"], state["best"]
+            _set_rng_state(state["rng"])
+        except (KeyError, RuntimeError, ValueError) as err:
+            detail = " ".join(str(err).split())
+            raise CheckpointError(
+                f"{used} does not fit this training run ({type(err).__name__}: "
+                f"{detail[:400]}{' ...' if len(detail) > 400 else ''}): it was written for "
+                "another model or optimiser setup; resume with the run's own settings "
+                f"(--config {self.out_dir / 'config.yaml'} --resume), or start over "
+                "(--overwrite).") from None
+        self.run_id = state.get("run_id") or uuid.uuid4().hex
+        if self.rank:
+            set_seed(self.config.seed + 1000 * self.rank + self.step)
+        if self.main:
+            save_config(self.run_config, self.out_dir / "config.yaml")
+        self._rewrite_logs()
+        logger.info("resumed %s at epoch %d, step %d", self.out_dir, self.epoch, self.step)
+
+    def _check_settings(self, state: dict[str, Any], used: Path) -> None:
+        """Refuse a resume that changes a fixed setting; warn about the allowed changes."""
+        saved = state.get("run_config")
+        if saved is None:
+            logger.warning("%s predates the record of the run's settings, so this resume "
+                           "cannot check that they are unchanged.", used)
+            return
+        changes = config_changes(saved, to_dict(self.run_config))
+        fixed = {k: v for k, v in changes.items()
+                 if not any(k == a or k.startswith(a + ".") for a in self.resume_may_change)}
+        if fixed:
+            raise ConfigError(
+                f"Cannot resume {self.out_dir} with changed settings: {_listed(fixed)}; "
+                f"{used.name} was trained with the old values, so resume with the same values "
+                f"(--config {self.out_dir / 'config.yaml'} --resume), or start a new run "
+                "(--overwrite, or another --out-dir).")
+        if not changes:
+            return
+        logger.info("resuming %s with changed settings %s (recorded in config.yaml)",
+                    self.out_dir, _listed(changes))
+        length = {"epochs", "max_steps"} & set(config_changes(state["config"],
+                                                              to_dict(self.config)))
+        if length:
+            new_length = {k: v for k, v in changes.items() if k.endswith(tuple(length))}
+            message = (f"Resuming {self.out_dir} with a new training length "
+                       f"({_listed(new_length)}): the warmup-cosine learning-rate schedule is "
+                       "recomputed for it, so from "
+                       f"step {state['step']} the rate follows the new curve (it rises again "
+                       "where the old schedule had decayed); recorded in config.yaml.")
+            logger.warning(message)
+            warnings.warn(message, UserWarning, stacklevel=4)
 
     def _end_epoch(self, scheduler) -> None:
         """Validate and checkpoint on rank 0 while the other ranks wait."""
@@ -400,8 +521,12 @@ class Trainer:
                     save_checkpoint(self.out_dir / "best.pt", self._state(scheduler),
                                     model_name=self.model_name)
             save_checkpoint(self.out_dir / "last.pt", self._state(scheduler),
-                            model_name=self.model_name)
+                            model_name=self.model_name, keep_previous=True)
         distributed.barrier()
+
+
+def _listed(changes: dict[str, tuple[Any, Any]]) -> str:
+    return ", ".join(f"{key} {old!r} -> {new!r}" for key, (old, new) in changes.items())
 
 
 def _tensorboard_writer(out_dir: Path) -> Any:

@@ -58,7 +58,7 @@ def test_evaluation_flags():
     (["finetune", "--data", "nowhere.zarr"], "nowhere.zarr"),
     (["finetune", "--set", "train.learning_rate=1"], "unknown key"),
     (["finetune", "--model", "mvpformer-xl"], "neither a preset"),
-    (["finetune", "--max-fa-per-hour", "0"], "budget 0.0 must be"),
+    (["finetune", "--max-fa-per-hour", "0"], "evaluation.max_fa_per_hour=0.0 is out of range"),
     (["finetune", "--baseline", "zcr"], "Unknown baseline 'zcr'; the baselines are"),
     (["finetune", "--test-patients", "C"], "--val-patients"),
     (["evaluate", "--baseline", "linelength"], "--val-patients and --test-patients"),
@@ -139,8 +139,9 @@ def test_finetune_evaluate_and_resume(tmp_path, patient_stores, capsys, monkeypa
     # The run directory is not overwritten by accident...
     assert main(["finetune", *data, *FAST, "--epochs", "2", "--out-dir", str(run_dir)]) == 2
     # ...and --resume continues it: the step count and the metrics go on.
-    assert main(["finetune", *data, *FAST, "--epochs", "2", "--out-dir", str(run_dir),
-                 "--resume"]) == 0
+    with pytest.warns(UserWarning, match=r"new training length \(train\.epochs 1 -> 2\)"):
+        assert main(["finetune", *data, *FAST, "--epochs", "2", "--out-dir", str(run_dir),
+                     "--resume"]) == 0
     state = load_checkpoint(run_dir / "last.pt", model_name="mvpformer-seizure")
     assert (state["epoch"], state["step"]) == (2, 2 * first)
     steps = [json.loads(line)["step"] for line in
