@@ -14,6 +14,11 @@ import contextlib
 import torch
 
 from neuroattn._logging import logger
+from neuroattn.errors import NeuroattnError
+
+
+class DeviceError(NeuroattnError, ValueError, RuntimeError):
+    """A device that is not a device name, or is not available on this machine."""
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -34,22 +39,22 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     try:
         dev = torch.device(name)
     except RuntimeError as err:
-        raise ValueError(
+        raise DeviceError(
             f"device={device!r} is not a device; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'."
         ) from err
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError(
+            raise DeviceError(
                 f"device={device!r} was requested but this torch ({torch.__version__}) sees no "
                 "CUDA GPU. Use --device cpu, or install a CUDA build of torch (see README)."
             )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise RuntimeError(
+            raise DeviceError(
                 f"device={device!r} does not exist: {torch.cuda.device_count()} CUDA device(s) "
                 "are visible (check CUDA_VISIBLE_DEVICES)."
             )
     if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise RuntimeError(f"device={device!r} was requested but MPS is not available here.")
+        raise DeviceError(f"device={device!r} was requested but MPS is not available here.")
     return dev
 
 

@@ -50,7 +50,8 @@ _HALF_LEN = 10
 _CHUNK_MB = 8.0
 # Attrs a stream rewrites itself, or that are parameters of the writer.
 _RESERVED_ATTRS = {"sfreq", "annotations", "data", "ch_names", "ch_types", "positions",
-                   "bad", "t0", "neuroattn_kind", "neuroattn_schema", "neuroattn_status"}
+                   "bad", "t0", "neuroattn_kind", "neuroattn_schema", "neuroattn_status",
+                   "neuroattn_generation"}
 
 ReadFn = Callable[[int, int], np.ndarray]
 

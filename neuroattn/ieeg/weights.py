@@ -167,11 +167,23 @@ def load_mvpformer(path: str | os.PathLike, *, adapters: str | os.PathLike | Non
         config_file, weights_file = path / "config.json", path / "weights.pt"
         if not config_file.is_file() or not weights_file.is_file():
             raise WeightsError(f"{path} has no config.json + weights.pt (save_pretrained).")
-        meta = json.loads(config_file.read_text())
-        if meta.pop("model", None) != "mvpformer":
-            raise WeightsError(f"{path} holds a {meta.get('model', 'non-neuroattn')} model, "
+        try:
+            meta = json.loads(config_file.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise WeightsError(f"{config_file} is not valid JSON ({err}); re-export the model "
+                               "with save_pretrained.") from None
+        if not isinstance(meta, dict):
+            raise WeightsError(f"{config_file} holds a {type(meta).__name__}, not a config "
+                               "object; re-export the model with save_pretrained.")
+        model = meta.pop("model", None)
+        if model != "mvpformer":
+            raise WeightsError(f"{path} holds a {model or 'non-neuroattn'} model, "
                                "not an MVPFormer.")
-        cfg = MVPFormerConfig(**{**meta, **overrides})
+        try:
+            cfg = MVPFormerConfig(**{**meta, **overrides})
+        except (TypeError, ValueError) as err:
+            raise WeightsError(f"{config_file} does not describe a valid MVPFormer: {err}; "
+                               "fix that field or re-export the model.") from None
         state = _read(weights_file)
     elif path.is_file():
         state = _read(path)

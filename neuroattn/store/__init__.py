@@ -17,10 +17,12 @@ from neuroattn.store.build import (
 )
 from neuroattn.store.errors import (
     CorruptStoreError,
+    DestinationExistsError,
     IncompleteStoreError,
     NonFiniteError,
     NotAStoreError,
     SchemaError,
+    StoreChangedError,
     StoreError,
 )
 from neuroattn.store.io import IEEGStoreWriter, open_store, write_store
@@ -45,9 +47,10 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "ChunkBlockSampler", "CorruptStoreError", "IEEGStoreWriter", "IEEGWindows",
-    "IncompleteStoreError", "NonFiniteError", "NotAStoreError", "SCHEMAS", "SchemaError",
-    "StoreError", "WindowBatch", "WindowLoader", "annotations_attr", "client", "compute",
+    "ChunkBlockSampler", "CorruptStoreError", "DestinationExistsError", "IEEGStoreWriter",
+    "IEEGWindows", "IncompleteStoreError", "NonFiniteError", "NotAStoreError", "SCHEMAS",
+    "SchemaError", "StoreChangedError", "StoreError", "WindowBatch", "WindowLoader",
+    "annotations_attr", "client", "compute",
     "empty_span", "features_from_array", "filter_overlap", "fixations_from_table",
     "fmri_from_array", "fmri_from_gifti", "fmri_from_nifti", "from_mne_raw", "ieeg_from_array",
     "make_loader", "open_store", "preprocess_ieeg", "read_batch", "seizure_intervals",

@@ -11,12 +11,14 @@ Examples
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from neuroattn.store.errors import SchemaError
 from neuroattn.store.schema import validate_metadata
 
 
@@ -25,7 +27,8 @@ def _names(names: Sequence[str] | None, n: int, prefix: str, what: str) -> list[
         return [f"{prefix}{i}" for i in range(n)]
     names = [str(x) for x in names]
     if len(names) != n:
-        raise ValueError(f"Got {len(names)} {what} names for {n} {what}s.")
+        raise SchemaError(f"Got {len(names)} {what} names for {n} {what}s; give one name "
+                          f"per {what}.")
     return names
 
 
@@ -39,7 +42,9 @@ def annotations_attr(
     onset, duration = list(map(float, onset)), list(map(float, duration))
     description = [str(d) for d in description]
     if not len(onset) == len(duration) == len(description):
-        raise ValueError("onset, duration and description need one entry per annotation.")
+        raise SchemaError(
+            f"Annotation columns have different lengths (onset {len(onset)}, duration "
+            f"{len(duration)}, description {len(description)}); give one entry per annotation.")
     chs = [[str(c) for c in cs] for cs in ch_names] if ch_names is not None else [
         [] for _ in onset]
     return {"onset": onset, "duration": duration, "description": description, "ch_names": chs}
@@ -73,6 +78,7 @@ def ieeg_from_array(
     annotations: Mapping[str, Sequence] | None = None,
     units: str = "V",
     t0: float = 0.0,
+    channels_last: bool | None = None,
     **attrs: Any,
 ) -> xr.Dataset:
     """An iEEG dataset from samples shaped ``(n_times, n_channels)``.
@@ -88,34 +94,39 @@ def ieeg_from_array(
         (NaN where unknown) and bad flags.
     annotations : dict, optional
         ``{"onset", "duration", "description"[, "ch_names"]}``, seconds from the first sample.
+    channels_last : bool, optional
+        ``True``: ``data`` is ``(n_times, n_channels)``; ``False``: it is
+        ``(n_channels, n_times)`` and is transposed. By default the layout is
+        ``(n_times, n_channels)``, and data with fewer samples than channels and
+        no ``ch_names`` are refused as ambiguous (they look transposed), as
+        :meth:`IEEGStoreWriter.append` refuses a transposed block.
     **attrs
         Extra attrs such as ``subject`` or ``reference``.
+
+    Raises
+    ------
+    SchemaError
+        ``data`` is not 2-D, or looks transposed (see ``channels_last``).
     """
-    data = np.asarray(data)
-    if data.ndim != 2:
-        raise ValueError(f"iEEG data must be 2-D (n_times, n_channels); got shape {data.shape}.")
-    if sfreq is None:
-        raise ValueError("sfreq is required: pass the sampling rate in Hz.")
+    data = _time_by_channel(np.asarray(data), ch_names, channels_last)
+    _check_sfreq(sfreq)
     n_times, n_ch = data.shape
-    if ch_names is not None and len(ch_names) == n_times != n_ch:
-        raise ValueError(
-            f"data has shape {data.shape} but {len(ch_names)} channel names: it looks "
-            "like (n_channels, n_times); pass data.T."
-        )
     names = _names(ch_names, n_ch, "ch", "channel")
     types = [ch_types] * n_ch if isinstance(ch_types, str) else list(ch_types)
     if len(types) != n_ch:
-        raise ValueError(f"Got {len(types)} channel types for {n_ch} channels.")
+        raise SchemaError(f"Got {len(types)} channel types for {n_ch} channels; give one type "
+                          "per channel, or one string for all.")
     coords: dict[str, Any] = {
         "time": ("time", float(t0) + np.arange(n_times) / float(sfreq)),
         "channel": ("channel", np.array(names, dtype=object)),
         "ch_type": ("channel", np.array(types, dtype=object)),
-        "bad": ("channel", np.zeros(n_ch, bool) if bad is None else np.asarray(bad, bool)),
+        "bad": ("channel", np.zeros(n_ch, bool) if bad is None else _bad_flags(bad, n_ch)),
     }
     if positions is not None:
         pos = np.asarray(positions, dtype=float)
         if pos.shape != (n_ch, 3):
-            raise ValueError(f"positions must be (n_channels, 3) = ({n_ch}, 3); got {pos.shape}.")
+            raise SchemaError(f"positions must be (n_channels, 3) = ({n_ch}, 3); got "
+                              f"{pos.shape}. Give x, y, z in metres per channel (NaN if unknown).")
         coords.update(x=("channel", pos[:, 0]), y=("channel", pos[:, 1]), z=("channel", pos[:, 2]))
     all_attrs: dict[str, Any] = {"sfreq": float(sfreq), "units": units, **attrs}
     if annotations is not None:
@@ -125,6 +136,53 @@ def ieeg_from_array(
     ds = xr.Dataset({"signal": (("time", "channel"), data)}, coords=coords, attrs=all_attrs)
     validate_metadata(ds, "ieeg")
     return ds
+
+
+def _check_sfreq(sfreq: Any) -> None:
+    if sfreq is None:
+        raise SchemaError("sfreq is required: pass the sampling rate in Hz.")
+    if isinstance(sfreq, bool) or not isinstance(sfreq, numbers.Real):
+        raise SchemaError(f"sfreq={sfreq!r} is a {type(sfreq).__name__}; pass the sampling rate "
+                          "as a number of Hz (e.g. 256.0).")
+
+
+def _bad_flags(bad: Sequence[bool], n_ch: int) -> np.ndarray:
+    """Per-channel bad flags as booleans; refuses strings (``bool("no")`` is True)."""
+    flags = np.asarray(bad)
+    if flags.shape != (n_ch,):
+        raise SchemaError(f"Got bad flags of shape {flags.shape} for {n_ch} channels; give one "
+                          "True/False per channel.")
+    if flags.dtype.kind not in "biu" or not np.isin(flags, (0, 1)).all():
+        raise SchemaError(f"bad flags must be True/False (or 1/0) per channel; got "
+                          f"{flags.tolist()[:8]}. Convert them, e.g. [v == 'bad' for v in ...].")
+    return flags.astype(bool)
+
+
+def _time_by_channel(data: np.ndarray, ch_names: Sequence[str] | None,
+                     channels_last: bool | None) -> np.ndarray:
+    """``data`` as ``(n_times, n_channels)``, refusing a layout that looks transposed."""
+    if data.ndim != 2:
+        raise SchemaError(f"iEEG data must be 2-D (n_times, n_channels); got shape {data.shape}.")
+    if channels_last is not None:
+        data = data if channels_last else data.T
+    if data.shape[1] == 0:
+        raise SchemaError(f"iEEG data of shape {data.shape} have no channels; pass "
+                          "(n_times, n_channels) data with at least one channel.")
+    if channels_last is not None:
+        return data
+    n_times, n_ch = data.shape
+    if ch_names is not None and len(ch_names) == n_times != n_ch:
+        raise SchemaError(
+            f"data has shape {data.shape} but {len(ch_names)} channel names: it looks "
+            "like (n_channels, n_times); pass data.T."
+        )
+    if ch_names is None and n_times < n_ch:
+        raise SchemaError(
+            f"data has shape {data.shape}: fewer samples ({n_times}) than channels ({n_ch}) "
+            "looks like (n_channels, n_times); pass data.T (or channels_last=False), or "
+            f"channels_last=True if it really holds {n_times} samples of {n_ch} channels."
+        )
+    return data
 
 
 def fmri_from_array(
@@ -153,7 +211,7 @@ def fmri_from_array(
     """
     responses = np.asarray(responses)
     if responses.ndim != 2:
-        raise ValueError(f"responses must be 2-D (n_stimuli, n_voxels); got {responses.shape}.")
+        raise SchemaError(f"responses must be 2-D (n_stimuli, n_voxels); got {responses.shape}.")
     n_stim, n_vox = responses.shape
     coords: dict[str, Any] = {
         "stimulus": ("stimulus", np.arange(n_stim) if stimulus is None else np.asarray(stimulus)),
@@ -163,11 +221,13 @@ def fmri_from_array(
         if values is not None:
             values = np.asarray(values, dtype=object if name == "roi" else float)
             if values.shape != (n_vox,):
-                raise ValueError(f"{name} needs one value per voxel ({n_vox}); got {values.shape}.")
+                raise SchemaError(f"{name} needs one value per voxel ({n_vox}); got "
+                                  f"{values.shape}.")
             coords[name] = ("voxel", values)
     for name, values in (("stimulus", stimulus), ("voxel", voxel)):
         if values is not None and len(values) != responses.shape[name == "voxel"]:
-            raise ValueError(f"Got {len(values)} {name} ids for shape {responses.shape}.")
+            raise SchemaError(f"Got {len(values)} {name} ids for shape {responses.shape}; give "
+                              f"one id per {name}.")
     ds = xr.Dataset({"responses": (("stimulus", "voxel"), responses)}, coords=coords,
                     attrs={"space": space, **attrs})
     validate_metadata(ds, "fmri")
@@ -191,14 +251,15 @@ def features_from_array(
     """
     features = np.asarray(features)
     if features.ndim != 4:
-        raise ValueError(
+        raise SchemaError(
             f"features must be 4-D (stimulus, y, x, feature); got shape {features.shape}. "
             "Torch feature maps are (N, C, H, W): pass np.moveaxis(f, 1, -1)."
         )
     n = features.shape[0]
     ids = np.arange(n) if stimulus is None else np.asarray(stimulus)
     if ids.shape != (n,):
-        raise ValueError(f"Got {ids.shape[0]} stimulus ids for {n} stimuli.")
+        raise SchemaError(f"Got {ids.shape[0]} stimulus ids for {n} stimuli; give one id per "
+                          "stimulus.")
     ds = xr.Dataset({"features": (("stimulus", "y", "x", "feature"), features)},
                     coords={"stimulus": ("stimulus", ids)}, attrs={"source": source, **attrs})
     validate_metadata(ds, "features")
@@ -224,22 +285,34 @@ def fixations_from_table(table: Mapping[str, Sequence], *, units: str = "px",
     """
     missing = [c for c in FIXATION_COLUMNS if c not in table]
     if missing:
-        raise ValueError(f"Fixation table is missing column(s) {missing}; "
-                         f"required: {list(FIXATION_COLUMNS)}.")
+        raise SchemaError(f"Fixation table is missing column(s) {missing}; "
+                          f"required: {list(FIXATION_COLUMNS)}.")
     lengths = {c: len(table[c]) for c in FIXATION_COLUMNS}
     if len(set(lengths.values())) != 1:
-        raise ValueError(f"Fixation columns have different lengths: {lengths}.")
-    data = {}
-    for col in FIXATION_COLUMNS:
-        values = np.asarray(table[col])
-        if col in ("subject", "image"):
-            values = values.astype(str).astype(object)
-        elif col in ("trial", "fixation"):
-            values = values.astype(np.int64)
-        else:
-            values = values.astype(np.float64)
-        data[col] = ("row", values)
+        raise SchemaError(f"Fixation columns have different lengths: {lengths}; give every "
+                          "column one entry per fixation.")
+    data = {col: ("row", _fixation_column(col, table[col])) for col in FIXATION_COLUMNS}
     extra = {c: ("row", np.asarray(table[c])) for c in table if c not in FIXATION_COLUMNS}
     ds = xr.Dataset({**data, **extra}, attrs={"units": units, **attrs})
     validate_metadata(ds, "fixations")
     return ds
+
+
+_FIXATION_DTYPES = {"trial": np.int64, "fixation": np.int64, "x": np.float64, "y": np.float64,
+                    "duration": np.float64}
+
+
+def _fixation_column(col: str, values: Sequence) -> np.ndarray:
+    """One column of a fixation table in its stored dtype, refusing values that do not fit it."""
+    values = np.asarray(values)
+    if col in ("subject", "image"):
+        odd = [v for v in values.ravel() if isinstance(v, Mapping | list | tuple | set)]
+        if odd or values.ndim != 1:
+            raise SchemaError(f"Fixation column {col!r} must hold one name or number per row; "
+                              f"got {odd[0] if odd else values.shape!r}. Pass e.g. the subject id.")
+        return values.astype(str).astype(object)
+    try:
+        return values.astype(_FIXATION_DTYPES[col])
+    except (TypeError, ValueError) as err:
+        raise SchemaError(f"Fixation column {col!r} must be numeric ({err}); convert it before "
+                          "building the table.") from None

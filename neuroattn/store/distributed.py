@@ -36,7 +36,7 @@ import numpy as np
 import zarr
 from scipy import signal as sps
 
-from neuroattn._atomic import remove, temporary_sibling
+from neuroattn._atomic import prepare_destination, remove, temporary_sibling
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.store.io import open_store, write_store
 
@@ -528,8 +528,8 @@ def preprocess_ieeg(
     ValueError
         Bad band edges (naming the Nyquist frequency when it is exceeded),
         order or ``scale``; ``dst`` is ``src``.
-    FileExistsError
-        ``dst`` exists and ``overwrite`` is False.
+    neuroattn._atomic.DestinationExistsError
+        ``dst`` exists and ``overwrite`` is False (a ``FileExistsError``).
 
     Examples
     --------
@@ -553,13 +553,11 @@ def preprocess_ieeg(
     src, dst = Path(src).absolute(), given.absolute()
     if dst.resolve() == src.resolve():
         raise ValueError(f"dst is the source store {src}; write the result to a new path.")
-    if dst.exists() and not overwrite:
-        raise FileExistsError(
-            f"{dst} already exists; pass overwrite=True to replace it, or pick a new path.")
     if scale not in ("robust", "zscore", None):
         raise ValueError(f"scale={scale!r}; use 'robust', 'zscore' or None.")
     if scale_samples is not None and scale_samples < 2:
         raise ValueError(f"scale_samples={scale_samples} must be >= 2, or None for all samples.")
+    prepare_destination(dst, overwrite=overwrite)
     with use_log_level(verbose):
         ds = open_store(src, kind="ieeg", check="quick")
         sfreq = float(ds.attrs["sfreq"])
@@ -577,7 +575,6 @@ def preprocess_ieeg(
                           None if h_freq is None else float(h_freq)],
                 filter="butterworth, zero-phase (scipy.signal.sosfiltfilt)",
                 order=int(order), overlap=int(overlap), edge_padding="odd")
-        dst.parent.mkdir(parents=True, exist_ok=True)
         tmp = temporary_sibling(dst, "filtered")  # next to dst: visible to remote workers
         with _connect(_pick(address, client)) as cl, dask.config.set(scheduler=cl):
             try:

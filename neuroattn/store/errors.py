@@ -2,12 +2,18 @@
 
 Every message names the problem and says how to fix it. All errors derive
 from :class:`StoreError` (a ``ValueError``), so ``except StoreError`` catches
-them all.
+them all. A write refused because its destination exists (or another writer
+published there first) raises :class:`DestinationExistsError` instead, a
+``FileExistsError`` shared by every atomic writer of the package.
 """
 
 from __future__ import annotations
 
+from neuroattn._atomic import DestinationExistsError
 from neuroattn.errors import NeuroattnError
+
+__all__ = ["CorruptStoreError", "DestinationExistsError", "IncompleteStoreError",
+           "NonFiniteError", "NotAStoreError", "SchemaError", "StoreChangedError", "StoreError"]
 
 
 class StoreError(NeuroattnError, ValueError):
@@ -32,3 +38,7 @@ class CorruptStoreError(StoreError):
 
 class IncompleteStoreError(StoreError):
     """The store was never finished (an interrupted write or append)."""
+
+
+class StoreChangedError(StoreError):
+    """The store was replaced (overwritten) after it was opened: reopen it."""

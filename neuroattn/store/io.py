@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,14 @@ import numpy as np
 import xarray as xr
 import zarr
 
-from neuroattn._atomic import atomic_path, publish, remove, temporary_sibling
+from neuroattn._atomic import (
+    atomic_path,
+    leftovers,
+    prepare_destination,
+    publish,
+    remove,
+    temporary_sibling,
+)
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.progress import progress
 from neuroattn.store.errors import (
@@ -33,8 +41,11 @@ from neuroattn.store.errors import (
     NonFiniteError,
     NotAStoreError,
     SchemaError,
+    StoreError,
 )
+from neuroattn.store.guard import CheckedStore, read_generation
 from neuroattn.store.schema import (
+    GENERATION_ATTR,
     KIND_ATTR,
     SCHEMA_VERSION,
     STATUS_ATTR,
@@ -88,8 +99,12 @@ def _plain_strings(ds: xr.Dataset) -> xr.Dataset:
 
 
 def _set_status(path: Path, status: str) -> None:
+    """Set the status; ``"complete"`` also stamps a new generation (see :mod:`.guard`)."""
     group = zarr.open_group(path, mode="r+")
-    group.attrs[STATUS_ATTR] = status
+    if status == "complete":
+        group.attrs.update({GENERATION_ATTR: uuid.uuid4().hex, STATUS_ATTR: status})
+    else:
+        group.attrs[STATUS_ATTR] = status
 
 
 def write_store(
@@ -107,7 +122,9 @@ def write_store(
     The data go to a hidden temporary directory first; the store is renamed
     into place only once every chunk is written and its status is
     ``"complete"``. An existing store is replaced only with ``overwrite=True``,
-    and only after the new one is complete.
+    and only after the new one is complete. Every publish stamps a new
+    ``attrs["neuroattn_generation"]``, so readers of the replaced store notice.
+    What a dead writer of ``path`` left next to it is cleaned up first.
 
     Parameters
     ----------
@@ -121,31 +138,40 @@ def write_store(
     chunks : dict, optional
         Chunk shape per data variable; default whole rows of about ``chunk_mb`` MB.
     overwrite : bool
-        Replace an existing store at ``path``.
+        Replace an existing store at ``path``. Without it, a store that
+        another writer publishes at ``path`` while this one writes is kept,
+        and this write fails.
 
     Returns
     -------
     pathlib.Path
         The path of the finished store.
+
+    Raises
+    ------
+    neuroattn._atomic.DestinationExistsError
+        ``path`` exists (on entry, or published meanwhile by another writer)
+        and ``overwrite`` is False. A ``FileExistsError``.
     """
     path = Path(path)
     kind = kind or infer_kind(ds)
     with use_log_level(verbose):
         validate_metadata(ds, kind)
+        if kind == "ieeg" and ds.sizes["time"] == 0:
+            raise SchemaError(f"The iEEG data for {path} hold no samples (shape "
+                              f"{ds['signal'].shape}); there is nothing to write. Check the "
+                              "source recording or the selected time range.")
         lazy = any(ds[var].chunks is not None for var in get_schema(kind).variables)
         if not lazy:  # cheap on data already in memory: fail before writing anything
             _check_finite_in_memory(ds, kind)
-        if path.exists() and not overwrite:
-            raise FileExistsError(
-                f"{path} already exists; pass overwrite=True to replace it, or pick a new path."
-            )
+        prepare_destination(path, overwrite=overwrite)
         chunks = chunks or default_chunks(ds, kind, chunk_mb)
         if lazy:  # dask chunks must line up with the zarr chunks for a safe parallel write
             ds = ds.assign({var: ds[var].chunk(dict(zip(ds[var].dims, shape, strict=True)))
                             for var, shape in chunks.items()})
         encoding = {var: {"chunks": shape} for var, shape in chunks.items()}
         ds = _object_strings(_mark(ds, kind, "writing"))
-        with atomic_path(path) as tmp:
+        with atomic_path(path, overwrite=overwrite) as tmp:
             ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False,
                        encoding=encoding, write_empty_chunks=True)
             if lazy:  # computing twice would cost a second pass: scan what was written
@@ -183,8 +209,11 @@ def _label(ds: Any, dim: str, index: int) -> str:
         return str(index)
 
 
-def _not_a_store(path: Path) -> NotAStoreError:
+def _not_a_store(path: Path) -> StoreError:
     if not path.exists():
+        left = _interrupted(path)
+        if left is not None:
+            return left
         return NotAStoreError(
             f"{path} does not exist. Check the path, or create a store with "
             "`python -m neuroattn synth ieeg` or `python -m neuroattn convert ...`."
@@ -205,6 +234,23 @@ def _not_a_store(path: Path) -> NotAStoreError:
     return NotAStoreError(f"{path} is a directory but not a zarr v3 store (no zarr.json).{hint}")
 
 
+def _interrupted(path: Path) -> IncompleteStoreError | None:
+    """Explain a missing ``path`` by what an interrupted write of it left (None if nothing)."""
+    found = leftovers(path) if path.parent.is_dir() else []
+    aside = [item.path for item in found if item.tag == "old"]
+    if aside:
+        return IncompleteStoreError(
+            f"{path} does not exist: an overwrite of it was interrupted after moving the "
+            f"previous store aside to {aside[-1]}; rename that back to {path.name} to recover "
+            "it, or rerun the write (which puts it back first when its writer is dead).")
+    temporaries = [item.path for item in found]
+    if temporaries:
+        return IncompleteStoreError(
+            f"{path} does not exist: an interrupted write left {temporaries[-1]} (still "
+            "running, or killed); rerun the write, which removes what a dead writer left.")
+    return None
+
+
 def open_store(
     path: str | os.PathLike,
     kind: str | None = None,
@@ -215,6 +261,13 @@ def open_store(
 ) -> xr.Dataset:
     """Open a store lazily and validate it.
 
+    Every chunk is read through :class:`~neuroattn.store.guard.CheckedStore`:
+    reading from a store that was overwritten after it was opened raises
+    :class:`~neuroattn.store.errors.StoreChangedError`, and a missing chunk
+    raises :class:`~neuroattn.store.errors.CorruptStoreError` (never fill
+    values). The coordinates are always read, so a missing or undecodable
+    coordinate chunk is reported whatever ``check`` is.
+
     Parameters
     ----------
     path : path-like
@@ -222,10 +275,11 @@ def open_store(
     kind : str, optional
         Expected kind; an error is raised if the store is of another kind.
     check : {"full", "quick", "none"}
-        ``"quick"`` checks metadata, coordinates and that every chunk exists;
-        ``"full"`` also decodes every chunk (one at a time, so memory stays
-        bounded) to find corrupt chunks and NaN/Inf. Use ``"quick"`` for
-        multi-terabyte stores you have validated once.
+        ``"quick"`` checks metadata, coordinates and that every chunk of every
+        array exists; ``"full"`` also decodes every chunk of every array (one
+        at a time, so memory stays bounded) to find corrupt chunks, and NaN/Inf
+        in the data. Use ``"quick"`` for multi-terabyte stores you have
+        validated once.
     chunks : "auto", None or dict
         Passed to :func:`xarray.open_zarr`: ``"auto"`` gives a dask array with
         the on-disk chunks; ``None`` gives lazily loaded numpy (use it inside
@@ -241,36 +295,54 @@ def open_store(
     if not (path / "zarr.json").is_file():
         raise _not_a_store(path)
     with use_log_level(verbose):
-        _check_status(path)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                ds = xr.open_zarr(path, consolidated=False,
-                                  chunks={} if chunks == "auto" else chunks)
-        except (ValueError, KeyError, OSError) as err:
-            raise CorruptStoreError(
-                f"The metadata of {path} cannot be read ({type(err).__name__}: {err}). "
-                "The store is damaged; re-create it from the source recording."
-            ) from err
-        ds = _plain_strings(ds)
+        generation = _check_status(path)
+        _check_array_metadata(path)
+        ds = _open_dataset(path, generation, chunks)
         found = infer_kind(ds)
         if kind is not None and found != kind:
             raise SchemaError(
                 f"{path} is a {found!r} store, but a {kind!r} store was expected."
             )
-        validate_metadata(ds, found)
         if check in ("quick", "full"):
-            _check_chunks_exist(path, found)
+            _check_chunks_exist(path)
+        validate_metadata(ds, found)
         if check == "full":
-            _scan_values(path, found, ds)
+            _scan_values(path, found, ds, every_array=True)
     return ds
 
 
-def _check_status(path: Path) -> None:
-    """Refuse a store whose write never finished, before reading anything else."""
+def _open_dataset(path: Path, generation: str | None, chunks: Any) -> xr.Dataset:
+    """xarray's view of the store, its coordinates loaded, read through a :class:`CheckedStore`."""
+    try:
+        store = CheckedStore(path, generation=generation)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ds = xr.open_zarr(store, consolidated=False,
+                              chunks={} if chunks == "auto" else chunks)
+        return _plain_strings(ds)
+    except StoreError:
+        raise
+    except Exception as err:  # codec errors have no common base class
+        undecodable = _find_undecodable(path)
+        if undecodable is not None:
+            raise undecodable from err
+        if not isinstance(err, ValueError | KeyError | OSError):
+            raise
+        raise CorruptStoreError(
+            f"The metadata of {path} cannot be read ({type(err).__name__}: {err}). "
+            "The store is damaged; re-create it from the source recording."
+        ) from err
+
+
+def _check_status(path: Path) -> str | None:
+    """Refuse a store whose write never finished, before reading anything else.
+
+    Returns the store's generation stamp (None for stores written before stamps).
+    """
     try:
         meta = json.loads((path / "zarr.json").read_text())
-        status = meta.get("attributes", {}).get(STATUS_ATTR)
+        attrs = meta.get("attributes", {})
+        status, generation = attrs.get(STATUS_ATTR), attrs.get(GENERATION_ATTR)
     except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as err:
         raise CorruptStoreError(
             f"The metadata of {path} cannot be read ({type(err).__name__}: {err}). "
@@ -281,6 +353,25 @@ def _check_status(path: Path) -> None:
             f"{path} was not finished (status {status!r}): a write or append was "
             "interrupted. Delete it and run the conversion again."
         )
+    return None if generation is None else str(generation)
+
+
+def _check_array_metadata(path: Path) -> None:
+    """Every folder of the store holds readable array metadata (zarr skips a folder without)."""
+    for folder in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        meta = folder / "zarr.json"
+        try:
+            json.loads(meta.read_bytes())
+        except FileNotFoundError:
+            raise CorruptStoreError(
+                f"{path}: the array {folder.name!r} has no zarr.json (its metadata was deleted), "
+                "so it would silently be left out. Copy the store again or re-create it."
+            ) from None
+        except (OSError, ValueError) as err:
+            raise CorruptStoreError(
+                f"{path}: the metadata of the array {folder.name!r} ({meta.name}) cannot be read "
+                f"({type(err).__name__}: {err}). Copy the store again or re-create it."
+            ) from err
 
 
 def _chunk_grid(arr: zarr.Array) -> Iterator[tuple[int, ...]]:
@@ -288,10 +379,13 @@ def _chunk_grid(arr: zarr.Array) -> Iterator[tuple[int, ...]]:
     return itertools.product(*(range(n) for n in counts))
 
 
-def _check_chunks_exist(path: Path, kind: str) -> None:
-    group = zarr.open_group(path, mode="r")
-    for var in get_schema(kind).variables:
-        arr = group[var]
+def _arrays(group: zarr.Group) -> list[tuple[str, zarr.Array]]:
+    """Every array of the store, data and coordinates, smallest first."""
+    return sorted(group.arrays(), key=lambda item: (item[1].nbytes, item[0]))
+
+
+def _check_chunks_exist(path: Path) -> None:
+    for var, arr in _arrays(zarr.open_group(path, mode="r")):
         if arr.nchunks_initialized < arr.nchunks:
             missing = [idx for idx in _chunk_grid(arr)
                        if not (path / var / "c" / Path(*map(str, idx))).exists()]
@@ -303,24 +397,52 @@ def _check_chunks_exist(path: Path, kind: str) -> None:
             )
 
 
-def _scan_values(path: Path, kind: str, ds: xr.Dataset) -> None:
-    group = zarr.open_group(path, mode="r")
-    for var in get_schema(kind).variables:
+def _read_chunk(path: Path, var: str, arr: zarr.Array, idx: tuple[int, ...]) -> np.ndarray:
+    """Decode chunk ``idx`` of ``arr``, naming it if that fails."""
+    sel = tuple(slice(i * c, min((i + 1) * c, s))
+                for i, c, s in zip(idx, arr.chunks, arr.shape, strict=True))
+    try:
+        return arr[sel]
+    except StoreError:
+        raise
+    except Exception as err:  # codec errors have no common base class
+        raise CorruptStoreError(
+            f"{path}: chunk c/{'/'.join(map(str, idx))} of {var!r} cannot be decoded "
+            f"({type(err).__name__}: {err}). The store is damaged; re-create it."
+        ) from err
+
+
+def _find_undecodable(path: Path) -> CorruptStoreError | None:
+    """The error naming the first chunk that cannot be read, or None (e.g. bad metadata)."""
+    try:
+        arrays = _arrays(zarr.open_group(path, mode="r"))
+    except Exception:  # the metadata itself is broken: the caller says so
+        return None
+    for var, arr in arrays:
+        for idx in _chunk_grid(arr):
+            try:
+                _read_chunk(path, var, arr, idx)
+            except CorruptStoreError as err:
+                return err
+    return None
+
+
+def _scan_values(path: Path, kind: str, ds: xr.Dataset, *, every_array: bool = False) -> None:
+    """Decode every chunk of the data (of every array with ``every_array``); refuse NaN/Inf data."""
+    group = zarr.open_group(CheckedStore(path, generation=read_generation(path)), mode="r")
+    variables = get_schema(kind).variables
+    names = [name for name, _ in _arrays(group)] if every_array else list(variables)
+    for var in names:
         arr = group[var]
         grid = list(_chunk_grid(arr))
         for idx in progress(grid, desc=f"checking {var}", leave=False):
-            sel = tuple(slice(i * c, min((i + 1) * c, s))
-                        for i, c, s in zip(idx, arr.chunks, arr.shape, strict=True))
-            try:
-                block = arr[sel]
-            except Exception as err:  # codec errors have no common base class
-                raise CorruptStoreError(
-                    f"{path}: chunk c/{'/'.join(map(str, idx))} of {var!r} cannot be decoded "
-                    f"({type(err).__name__}: {err}). The store is damaged; re-create it."
-                ) from err
+            block = _read_chunk(path, var, arr, idx)
+            if var not in variables:
+                continue  # coordinates may hold NaN (unknown positions)
             bad = ~np.isfinite(block)
             if bad.any():
-                _raise_nonfinite(var, bad, tuple(s.start for s in sel), ds, kind)
+                sel = [i * c for i, c in zip(idx, arr.chunks, strict=True)]
+                _raise_nonfinite(var, bad, tuple(sel), ds, kind)
 
 
 class IEEGStoreWriter:
@@ -372,12 +494,12 @@ class IEEGStoreWriter:
     ) -> None:
         from neuroattn.store.build import ieeg_from_array
 
-        self.path = Path(path)
-        if self.path.exists() and not overwrite:
-            raise FileExistsError(f"{self.path} already exists; pass overwrite=True to replace it.")
-        self._template = ieeg_from_array(
+        self.path = prepare_destination(path, overwrite=overwrite)
+        self.overwrite = overwrite
+        # The bookkeeping attrs go with every block: zarr rewrites the root attrs on append.
+        self._template = _mark(ieeg_from_array(
             np.zeros((0, len(ch_names)), dtype), sfreq, ch_names=ch_names,
-            ch_types=ch_types, positions=positions, **(attrs or {}))
+            ch_types=ch_types, positions=positions, **(attrs or {})), "ieeg", "writing")
         self.sfreq = float(sfreq)
         self.n_channels = len(ch_names)
         self.chunk_len = max(1, int(round(chunk_s * sfreq)))
@@ -400,16 +522,24 @@ class IEEGStoreWriter:
     def append(self, block: np.ndarray) -> None:
         """Append samples shaped ``(n_times, n_channels)`` (volts by default)."""
         block = np.asarray(block)
+        if block.dtype.kind not in "fiu":
+            raise SchemaError(
+                f"Block has dtype {block.dtype}; iEEG samples must be real numbers. Pass the "
+                "real part (or magnitude) explicitly if that is what you mean to store.")
         if block.ndim != 2 or block.shape[1] != self.n_channels:
             transposed = block.ndim == 2 and block.shape[0] == self.n_channels
-            raise ValueError(
+            raise SchemaError(
                 f"Block has shape {block.shape}; expected (n_times, {self.n_channels})."
                 + (" It looks transposed: pass block.T." if transposed else "")
             )
-        if not np.isfinite(block).all():
+        finite = np.isfinite(block)
+        if not finite.all():
+            start = self.n_written + self._buffered
+            names = self._template["channel"].values[~finite.all(axis=0)].tolist()
             raise NonFiniteError(
-                f"Block {self.n_written + self._buffered} samples in holds NaN/Inf; "
-                "clean it before appending."
+                f"Block {start} samples in ({start / self.sfreq:.3f} s) holds NaN/Inf in "
+                f"channel(s) {names[:8]} of {self.path}: interpolate or zero those samples, or "
+                "drop the channel, before appending."
             )
         self._buffer.append(block.astype(self.dtype, copy=False))
         self._buffered += block.shape[0]
@@ -426,7 +556,7 @@ class IEEGStoreWriter:
             time=("time", (self.n_written + np.arange(n)) / self.sfreq))
         ds = ds.set_coords("time")
         if self.n_written == 0:
-            ds = _object_strings(_mark(ds, "ieeg", "writing"))
+            ds = _object_strings(ds)
             ds.to_zarr(self._tmp, mode="w", zarr_format=3, consolidated=False,
                        encoding={"signal": {"chunks": (self.chunk_len, self.n_channels)},
                                  "time": {"chunks": (self.chunk_len,)}},
@@ -444,19 +574,29 @@ class IEEGStoreWriter:
             onset, duration, description, ch_names)
 
     def close(self) -> Path:
-        """Flush the last partial chunk and publish the store."""
+        """Flush the last partial chunk and publish the store.
+
+        Raises
+        ------
+        neuroattn._atomic.DestinationExistsError
+            Another writer published a store at ``path`` meanwhile and
+            ``overwrite`` is False; that store is kept and this one discarded.
+        """
         if self._closed:
             return self.path
         if self._buffered:
             self._flush(self._buffered)
         if self.n_written == 0:
-            raise ValueError("Nothing was appended; the store was not created.")
+            raise IncompleteStoreError(
+                f"Nothing was appended to {self.path}, so no store was created: append at "
+                "least one block before close(), or call abort().")
         group = zarr.open_group(self._tmp, mode="r+")
-        extra = {k: v for k, v in self._template.attrs.items() if k == "annotations"}
-        group.attrs.update(extra)
-        group.attrs[STATUS_ATTR] = "complete"
-        publish(self._tmp, self.path)
-        self._closed = True
+        group.attrs.update({k: v for k, v in self._template.attrs.items() if k != STATUS_ATTR})
+        _set_status(self._tmp, "complete")
+        try:
+            publish(self._tmp, self.path, overwrite=self.overwrite)
+        finally:
+            self._closed = True
         logger.info("wrote %d samples x %d channels to %s", self.n_written, self.n_channels,
                     self.path)
         return self.path

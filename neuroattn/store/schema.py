@@ -21,8 +21,10 @@ from the first sample. fMRI coords: ``stimulus`` ids, ``voxel`` ids; optional
 Fixation tables have the columns ``subject, image, trial, fixation, x, y,
 duration`` (pixels and seconds).
 
-Bookkeeping attrs: ``neuroattn_kind``, ``neuroattn_schema`` (version) and
-``neuroattn_status`` (``"complete"`` once a write has finished).
+Bookkeeping attrs: ``neuroattn_kind``, ``neuroattn_schema`` (version),
+``neuroattn_status`` (``"complete"`` once a write has finished) and
+``neuroattn_generation`` (a new random id at every publish, so a reader can
+tell that the store was replaced after it opened it).
 
 Examples
 --------
@@ -44,6 +46,7 @@ SCHEMA_VERSION = 1
 KIND_ATTR = "neuroattn_kind"
 VERSION_ATTR = "neuroattn_schema"
 STATUS_ATTR = "neuroattn_status"
+GENERATION_ATTR = "neuroattn_generation"
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,7 @@ def validate_metadata(ds: xr.Dataset, kind: str) -> None:
             )
         if ds[name].dims != dims:
             raise SchemaError(f"Coordinate {name!r} has dims {ds[name].dims}, expected {dims}.")
+    _check_version(ds)
     for attr in schema.attrs:
         if attr not in ds.attrs:
             raise SchemaError(
@@ -190,6 +194,16 @@ def validate_metadata(ds: xr.Dataset, kind: str) -> None:
                 f"{_FIXES.get(attr, 'add it to ds.attrs')}."
             )
     _CHECKS.get(kind, lambda ds: None)(ds)
+
+
+def _check_version(ds: xr.Dataset) -> None:
+    version = ds.attrs.get(VERSION_ATTR)
+    if version is not None and (isinstance(version, bool) or version != SCHEMA_VERSION):
+        raise SchemaError(
+            f"attrs[{VERSION_ATTR!r}] = {version!r}: this store follows another store schema "
+            f"than the one this neuroattn reads ({SCHEMA_VERSION}); upgrade neuroattn if the "
+            "store is newer, or re-create the store from its source."
+        )
 
 
 def _builder(kind: str) -> str:
@@ -224,6 +238,12 @@ def _check_ieeg(ds: xr.Dataset) -> None:
                 f"{span:.6g} s, but should span {expected:.6g} s with spacing 1/sfreq. Fix "
                 "attrs['sfreq'] or rebuild time as t0 + np.arange(n) / sfreq."
             )
+    if "bad" in ds.coords and ds["bad"].dtype.kind != "b":
+        raise SchemaError(
+            f"Coordinate 'bad' has dtype {ds['bad'].dtype}; it must hold booleans (True for a "
+            "bad channel). Rebuild it with ds.assign_coords(bad=('channel', flags.astype(bool))) "
+            "from real True/False flags."
+        )
     xyz = [c for c in ("x", "y", "z") if c in ds.coords]
     if xyz and len(xyz) != 3:
         raise SchemaError(f"Channel positions need all of x, y, z; found only {xyz}.")

@@ -34,7 +34,10 @@ import zarr
 from torch.utils.data import Dataset
 
 from neuroattn.store.build import seizure_intervals
+from neuroattn.store.errors import CorruptStoreError, StoreError
+from neuroattn.store.guard import CheckedStore
 from neuroattn.store.io import open_store
+from neuroattn.store.schema import GENERATION_ATTR
 
 
 class IEEGWindows(Dataset):
@@ -60,6 +63,12 @@ class IEEGWindows(Dataset):
         Decoded chunks kept per process.
     check : {"quick", "full", "none"}
         Validation done once when the dataset is created.
+
+    Every chunk is read through a :class:`~neuroattn.store.guard.CheckedStore`:
+    if the store is overwritten after the dataset was created, reading raises
+    :class:`~neuroattn.store.errors.StoreChangedError` (create the dataset
+    again); a missing or undecodable chunk raises
+    :class:`~neuroattn.store.errors.CorruptStoreError`.
     """
 
     def __init__(
@@ -76,6 +85,9 @@ class IEEGWindows(Dataset):
     ) -> None:
         self.path = Path(path)
         ds = open_store(self.path, kind="ieeg", check=check, chunks=None)
+        generation = ds.attrs.get(GENERATION_ATTR)
+        self._store = CheckedStore(self.path, generation=None if generation is None
+                                   else str(generation))
         self.sfreq = float(ds.attrs["sfreq"])
         self.n_times = int(ds.sizes["time"])
         names = [str(c) for c in ds["channel"].values]
@@ -156,12 +168,12 @@ class IEEGWindows(Dataset):
     def _chunk(self, k: int) -> np.ndarray:
         """Chunk ``k`` as decoded from disk, ``(chunk_len, n_channels)``, cached."""
         if self._pid != os.getpid():  # first use in this process (e.g. a forked worker)
-            self._array = zarr.open_array(self.path / "signal", mode="r")
+            self._array = zarr.open_array(self._store, path="signal", mode="r")
             self._cache.clear()
             self._pid = os.getpid()
         block = self._cache.get(k)
         if block is None:
-            block = self._array[k * self.chunk_len:(k + 1) * self.chunk_len]
+            block = self._decode(k)
             if not self._all_channels:
                 block = block[:, self.channel_index]
             self._cache[k] = block
@@ -170,6 +182,17 @@ class IEEGWindows(Dataset):
         else:
             self._cache.move_to_end(k)
         return block
+
+    def _decode(self, k: int) -> np.ndarray:
+        try:
+            return self._array[k * self.chunk_len:(k + 1) * self.chunk_len]
+        except StoreError:
+            raise
+        except Exception as err:  # codec errors have no common base class
+            raise CorruptStoreError(
+                f"{self.path}: chunk c/{k}/0 of 'signal' cannot be decoded "
+                f"({type(err).__name__}: {err}). The store is damaged; re-create it."
+            ) from err
 
     def _fill(self, out: np.ndarray, start: int) -> None:
         """Copy samples ``start:start + out.shape[1]`` into ``out`` (C, n), transposing."""

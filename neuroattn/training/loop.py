@@ -68,8 +68,13 @@ from neuroattn.config import (
     save_config,
     to_dict,
 )
-from neuroattn.device import autocast, enable_tf32, needs_grad_scaler, resolve_device
-from neuroattn.errors import NeuroattnError
+from neuroattn.device import (
+    DeviceError,
+    autocast,
+    enable_tf32,
+    needs_grad_scaler,
+    resolve_device,
+)
 from neuroattn.progress import progress as progress_bar
 from neuroattn.seeding import set_seed
 from neuroattn.training import distributed
@@ -128,9 +133,7 @@ def resolve_training_device(name: str) -> torch.device:
     """
     try:
         return resolve_device(name)
-    except (RuntimeError, ValueError) as err:
-        if isinstance(err, NeuroattnError):
-            raise
+    except DeviceError as err:
         raise ConfigError(f"train.device={name!r} cannot be used: {err}") from None
 
 
