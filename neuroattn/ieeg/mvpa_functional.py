@@ -267,6 +267,38 @@ def mvpa_chunked(
 
 
 _COMPILED_FLEX: dict[str, Callable[..., torch.Tensor]] = {}
+def block_causal_mask(n_segments: int, n_chans: int,
+                      device: torch.device | str = "cpu") -> torch.Tensor:
+    """The (N, N) boolean mask MVPA attends under: True where key segment <= query segment.
+
+    Tokens are time-major (``n = t * C + c``). It is what plain
+    ``scaled_dot_product_attention(..., attn_mask=mask)`` needs to do the same
+    block-causal work as MVPA (used by ``benchmarks/bench_mvpa.py`` as the fair
+    limit); the MVPA paths themselves never build it.
+
+    Examples
+    --------
+    >>> m = block_causal_mask(3, 2)
+    >>> m.shape, m[0].tolist(), round(m.float().mean().item(), 3)   # (T + 1) / (2 T)
+    (torch.Size([6, 6]), [True, True, False, False, False, False], 0.667)
+    """
+    if n_segments < 1 or n_chans < 1:
+        raise ValueError(f"n_segments={n_segments} and n_chans={n_chans} must be >= 1.")
+    t = torch.arange(n_segments, device=device).repeat_interleave(n_chans)
+    return t[None, :] <= t[:, None]
+
+
+def block_causal_fraction(n_segments: int) -> float:
+    """The share of query-key pairs block-causal attention scores: ``(T + 1) / (2 T)``.
+
+    Examples
+    --------
+    >>> block_causal_fraction(25)
+    0.52
+    """
+    return (n_segments + 1) / (2 * n_segments)
+
+
 _FLEX_COMPILATIONS = [0]
 _FLEX_WARN_AT = 4
 
