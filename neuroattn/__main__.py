@@ -26,7 +26,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from neuroattn.errors import NeuroattnError
+from neuroattn.errors import DestinationExistsError, NeuroattnError
 
 #: The failures the commands report on one line, with exit status 2 (OSError:
 #: missing or existing paths; ImportError: a missing optional package).
@@ -175,7 +175,7 @@ def _synth_ieeg(args: argparse.Namespace) -> None:
 
     out = Path(args.out)
     if out.exists() and not args.overwrite:
-        raise FileExistsError(f"{out} exists; pass --overwrite to replace it.")
+        raise DestinationExistsError(f"{out} exists; pass --overwrite to replace it.")
     rec = make_synthetic_ieeg(n_channels=args.channels, duration_s=args.duration,
                               sfreq=args.sfreq, n_seizures=args.seizures,
                               amplitude=args.amplitude, seed=args.seed)

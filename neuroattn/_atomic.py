@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from neuroattn._logging import logger
-from neuroattn.errors import NeuroattnError
+from neuroattn.errors import DestinationExistsError
 
 # A leftover whose name carries no owner (written before owners were recorded)
 # counts as abandoned once it is this old.
@@ -49,10 +49,6 @@ UNOWNED_STALE_S = 3600.0
 _EXISTS = (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR)
 _LEFTOVER = re.compile(r"(?P<tag>[a-z]+)-(?:(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-)?[0-9a-f]{8}")
 _RACE_ATTEMPTS = 100
-
-
-class DestinationExistsError(NeuroattnError, FileExistsError):
-    """The destination of a write exists already, or another writer published it first."""
 
 
 def host_id() -> str:

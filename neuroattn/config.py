@@ -345,7 +345,12 @@ def load_config(cls: type[C], path: str | os.PathLike, overrides: Iterable[str] 
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"Config file {path} does not exist.")
-    data = parse_yaml(path.read_text(), str(path)) or {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"Config file {path} is not UTF-8 text ({err.reason} at byte "
+                          f"{err.start}); pass a YAML file.") from None
+    data = parse_yaml(text, str(path)) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a YAML mapping at the top level.")
     return apply_overrides(from_dict(cls, data), overrides)

@@ -15,6 +15,8 @@ Examples
 >>> from neuroattn.store.errors import CorruptStoreError
 >>> issubclass(CorruptStoreError, NeuroattnError), issubclass(FormatError, ValueError)
 (True, True)
+>>> issubclass(InputNotFoundError, FileNotFoundError)
+True
 """
 
 from __future__ import annotations
@@ -26,3 +28,15 @@ class NeuroattnError(Exception):
 
 class FormatError(NeuroattnError, ValueError):
     """A dataset file or folder that does not have the documented layout."""
+
+
+class ParameterError(NeuroattnError, ValueError):
+    """A parameter value that cannot work with this input (an unknown channel, subject, ...)."""
+
+
+class InputNotFoundError(NeuroattnError, FileNotFoundError):
+    """An input file or folder that does not exist, or lacks a file it must hold."""
+
+
+class DestinationExistsError(NeuroattnError, FileExistsError):
+    """The destination of a write exists already, or another writer published it first."""

@@ -54,7 +54,7 @@ from neuroattn.datasets.edf import (
     surface_mne_warnings,
 )
 from neuroattn.datasets.prepare import _check_destination, warn_conversion
-from neuroattn.errors import FormatError
+from neuroattn.errors import FormatError, InputNotFoundError, ParameterError
 
 #: Extensions of iEEG data files allowed by BIDS.
 IEEG_EXTENSIONS = (".edf", ".vhdr", ".set", ".nwb", ".mefd")
@@ -121,7 +121,7 @@ def find_bids_ieeg(
 
     root = Path(bids_root)
     if not root.is_dir():
-        raise FileNotFoundError(f"{root} is not a directory; pass the root of a BIDS data set.")
+        raise InputNotFoundError(f"{root} is not a directory; pass the root of a BIDS data set.")
     subjects = sorted(p.name[4:] for p in root.glob("sub-*") if p.is_dir())
     if not subjects:
         raise ValueError(f"{root} has no subject folders (sub-*): it is not a BIDS data set "
@@ -130,7 +130,7 @@ def find_bids_ieeg(
                 "task": _entity(task, "task-"), "run": _entity(run, "run-"),
                 "acquisition": _entity(acquisition, "acq-")}
     if entities["subject"] not in subjects:
-        raise ValueError(f"Subject {entities['subject']!r} is not in {root}; it has "
+        raise ParameterError(f"Subject {entities['subject']!r} is not in {root}; it has "
                          f"{subjects[:12]}{' ...' if len(subjects) > 12 else ''}.")
     found = find_matching_paths(
         root, subjects=entities["subject"], sessions=entities["session"],

@@ -66,7 +66,7 @@ import pandas as pd
 import xarray as xr
 
 from neuroattn._logging import Verbose, logger, use_log_level
-from neuroattn.errors import FormatError
+from neuroattn.errors import FormatError, InputNotFoundError
 from neuroattn.store import fixations_from_table
 
 #: The columns the reader needs, per table.
@@ -180,7 +180,7 @@ class CapMIT1003:
     def __init__(self, db_path: str | os.PathLike) -> None:
         self.path = Path(db_path)
         if not self.path.is_file():
-            raise FileNotFoundError(f"{self.path} does not exist; {_WHICH}.")
+            raise InputNotFoundError(f"{self.path} does not exist; {_WHICH}.")
         uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
         self._cnx: sqlite3.Connection | None = sqlite3.connect(uri, uri=True)
         try:
@@ -388,7 +388,7 @@ class CapMIT1003:
                            f"{self.path.name}.")
         path = Path(image_dir) / str(rows[0][0])
         if not path.is_file():
-            raise FileNotFoundError(f"Image {path} (img_uid {img_uid!r}) does not exist; "
+            raise InputNotFoundError(f"Image {path} (img_uid {img_uid!r}) does not exist; "
                                     f"{_STIMULI_HINT}, or pass the folder that holds them.")
         return path
 

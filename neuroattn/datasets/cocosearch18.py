@@ -64,7 +64,7 @@ import xarray as xr
 
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.datasets.prepare import _check_destination
-from neuroattn.errors import FormatError
+from neuroattn.errors import FormatError, InputNotFoundError
 from neuroattn.store import fixations_from_table, write_store
 
 #: The 18 target categories, as spelled in the ``task`` field.
@@ -207,14 +207,14 @@ def _json_files(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[
         if path.is_dir():
             found = sorted(path.glob("coco_search18_fixations_*.json"))
             if not found:
-                raise FileNotFoundError(
+                raise InputNotFoundError(
                     f"{path} holds no coco_search18_fixations_*.json file; pass the JSON "
                     "files themselves, or the folder they were unpacked into.")
             files.extend(found)
         elif path.is_file():
             files.append(path)
         else:
-            raise FileNotFoundError(f"{path} does not exist; check the path to the "
+            raise InputNotFoundError(f"{path} does not exist; check the path to the "
                                     "COCO-Search18 fixation JSON.")
     if not files:
         raise ValueError("No COCO-Search18 file given.")

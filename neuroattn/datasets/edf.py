@@ -55,7 +55,7 @@ from neuroattn.datasets.prepare import (
     warn_conversion,
     write_ieeg_stream,
 )
-from neuroattn.errors import FormatError
+from neuroattn.errors import FormatError, InputNotFoundError
 
 #: MNE channel types that hold brain signals; everything else is dropped.
 DATA_CH_TYPES = ("seeg", "ecog", "eeg", "dbs")
@@ -414,7 +414,7 @@ def convert_edf(
     with use_log_level(verbose):
         src = Path(src)
         if not src.exists():
-            raise FileNotFoundError(f"{src} does not exist; check the path to the recording.")
+            raise InputNotFoundError(f"{src} does not exist; check the path to the recording.")
         _check_destination(dst, overwrite, src)
         raw, texts = _read_raw(src)
         extra = check_complete(raw, src, allow_truncated=allow_truncated)
@@ -432,7 +432,7 @@ def _read_raw(src: Path) -> tuple[Any, list[str]]:
     with collect_mne_warnings() as texts:
         try:
             raw = mne.io.read_raw(src, preload=False, verbose="warning", **kwargs)
-        except (ValueError, RuntimeError, OSError, KeyError) as err:
+        except (ValueError, RuntimeError, OSError, KeyError, IndexError, EOFError) as err:
             raise RecordingFormatError(
                 f"MNE cannot read {src} ({type(err).__name__}: {err}); check that it is a "
                 "complete EDF/BDF (or another format mne.io.read_raw supports).") from err

@@ -68,6 +68,7 @@ import xarray as xr
 
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.datasets.prepare import _check_destination
+from neuroattn.errors import InputNotFoundError
 from neuroattn.store import fixations_from_table, write_store
 
 EyeChoice = Literal["auto", "left", "right", "both"]
@@ -153,7 +154,7 @@ def _open(source: str | os.PathLike | Any) -> tuple[Any, Path]:
         return source, Path(str(source["info"].get("filename", "recording.edf")))
     path = Path(source)
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; check the path to the .edf file.")
+        raise InputNotFoundError(f"{path} does not exist; check the path to the .edf file.")
     try:
         return eyelinkio.read_edf(path), path
     except OSError as err:

@@ -29,6 +29,8 @@ from pathlib import Path
 import torchvision
 from torchvision import transforms
 
+from neuroattn.errors import InputNotFoundError
+
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "image_folder", "imagenet_transform"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -73,7 +75,7 @@ def image_folder(root: str | os.PathLike, *, train: bool, size: int = 224
     """
     path = Path(root)
     if not path.is_dir():
-        raise FileNotFoundError(
+        raise InputNotFoundError(
             f"image folder {path} does not exist. Point it at a folder with one sub-folder of "
             "images per class (e.g. ImageNet's train/ or val/, sorted into class folders); "
             "nothing is downloaded.")

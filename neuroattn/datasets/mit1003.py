@@ -62,7 +62,7 @@ import xarray as xr
 from numpy.lib.stride_tricks import sliding_window_view
 
 from neuroattn._logging import Verbose, logger, use_log_level
-from neuroattn.errors import FormatError
+from neuroattn.errors import FormatError, InputNotFoundError
 from neuroattn.progress import progress
 from neuroattn.store import fixations_from_table
 
@@ -88,11 +88,11 @@ class MIT1003FormatError(FormatError):
 def _folder(root: str | os.PathLike, name: str) -> Path:
     base = Path(root)
     if not base.is_dir():
-        raise FileNotFoundError(f"MIT1003 root {base} is not a folder; "
+        raise InputNotFoundError(f"MIT1003 root {base} is not a folder; "
                                 f"{_UNPACK.format(root='it')}.")
     folder = base / name
     if not folder.is_dir():
-        raise FileNotFoundError(f"{base} has no {name}/ folder; {_UNPACK.format(root=base)}.")
+        raise InputNotFoundError(f"{base} has no {name}/ folder; {_UNPACK.format(root=base)}.")
     return folder
 
 
@@ -113,7 +113,7 @@ def mit1003_stimuli(root: str | os.PathLike) -> list[str]:
     folder = _folder(root, STIMULI_DIR)
     stems = sorted(p.stem for p in folder.glob("*.jpeg"))
     if not stems:
-        raise FileNotFoundError(f"{folder} holds no *.jpeg image; {_UNPACK.format(root=root)}.")
+        raise InputNotFoundError(f"{folder} holds no *.jpeg image; {_UNPACK.format(root=root)}.")
     return stems
 
 
@@ -122,7 +122,7 @@ def _grey(root: str | os.PathLike, stem: str, suffix: str) -> np.ndarray:
 
     path = _folder(root, MAPS_DIR) / f"{stem}_{suffix}.jpg"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; check the stem {stem!r} (see "
+        raise InputNotFoundError(f"{path} does not exist; check the stem {stem!r} (see "
                                 "mit1003_stimuli) and that the fixation maps were unpacked.")
     with Image.open(path) as image:
         return np.asarray(image.convert("L"), dtype=np.float64)
@@ -232,11 +232,11 @@ def read_mit1003_gaze(root: str | os.PathLike, subject: str, stem: str) -> np.nd
 
     folder = _folder(root, DATA_DIR) / subject
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder} does not exist; subject {subject!r} is not in "
+        raise InputNotFoundError(f"{folder} does not exist; subject {subject!r} is not in "
                                 f"{folder.parent} (subjects: {_subjects(folder.parent)}).")
     path = folder / f"{stem}.mat"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; subject {subject!r} has no data for "
+        raise InputNotFoundError(f"{path} does not exist; subject {subject!r} has no data for "
                                 f"image {stem!r}.")
     try:
         mat = loadmat(path, struct_as_record=False, squeeze_me=False)
@@ -360,7 +360,7 @@ def _image_size(root: str | os.PathLike, stem: str) -> tuple[int, int]:
 
     path = _folder(root, STIMULI_DIR) / f"{stem}.jpeg"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; the image is needed for its size "
+        raise InputNotFoundError(f"{path} does not exist; the image is needed for its size "
                                 f"(off-screen gaze is dropped); {_UNPACK.format(root=root)}.")
     with Image.open(path) as image:
         return image.size
@@ -450,7 +450,7 @@ def read_mit1003(
         subjects = _subjects(data_dir) if subjects is None else list(subjects)
         for subject in subjects:
             if not (data_dir / subject).is_dir():
-                raise FileNotFoundError(f"Subject {subject!r} has no folder in {data_dir} "
+                raise InputNotFoundError(f"Subject {subject!r} has no folder in {data_dir} "
                                         f"(subjects: {_subjects(data_dir)}).")
         stems = mit1003_stimuli(root) if stems is None else list(stems)
         sizes = {stem: _image_size(root, stem) for stem in stems}
@@ -478,7 +478,7 @@ def read_mit1003(
         if empty:
             logger.info("MIT1003: %d scanpath(s) have no fixation and are left out.", empty)
         if not scanpaths:
-            raise FileNotFoundError(f"No fixation found in {data_dir} for subjects {subjects} "
+            raise InputNotFoundError(f"No fixation found in {data_dir} for subjects {subjects} "
                                     f"and {len(stems)} image(s); check the subjects and stems.")
         lengths = np.array([len(f) for _, _, f in scanpaths])
         fixations = pd.concat([f for _, _, f in scanpaths], ignore_index=True)

@@ -71,7 +71,7 @@ import xarray as xr
 
 from neuroattn._atomic import atomic_path
 from neuroattn._logging import Verbose, logger, use_log_level
-from neuroattn.errors import FormatError
+from neuroattn.errors import FormatError, InputNotFoundError
 from neuroattn.gaze.objects import as_xyxy, assign_objects
 from neuroattn.store import fixations_from_table
 
@@ -489,7 +489,7 @@ def _read_csv(path: Path, required: Sequence[str]) -> Any:
     import pandas as pd
 
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; an OAT search folder holds "
+        raise InputNotFoundError(f"{path} does not exist; an OAT search folder holds "
                                 "objects.csv and fixations.csv (see datasets/oat-search.md).")
     frame = pd.read_csv(path, keep_default_na=False, na_values=[""],
                         dtype=dict.fromkeys(_TEXT_COLUMNS, str))
@@ -629,7 +629,7 @@ def _mask_layout(masks: str | os.PathLike | Mapping[str, SearchLayout], image: s
 
     path = Path(masks) / f"{prefix}{image}"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; OAT's Amazon masks are named "
+        raise InputNotFoundError(f"{path} does not exist; OAT's Amazon masks are named "
                                 f"'{prefix}<image>' (pass mask_prefix= if yours differ).")
     with Image.open(path) as im:
         grey = np.asarray(im.convert("L"))
@@ -761,7 +761,7 @@ def read_oat_collected(
         for item in files:
             path = Path(item)
             if not path.is_file():
-                raise FileNotFoundError(f"{path} does not exist.")
+                raise InputNotFoundError(f"{path} does not exist.")
             try:
                 frame = (pd.read_excel(path) if path.suffix.lower() in (".xlsx", ".xls")
                          else pd.read_csv(path))

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from neuroattn._logging import Verbose, logger, use_log_level
+from neuroattn.errors import DestinationExistsError, ParameterError
 from neuroattn.progress import progress
 
 #: Largest up- or down-sampling factor of the polyphase filter. Rates whose exact
@@ -297,7 +298,7 @@ def select_channels(
             channels = [c.strip() for c in channels.split(",") if c.strip()]
         unknown = [c for c in channels if c not in names]
         if unknown:
-            raise ValueError(
+            raise ParameterError(
                 f"Channel(s) {unknown} are not in the recording; it has {len(names)} channels: "
                 f"{names[:12]}{' ...' if len(names) > 12 else ''}. Check the spelling.")
         wanted = np.isin(names, list(channels))
@@ -331,7 +332,7 @@ def _check_destination(dst: str | os.PathLike, overwrite: bool, *sources: Any) -
         if src is not None and Path(src).resolve() == dst.resolve():
             raise ValueError(f"The destination {dst} is the source; write to a new path.")
     if dst.exists() and not overwrite:
-        raise FileExistsError(
+        raise DestinationExistsError(
             f"{dst} already exists; pass overwrite=True (CLI: --overwrite) to replace it.")
     return dst
 

@@ -44,7 +44,7 @@ import numpy as np
 
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.datasets.prepare import _check_destination, select_channels, write_ieeg_stream
-from neuroattn.errors import FormatError
+from neuroattn.errors import FormatError, InputNotFoundError
 
 #: Chunk length of the real files (3 minutes); also the read unit of unchunked files.
 CHUNK_S = 180.0
@@ -237,7 +237,7 @@ def _open(path: str | os.PathLike) -> tuple[Any, Path]:
 
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist; check the path to the SWEC .h5 file.")
+        raise InputNotFoundError(f"{path} does not exist; check the path to the SWEC .h5 file.")
     if path.is_dir():
         hint = sorted(p.name for p in path.glob("*_total.h5"))[:1]
         raise SWECFormatError(f"{path} is a directory; pass one .h5 file"

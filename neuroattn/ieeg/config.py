@@ -14,6 +14,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from neuroattn.config import ConfigError, Range, check_value
+
+#: Fields of :class:`MVPFormerConfig` that must be positive integers.
+_POSITIVE_INTS = ("d_model", "n_layers", "n_heads", "n_kv_heads", "d_mlp", "n_positions",
+                  "n_channels", "segment_samples", "n_outputs")
+
 
 @dataclass
 class MVPFormerConfig:
@@ -90,6 +96,21 @@ class MVPFormerConfig:
     attention: Literal["flash", "chunked", "reference", "flex"] = "flash"
 
     def __post_init__(self) -> None:
+        for name in _POSITIVE_INTS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{name}={value!r} is not a whole number; pass a positive "
+                                  "integer.")
+            check_value(name, value, Range(1, None))
+        if self.window is not None:
+            check_value("window", self.window, Range(0, None))
+        for name, rng in (("sfreq", Range(0, None, low_open=True)),
+                          ("dropout", Range(0, 1, high_open=True)),
+                          ("norm_eps", Range(0, None, low_open=True))):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"{name}={value!r} is not a number; pass a number {rng}.")
+            check_value(name, value, rng)
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}.")
         if self.n_heads % self.n_kv_heads:

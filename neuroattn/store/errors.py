@@ -9,8 +9,7 @@ published there first) raises :class:`DestinationExistsError` instead, a
 
 from __future__ import annotations
 
-from neuroattn._atomic import DestinationExistsError
-from neuroattn.errors import NeuroattnError
+from neuroattn.errors import DestinationExistsError, NeuroattnError
 
 __all__ = ["CorruptStoreError", "DestinationExistsError", "IncompleteStoreError",
            "NonFiniteError", "NotAStoreError", "SchemaError", "StoreChangedError", "StoreError"]

@@ -1,9 +1,15 @@
 """Synthetic image → fMRI data with known routing, for testing brain encoders.
 
-A benchmark where the answer is known: every ROI reads the image through a
-ground-truth attention map (a single-head cross-attention with a known
-query), and every voxel reads its ROI's token linearly. The recipe follows
-the notes on the transformer brain encoder (Adeli et al. 2025), §5.1:
+A benchmark where the answer is known. With the default ``readout="attention"``
+every ROI reads the image through a ground-truth attention map (a
+single-head cross-attention with a known query), and every voxel reads its
+ROI's token linearly: the function class of
+:class:`~neuroattn.encoding.TransformerBrainEncoder`, so on these data a
+correctly specified model meets misspecified baselines. Two other readouts
+lie outside that class (see **Readouts** below): ``"prf"``, a Gaussian
+population receptive field per voxel, and ``"max"``, channel-wise max
+pooling per ROI. The recipe of the attention readout follows the notes on
+the transformer brain encoder (Adeli et al. 2025), §5.1:
 
 1. **Feature maps** ``F_n`` of shape ``(H, W, C)`` (a stand-in for a frozen
    backbone's token grid): background ``background_sd · N(0, I)`` per token,
@@ -43,10 +49,16 @@ the notes on the transformer brain encoder (Adeli et al. 2025), §5.1:
    then rescaled), so that neighbouring voxels have similar weights. The
    clean response is ``s_v(n) = u_v · mean_{r ∋ v} h_r(n)``: a voxel in two
    ROIs (see ``overlap_fraction``) reads the **mean** of the two tokens with
-   its one weight vector, i.e. the mean of the two ROIs' reads. It is then
-   standardised to zero mean and unit variance with statistics from 1000
-   extra images (an independent random stream, so that changing ``n_train``
-   leaves the test split unchanged).
+   its one weight vector, i.e. the mean of the two ROIs' reads
+   (``overlap_rule="mean"``). ``overlap_rule="sum"`` sums the reads instead,
+   as the reference implementation sums its per-ROI predictions. The response
+   is then standardised to zero mean and unit variance with statistics from
+   1000 extra images (an independent random stream, so that changing
+   ``n_train`` leaves the test split unchanged). A voxel's ROIs are fixed, so
+   the sum is exactly twice the mean for every image, and after this
+   standardisation the two rules give the same responses (to float
+   rounding): the choice is a per-voxel scale, which any model with its own
+   weights per voxel absorbs too.
 5. **NSD-like noise.** Each voxel has ``ncsnr ~ U(ncsnr_range)`` (signal sd /
    single-trial noise sd). Training responses are single trials
    ``s + ε / ncsnr``; test responses are the mean of ``n_repeats`` trials,
@@ -54,6 +66,37 @@ the notes on the transformer brain encoder (Adeli et al. 2025), §5.1:
    NSD/Algonauts definition, as a fraction). The expected squared correlation
    between the clean signal and the test responses equals ``NC``, so the
    ground-truth model scores ``r²/NC ≈ 1``.
+
+**Readouts** (``readout``). Steps 1, 2 (the ROI centres and sizes), 4 (the
+weights ``u_v``) and 5 are shared; only the map from features to the clean
+response changes, so the three data sets of one seed have the same images,
+voxels and noise.
+
+* ``"attention"`` (default): steps 2-4 above.
+* ``"prf"``: every voxel has its **own** Gaussian pRF and reads one feature
+  subset. The ``C`` channels are cut into ``n_feature_subsets`` contiguous
+  blocks; ROI ``r`` owns block ``r mod n_feature_subsets``. Voxel ``v`` of ROI
+  ``r`` pools ``g_v(p) ∝ exp(-|p - c_v|² / 2σ_v²)`` (summing to 1 over the
+  grid) and reads the channels of its block: ``read_{v,r} = Σ_p g_v(p) Σ_{c ∈
+  S_r} u_vc F_n(p, c)``. The centres form a retinotopic map across the
+  patch: ``c_v = c_r + prf_scatter · t_v``, where ``t_v ∈ [-1, 1]²`` are the
+  voxel's coordinates along the patch's two principal axes on the mesh
+  (clipped to the grid), so neighbouring voxels see neighbouring places;
+  ``σ_v = σ_r · U(0.75, 1.25)``. Retinotopic ROIs draw ``σ_r`` from
+  ``prf_sigma``, category and mixed ROIs from ``mixed_sigma`` (category ROIs
+  get a contralateral centre too). The response is linear in the flattened
+  grid (ridge's class), and one static map per ROI cannot express the
+  voxels' different centres.
+* ``"max"``: each ROI **max-pools** every channel over a window,
+  ``m_r(n)_c = max_{p ∈ W_r} F_n(p, c)``, and voxels read ``u_v · m_r`` (the
+  attention-weighted mean of step 3 replaced by a channel-wise max). ``W_r``
+  is the disc of radius ``2σ_r`` around ``c_r`` (at least the nearest token)
+  for retinotopic and mixed ROIs, and the whole grid for category ROIs. No
+  model here has a channel-wise max.
+
+Only the attention readout has ROI routing maps (:meth:`SyntheticEncoding.routing`).
+The extra parameters of the other readouts come from a tenth random stream,
+so the attention data of a seed do not change with them.
 
 **Geometry.** Voxels are real vertices of the fsaverage5 cortical mesh shipped
 with nilearn (10242 vertices per hemisphere): each ROI is a patch of
@@ -88,12 +131,19 @@ from typing import Any
 import numpy as np
 
 from neuroattn._logging import logger
+from neuroattn.config import ConfigError
 from neuroattn.datasets.synthetic.ieeg import _check_int, _check_num, _check_range, _py
 
 __all__ = ["SyntheticEncoding", "SyntheticEncodingConfig", "make_synthetic_encoding"]
 
 ROI_KINDS = ("retinotopic", "category", "mixed")
 """The three kinds of ground-truth routing."""
+READOUTS = ("attention", "prf", "max")
+"""How ROIs read the feature maps: the model's class, per-voxel Gaussian pRFs, max pooling."""
+OVERLAP_RULES = ("mean", "sum")
+"""How a voxel in several ROIs combines their reads (ours, the reference's)."""
+PRF_SIGMA_JITTER = (0.75, 1.25)
+"""Range of the per-voxel factor on the ROI's σ in the ``"prf"`` readout."""
 HEMISPHERES = ("lh", "rh")
 """Hemisphere labels (as in the NSD / Algonauts files)."""
 N_CALIBRATION = 1000
@@ -147,7 +197,24 @@ class SyntheticEncodingConfig:
         its nearest other ROI (the one with the closest centroid, in the same
         hemisphere if there is one): the ``round(overlap_fraction *
         voxels_per_roi)`` voxels closest to that ROI. Such a voxel keeps its
-        own weights and reads the mean of the two ROI tokens. Needs two ROIs.
+        own weights and combines its two ROI reads by ``overlap_rule``.
+        Needs two ROIs.
+    overlap_rule : {"mean", "sum"}
+        How an overlapping voxel combines its ROIs' reads: their mean (the
+        default, the rule of our encoders' readout) or their sum (the
+        reference implementation's). The two give the same standardised
+        responses (see the module docstring).
+    readout : {"attention", "prf", "max"}
+        The ground-truth readout (module docstring, **Readouts**).
+        ``"attention"`` is the encoder's own function class; ``"prf"`` and
+        ``"max"`` lie outside it.
+    prf_scatter : float
+        ``"prf"`` readout: half-width, in tokens, of the spread of voxel pRF
+        centres around their ROI's centre along each principal axis of the
+        patch.
+    n_feature_subsets : int
+        ``"prf"`` readout: number of contiguous channel blocks (1 to
+        ``n_features``); ROI ``r`` reads block ``r mod n_feature_subsets``.
     prf_sigma : tuple of float
         Range of the pRF sd ``σ_r`` of retinotopic ROIs, in tokens.
     mixed_sigma : tuple of float
@@ -192,6 +259,10 @@ class SyntheticEncodingConfig:
     n_mixed: int = 2
     voxels_per_roi: int = 40
     overlap_fraction: float = 0.0
+    overlap_rule: str = "mean"
+    readout: str = "attention"
+    prf_scatter: float = 1.5
+    n_feature_subsets: int = 4
     prf_sigma: tuple[float, float] = (0.8, 1.5)
     mixed_sigma: tuple[float, float] = (1.5, 3.0)
     category_weight: float = 1.5
@@ -254,6 +325,14 @@ class SyntheticEncodingConfig:
                 "overlap_fraction > 0 needs at least two ROIs to overlap; add ROIs or set "
                 "overlap_fraction=0."
             )
+        if self.overlap_rule not in OVERLAP_RULES:
+            raise ConfigError(f"overlap_rule={self.overlap_rule!r} is not a rule; use 'mean' "
+                              "(a voxel reads the mean of its ROIs) or 'sum' (the reference's).")
+        if self.readout not in READOUTS:
+            raise ConfigError(f"readout={self.readout!r} is not a readout; use one of "
+                              f"{READOUTS}.")
+        _check_num("prf_scatter", self.prf_scatter, lo=0.0)
+        _check_int("n_feature_subsets", self.n_feature_subsets, 1, self.n_features)
         _check_range("prf_sigma", self.prf_sigma, lo=0.0, strict=True)
         _check_range("mixed_sigma", self.mixed_sigma, lo=0.0, strict=True)
         _check_num("category_weight", self.category_weight, lo=0.0)
@@ -305,9 +384,10 @@ class SyntheticEncoding:
         ``(R,)`` int, the preferred category (-1 for retinotopic ROIs).
     roi_centers : numpy.ndarray
         ``(R, 2)`` ``(y, x)`` centre of the pRF / spatial prior in tokens (NaN
-        for category ROIs).
+        for category ROIs, except with ``readout="prf"``).
     roi_sigmas : numpy.ndarray
-        ``(R,)`` sd of the pRF / spatial prior in tokens (NaN for category ROIs).
+        ``(R,)`` sd of the pRF / spatial prior in tokens (NaN for category
+        ROIs, except with ``readout="prf"``).
     roi_membership : numpy.ndarray
         ``(V, R)`` bool; a row has two ``True`` for an overlapping voxel.
     voxel_roi : numpy.ndarray
@@ -327,6 +407,11 @@ class SyntheticEncoding:
         (centre in tokens) and ``size`` (blob sd in tokens).
     config : SyntheticEncodingConfig
         The parameters that produced the data.
+    voxel_prf_centers : numpy.ndarray
+        ``(V, 2)`` ``(y, x)`` pRF centre of each voxel in tokens (``"prf"``
+        readout; NaN for the other readouts).
+    voxel_prf_sigmas : numpy.ndarray
+        ``(V,)`` pRF sd of each voxel in tokens (``"prf"`` readout; NaN otherwise).
 
     Examples
     --------
@@ -362,6 +447,10 @@ class SyntheticEncoding:
     config: SyntheticEncodingConfig
     signal_mean: np.ndarray = dataclasses.field(repr=False, default_factory=lambda: np.zeros(0))
     signal_sd: np.ndarray = dataclasses.field(repr=False, default_factory=lambda: np.ones(0))
+    voxel_prf_centers: np.ndarray = dataclasses.field(
+        repr=False, default_factory=lambda: np.zeros((0, 2)))
+    voxel_prf_sigmas: np.ndarray = dataclasses.field(repr=False,
+                                                     default_factory=lambda: np.zeros(0))
 
     # ------------------------------------------------------------ properties
     @property
@@ -394,6 +483,11 @@ class SyntheticEncoding:
             ``(n, R, H, W)`` float32; each map sums to 1 over ``(H, W)``.
             Retinotopic maps do not depend on ``X``.
 
+        Raises
+        ------
+        ConfigError
+            For ``readout="prf"`` or ``"max"``, which have no ROI routing map.
+
         Examples
         --------
         >>> data = make_synthetic_encoding(n_train=16, n_test=4, voxels_per_roi=5)
@@ -401,11 +495,16 @@ class SyntheticEncoding:
         >>> maps.shape, bool(abs(maps.sum((2, 3)) - 1).max() < 1e-5)
         ((4, 6, 8, 8), True)
         """
+        if self.config.readout != "attention":
+            raise ConfigError(
+                f"readout={self.config.readout!r} has no ROI routing map (each voxel pools its "
+                "own Gaussian with 'prf'; each ROI max-pools a window with 'max'); use "
+                "voxel_prf_centers / voxel_prf_sigmas, or generate with readout='attention'.")
         X = self._check_features(X)
         return _routing(X, self._roi_params()).astype(np.float32)
 
     def true_response(self, X: np.ndarray) -> np.ndarray:
-        """Noise-free responses of the ground-truth model (true routing and weights).
+        """Noise-free responses of the ground-truth model (true readout and weights).
 
         Parameters
         ----------
@@ -459,7 +558,9 @@ class SyntheticEncoding:
             "rois": rois,
             "prototypes": _py(self.prototypes),
             "noise_ceiling": "ncsnr**2 / (ncsnr**2 + 1/n_repeats), a fraction",
-            "overlap_rule": "a voxel in several ROIs reads the mean of their tokens",
+            "readout": self.config.readout,
+            "overlap_rule": f"a voxel in several ROIs reads the {self.config.overlap_rule} of "
+                            "their reads (the same standardised responses either way)",
         }
 
     # ------------------------------------------------------------------ I/O
@@ -537,14 +638,9 @@ class SyntheticEncoding:
 
     # ------------------------------------------------------------- helpers
     def _roi_params(self) -> dict[str, Any]:
-        return {
-            "kinds": self.roi_kinds,
-            "categories": self.roi_categories,
-            "centers": self.roi_centers,
-            "sigmas": self.roi_sigmas,
-            "prototypes": self.prototypes,
-            "beta": float(self.config.beta),
-        }
+        return _readout_params(self.config, self.roi_kinds, self.roi_categories,
+                               self.roi_centers, self.roi_sigmas, self.prototypes,
+                               self.voxel_prf_centers, self.voxel_prf_sigmas)
 
     def _check_features(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X)
@@ -610,9 +706,12 @@ def make_synthetic_encoding(
             "pass parameters as keyword overrides instead."
         )
     t_start = time.perf_counter()
-    streams = np.random.SeedSequence(int(cfg.seed)).spawn(9)
+    # Ten independent streams; the tenth (the readouts' extras) was added after the first
+    # nine, which SeedSequence.spawn leaves unchanged, so attention data keep their values.
+    streams = np.random.SeedSequence(int(cfg.seed)).spawn(10)
     (rng_geo, rng_model, rng_weights, rng_train, rng_test, rng_calib,
-     rng_noise_train, rng_noise_test, rng_ncsnr) = (np.random.default_rng(s) for s in streams)
+     rng_noise_train, rng_noise_test, rng_ncsnr, rng_readout) = (
+        np.random.default_rng(s) for s in streams)
 
     # ---------------------------------------------------------------- ROIs
     kinds: list[str] = []
@@ -641,8 +740,13 @@ def make_synthetic_encoding(
         centers[r] = _contralateral_center(cfg.height, cfg.width, hemi, rng_model)
         sigmas[r] = rng_model.uniform(*(cfg.prf_sigma if kind == "retinotopic"
                                         else cfg.mixed_sigma))
-    params = {"kinds": kinds, "categories": np.asarray(categories), "centers": centers,
-              "sigmas": sigmas, "prototypes": prototypes, "beta": float(cfg.beta)}
+    # The pRF readout's extras, drawn for every readout from their own stream.
+    extra_centers = np.stack([_contralateral_center(cfg.height, cfg.width, hemi, rng_readout)
+                              for hemi in hemis])
+    extra_sigmas = rng_readout.uniform(*cfg.mixed_sigma, size=n_rois)
+    if cfg.readout == "prf":  # category ROIs get a place and a size too
+        cat = np.asarray(kinds) == "category"
+        centers[cat], sigmas[cat] = extra_centers[cat], extra_sigmas[cat]
 
     # ------------------------------------------------------------ geometry
     patches = _place_patches(kinds, hemis, cfg.voxels_per_roi, rng_geo)
@@ -656,6 +760,14 @@ def make_synthetic_encoding(
     if cfg.overlap_fraction > 0:
         _add_overlaps(membership, voxel_roi, voxel_positions, hemis,
                       int(round(cfg.overlap_fraction * cfg.voxels_per_roi)))
+    jitter = rng_readout.uniform(*PRF_SIGMA_JITTER, size=n_vox)
+    prf_centers = np.full((n_vox, 2), np.nan)
+    prf_sigmas = np.full(n_vox, np.nan)
+    if cfg.readout == "prf":
+        prf_centers = _prf_centers(voxel_roi, voxel_positions, centers, cfg)
+        prf_sigmas = sigmas[voxel_roi] * jitter
+    params = _readout_params(cfg, kinds, np.asarray(categories), centers, sigmas, prototypes,
+                             prf_centers, prf_sigmas)
 
     # ------------------------------------------------------------- weights
     weights = np.empty((n_vox, cfg.n_features))
@@ -700,7 +812,8 @@ def make_synthetic_encoding(
         voxel_roi=voxel_roi, voxel_hemisphere=voxel_hemisphere, voxel_vertex=voxel_vertex,
         voxel_positions=voxel_positions, voxel_weights=weights, prototypes=prototypes,
         objects_train=obj_train, objects_test=obj_test, config=cfg,
-        signal_mean=mean, signal_sd=sd,
+        signal_mean=mean, signal_sd=sd, voxel_prf_centers=prf_centers,
+        voxel_prf_sigmas=prf_sigmas,
     )
 
 
@@ -766,14 +879,71 @@ def _routing(X: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     return maps.reshape(n, len(kinds), h, w)
 
 
+def _readout_params(cfg: SyntheticEncodingConfig, kinds: list[str], categories: np.ndarray,
+                    centers: np.ndarray, sigmas: np.ndarray, prototypes: np.ndarray,
+                    prf_centers: np.ndarray, prf_sigmas: np.ndarray) -> dict[str, Any]:
+    """Everything :func:`_clean_signal` needs, for the config's readout."""
+    h, w, c = cfg.height, cfg.width, cfg.n_features
+    params: dict[str, Any] = {
+        "kinds": kinds, "categories": categories, "centers": centers, "sigmas": sigmas,
+        "prototypes": prototypes, "beta": float(cfg.beta), "readout": cfg.readout,
+        "overlap_rule": cfg.overlap_rule}
+    gy, gx = np.meshgrid(np.arange(h, dtype=float), np.arange(w, dtype=float), indexing="ij")
+    grid = np.stack([gy.reshape(-1), gx.reshape(-1)], 1)  # (H·W, 2)
+    if cfg.readout == "max":
+        windows = np.ones((len(kinds), h * w), bool)
+        for r, kind in enumerate(kinds):
+            if kind != "category":
+                d2 = ((grid - centers[r]) ** 2).sum(1)
+                windows[r] = d2 <= (2.0 * sigmas[r]) ** 2
+                windows[r, np.argmin(d2)] = True
+        params["windows"] = windows
+    elif cfg.readout == "prf":
+        d2 = ((grid[None] - prf_centers[:, None]) ** 2).sum(-1)  # (V, H·W)
+        maps = np.exp(-d2 / (2.0 * prf_sigmas[:, None] ** 2))
+        params["prf_maps"] = maps / maps.sum(1, keepdims=True)
+        block = np.arange(c) * cfg.n_feature_subsets // c  # channel -> its block
+        own = np.arange(len(kinds)) % cfg.n_feature_subsets
+        params["subsets"] = block[None, :] == own[:, None]  # (R, C) bool
+    return params
+
+
+def _prf_centers(voxel_roi: np.ndarray, positions: np.ndarray, centers: np.ndarray,
+                 cfg: SyntheticEncodingConfig) -> np.ndarray:
+    """``(V, 2)`` pRF centres: the ROI centre plus a map along the patch's principal axes."""
+    out = np.empty((len(voxel_roi), 2))
+    for r in range(len(centers)):
+        rows = np.flatnonzero(voxel_roi == r)
+        local = positions[rows] - positions[rows].mean(0)
+        _, _, axes = np.linalg.svd(local, full_matrices=False)
+        t = local @ axes[:2].T if len(rows) > 1 else np.zeros((len(rows), 2))
+        if t.shape[1] < 2:  # two voxels span one axis
+            t = np.pad(t, ((0, 0), (0, 2 - t.shape[1])))
+        span = np.abs(t).max(0)
+        t = np.divide(t, span, out=np.zeros_like(t), where=span > 0)
+        out[rows] = centers[r] + cfg.prf_scatter * t
+    return np.clip(out, 0.0, [cfg.height - 1.0, cfg.width - 1.0])
+
+
 def _clean_signal(X: np.ndarray, params: dict[str, Any], weights: np.ndarray,
                   membership: np.ndarray) -> np.ndarray:
-    """``(n, V)`` un-standardised responses ``u_v · mean_{r ∋ v} h_r``."""
+    """``(n, V)`` un-standardised responses: each voxel's ROI reads, combined by the rule."""
     n, h, w, c = X.shape
-    maps = _routing(X, params).reshape(n, -1, h * w)
-    tokens = np.einsum("nrp,npc->nrc", maps, X.reshape(n, h * w, c), optimize=True)
-    reads = np.einsum("nrc,vc->nrv", tokens, weights, optimize=True)
-    share = membership / membership.sum(1, keepdims=True)
+    flat = X.reshape(n, h * w, c)
+    if params["readout"] == "attention":  # h_r = Σ_p a_r(p) F(p); read u_v · h_r
+        maps = _routing(X, params).reshape(n, -1, h * w)
+        tokens = np.einsum("nrp,npc->nrc", maps, flat, optimize=True)
+        reads = np.einsum("nrc,vc->nrv", tokens, weights, optimize=True)
+    elif params["readout"] == "max":  # m_r = channel-wise max over the window; u_v · m_r
+        tokens = np.stack([flat[:, window].max(1) for window in params["windows"]], 1)
+        reads = np.einsum("nrc,vc->nrv", tokens.astype(np.float64), weights, optimize=True)
+    else:  # "prf": Σ_p g_v(p) F(p), read on the ROI's channel block
+        pooled = np.matmul(params["prf_maps"], flat.astype(np.float64))  # (n, V, C)
+        reads = np.stack([(pooled[..., block] * weights[:, block]).sum(-1)
+                          for block in params["subsets"]], 1)  # (n, R, V)
+    share = membership.astype(float)
+    if params["overlap_rule"] == "mean":
+        share /= share.sum(1, keepdims=True)
     return np.einsum("nrv,vr->nv", reads, share, optimize=True)
 
 

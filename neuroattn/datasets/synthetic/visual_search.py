@@ -39,11 +39,19 @@ shaped objects, one of which is the search **target**:
    runs through the nearest target-coloured objects until it lands on the
    target. On the default test split (5 subjects): 7.1 fixations on average,
    refixation and revisit fractions 0.061 and 0.029, human-human sequence
-   score 0.46. Following the arg-max of ``p`` never refixates on those
-   trials, so the policy's own arg-max path is a sensible prediction
-   (sequence score 0.51 against the subjects; sampling from ``p`` itself
-   gives 0.45 and a behavioural delta of 0.016); were ``p_refix`` above the
-   largest new-object probability, the arg-max would be a refixation instead.
+   score 0.46.
+
+   **The policy as an oracle.** :meth:`VisualSearchTrials.path_log_likelihood`
+   is the log-probability of a whole scanpath (stop included),
+   :meth:`~VisualSearchTrials.most_likely_path` the exact maximum of it over
+   all paths, :meth:`~VisualSearchTrials.greedy_path` the arg-max of ``p``
+   taken one step at a time, and :meth:`~VisualSearchTrials.sample_paths`
+   new subjects. The two deterministic paths differ: the most likely path
+   favours short paths (each step multiplies the likelihood by at most 1),
+   while the step-wise arg-max is what a model that had learned ``p``
+   exactly would produce with greedy decoding. The step-wise arg-max never
+   refixates with the defaults; were ``p_refix`` above the largest
+   new-object probability, it would refixate until ``max_length``.
 3. **Subjects.** ``n_subjects`` independent scanpaths per trial (same
    policy, different draws), so human-human agreement can be computed.
 4. **Splits.** ``train``, ``val`` and ``test`` trials come from independent
@@ -73,6 +81,8 @@ True
 from __future__ import annotations
 
 import dataclasses
+import heapq
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -81,9 +91,10 @@ import numpy as np
 
 from neuroattn._logging import logger
 from neuroattn.datasets.synthetic.ieeg import _check_int, _check_num, _py
+from neuroattn.errors import NeuroattnError
 
-__all__ = ["PALETTE", "SHAPES", "VisualSearch", "VisualSearchConfig", "VisualSearchTrials",
-           "make_visual_search"]
+__all__ = ["PALETTE", "SHAPES", "PolicyError", "VisualSearch", "VisualSearchConfig",
+           "VisualSearchTrials", "make_visual_search"]
 
 PALETTE: dict[str, tuple[float, float, float]] = {
     "red": (0.85, 0.12, 0.10),
@@ -101,6 +112,13 @@ SHAPES: tuple[str, ...] = ("disc", "square", "triangle", "cross", "diamond", "ri
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 """The three splits, in the order their random streams are spawned."""
 _SUPERSAMPLE = 4  # anti-aliasing of the shape masks
+MAX_EXPANSIONS = 200_000
+"""Default budget of :meth:`VisualSearchTrials.most_likely_path` (search states expanded)."""
+
+
+class PolicyError(NeuroattnError, ValueError):
+    """A scanpath, history or search budget the generating policy cannot take (the message says
+    which, and the fix)."""
 
 
 # =============================================================================
@@ -367,24 +385,173 @@ class VisualSearchTrials:
         >>> round(float(p[first]), 3) == trials.config.p_refix
         True
         """
-        i = self._check_trial(i)
-        n = int(self.n_objects[i])
-        history = [int(h) for h in history]
-        if any(h < 0 or h >= n for h in history):
-            raise ValueError(f"history {history} has object indices outside 0..{n - 1} of "
-                             f"trial {i}.")
-        if int(self.targets[i]) in history:
-            raise ValueError(f"history {history} already contains the target "
-                             f"{int(self.targets[i])}; the scanpath has ended there.")
-        return _policy_probabilities(self.config, self.rows[i, :n], self.cols[i, :n],
-                                     _similarity(self.config, self.colours[i, :n],
-                                                 self.shapes[i, :n], int(self.targets[i])),
-                                     history)
+        i, policy = self._policy(i)
+        history = self._check_path(i, history, "history")
+        if policy.target in history:
+            raise PolicyError(f"history {history} already contains the target "
+                              f"{policy.target}; the scanpath has ended there.")
+        return policy.probabilities(history)
+
+    def path_log_likelihood(self, i: int, path: list[int], *,
+                            max_length: int | None = None) -> float:
+        """Log-probability that the policy's scanpath in trial ``i`` is exactly ``path``.
+
+        The product of :meth:`policy_probabilities` along the path, for a
+        *complete* path: one that ends at its first target fixation, or
+        reaches ``max_length`` without the target. Any other path (empty,
+        too long, going on past the target, or stopping short of it) has
+        probability 0, so ``-inf``. Summed over all complete paths,
+        ``exp`` of this is 1.
+
+        Parameters
+        ----------
+        i : int
+            Trial index.
+        path : list of int
+            Object indices in fixation order.
+        max_length : int or None
+            Longest path; ``None`` uses the config's ``max_length`` (the
+            generator's own rule).
+
+        Returns
+        -------
+        float
+            ``log P(path)``, ``-inf`` when the policy cannot produce it.
+
+        Raises
+        ------
+        PolicyError
+            If ``path`` names an object outside the trial or ``max_length`` is
+            not a positive integer.
+
+        Examples
+        --------
+        >>> from neuroattn.datasets.synthetic.visual_search import make_visual_search
+        >>> trials = make_visual_search(n_train=2, n_val=1, n_test=1).train
+        >>> path = trials.scanpaths[0][0]
+        >>> bool(trials.path_log_likelihood(0, path) < 0.0)
+        True
+        >>> trials.path_log_likelihood(0, path + path)  # goes on past the target
+        -inf
+        """
+        i, policy = self._policy(i)
+        path = self._check_path(i, path, "path")
+        limit = self._check_max_length(max_length)
+        return policy.log_likelihood(path, limit)
+
+    def most_likely_path(self, i: int, *, max_length: int | None = None,
+                         max_expansions: int = MAX_EXPANSIONS) -> list[int]:
+        """The complete path of highest :meth:`path_log_likelihood` in trial ``i`` (exact).
+
+        A uniform-cost (Dijkstra) search over histories, each step costing
+        ``-log p``; the first complete path taken off the queue is the most
+        likely one. Histories with the same fixated set, current object and
+        length have the same futures, so each such state is expanded once.
+        Among equally likely paths one is returned deterministically. On the
+        default test split the search expands at most about 80 states per
+        trial.
+
+        Parameters
+        ----------
+        i : int
+            Trial index.
+        max_length : int or None
+            Longest path, as in :meth:`path_log_likelihood`.
+        max_expansions : int
+            Most states to expand before giving up.
+
+        Returns
+        -------
+        list of int
+            Object indices in fixation order (the target last unless the path
+            reaches ``max_length`` first).
+
+        Raises
+        ------
+        PolicyError
+            If the search needs more than ``max_expansions`` states (a flat
+            policy on a large grid), or an argument is bad.
+
+        Examples
+        --------
+        >>> from neuroattn.datasets.synthetic.visual_search import make_visual_search
+        >>> trials = make_visual_search(n_train=30, n_val=1, n_test=1).train
+        >>> best = trials.most_likely_path(0)
+        >>> all(trials.path_log_likelihood(0, best) >= trials.path_log_likelihood(0, p)
+        ...     for p in trials.scanpaths[0] + [trials.greedy_path(0)])
+        True
+        """
+        i, policy = self._policy(i)
+        limit = self._check_max_length(max_length)
+        _check_positive("max_expansions", max_expansions)
+        return policy.most_likely(limit, int(max_expansions))
+
+    def greedy_path(self, i: int, *, max_length: int | None = None) -> list[int]:
+        """The path that takes the arg-max of :meth:`policy_probabilities` at every step.
+
+        What greedy decoding of a model that had learned the policy exactly
+        would produce (ties: the lowest object index). Not, in general, the
+        :meth:`most_likely_path`.
+
+        Examples
+        --------
+        >>> from neuroattn.datasets.synthetic.visual_search import make_visual_search
+        >>> trials = make_visual_search(n_train=2, n_val=1, n_test=1).train
+        >>> path = trials.greedy_path(0)
+        >>> path[0] == int(trials.policy_probabilities(0, []).argmax())
+        True
+        """
+        i, policy = self._policy(i)
+        return policy.greedy(self._check_max_length(max_length))
+
+    def sample_paths(self, i: int, n_samples: int, *, seed: int | np.random.Generator = 0,
+                     max_length: int | None = None) -> list[list[int]]:
+        """``n_samples`` new scanpaths of trial ``i`` drawn from the policy (new subjects).
+
+        The same sampler as the generator, with its own random stream
+        (``seed``: an int or a ``numpy.random.Generator``, which is advanced);
+        the stored :attr:`scanpaths` are not touched.
+
+        Examples
+        --------
+        >>> from neuroattn.datasets.synthetic.visual_search import make_visual_search
+        >>> trials = make_visual_search(n_train=2, n_val=1, n_test=1).train
+        >>> paths = trials.sample_paths(0, 3, seed=1)
+        >>> len(paths), all(p[-1] == trials.targets[0] for p in paths)
+        (3, True)
+        """
+        i, policy = self._policy(i)
+        _check_positive("n_samples", n_samples)
+        limit = self._check_max_length(max_length)
+        rng = np.random.default_rng(seed)
+        return [policy.sample(limit, rng) for _ in range(int(n_samples))]
 
     def _check_trial(self, i: int) -> int:
         if not isinstance(i, int | np.integer) or not 0 <= int(i) < len(self):
             raise ValueError(f"trial index {i!r} is out of range for {len(self)} trials.")
         return int(i)
+
+    def _policy(self, i: int) -> tuple[int, _TrialPolicy]:
+        """The checked trial index and the policy of that trial."""
+        i = self._check_trial(i)
+        n = int(self.n_objects[i])
+        target = int(self.targets[i])
+        sim = _similarity(self.config, self.colours[i, :n], self.shapes[i, :n], target)
+        return i, _TrialPolicy(self.config, self.rows[i, :n], self.cols[i, :n], sim, target)
+
+    def _check_path(self, i: int, path: list[int], what: str) -> list[int]:
+        n = int(self.n_objects[i])
+        path = [int(h) for h in path]
+        if any(h < 0 or h >= n for h in path):
+            raise PolicyError(f"{what} {path} has object indices outside 0..{n - 1} of trial "
+                              f"{i}; use the indices of that trial's objects.")
+        return path
+
+    def _check_max_length(self, max_length: int | None) -> int:
+        if max_length is None:
+            return int(self.config.max_length)
+        _check_positive("max_length", max_length)
+        return int(max_length)
 
 
 # =============================================================================
@@ -609,15 +776,76 @@ def _policy_probabilities(cfg: VisualSearchConfig, rows: np.ndarray, cols: np.nd
 
 
 def _sample_scanpath(cfg: VisualSearchConfig, rows: np.ndarray, cols: np.ndarray,
-                     sim: np.ndarray, target: int, rng: np.random.Generator) -> list[int]:
+                     sim: np.ndarray, target: int, rng: np.random.Generator,
+                     max_length: int | None = None) -> list[int]:
     path: list[int] = []
-    while len(path) < cfg.max_length:
+    limit = cfg.max_length if max_length is None else max_length
+    while len(path) < limit:
         probs = _policy_probabilities(cfg, rows, cols, sim, path)
         nxt = int(rng.choice(len(probs), p=probs))
         path.append(nxt)
         if nxt == target:
             break
     return path
+
+
+def _check_positive(name: str, value: Any) -> None:
+    if (not isinstance(value, int | np.integer) or isinstance(value, bool | np.bool_)
+            or value < 1):
+        raise PolicyError(f"{name}={value!r} must be a positive integer.")
+
+
+@dataclass(frozen=True)
+class _TrialPolicy:
+    """The policy of one trial: its objects' cells, similarities and target."""
+
+    cfg: VisualSearchConfig
+    rows: np.ndarray
+    cols: np.ndarray
+    sim: np.ndarray
+    target: int
+
+    def probabilities(self, history: list[int]) -> np.ndarray:
+        return _policy_probabilities(self.cfg, self.rows, self.cols, self.sim, history)
+
+    def log_likelihood(self, path: list[int], limit: int) -> float:
+        complete = bool(path) and len(path) <= limit and (
+            path[-1] == self.target or len(path) == limit)
+        if not complete or self.target in path[:-1]:
+            return float("-inf")
+        with np.errstate(divide="ignore"):
+            return float(sum(np.log(self.probabilities(path[:k])[f])
+                             for k, f in enumerate(path)))
+
+    def most_likely(self, limit: int, max_expansions: int) -> list[int]:
+        queue: list[tuple[float, tuple[int, ...]]] = [(0.0, ())]
+        expanded: set[tuple[frozenset[int], int, int]] = set()
+        while True:  # every path reaches a complete one within `limit` steps
+            cost, path = heapq.heappop(queue)
+            if path and (path[-1] == self.target or len(path) == limit):
+                return list(path)
+            state = (frozenset(path), path[-1] if path else -1, len(path))
+            if state in expanded:
+                continue
+            if len(expanded) >= max_expansions:
+                raise PolicyError(
+                    f"most_likely_path expanded {max_expansions} search states without "
+                    "finishing; the policy is too flat for an exact search at this size. Raise "
+                    "max_expansions, or lower max_length.")
+            expanded.add(state)
+            probs = self.probabilities(list(path))
+            for f in np.flatnonzero(probs > 0.0):
+                heapq.heappush(queue, (cost - math.log(probs[f]), (*path, int(f))))
+
+    def greedy(self, limit: int) -> list[int]:
+        path: list[int] = []
+        while len(path) < limit and (not path or path[-1] != self.target):
+            path.append(int(np.argmax(self.probabilities(path))))
+        return path
+
+    def sample(self, limit: int, rng: np.random.Generator) -> list[int]:
+        return _sample_scanpath(self.cfg, self.rows, self.cols, self.sim, self.target, rng,
+                                limit)
 
 
 def _shape_masks(patch_size: tuple[int, int], n_shapes: int) -> np.ndarray:
