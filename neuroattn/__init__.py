@@ -9,6 +9,9 @@ Examples
 >>> neuroattn.__version__
 '0.1.0'
 >>> neuroattn.set_log_level("WARNING")
+>>> sorted(name for name in ("encoding", "gaze", "ieeg", "retina", "semantic")
+...        if name in neuroattn.__all__)   # the five model families, loaded on first use
+['encoding', 'gaze', 'ieeg', 'retina', 'semantic']
 """
 
 from __future__ import annotations
@@ -32,6 +35,13 @@ _LAZY = {
     "ieeg": "neuroattn.ieeg",
     "nn": "neuroattn.nn",
     "plotting": "neuroattn.plotting",
+    "errors": "neuroattn.errors",
+    "NeuroattnError": "neuroattn.errors",
+    "gaze": "neuroattn.gaze",
+    "encoding": "neuroattn.encoding",
+    "retina": "neuroattn.retina",
+    "semantic": "neuroattn.semantic",
+    "train_ieeg": "neuroattn.train_ieeg",
 }
 
 __all__ = ["__version__", "logger", "set_log_level", *_LAZY]

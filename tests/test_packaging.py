@@ -67,3 +67,17 @@ def test_cli_synth_ieeg_writes_a_valid_store(tmp_path):
     bad = subprocess.run([*cmd[:-6], "--channels", "0", "--out", str(tmp_path / "b.zarr")],
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "error:" in bad.stderr
+
+
+def test_type_hints_ship_with_the_package():
+    """PEP 561: ``py.typed`` is in the package and declared as package data."""
+    assert (ROOT / "neuroattn" / "py.typed").is_file()
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "py.typed" in setuptools["package-data"]["neuroattn"]
+
+
+def test_every_model_family_is_reachable_from_the_top_level():
+    import neuroattn
+
+    for family in ("ieeg", "encoding", "gaze", "retina", "semantic"):
+        assert getattr(neuroattn, family).__name__ == f"neuroattn.{family}"
