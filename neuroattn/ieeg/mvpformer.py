@@ -42,6 +42,7 @@ from neuroattn.ieeg.mvpa_functional import (
     mvpa_reference,
     mvpa_weights,
 )
+from neuroattn.ieeg.weights import load_state, read_checkpoint
 from neuroattn.nn.lora import add_lora
 from neuroattn.nn.wavelet import db4_coeff_lengths, dwt_db4
 
@@ -296,11 +297,17 @@ class MVPFormer(nn.Module):
         return Path(path)
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, **overrides: Any) -> MVPFormer:
+    def from_pretrained(cls, path: str | os.PathLike, *,
+                        adapters: str | os.PathLike | None = None, lora_alpha: float = 16.0,
+                        **overrides: Any) -> MVPFormer:
         """Load our directory format, a braindecode state dict, or an IBM checkpoint.
 
-        See :func:`neuroattn.ieeg.weights.load_mvpformer` for the formats.
+        See :mod:`neuroattn.ieeg.weights` for the formats; ``adapters`` merges
+        an IBM LoRA adapter file, and ``overrides`` set config fields the
+        weights cannot tell (:func:`~neuroattn.ieeg.weights.read_checkpoint`).
         """
-        from neuroattn.ieeg.weights import load_mvpformer
-
-        return load_mvpformer(path, **overrides)
+        cfg, state = read_checkpoint(path, adapters=adapters, lora_alpha=lora_alpha,
+                                     **overrides)
+        model = cls(cfg)
+        load_state(model, state, str(path))
+        return model

@@ -153,15 +153,16 @@ def _check_fit(model: torch.nn.Module, state: dict[str, torch.Tensor], source: s
             ". Is it a checkpoint of another model, or of a different size?")
 
 
-def load_mvpformer(path: str | os.PathLike, *, adapters: str | os.PathLike | None = None,
-                   lora_alpha: float = 16.0, **overrides: Any):
-    """Build an MVPFormer from any supported checkpoint (see the module docstring).
+def read_checkpoint(path: str | os.PathLike, *, adapters: str | os.PathLike | None = None,
+                    lora_alpha: float = 16.0, **overrides: Any
+                    ) -> tuple[MVPFormerConfig, dict[str, torch.Tensor]]:
+    """The config and our-layout state dict of any supported checkpoint (see the module doc).
 
     ``overrides`` set config fields the weights cannot tell (``n_heads``,
-    ``sfreq``, ``window``, ``rows``, ``dropout``, ...).
+    ``sfreq``, ``window``, ``rows``, ``dropout``, ...). Build the model with
+    :meth:`neuroattn.ieeg.MVPFormer.from_pretrained`, which calls this and
+    :func:`load_state`.
     """
-    from neuroattn.ieeg.mvpformer import MVPFormer
-
     path = Path(path)
     if path.is_dir():
         config_file, weights_file = path / "config.json", path / "weights.pt"
@@ -200,10 +201,17 @@ def load_mvpformer(path: str | os.PathLike, *, adapters: str | os.PathLike | Non
         state = _merge_lora({**state, **_rename_ibm(extra)}, lora_alpha)
         if "final_layer.weight" in state:
             cfg.n_outputs = state["final_layer.weight"].shape[0]
-    model = MVPFormer(cfg)
-    _check_fit(model, state, str(path))
+    return cfg, state
+
+
+def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load ``state`` into ``model`` after checking that it fits (a :class:`WeightsError` if not).
+
+    Only :data:`OPTIONAL_KEYS` may be missing; they keep their random
+    initialisation (logged).
+    """
+    _check_fit(model, state, source)
     model.load_state_dict(state, strict=False)
     missing = sorted(OPTIONAL_KEYS - set(state))
     if missing:
-        logger.info("%s has no %s; initialised at random.", path, ", ".join(missing))
-    return model
+        logger.info("%s has no %s; initialised at random.", source, ", ".join(missing))
