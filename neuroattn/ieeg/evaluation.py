@@ -546,6 +546,73 @@ def _from_szcore(s: dict) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class DetectionTrace:
+    """One recording's checked inputs and what an alarm rule makes of them (for plotting).
+
+    Attributes
+    ----------
+    times, probabilities : numpy.ndarray of shape (n_windows,)
+        Checked (finite, increasing times; probabilities in [0, 1]).
+    seizures : numpy.ndarray of shape (n_seizures, 2)
+        Annotated seizures, sorted by onset.
+    labels : numpy.ndarray of shape (n_windows,) or None
+        Window labels (0/1), when given.
+    smoothed : numpy.ndarray of shape (n_windows,) or None
+        The rule's causal moving average (None without a rule).
+    alarm_times : numpy.ndarray
+        Onset-rule alarms (empty without a rule).
+    alarm_in_seizure : numpy.ndarray of bool
+        Per alarm: inside a seizure (plus the tolerance).
+    first_alarm : numpy.ndarray of shape (n_seizures,)
+        Per seizure: its first alarm, NaN when it was missed.
+    """
+
+    times: np.ndarray
+    probabilities: np.ndarray
+    seizures: np.ndarray
+    labels: np.ndarray | None
+    smoothed: np.ndarray | None
+    alarm_times: np.ndarray
+    alarm_in_seizure: np.ndarray
+    first_alarm: np.ndarray
+
+
+def detection_trace(
+    times: np.ndarray | Sequence[float],
+    probabilities: np.ndarray | Sequence[float],
+    seizures: np.ndarray | Sequence[Sequence[float]],
+    rule: DetectionRule | None = None,
+    labels: np.ndarray | Sequence[int] | None = None,
+) -> DetectionTrace:
+    """Check one recording's windows and apply ``rule`` (see :class:`DetectionTrace`).
+
+    Raises the same errors as :func:`evaluate` for bad input.
+
+    Examples
+    --------
+    >>> t = np.arange(1.0, 11.0)
+    >>> p = np.where((t > 4) & (t <= 6), 0.9, 0.1)
+    >>> tr = detection_trace(t, p, [[4.0, 6.0]], DetectionRule(smooth_windows=1))
+    >>> tr.alarm_times.tolist(), tr.alarm_in_seizure.tolist(), tr.first_alarm.tolist()
+    ([5.0], [True], [5.0])
+    """
+    t, p = _times(times), _probabilities(probabilities)
+    _same_length(times=t, probabilities=p)
+    y = None
+    if labels is not None:
+        y = _labels(labels)
+        _same_length(times=t, labels=y)
+    sz = _seizures(seizures)
+    if rule is None:
+        empty = np.zeros(0)
+        return DetectionTrace(t, p, sz, y, None, empty, empty.astype(bool),
+                              np.full(len(sz), np.nan))
+    found = _alarms(t, p, rule)
+    inside, first = _match(found, sz, rule.tolerance_s)
+    return DetectionTrace(t, p, sz, y, _smooth(p, rule.smooth_windows), found, inside, first)
+
+
 def hypothesis_events(
     times: np.ndarray | Sequence[float],
     probabilities: np.ndarray | Sequence[float],

@@ -26,14 +26,7 @@ import numpy as np
 from neuroattn._atomic import atomic_path
 from neuroattn.ieeg.evaluation import (
     DetectionRule,
-    _alarms,
-    _labels,
-    _match,
-    _probabilities,
-    _same_length,
-    _seizures,
-    _smooth,
-    _times,
+    detection_trace,
     event_metrics,
     hypothesis_events,
 )
@@ -86,14 +79,8 @@ def plot_detections(
     -------
     matplotlib.figure.Figure
     """
-    t = _times(times)
-    p = _probabilities(probabilities)
-    _same_length(times=t, probabilities=p)
-    sz = _seizures(seizures)
-    y = None
-    if labels is not None:
-        y = _labels(labels)
-        _same_length(times=t, labels=y)
+    trace = detection_trace(times, probabilities, seizures, rule, labels)
+    t, p, sz, y = trace.times, trace.probabilities, trace.seizures, trace.labels
     scale, unit = (60.0, "min") if t[-1] - t[0] > 600.0 else (1.0, "s")
     x = t / scale
 
@@ -112,7 +99,7 @@ def plot_detections(
               label="probability")
     if rule is not None:
         if smooths:
-            axes.plot(x, _smooth(p, rule.smooth_windows), color="navy", lw=1.2,
+            axes.plot(x, trace.smoothed, color="navy", lw=1.2,
                       label=f"smoothed (last {rule.smooth_windows})")
         axes.axhline(rule.threshold, color="k", ls="--", lw=0.8,
                      label=f"threshold {rule.threshold:g}")
@@ -120,8 +107,7 @@ def plot_detections(
             summary = _draw_events(axes, t, p, sz, rule, scale, duration_s)
             title = summary if title is None else title
         else:
-            found = _alarms(t, p, rule)
-            inside, first = _match(found, sz, rule.tolerance_s)
+            found, inside, first = trace.alarm_times, trace.alarm_in_seizure, trace.first_alarm
             for mask, color, name in ((inside, "tab:green", "alarm in seizure"),
                                       (~inside, "tab:orange", "false alarm")):
                 if mask.any():
