@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from neuroattn.gaze.metrics.sequence import _as_list, _as_symbols
+from neuroattn.gaze.metrics.scanpaths import as_list, as_symbols
 
 __all__ = ["BEHAVIOUR_KEYS", "behaviour", "behaviour_summary", "behavioural_delta", "behaviours"]
 
@@ -75,9 +75,9 @@ def behaviours(scanpaths: Sequence[Sequence[int]], targets: Sequence[int]
     >>> out["correct"], out["refix"], out["revisit"]
     (array([1., 0.]), array([0.25, 0.  ]), array([0.        , 0.33333333]))
     """
-    paths = [_as_symbols(p, f"scanpaths[{k}]") for k, p in enumerate(_as_list(scanpaths,
+    paths = [as_symbols(p, f"scanpaths[{k}]") for k, p in enumerate(as_list(scanpaths,
                                                                                "scanpaths"))]
-    tgt_in = _as_list(targets, "targets")
+    tgt_in = as_list(targets, "targets")
     if len(tgt_in) != len(paths):
         raise ValueError(f"scanpaths and targets must have one entry per trial; got "
                          f"{len(paths)} scanpaths and {len(tgt_in)} targets.")
@@ -136,7 +136,7 @@ def behaviour(scanpath: Sequence[int], target: int) -> dict[str, float]:
     >>> behaviour([2, 5, 5, 5], target=3)
     {'correct': 0.0, 'length': 4.0, 'search': 0.5, 'refix': 0.5, 'revisit': 0.0}
     """
-    path = _as_symbols(scanpath, "scanpath")
+    path = as_symbols(scanpath, "scanpath")
     values = behaviours([path], [_as_target(target, "target")])
     return {key: float(values[key][0]) for key in BEHAVIOUR_KEYS}
 

@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from neuroattn.gaze.metrics.sequence import _as_xy, _pixel_indices, _to_numpy
+from neuroattn.gaze.metrics.scanpaths import as_xy, pixel_indices, to_numpy
 
 __all__ = ["IMAGE_KL_MINIMUM", "MIT_EPSILON", "auc_judd", "cc", "kl_divergence", "nss", "sim"]
 
@@ -52,7 +52,7 @@ IMAGE_KL_MINIMUM = 1e-20
 
 def _as_maps(saliency_map: Any, name: str) -> tuple[np.ndarray, bool]:
     """Saliency map(s) as float64 ``(n, H, W)``, and whether the input was a batch."""
-    arr = _to_numpy(saliency_map, name)
+    arr = to_numpy(saliency_map, name)
     if arr.ndim not in (2, 3):
         raise ValueError(f"{name} must be one (height, width) map or an (n_maps, height, width) "
                          f"batch; got shape {arr.shape}.")
@@ -76,7 +76,7 @@ def _fixation_counts(fixations: Any, fixation_map: Any, maps: np.ndarray, batche
         raise TypeError("give exactly one of fixations ((x, y) coordinates) and fixation_map "
                         "(fixation counts per pixel).")
     if fixation_map is not None:
-        arr = _to_numpy(fixation_map, "fixation_map")
+        arr = to_numpy(fixation_map, "fixation_map")
         shape = maps.shape if batched else maps.shape[1:]
         if arr.shape != shape:
             raise ValueError(f"fixation_map has shape {arr.shape} but the saliency map(s) "
@@ -106,7 +106,7 @@ def _fixation_counts(fixations: Any, fixation_map: Any, maps: np.ndarray, batche
     counts = np.zeros(maps.shape, dtype=np.int64)
     for k, fix in enumerate(per_map):
         name = f"fixations[{k}]" if batched else "fixations"
-        rows, cols = _pixel_indices(_as_xy(fix, name), (height, width), name)
+        rows, cols = pixel_indices(as_xy(fix, name), (height, width), name)
         np.add.at(counts[k], (rows, cols), 1)
     return counts
 
@@ -130,8 +130,8 @@ def _pair_maps(saliency_map: Any, reference: Any) -> tuple[np.ndarray, np.ndarra
     pred, batched = _as_maps(saliency_map, "saliency_map")
     ref, ref_batched = _as_maps(reference, "reference")
     if pred.shape != ref.shape or batched != ref_batched:
-        raise ValueError(f"saliency_map has shape {_to_numpy(saliency_map, 'saliency_map').shape}"
-                         f" but reference has shape {_to_numpy(reference, 'reference').shape}; "
+        raise ValueError(f"saliency_map has shape {to_numpy(saliency_map, 'saliency_map').shape}"
+                         f" but reference has shape {to_numpy(reference, 'reference').shape}; "
                          "compare maps of the same size (resize one first).")
     return pred, ref, batched
 

@@ -31,64 +31,17 @@ from typing import Any
 
 import numpy as np
 
-from neuroattn.gaze.metrics.sequence import (
-    _as_list,
-    _as_xy,
-    _check_same_count,
-    _pixel_indices,
-    _sequence_scores,
-    _to_numpy,
+from neuroattn.gaze.metrics.scanpaths import (
+    as_label_map,
+    as_list,
+    check_same_count,
+    label_symbols,
+    semantic_symbols,
+    to_numpy,
 )
+from neuroattn.gaze.metrics.sequence import sequence_scores
 
 __all__ = ["semantic_sequence_score", "semantic_sequence_scores", "semantic_symbols"]
-
-
-def _as_label_map(label_map: Any, name: str) -> np.ndarray:
-    """A 2-D integer label map (integral floats accepted, NaN not)."""
-    arr = _to_numpy(label_map, name)
-    if arr.ndim != 2 or arr.size == 0:
-        raise ValueError(f"{name} must be a non-empty (height, width) map of integer labels; "
-                         f"got shape {arr.shape}.")
-    if arr.dtype.kind in "biu":
-        return arr.astype(np.int64)
-    if arr.dtype.kind == "f":
-        if not np.isfinite(arr).all():
-            raise ValueError(f"{name} holds NaN or Inf; labels must be finite integers.")
-        if not np.array_equal(arr, np.round(arr)):
-            raise ValueError(f"{name} holds non-integer values; a label map holds integer "
-                             "category ids (not a saliency or probability map).")
-        return arr.astype(np.int64)
-    raise TypeError(f"{name} must hold integer labels; got dtype {arr.dtype}.")
-
-
-def _symbols(fixations: Any, label_map: np.ndarray, name: str) -> np.ndarray:
-    xy = _as_xy(fixations, name)
-    rows, cols = _pixel_indices(xy, label_map.shape, name)
-    return label_map[rows, cols]
-
-
-def semantic_symbols(fixations: Any, label_map: Any) -> np.ndarray:
-    """The label of the pixel under each fixation.
-
-    Parameters
-    ----------
-    fixations : array-like of shape (n_fixations, 2 or more)
-        ``(x, y[, ...])`` in pixels of ``label_map``; extra columns are ignored.
-    label_map : array-like of shape (height, width)
-        Integer labels per pixel.
-
-    Returns
-    -------
-    ndarray of shape (n_fixations,), int64
-        ``label_map[floor(y), floor(x)]`` per fixation.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> semantic_symbols([[0, 0], [2.7, 1.2]], np.arange(12).reshape(3, 4))
-    array([0, 6])
-    """
-    return _symbols(fixations, _as_label_map(label_map, "label_map"), "fixations")
 
 
 def semantic_sequence_scores(a_list: Sequence[Any], b_list: Sequence[Any], label_maps: Any
@@ -121,12 +74,12 @@ def semantic_sequence_scores(a_list: Sequence[Any], b_list: Sequence[Any], label
     >>> semantic_sequence_scores([a, a], [a, [[3, 1], [1, 1]]], labels)  # vs 2, 3
     array([1.        , 0.66666667])
     """
-    a_in, b_in = _as_list(a_list, "a_list"), _as_list(b_list, "b_list")
-    _check_same_count(a_in, b_in)
-    maps_arr = None if isinstance(label_maps, (list, tuple)) else _to_numpy(label_maps,
+    a_in, b_in = as_list(a_list, "a_list"), as_list(b_list, "b_list")
+    check_same_count(a_in, b_in)
+    maps_arr = None if isinstance(label_maps, (list, tuple)) else to_numpy(label_maps,
                                                                             "label_maps")
     if maps_arr is not None and maps_arr.ndim == 2:
-        shared = _as_label_map(maps_arr, "label_maps")
+        shared = as_label_map(maps_arr, "label_maps")
         maps = [shared] * len(a_in)
     else:
         listed = list(maps_arr) if maps_arr is not None else list(label_maps)
@@ -136,12 +89,12 @@ def semantic_sequence_scores(a_list: Sequence[Any], b_list: Sequence[Any], label
         if len(listed) != len(a_in):
             raise ValueError(f"label_maps holds {len(listed)} maps for {len(a_in)} pairs; "
                              "give one map per pair, or a single map shared by all.")
-        maps = [_as_label_map(m, f"label_maps[{k}]") for k, m in enumerate(listed)]
+        maps = [as_label_map(m, f"label_maps[{k}]") for k, m in enumerate(listed)]
     if not a_in:
         return np.zeros(0)
-    a = [_symbols(s, m, f"a_list[{k}]") for k, (s, m) in enumerate(zip(a_in, maps))]
-    b = [_symbols(s, m, f"b_list[{k}]") for k, (s, m) in enumerate(zip(b_in, maps))]
-    return _sequence_scores(a, b)
+    a = [label_symbols(s, m, f"a_list[{k}]") for k, (s, m) in enumerate(zip(a_in, maps))]
+    b = [label_symbols(s, m, f"b_list[{k}]") for k, (s, m) in enumerate(zip(b_in, maps))]
+    return sequence_scores(a, b)
 
 
 def semantic_sequence_score(a: Any, b: Any, label_map: Any) -> float:
@@ -155,5 +108,5 @@ def semantic_sequence_score(a: Any, b: Any, label_map: Any) -> float:
     >>> semantic_sequence_score([[0, 0], [3, 0], [0, 1]], [[3, 1], [0, 0]], labels)
     0.3333333333333333
     """
-    lm = _as_label_map(label_map, "label_map")
-    return float(_sequence_scores([_symbols(a, lm, "a")], [_symbols(b, lm, "b")])[0])
+    lm = as_label_map(label_map, "label_map")
+    return float(sequence_scores([label_symbols(a, lm, "a")], [label_symbols(b, lm, "b")])[0])

@@ -41,6 +41,16 @@ from typing import Any, Literal
 
 import numpy as np
 
+from neuroattn.gaze.metrics.scanpaths import (
+    as_label_map,
+    as_list,
+    as_shape,
+    as_symbols,
+    as_xy,
+    check_same_count,
+    semantic_symbols,
+)
+
 __all__ = [
     "cluster_centers",
     "cluster_symbols",
@@ -57,104 +67,6 @@ __all__ = [
 
 #: How fixations become symbols in :func:`sequence_score_vs_humans`.
 Symbols = Literal["labels", "grid", "clusters", "semantic"]
-
-
-# --------------------------------------------------------------------------------------------
-# Input validation shared by the metrics modules
-# --------------------------------------------------------------------------------------------
-def _to_numpy(data: Any, name: str) -> np.ndarray:
-    """``data`` (a list, NumPy array or torch tensor on any device) as a NumPy array."""
-    if hasattr(data, "detach") and hasattr(data, "cpu"):  # torch.Tensor
-        data = data.detach().cpu().numpy()
-    try:
-        return np.asarray(data)
-    except (TypeError, ValueError) as err:  # ragged nested lists
-        raise ValueError(f"{name} could not be read as an array ({err}); pass one scanpath "
-                         "(or map) as a flat list or a NumPy array.") from err
-
-
-def _as_symbols(seq: Any, name: str) -> np.ndarray:
-    """One scanpath of integer symbols as a 1-D int64 array (non-empty, finite)."""
-    arr = _to_numpy(seq, name)
-    if arr.ndim != 1:
-        raise ValueError(
-            f"{name} must be a 1-D sequence of integer symbols (object indices, grid cells or "
-            f"cluster labels); got shape {arr.shape}. Batched functions take a list of such "
-            "scanpaths; turn (x, y) fixations into symbols with grid_symbols() first.")
-    if arr.size == 0:
-        raise ValueError(f"{name} is an empty scanpath; every scanpath needs at least one "
-                         "fixation (drop the empty trials first).")
-    if arr.dtype.kind in "biu":
-        return arr.astype(np.int64)
-    if arr.dtype.kind == "f":
-        if not np.isfinite(arr).all():
-            raise ValueError(f"{name} holds NaN or Inf; symbols must be finite integers.")
-        if not np.array_equal(arr, np.round(arr)):
-            raise ValueError(f"{name} holds non-integer values; symbols must be integers "
-                             "(object indices or labels), not coordinates.")
-        return arr.astype(np.int64)
-    raise TypeError(f"{name} must hold integers; got dtype {arr.dtype}.")
-
-
-def _as_xy(fixations: Any, name: str, *, min_columns: int = 2) -> np.ndarray:
-    """One scanpath of fixations ``(n, >= min_columns)`` as float64 (x, y[, duration])."""
-    arr = _to_numpy(fixations, name)
-    if arr.ndim != 2 or arr.shape[1] < min_columns:
-        cols = "(x, y)" if min_columns == 2 else "(x, y, duration)"
-        raise ValueError(f"{name} must be an (n_fixations, {min_columns}) array of {cols} "
-                         f"rows; got shape {arr.shape}.")
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name} is an empty scanpath; every scanpath needs at least one "
-                         "fixation (drop the empty trials first).")
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold numbers; got dtype {arr.dtype}.")
-    arr = arr.astype(np.float64)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} holds NaN or Inf; drop the invalid fixations first.")
-    return arr
-
-
-def _as_shape(shape: Any, name: str) -> tuple[int, int]:
-    """A positive ``(height, width)`` or ``(rows, cols)`` pair."""
-    try:
-        first, second = (int(v) for v in shape)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be a pair of positive integers; got {shape!r}.") from err
-    if first < 1 or second < 1:
-        raise ValueError(f"{name} must be a pair of positive integers; got {shape!r}.")
-    return first, second
-
-
-def _pixel_indices(xy: np.ndarray, shape: tuple[int, int], name: str
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column indices of the pixels under fixations ``xy`` in an image of ``shape``.
-
-    Pixel ``(r, c)`` covers ``c <= x < c + 1`` and ``r <= y < r + 1`` (the index is
-    ``floor``, as pysaliency's ``x_int``); a fixation outside ``[0, W) x [0, H)`` is an error.
-    """
-    height, width = shape
-    x, y = xy[:, 0], xy[:, 1]
-    outside = (x < 0) | (x >= width) | (y < 0) | (y >= height)
-    if outside.any():
-        k = int(np.flatnonzero(outside)[0])
-        raise ValueError(
-            f"{name}: fixation {k} at (x={x[k]:g}, y={y[k]:g}) lies outside the "
-            f"{height} x {width} (height x width) image; x indexes the width and y the "
-            "height. Clip or drop off-image fixations first.")
-    return np.floor(y).astype(np.int64), np.floor(x).astype(np.int64)
-
-
-def _as_list(batch: Any, name: str) -> list[Any]:
-    """A batch (list, tuple or array of scanpaths) as a list."""
-    if isinstance(batch, (str, bytes)) or not hasattr(batch, "__len__"):
-        raise TypeError(f"{name} must be a list of scanpaths; got {type(batch).__name__}.")
-    return list(batch)
-
-
-def _check_same_count(a: list[Any], b: list[Any], names: str = "a_list and b_list") -> None:
-    if len(a) != len(b):
-        raise ValueError(f"{names} must hold the same number of scanpaths (pair k is "
-                         f"a_list[k] with b_list[k]); got {len(a)} and {len(b)}.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,7 +148,7 @@ def _minus_mismatch(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _symbol_batch(batch: Any, name: str) -> list[np.ndarray]:
-    return [_as_symbols(s, f"{name}[{k}]") for k, s in enumerate(_as_list(batch, name))]
+    return [as_symbols(s, f"{name}[{k}]") for k, s in enumerate(as_list(batch, name))]
 
 
 def _edit_distances(a: list[np.ndarray], b: list[np.ndarray], normalize: bool) -> np.ndarray:
@@ -289,7 +201,7 @@ def edit_distances(a_list: Sequence[Sequence[int]], b_list: Sequence[Sequence[in
     array([0.33333333, 0.5       ])
     """
     a, b = _symbol_batch(a_list, "a_list"), _symbol_batch(b_list, "b_list")
-    _check_same_count(a, b)
+    check_same_count(a, b)
     return _edit_distances(a, b, normalize)
 
 
@@ -306,7 +218,7 @@ def edit_distance(a: Sequence[int], b: Sequence[int], *, normalize: bool = False
     >>> edit_distance([0, 1, 2, 3], [0, 2, 2], normalize=True)
     0.5
     """
-    return float(_edit_distances([_as_symbols(a, "a")], [_as_symbols(b, "b")], normalize)[0])
+    return float(_edit_distances([as_symbols(a, "a")], [as_symbols(b, "b")], normalize)[0])
 
 
 def sequence_scores(a_list: Sequence[Sequence[int]], b_list: Sequence[Sequence[int]]
@@ -338,7 +250,7 @@ def sequence_scores(a_list: Sequence[Sequence[int]], b_list: Sequence[Sequence[i
     array([0.75, 0.  ])
     """
     a, b = _symbol_batch(a_list, "a_list"), _symbol_batch(b_list, "b_list")
-    _check_same_count(a, b)
+    check_same_count(a, b)
     return _sequence_scores(a, b)
 
 
@@ -353,7 +265,7 @@ def sequence_score(a: Sequence[int], b: Sequence[int]) -> float:
     >>> sequence_score([4, 8, 15, 16], [4, 15, 16, 23, 42])
     0.6
     """
-    return float(_sequence_scores([_as_symbols(a, "a")], [_as_symbols(b, "b")])[0])
+    return float(_sequence_scores([as_symbols(a, "a")], [as_symbols(b, "b")])[0])
 
 
 # --------------------------------------------------------------------------------------------
@@ -388,9 +300,9 @@ def grid_symbols(fixations: Any, *, image_shape: tuple[int, int], grid: tuple[in
     ...              image_shape=(100, 200), grid=(2, 4))
     array([0, 2, 7, 7])
     """
-    xy = _as_xy(fixations, "fixations")
-    height, width = _as_shape(image_shape, "image_shape")
-    rows, cols = _as_shape(grid, "grid")
+    xy = as_xy(fixations, "fixations")
+    height, width = as_shape(image_shape, "image_shape")
+    rows, cols = as_shape(grid, "grid")
     x, y = xy[:, 0], xy[:, 1]
     outside = (x < 0) | (x > width) | (y < 0) | (y > height)
     if outside.any():
@@ -438,7 +350,7 @@ def cluster_centers(fixations: Any, *, bandwidth: float | None = None) -> np.nda
     """
     from sklearn.cluster import MeanShift, estimate_bandwidth  # scikit-learn is slow to import
 
-    xy = _as_xy(fixations, "fixations")[:, :2]
+    xy = as_xy(fixations, "fixations")[:, :2]
     if bandwidth is None:
         bandwidth = float(estimate_bandwidth(xy)) if len(xy) > 1 else 0.0
         if bandwidth <= 0:
@@ -469,8 +381,8 @@ def cluster_symbols(fixations: Any, centers: Any) -> np.ndarray:
     >>> cluster_symbols([[0, 0], [9, 9], [4, 6]], [[1, 1], [8, 8]])
     array([0, 1, 1])
     """
-    xy = _as_xy(fixations, "fixations")[:, :2]
-    c = _as_xy(centers, "centers")
+    xy = as_xy(fixations, "fixations")[:, :2]
+    c = as_xy(centers, "centers")
     if c.shape[1] != 2:
         raise ValueError(f"centers must be (n_clusters, 2) (x, y) rows; got shape {c.shape}.")
     d2 = ((xy[:, None, :] - c[None, :, :]) ** 2).sum(axis=-1)
@@ -591,8 +503,8 @@ def sequence_score_vs_humans(
     if symbols not in ("labels", "grid", "clusters", "semantic"):
         raise ValueError(f"symbols must be 'labels', 'grid', 'clusters' or 'semantic'; got "
                          f"{symbols!r}.")
-    humans_list = _as_list(humans, "humans")
-    predicted_list = None if predicted is None else _as_list(predicted, "predicted")
+    humans_list = as_list(humans, "humans")
+    predicted_list = None if predicted is None else as_list(predicted, "predicted")
     if not humans_list:
         raise ValueError("humans is empty; give at least one human scanpath for this trial.")
     if predicted_list is not None:
@@ -629,8 +541,8 @@ def sequence_score_vs_humans(
 
     def read(group: list[Any], name: str) -> list[np.ndarray]:
         if symbols == "labels":
-            return [_as_symbols(s, f"{name}[{k}]") for k, s in enumerate(group)]
-        return [_as_xy(s, f"{name}[{k}]") for k, s in enumerate(group)]
+            return [as_symbols(s, f"{name}[{k}]") for k, s in enumerate(group)]
+        return [as_xy(s, f"{name}[{k}]") for k, s in enumerate(group)]
 
     raw_humans = read(humans_list, "humans")
     raw_pred = None if predicted_list is None else read(predicted_list, "predicted")
@@ -659,9 +571,7 @@ def sequence_score_vs_humans(
     if symbols == "clusters" and centers is None:
         centers = cluster_centers(np.concatenate(raw_humans), bandwidth=bandwidth)
     if symbols == "semantic":
-        from neuroattn.gaze.metrics.semantic import _as_label_map, semantic_symbols
-
-        label_map = _as_label_map(label_map, "label_map")
+        label_map = as_label_map(label_map, "label_map")
 
     def to_symbols(p: np.ndarray) -> np.ndarray:
         p = _truncate(p, hits(p), max_length)
@@ -717,7 +627,7 @@ def scanmatch_substitution_matrix(grid: tuple[int, int], threshold: float) -> np
            [1., 2., 1.],
            [0., 1., 2.]])
     """
-    rows, cols = _as_shape(grid, "grid")
+    rows, cols = as_shape(grid, "grid")
     if not (np.isfinite(threshold) and threshold > 0):
         raise ValueError(f"threshold must be a positive number of grid cells; got "
                          f"{threshold!r}.")
@@ -728,7 +638,7 @@ def scanmatch_substitution_matrix(grid: tuple[int, int], threshold: float) -> np
 
 def _scanmatch_sequence(fixations: Any, name: str, image_shape: tuple[int, int],
                         grid: tuple[int, int], temporal_bin: float | None) -> np.ndarray:
-    xy = _as_xy(fixations, name, min_columns=2 if temporal_bin is None else 3)
+    xy = as_xy(fixations, name, min_columns=2 if temporal_bin is None else 3)
     try:
         cells = grid_symbols(xy, image_shape=image_shape, grid=grid)
     except ValueError as err:
@@ -755,8 +665,8 @@ def _scanmatch(a_in: list[Any], b_in: list[Any], a_names: list[str], b_names: li
     if temporal_bin is not None and not (np.isfinite(temporal_bin) and temporal_bin > 0):
         raise ValueError(f"temporal_bin must be a positive duration in seconds or None; got "
                          f"{temporal_bin!r}.")
-    shape = _as_shape(image_shape, "image_shape")
-    cells = _as_shape(grid, "grid")
+    shape = as_shape(image_shape, "image_shape")
+    cells = as_shape(grid, "grid")
     sub = scanmatch_substitution_matrix(cells, threshold)
     if not a_in:
         return np.zeros(0)
@@ -826,8 +736,8 @@ def scanmatch_batch(
     >>> scanmatch_batch([a, a], [b, a], image_shape=(10, 30), grid=(1, 3), threshold=2.0)
     array([0.66666667, 1.        ])
     """
-    a_in, b_in = _as_list(a_list, "a_list"), _as_list(b_list, "b_list")
-    _check_same_count(a_in, b_in)
+    a_in, b_in = as_list(a_list, "a_list"), as_list(b_list, "b_list")
+    check_same_count(a_in, b_in)
     return _scanmatch(a_in, b_in, [f"a_list[{k}]" for k in range(len(a_in))],
                       [f"b_list[{k}]" for k in range(len(b_in))], image_shape=image_shape,
                       grid=grid, threshold=threshold, gap=gap, temporal_bin=temporal_bin)
