@@ -29,7 +29,8 @@ from pathlib import Path
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("NEUROATTN_PROGRESS", "off")
 
-from neuroattn.testing.faults import OUTCOMES, all_cases, quick_subset, run_matrix  # noqa: E402
+from neuroattn.testing.fault_matrix import all_cases, quick_subset, run_matrix  # noqa: E402
+from neuroattn.testing.faults import OUTCOMES  # noqa: E402
 
 
 def _progress(i: int, n: int, result) -> None:

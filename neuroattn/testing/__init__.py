@@ -11,6 +11,7 @@ Examples
 True
 """
 
+from neuroattn.testing.fault_matrix import all_cases, run_matrix
 from neuroattn.testing.faults import (
     OUTCOMES,
     CaseContext,
@@ -18,9 +19,7 @@ from neuroattn.testing.faults import (
     Expected,
     FaultCase,
     SharedFixtures,
-    all_cases,
     run_case,
-    run_matrix,
 )
 
 __all__ = ["OUTCOMES", "CaseContext", "CaseResult", "Expected", "FaultCase", "SharedFixtures",

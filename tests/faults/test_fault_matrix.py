@@ -14,6 +14,7 @@ import warnings
 import pytest
 
 from neuroattn.errors import NeuroattnError
+from neuroattn.testing.fault_matrix import all_cases, quick_subset, run_matrix
 from neuroattn.testing.faults import (
     OUTCOMES,
     CliResult,
@@ -21,11 +22,8 @@ from neuroattn.testing.faults import (
     FaultCase,
     Lost,
     SharedFixtures,
-    all_cases,
     classify,
-    quick_subset,
     run_case,
-    run_matrix,
 )
 
 CASES = all_cases()
