@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 import yaml
 
 from neuroattn._atomic import atomic_path
+from neuroattn._validation import to_jsonable
 from neuroattn.errors import NeuroattnError
 
 C = TypeVar("C")
@@ -203,19 +204,7 @@ def _where(err: yaml.YAMLError) -> str:
 
 def to_dict(cfg: Any) -> dict[str, Any]:
     """Convert a dataclass config into plain YAML-safe Python values."""
-
-    def plain(value: Any) -> Any:
-        if dataclasses.is_dataclass(value):
-            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        if isinstance(value, tuple | list):
-            return [plain(v) for v in value]
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, Path):
-            return str(value)
-        return value
-
-    return plain(cfg)
+    return to_jsonable(cfg)
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:

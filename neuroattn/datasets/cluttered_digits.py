@@ -42,7 +42,7 @@ from typing import Literal
 import numpy as np
 from scipy import ndimage
 
-from neuroattn.datasets.synthetic.ieeg import _check_int, _check_num
+from neuroattn._validation import check_int, check_number
 
 __all__ = ["ClutteredDigits", "digit_sources", "make_cluttered_digits"]
 
@@ -187,20 +187,20 @@ def make_cluttered_digits(
     -------
     ClutteredDigits
     """
-    _check_int("n", n, 1)
-    _check_int("size", size, 16)
-    _check_int("n_clutter", n_clutter, 0)
-    _check_int("seed", seed, 0)
-    _check_num("noise", noise, lo=0.0)
-    _check_num("clutter_size", clutter_size, lo=1.0)
+    check_int("n", n, 1)
+    check_int("size", size, 16)
+    check_int("n_clutter", n_clutter, 0)
+    check_int("seed", seed, 0)
+    check_number("noise", noise, lo=0.0)
+    check_number("clutter_size", clutter_size, lo=1.0)
     lo, hi = (float(digit_size[0]), float(digit_size[1]))
     if not 4.0 <= lo <= hi or hi * np.sqrt(2) + 2 > size:
         raise ValueError(f"digit_size={digit_size!r} must be a range 4 <= lo <= hi with a "
                          f"rotated digit (hi * sqrt(2) + 2 = {hi * np.sqrt(2) + 2:.0f} px) "
                          f"inside the canvas of {size} px; use a larger size or smaller digits.")
     a_lo, a_hi = (rotation, rotation) if np.isscalar(rotation) else rotation
-    _check_num("rotation", a_lo)
-    _check_num("rotation", a_hi)
+    check_number("rotation", a_lo)
+    check_number("rotation", a_hi)
     sources, source_labels = digit_sources(split)
     rng = np.random.default_rng(seed)
     picks = rng.integers(len(sources), size=n)

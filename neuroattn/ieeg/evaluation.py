@@ -95,6 +95,7 @@ import numpy as np
 
 from neuroattn._atomic import atomic_path
 from neuroattn._logging import logger
+from neuroattn._validation import to_jsonable
 from neuroattn.ieeg.szcore import (
     as_events,
     detections_to_events,
@@ -1294,17 +1295,6 @@ def format_table(results: dict[str, Any], *, detector: str = "model") -> str:
     return "\n".join(out[:-1])
 
 
-def _plain(value: Any) -> Any:
-    """Convert NumPy scalars/arrays nested in dicts/lists to plain Python values."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def save_results(results: dict[str, Any], path: str | os.PathLike) -> None:
     """Write :func:`evaluate` results as JSON, atomically (NaN is written as ``NaN``).
 
@@ -1316,6 +1306,6 @@ def save_results(results: dict[str, Any], path: str | os.PathLike) -> None:
     >>> json.loads(out.read_text())["pooled"]["auroc"]
     nan
     """
-    text = json.dumps(_plain(results), indent=2)
+    text = json.dumps(to_jsonable(results), indent=2)
     with atomic_path(path) as tmp:
         tmp.write_text(text + "\n")

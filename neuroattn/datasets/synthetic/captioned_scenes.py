@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neuroattn.datasets.synthetic.ieeg import _check_int, _check_num
+from neuroattn._validation import check_int, check_number
 from neuroattn.datasets.synthetic.visual_search import _shape_masks
 
 __all__ = ["COLOURS", "SHAPES", "CaptionedScenes", "make_captioned_scenes"]
@@ -140,7 +140,7 @@ class CaptionedScenes:
         >>> len(paths), len(paths[0]), s.object_at(0, paths[0][0][0], margin=4)
         (2, 3, 0)
         """
-        _check_int("n_observers", n_observers, 1)
+        check_int("n_observers", n_observers, 1)
         rng = np.random.default_rng(seed)
         out = []
         for i in range(len(self)):
@@ -220,16 +220,16 @@ def make_captioned_scenes(
     >>> s.images.dtype, s.wrong_captions is None, sorted(set(s.colours.ravel().tolist()))
     (dtype('float32'), True, [0, 1])
     """
-    _check_int("n_scenes", n_scenes, 1)
-    _check_int("size", size, 16)
+    check_int("n_scenes", n_scenes, 1)
+    check_int("size", size, 16)
     unknown = [c for c in colours if c not in COLOURS] + [s for s in shapes if s not in SHAPES]
     if unknown:
         raise ValueError(f"unknown colour or shape names {unknown}; choose from "
                          f"{list(COLOURS)} and {list(SHAPES)}.")
-    _check_int("n_objects", n_objects, 1, min(len(colours), len(shapes)))
-    _check_num("object_radius", object_radius, lo=0.0, strict=True)
+    check_int("n_objects", n_objects, 1, min(len(colours), len(shapes)))
+    check_number("object_radius", object_radius, lo=0.0, strict=True)
     cell = max(1, size // 56) if texture_cell is None else texture_cell
-    _check_int("texture_cell", cell, 1)
+    check_int("texture_cell", cell, 1)
     rng = np.random.default_rng(seed)
     radius = object_radius * size
     diameter = int(np.ceil(2 * radius))

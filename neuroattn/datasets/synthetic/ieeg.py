@@ -55,6 +55,7 @@ import numpy as np
 import scipy.fft
 
 from neuroattn._logging import logger
+from neuroattn._validation import check_int, check_number, check_pair, to_jsonable
 
 if TYPE_CHECKING:  # pragma: no cover
     import mne
@@ -188,7 +189,7 @@ class SyntheticIEEGConfig:
     >>> SyntheticIEEGConfig(amplitude=-1.0)
     Traceback (most recent call last):
     ...
-    ValueError: amplitude=-1.0 must be >= 0...
+    neuroattn.errors.ParameterError: amplitude=-1.0 must be >= 0...
     """
 
     n_channels: int = 16
@@ -234,65 +235,65 @@ class SyntheticIEEGConfig:
     # ------------------------------------------------------------------ checks
     def validate(self) -> None:
         """Raise ``ValueError`` naming the problem and the fix if a parameter is bad."""
-        _check_int("n_channels", self.n_channels, 1, MAX_CHANNELS)
-        _check_num("sfreq", self.sfreq, lo=0.0, strict=True)
+        check_int("n_channels", self.n_channels, 1, MAX_CHANNELS)
+        check_number("sfreq", self.sfreq, lo=0.0, strict=True)
         if self.sfreq < MIN_SFREQ_HZ:
             raise ValueError(
                 f"sfreq={self.sfreq} Hz is too low to resolve the {SPIKE_SIGMA_S * 1e3:.0f} ms "
                 f"spike; use sfreq >= {MIN_SFREQ_HZ:.0f} Hz (e.g. 128, 256 or 512)."
             )
-        _check_num("duration_s", self.duration_s, lo=0.0, strict=True)
+        check_number("duration_s", self.duration_s, lo=0.0, strict=True)
         if round(self.duration_s * self.sfreq) < 2:
             raise ValueError(
                 f"duration_s={self.duration_s} gives fewer than 2 samples at "
                 f"sfreq={self.sfreq}; increase duration_s."
             )
-        _check_int("n_seizures", self.n_seizures, 0)
-        _check_num("amplitude", self.amplitude, lo=0.0)
-        _check_range("seizure_duration_s", self.seizure_duration_s, lo=0.0, strict=True)
+        check_int("n_seizures", self.n_seizures, 0)
+        check_number("amplitude", self.amplitude, lo=0.0)
+        check_pair("seizure_duration_s", self.seizure_duration_s, lo=0.0, strict=True)
         if self.seizure_duration_s[0] < SEIZURE_RISE_S + SEIZURE_FALL_S:
             raise ValueError(
                 f"seizure_duration_s={self.seizure_duration_s} is shorter than the "
                 f"{SEIZURE_RISE_S:g} s rise + {SEIZURE_FALL_S:g} s fall of the ictal envelope; "
                 f"use a lower bound >= {SEIZURE_RISE_S + SEIZURE_FALL_S:g} s."
             )
-        _check_num("spike_rate_hz", self.spike_rate_hz, lo=0.0)
-        _check_num("artifacts_per_240s", self.artifacts_per_240s, lo=0.0)
-        _check_int("amplitude_decoys", self.amplitude_decoys, 0)
-        _check_range("beta_range", self.beta_range, lo=0.0, strict=True)
-        _check_num("knee_hz", self.knee_hz, lo=0.0, strict=True)
-        _check_num("rho", self.rho, lo=0.0)
+        check_number("spike_rate_hz", self.spike_rate_hz, lo=0.0)
+        check_number("artifacts_per_240s", self.artifacts_per_240s, lo=0.0)
+        check_int("amplitude_decoys", self.amplitude_decoys, 0)
+        check_pair("beta_range", self.beta_range, lo=0.0, strict=True)
+        check_number("knee_hz", self.knee_hz, lo=0.0, strict=True)
+        check_number("rho", self.rho, lo=0.0)
         if self.rho >= 1.0:
             raise ValueError(f"rho={self.rho} must be < 1 (use e.g. 0.7 for corr ≈ 0.7).")
         nyquist = self.sfreq / 2.0
-        _check_num("alpha_peak_ratio", self.alpha_peak_ratio, lo=0.0)
-        _check_range("alpha_freq_hz", self.alpha_freq_hz, lo=0.0, strict=True)
+        check_number("alpha_peak_ratio", self.alpha_peak_ratio, lo=0.0)
+        check_pair("alpha_freq_hz", self.alpha_freq_hz, lo=0.0, strict=True)
         if self.alpha_peak_ratio > 0 and self.alpha_freq_hz[1] >= nyquist:
             raise ValueError(
                 f"alpha_freq_hz={self.alpha_freq_hz} reaches the Nyquist frequency "
                 f"{nyquist:g} Hz; lower it, raise sfreq, or set alpha_peak_ratio=0."
             )
-        _check_num("line_noise_amplitude", self.line_noise_amplitude, lo=0.0)
-        _check_num("line_noise_hz", self.line_noise_hz, lo=0.0, strict=True)
+        check_number("line_noise_amplitude", self.line_noise_amplitude, lo=0.0)
+        check_number("line_noise_hz", self.line_noise_hz, lo=0.0, strict=True)
         if self.line_noise_amplitude > 0 and self.line_noise_hz >= nyquist:
             raise ValueError(
                 f"line_noise_hz={self.line_noise_hz} is not below the Nyquist frequency "
                 f"{nyquist:g} Hz; raise sfreq or set line_noise_amplitude=0."
             )
         if self.gain_range is not None:
-            _check_range("gain_range", self.gain_range, lo=0.0, strict=True)
-        _check_range("start_freq_hz", self.start_freq_hz, lo=0.0, strict=True)
-        _check_range("end_freq_hz", self.end_freq_hz, lo=0.0, strict=True)
+            check_pair("gain_range", self.gain_range, lo=0.0, strict=True)
+        check_pair("start_freq_hz", self.start_freq_hz, lo=0.0, strict=True)
+        check_pair("end_freq_hz", self.end_freq_hz, lo=0.0, strict=True)
         if self.start_freq_hz[1] >= nyquist:
             raise ValueError(
                 f"start_freq_hz={self.start_freq_hz} reaches the Nyquist frequency "
                 f"{nyquist:g} Hz; lower it or raise sfreq."
             )
-        _check_num("propagation_delay_s", self.propagation_delay_s, lo=0.0)
-        _check_num(
+        check_number("propagation_delay_s", self.propagation_delay_s, lo=0.0)
+        check_number(
             "propagation_length_channels", self.propagation_length_channels, lo=0.0, strict=True
         )
-        _check_num("recruitment_threshold", self.recruitment_threshold, lo=0.0, strict=True)
+        check_number("recruitment_threshold", self.recruitment_threshold, lo=0.0, strict=True)
         if self.recruitment_threshold > 1.0:
             raise ValueError(
                 f"recruitment_threshold={self.recruitment_threshold} must be in (0, 1] "
@@ -300,17 +301,17 @@ class SyntheticIEEGConfig:
             )
         if not isinstance(self.postictal, bool | np.bool_):
             raise ValueError(f"postictal={self.postictal!r} must be True or False.")
-        _check_num("postictal_factor", self.postictal_factor, lo=0.0, hi=1.0)
-        _check_range("postictal_duration_s", self.postictal_duration_s, lo=0.0)
-        _check_range("artifact_duration_s", self.artifact_duration_s, lo=0.0, strict=True)
-        _check_num("artifact_amplitude_ratio", self.artifact_amplitude_ratio, lo=0.0)
-        _check_num("amplitude_decoy_factor", self.amplitude_decoy_factor, lo=0.0, strict=True)
-        _check_range(
+        check_number("postictal_factor", self.postictal_factor, lo=0.0, hi=1.0)
+        check_pair("postictal_duration_s", self.postictal_duration_s, lo=0.0)
+        check_pair("artifact_duration_s", self.artifact_duration_s, lo=0.0, strict=True)
+        check_number("artifact_amplitude_ratio", self.artifact_amplitude_ratio, lo=0.0)
+        check_number("amplitude_decoy_factor", self.amplitude_decoy_factor, lo=0.0, strict=True)
+        check_pair(
             "amplitude_decoy_duration_s", self.amplitude_decoy_duration_s, lo=0.0, strict=True
         )
-        _check_num("event_margin_s", self.event_margin_s, lo=0.0)
-        _check_num("background_rms_v", self.background_rms_v, lo=0.0, strict=True)
-        _check_int("seed", self.seed, 0)
+        check_number("event_margin_s", self.event_margin_s, lo=0.0)
+        check_number("background_rms_v", self.background_rms_v, lo=0.0, strict=True)
+        check_int("seed", self.seed, 0)
 
         needed = self.min_duration_s()
         if round(self.duration_s * self.sfreq) / self.sfreq < needed - 1e-9:
@@ -361,8 +362,8 @@ class SyntheticIEEGConfig:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if isinstance(value, tuple):
-                value = [_py(v) for v in value]
-            out[f.name] = _py(value)
+                value = [to_jsonable(v) for v in value]
+            out[f.name] = to_jsonable(value)
         return out
 
 
@@ -466,8 +467,8 @@ class SyntheticIEEG:
         return {
             "generator": "neuroattn.datasets.synthetic.ieeg",
             "config": self.config.to_dict(),
-            "events": [_py(e) for e in self.events],
-            "background": _py(self.background),
+            "events": [to_jsonable(e) for e in self.events],
+            "background": to_jsonable(self.background),
         }
 
     def to_raw(self) -> mne.io.RawArray:
@@ -1049,60 +1050,7 @@ def _event_dicts(
 # =============================================================================
 # Validation helpers
 # =============================================================================
-def _py(value: Any) -> Any:
-    """Convert NumPy scalars / containers into plain JSON-friendly Python values."""
-    if isinstance(value, dict):
-        return {str(k): _py(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_py(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_py(v) for v in value.tolist()]
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    return value
 
 
-def _is_real(x: Any) -> bool:
-    return isinstance(x, int | float | np.integer | np.floating) and not isinstance(
-        x, bool | np.bool_
-    )
-
-
-def _check_int(name: str, value: Any, lo: int, hi: int | None = None) -> None:
-    if not isinstance(value, int | np.integer) or isinstance(value, bool | np.bool_):
-        raise ValueError(f"{name}={value!r} must be an integer.")
-    if value < lo or (hi is not None and value > hi):
-        rng = f">= {lo}" if hi is None else f"between {lo} and {hi}"
-        raise ValueError(f"{name}={value!r} must be {rng}; choose a value in that range.")
-
-
-def _check_num(
-    name: str,
-    value: Any,
-    *,
-    lo: float | None = None,
-    hi: float | None = None,
-    strict: bool = False,
-) -> None:
-    if not _is_real(value) or not math.isfinite(float(value)):
-        raise ValueError(f"{name}={value!r} must be a finite number.")
-    if lo is not None and (value <= lo if strict else value < lo):
-        op = ">" if strict else ">="
-        raise ValueError(f"{name}={value!r} must be {op} {lo:g}; pass a value {op} {lo:g}.")
-    if hi is not None and value > hi:
-        raise ValueError(f"{name}={value!r} must be <= {hi:g}; pass a value <= {hi:g}.")
-
-
-def _check_range(name: str, value: Any, *, lo: float, strict: bool = False) -> None:
-    if not isinstance(value, tuple | list) or len(value) != 2:
-        raise ValueError(f"{name}={value!r} must be a (low, high) pair of numbers.")
-    for v in value:
-        _check_num(name, v, lo=lo, strict=strict)
-    if value[0] > value[1]:
-        raise ValueError(
-            f"{name}={tuple(value)!r} has low > high; pass (low, high) with low <= high."
-        )
+# Old private names, still imported by modules being edited elsewhere; to be removed.
+_check_int, _check_num, _check_range, _py = check_int, check_number, check_pair, to_jsonable

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neuroattn.datasets.synthetic.ieeg import _check_int, _check_num
+from neuroattn._validation import check_int, check_number
 from neuroattn.datasets.synthetic.visual_search import PALETTE, SHAPES, _shape_masks
 
 __all__ = ["COLOURS", "LABELS", "PREDICATES", "SHAPES", "TBShapes", "TBShapesConfig",
@@ -148,13 +148,13 @@ class TBShapesConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the problem and the fix if a parameter is bad."""
-        _check_int("n_individuals", self.n_individuals, 2)
-        _check_int("n_twin_pairs", self.n_twin_pairs, 0)
+        check_int("n_individuals", self.n_individuals, 2)
+        check_int("n_twin_pairs", self.n_twin_pairs, 0)
         if 2 * self.n_twin_pairs > self.n_individuals:
             raise ValueError(f"n_twin_pairs={self.n_twin_pairs} needs {2 * self.n_twin_pairs} "
                              f"of the n_individuals={self.n_individuals}; use n_twin_pairs <= "
                              f"{self.n_individuals // 2}.")
-        _check_int("n_novel", self.n_novel, 0)
+        check_int("n_novel", self.n_novel, 0)
         n_looks = self.n_individuals - self.n_twin_pairs + self.n_novel
         n_combos = len(SHAPES) * len(COLOURS) * 2
         if n_looks > n_combos:
@@ -162,8 +162,8 @@ class TBShapesConfig:
                              f"shape x colour x size combinations exist; use fewer "
                              f"individuals or novel individuals.")
         for name in ("n_train", "n_test_known", "n_test_novel"):
-            _check_int(name, getattr(self, name), 0)
-        _check_int("image_size", self.image_size, 24, 512)
+            check_int(name, getattr(self, name), 0)
+        check_int("image_size", self.image_size, 24, 512)
         lo, hi = self.objects_per_scene if len(self.objects_per_scene) == 2 else (0, -1)
         if not (isinstance(lo, int) and isinstance(hi, int) and 2 <= lo <= hi <= 4):
             raise ValueError(f"objects_per_scene={self.objects_per_scene} must be (lo, hi) "
@@ -171,12 +171,12 @@ class TBShapesConfig:
         if self.n_novel and self.n_test_novel and self.n_novel < lo:
             raise ValueError(f"n_novel={self.n_novel} is fewer than the {lo} objects a scene "
                              f"needs; use n_novel >= {lo} or n_test_novel=0.")
-        _check_int("n_friends", self.n_friends, 0, self.n_individuals - 1)
-        _check_num("near_distance", self.near_distance, lo=0.0, hi=1.5, strict=True)
-        _check_num("size_jitter", self.size_jitter, lo=0.0, hi=0.3)
-        _check_num("colour_jitter", self.colour_jitter, lo=0.0, hi=0.5)
-        _check_num("pixel_noise", self.pixel_noise, lo=0.0, hi=0.5)
-        _check_int("seed", self.seed, 0)
+        check_int("n_friends", self.n_friends, 0, self.n_individuals - 1)
+        check_number("near_distance", self.near_distance, lo=0.0, hi=1.5, strict=True)
+        check_number("size_jitter", self.size_jitter, lo=0.0, hi=0.3)
+        check_number("colour_jitter", self.colour_jitter, lo=0.0, hi=0.5)
+        check_number("pixel_noise", self.pixel_noise, lo=0.0, hi=0.5)
+        check_int("seed", self.seed, 0)
 
 
 @dataclass(frozen=True)
