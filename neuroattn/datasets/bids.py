@@ -53,7 +53,7 @@ from neuroattn.datasets.edf import (
     raw_to_store,
     surface_mne_warnings,
 )
-from neuroattn.datasets.prepare import _check_destination, warn_conversion
+from neuroattn.datasets.prepare import check_destination, warn_conversion
 from neuroattn.errors import FormatError, InputNotFoundError, ParameterError
 
 #: Extensions of iEEG data files allowed by BIDS.
@@ -321,7 +321,7 @@ def convert_bids_ieeg(
     ValueError: ... is not a BIDS data set root...
     """
     with use_log_level(verbose):
-        _check_destination(dst, overwrite, bids_root)
+        check_destination(dst, overwrite, bids_root)
         bids_path = find_bids_ieeg(bids_root, subject=subject, session=session, task=task,
                                    run=run, acquisition=acquisition)
         logger.info("reading %s", bids_path.fpath)

@@ -63,7 +63,7 @@ import numpy as np
 import xarray as xr
 
 from neuroattn._logging import Verbose, logger, use_log_level
-from neuroattn.datasets.prepare import _check_destination
+from neuroattn.datasets.prepare import check_destination
 from neuroattn.errors import FormatError, InputNotFoundError
 from neuroattn.store import fixations_from_table, write_store
 
@@ -373,6 +373,6 @@ def convert_cocosearch18(
     ('cup', 0.25)
     """
     with use_log_level(verbose):
-        dst = _check_destination(dst, overwrite, src)
+        dst = check_destination(dst, overwrite, src)
         ds = read_cocosearch18(src, drop_initial=drop_initial)
         return write_store(ds, dst, kind="fixations", overwrite=overwrite)

@@ -50,7 +50,7 @@ import numpy as np
 
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.datasets.prepare import (
-    _check_destination,
+    check_destination,
     select_channels,
     warn_conversion,
     write_ieeg_stream,
@@ -270,12 +270,12 @@ def raw_to_store(
     """
     import mne
 
-    from neuroattn.store.mne_io import _frames
+    from neuroattn.store.mne_io import coordinate_frames
 
     with use_log_level(verbose):
         if not isinstance(raw, mne.io.BaseRaw):
             raise TypeError(f"raw_to_store needs an mne.io.Raw, got {type(raw).__name__}.")
-        dst = _check_destination(dst, overwrite, *(raw.filenames or ()))
+        dst = check_destination(dst, overwrite, *(raw.filenames or ()))
         types = raw.get_channel_types()
         data_idx = [i for i, t in enumerate(types) if t in DATA_CH_TYPES]
         dropped = [f"{raw.ch_names[i]} ({types[i]})" for i in range(len(types))
@@ -312,7 +312,7 @@ def raw_to_store(
         extra: dict[str, Any] = {
             "units": "V",
             "first_samp": int(raw.first_samp),
-            "coord_frame": _frames().get(frames.pop(), "unknown") if len(frames) == 1
+            "coord_frame": coordinate_frames().get(frames.pop(), "unknown") if len(frames) == 1
             else "mixed",
         }
         if raw.info["meas_date"] is not None:
@@ -415,7 +415,7 @@ def convert_edf(
         src = Path(src)
         if not src.exists():
             raise InputNotFoundError(f"{src} does not exist; check the path to the recording.")
-        _check_destination(dst, overwrite, src)
+        check_destination(dst, overwrite, src)
         raw, texts = _read_raw(src)
         extra = check_complete(raw, src, allow_truncated=allow_truncated)
         surface_mne_warnings(texts, src, skip=(MNE_SIZE_MISMATCH,) if extra else ())

@@ -67,7 +67,7 @@ import numpy as np
 import xarray as xr
 
 from neuroattn._logging import Verbose, logger, use_log_level
-from neuroattn.datasets.prepare import _check_destination
+from neuroattn.datasets.prepare import check_destination
 from neuroattn.errors import InputNotFoundError
 from neuroattn.store import fixations_from_table, write_store
 
@@ -499,7 +499,7 @@ def convert_eyelink(
     ('P7', 1000.0)
     """
     with use_log_level(verbose):
-        dst = _check_destination(dst, overwrite, src)
+        dst = check_destination(dst, overwrite, src)
         rec = read_eyelink(src, subject=subject, image=image, eye=eye, trial_start=trial_start,
                            trial_end=trial_end, onset_message=onset_message)
         return write_store(rec.fixations, dst, kind="fixations", overwrite=overwrite)

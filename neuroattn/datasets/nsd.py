@@ -580,11 +580,11 @@ class AlgonautsSubject:
         """
         import dask.array as da
 
-        from neuroattn.datasets.prepare import _check_destination
+        from neuroattn.datasets.prepare import check_destination
         from neuroattn.store import fmri_from_array, write_store
 
         with use_log_level(verbose):
-            dst = _check_destination(path, overwrite, self.path)
+            dst = check_destination(path, overwrite, self.path)
             split = _check_split(split)
             hemis = _hemis(hemi)
             stimulus = self.image_ids(split)

@@ -325,12 +325,12 @@ def select_channels(
     return index
 
 
-def _check_destination(dst: str | os.PathLike, overwrite: bool, *sources: Any) -> Path:
+def check_destination(dst: str | os.PathLike, overwrite: bool, *sources: Any) -> Path:
     """Fail early (before reading any data) on an existing or clashing destination."""
     dst = Path(dst)
     for src in sources:
         if src is not None and Path(src).resolve() == dst.resolve():
-            raise ValueError(f"The destination {dst} is the source; write to a new path.")
+            raise ParameterError(f"The destination {dst} is the source; write to a new path.")
     if dst.exists() and not overwrite:
         raise DestinationExistsError(
             f"{dst} already exists; pass overwrite=True (CLI: --overwrite) to replace it.")
@@ -481,7 +481,7 @@ def resample_store(
     from neuroattn.store import open_store
 
     with use_log_level(verbose):
-        dst = _check_destination(dst, overwrite, src)
+        dst = check_destination(dst, overwrite, src)
         ds = open_store(src, kind="ieeg", check="quick", chunks=None)
         sfreq_in = float(ds.attrs["sfreq"])
         signal = ds["signal"]

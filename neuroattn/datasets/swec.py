@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from neuroattn._logging import Verbose, logger, use_log_level
-from neuroattn.datasets.prepare import _check_destination, select_channels, write_ieeg_stream
+from neuroattn.datasets.prepare import check_destination, select_channels, write_ieeg_stream
 from neuroattn.errors import FormatError, InputNotFoundError
 
 #: Chunk length of the real files (3 minutes); also the read unit of unchunked files.
@@ -443,7 +443,7 @@ def convert_swec(
     ['ch0', 'ch1', 'ch2']
     """
     with use_log_level(verbose):
-        dst = _check_destination(dst, overwrite, src_h5)
+        dst = check_destination(dst, overwrite, src_h5)
         file, path = _open(src_h5)
         with file:
             info, dset = _inspect(file, path)

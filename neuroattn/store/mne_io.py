@@ -32,7 +32,14 @@ _UNIT_SCALE = {"V": 1.0, "mV": 1e-3, "uV": 1e-6, "µV": 1e-6, "μV": 1e-6, "nV":
                "a.u.": 1.0}
 
 
-def _frames() -> dict[int, str]:
+def coordinate_frames() -> dict[int, str]:
+    """MNE's coordinate-frame codes and their names (``"head"``, ``"mri"``, ...).
+
+    Examples
+    --------
+    >>> coordinate_frames()[4]
+    'head'
+    """
     from mne.io.constants import FIFF
 
     return {int(v): k.removeprefix("FIFFV_COORD_").lower()
@@ -68,7 +75,8 @@ def from_mne_raw(raw: Any, *, dtype: str | None = None, **attrs: Any) -> xr.Data
     meas_date = raw.info["meas_date"]
     extra: dict[str, Any] = {
         "first_samp": int(raw.first_samp),
-        "coord_frame": _frames().get(int(frames.pop()), "unknown") if len(frames) == 1 else "mixed",
+        "coord_frame": (coordinate_frames().get(int(frames.pop()), "unknown")
+                        if len(frames) == 1 else "mixed"),
     }
     if meas_date is not None:
         extra["meas_date"] = meas_date.isoformat()
@@ -108,7 +116,7 @@ def to_mne_raw(ds: xr.Dataset, *, verbose: bool | str | None = False) -> Any:
     names = [str(c) for c in ds["channel"].values]
     types = [str(t) for t in ds["ch_type"].values]
     info = mne.create_info(names, sfreq, types)
-    frame_codes = {name: code for code, name in _frames().items()}
+    frame_codes = {name: code for code, name in coordinate_frames().items()}
     frame = frame_codes.get(ds.attrs.get("coord_frame", "head"))
     if all(c in ds.coords for c in ("x", "y", "z")):
         pos = np.stack([ds[c].values for c in ("x", "y", "z")], axis=1)
