@@ -1,10 +1,11 @@
-"""OAT against the scanpath baselines and human-human agreement on held-out visual-search trials.
+"""OAT between the scanpath baselines and the generating policy (the oracle) on held-out trials.
 
 Trains OAT (the object-level attention transformer) on the synthetic visual
 search benchmark, whose "humans" follow a known colour-guided policy, then
-scores its greedy and sampled scanpaths, the four baselines and the humans
-against each other on the held-out test trials with the shared metrics of
-:mod:`neuroattn.gaze.metrics`:
+scores its greedy and sampled scanpaths, the four baselines, the policy
+oracle (the generating policy itself: its most likely path, its step-wise
+arg-max path and samples from it) and the humans against each other on the
+held-out test trials with the shared metrics of :mod:`neuroattn.gaze.metrics`:
 
 * sequence score (Needleman-Wunsch on object indices, match 1, gap 0, divided
   by the longer path; each path against every human, humans without
@@ -13,15 +14,24 @@ against each other on the held-out test trials with the shared metrics of
   pixel centres, against every human, averaged;
 * OAT's behavioural measures (target found, length, search, refixation and
   revisit fractions) and their delta to the humans;
-* EOS after target: the share of paths that stop right after the target.
+* EOS after target: the share of paths that stop right after the target;
+* the ceiling: where OAT lies between the best baseline (0) and the oracle (1)
+  (:func:`~neuroattn.gaze.oat.evaluation.gap_closed`), for the sequence score
+  (greedy OAT against the oracle's step-wise arg-max, which is what greedy
+  decoding of a perfectly learned policy gives, and against its most likely
+  path; sampled OAT against the oracle's samples) and for the behavioural
+  delta (sampled OAT against the oracle's samples; a deterministic path never
+  refixates or revisits, so even the oracle's greedy paths have a large delta).
 
     python analyses/scanpath_oat.py --out analyses/results/scanpath_oat
     python analyses/scanpath_oat.py --seed 3 --epochs 40 --out /tmp/oat
 
-Writes ``metrics.png`` (the table as bars), ``scanpaths.png`` (human, OAT and
-the best baseline's paths drawn over three test displays) and
-``scanpath_oat.json`` (every number, with seed, configs and timings), and
-prints a Markdown table.
+Training runs on one torch thread by default (``--threads``), as in
+``tests/gaze/oat/test_learning.py``, so that the trained model is the test's.
+Writes ``metrics.png`` (the table as bars), ``scanpaths.png`` (human, OAT, the
+oracle's most likely and the best baseline's paths drawn over three test
+displays) and ``scanpath_oat.json`` (every number, with seed, configs and
+timings), and prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from neuroattn._atomic import atomic_path  # noqa: E402
 from neuroattn.datasets.synthetic import make_visual_search  # noqa: E402
@@ -44,6 +55,8 @@ from neuroattn.gaze.metrics import edit_distances, multimatch_batch  # noqa: E40
 from neuroattn.gaze.oat import (  # noqa: E402
     BASELINES,
     OAT,
+    PolicyOracle,
+    gap_closed,
     human_agreement,
     make_baseline,
     scanpath_report,
@@ -64,6 +77,8 @@ OAT_CONFIG = {"n_rows": 4, "n_cols": 6, "d_model": 64, "n_heads": 4, "n_encoder_
 """A small OAT (the learning test's); the paper's is d 512, 4 + 4 layers."""
 TRAIN_CONFIG = {"batch_size": 24, "lr": 2e-3, "patience": 6, "val_method": "sample",
                 "val_samples": 3, "progress": False}
+ORACLE_MOST_LIKELY = "oracle: most likely path"
+ORACLE_GREEDY = "oracle: step-wise arg-max"
 
 
 def _model_pairs(paths, trials):
@@ -148,8 +163,8 @@ def plot_metrics(table: dict[str, dict[str, float]], path: Path) -> None:
     panels = (("sequence_score", "sequence score (↑)"), ("mm_position", "MultiMatch position (↑)"),
               ("mm_direction", "MultiMatch direction (↑)"), ("delta", "behavioural delta (↓)"))
     names = list(table)
-    colors = ["0.35" if n == "humans" else ("tab:blue" if n.startswith("OAT") else "tab:orange")
-              for n in names]
+    colors = ["0.35" if n == "humans" else "tab:blue" if n.startswith("OAT")
+              else "tab:green" if n.startswith("oracle") else "tab:orange" for n in names]
     fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.6))
     for ax, (key, title) in zip(axes, panels, strict=True):
         values = [table[n][key] for n in names]
@@ -161,8 +176,8 @@ def plot_metrics(table: dict[str, dict[str, float]], path: Path) -> None:
         ax.set_xlim(0, max(values) * 1.25 + 1e-9)
         if ax is not axes[0]:
             ax.set_yticklabels([])
-    fig.suptitle("Held-out visual-search trials: OAT, baselines and human-human agreement "
-                 "(grey: humans vs the other humans)", fontsize=10)
+    fig.suptitle("Held-out visual-search trials: OAT (blue), baselines (orange), the generating "
+                 "policy (green) and the humans vs the other humans (grey)", fontsize=10)
     fig.tight_layout()
     _save(fig, path)
 
@@ -201,15 +216,39 @@ def plot_scanpaths(trials, drawn: dict[str, list], images: list[int], path: Path
     _save(fig, path)
 
 
+def ceiling(table: dict[str, dict[str, float]], baselines: list[str], samples: int,
+            ) -> dict[str, dict[str, float]]:
+    """OAT's place between the best baseline and the oracle, per comparison."""
+    sampled = f"(sampled x{samples})"
+    best_ss = max(table[n]["sequence_score"] for n in baselines)
+    best_delta = min(table[n]["delta"] for n in baselines)
+    rows = {
+        "sequence_score, greedy OAT vs the oracle's step-wise arg-max":
+            ("OAT (greedy)", ORACLE_GREEDY, "sequence_score", best_ss),
+        "sequence_score, greedy OAT vs the oracle's most likely path":
+            ("OAT (greedy)", ORACLE_MOST_LIKELY, "sequence_score", best_ss),
+        "sequence_score, sampled OAT vs the oracle's samples":
+            (f"OAT {sampled}", f"oracle {sampled}", "sequence_score", best_ss),
+        "delta, sampled OAT vs the oracle's samples":
+            (f"OAT {sampled}", f"oracle {sampled}", "delta", best_delta),
+    }
+    return {name: {"best_baseline": base, "oat": table[oat][key], "oracle": table[orc][key],
+                   "gap_closed": gap_closed(table[oat][key], base, table[orc][key])}
+            for name, (oat, orc, key, base) in rows.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=0, help="data and model seed")
     parser.add_argument("--epochs", type=int, default=20, help="most training epochs")
     parser.add_argument("--samples", type=int, default=10, help="sampled OAT paths per trial")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (1: the learning test's trajectory)")
     parser.add_argument("--out", default="analyses/results/scanpath_oat")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(args.threads)
 
     start = time.perf_counter()
     set_seed(args.seed)
@@ -240,11 +279,23 @@ def main() -> None:
         paths = baseline.generate(test, method="sample", n_samples=args.samples, seed=args.seed)
         baseline_paths[name] = paths
         table[f"{name} (sampled x{args.samples})"] = score(paths, test)
+    oracle = PolicyOracle()
+    t_oracle = time.perf_counter()
+    most_likely = oracle.generate(test)
+    table[ORACLE_MOST_LIKELY] = score(most_likely, test)
+    table[ORACLE_GREEDY] = score(oracle.generate(test, method="greedy"), test)
+    table[f"oracle (sampled x{args.samples})"] = score(
+        oracle.generate(test, method="sample", n_samples=args.samples, seed=args.seed), test)
+    timings["oracle"] = time.perf_counter() - t_oracle
+    drawn[ORACLE_MOST_LIKELY] = [p[0] for p in most_likely]
     table["humans"] = score_humans(test)
+    baseline_rows = [f"{n} (sampled x{args.samples})" for n in BASELINES]
     best = max(BASELINES, key=lambda n: table[f"{n} (sampled x{args.samples})"]
                ["sequence_score"])
     drawn[f"best baseline: {best}"] = [p[0] for p in baseline_paths[best]]
-    timings["scoring"] = time.perf_counter() - t - timings["generate_oat"]
+    timings["scoring"] = (time.perf_counter() - t - timings["generate_oat"]
+                          - timings["oracle"])
+    place = ceiling(table, baseline_rows, args.samples)
 
     t = time.perf_counter()
     images = list(range(min(N_EXAMPLES, len(test))))
@@ -269,8 +320,14 @@ def main() -> None:
                           f"{FIXATION_S} s per fixation, no grouping, same pairing",
             "delta": "mean over correct, length, search, refix, revisit of "
                      "|model - human| / human",
+            "oracle": "the generating policy itself (PolicyOracle): most likely complete path "
+                      "(exact search), arg-max at every step, and independent samples",
+            "ceiling": "gap_closed = (OAT - best baseline) / (oracle - best baseline); best "
+                       "baseline: highest sequence score / lowest delta among the sampled "
+                       "baselines",
         },
-        "table": table, "best_baseline": best, "example_trials": images, "seconds": timings,
+        "table": table, "best_baseline": best, "ceiling": place, "example_trials": images,
+        "threads": args.threads, "seconds": timings,
     }
     with atomic_path(out / "scanpath_oat.json") as tmp:
         tmp.write_text(json.dumps(result, indent=2, default=float))
@@ -279,6 +336,10 @@ def main() -> None:
     print("|---|" + "---|" * len(COLUMNS))
     for name, row in table.items():
         print(f"| {name} | " + " | ".join(f"{row[k]:.3f}" for k in COLUMNS) + " |")
+    print("\n| comparison | best baseline | OAT | oracle | gap closed |\n|---|---|---|---|---|")
+    for name, row in place.items():
+        print(f"| {name} | {row['best_baseline']:.3f} | {row['oat']:.3f} | {row['oracle']:.3f} "
+              f"| {row['gap_closed']:.2f} |")
     print(f"\nwrote {out}/ in {timings['total']:.0f} s")
 
 

@@ -10,9 +10,11 @@
   on the behavioural delta;
 * :mod:`~neuroattn.gaze.oat.inference` — greedy and sampled scanpaths;
 * :mod:`~neuroattn.gaze.oat.baselines` — random, centre-bias, nearest-first
-  and target-similarity, with the same ``generate`` interface;
+  and target-similarity, with the same ``generate`` interface, and the
+  policy oracle (the synthetic benchmark's generating policy, the ceiling);
 * :mod:`~neuroattn.gaze.oat.evaluation` — sequence score against humans,
-  human-human agreement, behaviour, delta, EOS-after-target.
+  human-human agreement, behaviour, delta, EOS-after-target, and the share
+  of the gap from the best baseline to the ceiling that a model closes.
 
 Examples
 --------
@@ -32,6 +34,7 @@ from neuroattn.gaze.oat.baselines import (
     BASELINES,
     CentreBiasBaseline,
     NearestFirstBaseline,
+    PolicyOracle,
     RandomBaseline,
     ScanpathBaseline,
     TargetSimilarityBaseline,
@@ -46,6 +49,7 @@ from neuroattn.gaze.oat.data import (
 )
 from neuroattn.gaze.oat.evaluation import (
     eos_after_target_rate,
+    gap_closed,
     human_agreement,
     human_behaviour,
     scanpath_report,
@@ -61,9 +65,10 @@ from neuroattn.gaze.oat.training import OATTrainingResult, teacher_forced_loss, 
 
 __all__ = [
     "BASELINES", "OAT", "CentreBiasBaseline", "NearestFirstBaseline", "OATConfig", "OATInputs",
-    "OATMemory", "OATTrainingResult", "ObjectPositionalEncoding", "PatchCNN", "RandomBaseline",
-    "ScanpathBaseline", "SearchTrials", "TargetSimilarityBaseline", "as_search_trials",
-    "eos_after_target_rate", "fit_position_table", "gaussian_similarity", "generate_scanpaths",
-    "human_agreement", "human_behaviour", "make_baseline", "scanpath_report", "scanpath_tokens",
-    "teacher_forced_loss", "train_oat", "vocabulary",
+    "OATMemory", "OATTrainingResult", "ObjectPositionalEncoding", "PatchCNN", "PolicyOracle",
+    "RandomBaseline", "ScanpathBaseline", "SearchTrials", "TargetSimilarityBaseline",
+    "as_search_trials", "eos_after_target_rate", "fit_position_table", "gap_closed",
+    "gaussian_similarity", "generate_scanpaths", "human_agreement", "human_behaviour",
+    "make_baseline", "scanpath_report", "scanpath_tokens", "teacher_forced_loss", "train_oat",
+    "vocabulary",
 ]

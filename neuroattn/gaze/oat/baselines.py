@@ -35,6 +35,12 @@ and OAT, or when its length budget is used up:
 ``fit`` needs trials with human scanpaths (the training split); it
 stores only the length distribution and ``σ``.
 
+:class:`PolicyOracle` is not a baseline but the ceiling: on the synthetic
+benchmark it produces paths from the very policy that generated the "human"
+scanpaths (:mod:`neuroattn.datasets.synthetic.visual_search`), so it needs
+those trials rather than :class:`~neuroattn.gaze.oat.data.SearchTrials`. It
+learns nothing and is not in :data:`BASELINES`.
+
 Examples
 --------
 >>> from neuroattn.datasets.synthetic.visual_search import make_visual_search
@@ -52,13 +58,15 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from neuroattn.datasets.synthetic.visual_search import PolicyError, VisualSearchTrials
 from neuroattn.gaze.oat.data import SearchTrials, as_search_trials
 from neuroattn.gaze.oat.inference import _check_generation_args
 
-__all__ = ["BASELINES", "CentreBiasBaseline", "NearestFirstBaseline", "RandomBaseline",
-           "ScanpathBaseline", "TargetSimilarityBaseline", "make_baseline"]
+__all__ = ["BASELINES", "CentreBiasBaseline", "NearestFirstBaseline", "PolicyOracle",
+           "RandomBaseline", "ScanpathBaseline", "TargetSimilarityBaseline", "make_baseline"]
 
 Length = Literal["human", "target"]
+OracleMethod = Literal["most_likely", "greedy", "sample"]
 
 
 class ScanpathBaseline(ABC):
@@ -99,7 +107,7 @@ class ScanpathBaseline(ABC):
         self._fit_extra(trials)
         return self
 
-    def _fit_extra(self, trials: SearchTrials) -> None:
+    def _fit_extra(self, trials: SearchTrials) -> None:  # noqa: B027 (optional hook)
         """Hook for subclasses that learn more than the lengths."""
 
     def _check_fitted(self) -> None:
@@ -227,7 +235,7 @@ class CentreBiasBaseline(ScanpathBaseline):
         self.sigma = sigma
         self.sigma_: float | None = sigma
 
-    def _fit_extra(self, trials: SearchTrials) -> None:
+    def _fit_extra(self, trials: SearchTrials) -> None:  # noqa: B027 (optional hook)
         if self.sigma is not None:
             return
         n_rows, n_cols = trials.grid_shape
@@ -303,6 +311,97 @@ def _pixel_dissimilarity(trials: SearchTrials) -> np.ndarray:
                 - trials.target_patches[i][None].astype(np.float64)) / scale
         out[i] = (diff**2).mean(axis=(1, 2, 3))
     return out
+
+
+class PolicyOracle:
+    """The generating policy of the synthetic visual search as a scanpath model: the ceiling.
+
+    The simulated subjects' scanpaths are draws from a known stochastic
+    policy; this model reads that policy off the trials
+    (:class:`~neuroattn.datasets.synthetic.visual_search.VisualSearchTrials`)
+    instead of learning it. Three ways to turn it into paths
+    (``generate(method=...)``):
+
+    * ``"most_likely"`` — the exact most likely complete path
+      (:meth:`~neuroattn.datasets.synthetic.visual_search.VisualSearchTrials.most_likely_path`);
+    * ``"greedy"`` — the arg-max of the policy at every step, i.e. what greedy
+      decoding of a model that had learned the policy perfectly produces
+      (:meth:`~neuroattn.datasets.synthetic.visual_search.VisualSearchTrials.greedy_path`);
+    * ``"sample"`` — independent draws, i.e. new simulated subjects
+      (:meth:`~neuroattn.datasets.synthetic.visual_search.VisualSearchTrials.sample_paths`).
+
+    ``generate`` has the signature of the baselines' (``method`` aside); every
+    path ends (at the target or at the length cap), so ``ended`` is all ``True``.
+
+    Examples
+    --------
+    >>> from neuroattn.datasets.synthetic.visual_search import make_visual_search
+    >>> from neuroattn.gaze.oat.baselines import PolicyOracle
+    >>> test = make_visual_search(n_train=2, n_val=1, n_test=3).test
+    >>> best = PolicyOracle().generate(test)
+    >>> all(test.path_log_likelihood(i, best[i][0]) >= test.path_log_likelihood(i, h)
+    ...     for i in range(len(test)) for h in test.scanpaths[i])
+    True
+    >>> [len(ps) for ps in PolicyOracle().generate(test, method="sample", n_samples=4)]
+    [4, 4, 4]
+    """
+
+    name: ClassVar[str] = "oracle"
+
+    def __repr__(self) -> str:
+        return "PolicyOracle()"
+
+    def generate(self, trials: VisualSearchTrials, *, method: OracleMethod = "most_likely",
+                 n_samples: int = 1, max_len: int | None = None, seed: int = 0,
+                 return_ended: bool = False,
+                 ) -> list[list[list[int]]] | tuple[list[list[list[int]]], np.ndarray]:
+        """The policy's scanpaths for every trial: ``paths[i][s]``.
+
+        Parameters
+        ----------
+        trials : VisualSearchTrials
+            A split of :func:`~neuroattn.datasets.synthetic.visual_search.make_visual_search`
+            (it carries the policy).
+        method : {"most_likely", "greedy", "sample"}
+            See the class docstring; the first two are deterministic
+            (``n_samples`` must be 1).
+        n_samples : int
+            Paths per trial.
+        max_len : int or None
+            Longest path; ``None`` is the policy's own ``max_length``, and a
+            larger value is capped at it.
+        seed : int
+            Seed of ``method="sample"`` (one stream over all trials).
+        return_ended : bool
+            Also return the ``(n_trials, n_samples)`` all-``True`` ``ended`` array.
+
+        Raises
+        ------
+        PolicyError
+            If ``trials`` do not carry the generating policy or an argument is bad.
+        """
+        if method not in ("most_likely", "greedy", "sample"):
+            raise PolicyError(f"method={method!r} is unknown for the policy oracle; use "
+                              "'most_likely', 'greedy' or 'sample'.")
+        _check_generation_args("sample" if method == "sample" else "greedy", n_samples, max_len)
+        if not isinstance(trials, VisualSearchTrials):
+            raise PolicyError(
+                f"the policy oracle needs the trials of make_visual_search (a "
+                f"VisualSearchTrials split such as data.test), which carry the generating "
+                f"policy; got {type(trials).__name__}. Real human data have no known policy.")
+        limit = trials.config.max_length if max_len is None else min(int(max_len),
+                                                                     trials.config.max_length)
+        rng = np.random.default_rng(seed)
+        paths = []
+        for i in range(len(trials)):
+            if method == "sample":
+                paths.append(trials.sample_paths(i, n_samples, seed=rng, max_length=limit))
+            elif method == "greedy":
+                paths.append([trials.greedy_path(i, max_length=limit)])
+            else:
+                paths.append([trials.most_likely_path(i, max_length=limit)])
+        ended = np.ones((len(trials), n_samples), dtype=bool)
+        return (paths, ended) if return_ended else paths
 
 
 BASELINES: dict[str, type[ScanpathBaseline]] = {

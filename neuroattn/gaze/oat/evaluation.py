@@ -12,6 +12,8 @@
 * **EOS after target**: the fraction of predicted paths whose first
   fixation on the target is their last one and that ended with EOS (the
   model pointed at the target token right after fixating the target).
+* **Gap closed** (:func:`gap_closed`): where a model's score lies between
+  the best baseline (0) and a ceiling such as the generating policy (1).
 
 Examples
 --------
@@ -38,7 +40,8 @@ from neuroattn.gaze.metrics.behavioural import (
 from neuroattn.gaze.metrics.sequence import sequence_score_vs_humans
 from neuroattn.gaze.oat.data import as_search_trials
 
-__all__ = ["eos_after_target_rate", "human_agreement", "human_behaviour", "scanpath_report"]
+__all__ = ["eos_after_target_rate", "gap_closed", "human_agreement", "human_behaviour",
+           "scanpath_report"]
 
 
 def _check_predicted(predicted: Sequence[Sequence[Sequence[int]]], n_trials: int) -> None:
@@ -147,3 +150,33 @@ def scanpath_report(predicted: Sequence[Sequence[Sequence[int]]], trials: Any, *
     report.update({k: model[k] for k in BEHAVIOUR_KEYS})
     report.update({f"human_{k}": human[k] for k in BEHAVIOUR_KEYS})
     return report
+
+
+def gap_closed(model: float, baseline: float, ceiling: float) -> float:
+    """Share of the gap from ``baseline`` to ``ceiling`` that ``model`` closes.
+
+    ``(model - baseline) / (ceiling - baseline)``: 0 at the baseline, 1 at the
+    ceiling, negative below the baseline and above 1 past the ceiling. The
+    direction of "better" does not matter (it works for a score to maximise,
+    like the sequence score, and for one to minimise, like the delta).
+
+    Raises
+    ------
+    ValueError
+        If ``ceiling == baseline`` (no gap to close) or a value is not finite.
+
+    Examples
+    --------
+    >>> round(gap_closed(0.45, baseline=0.30, ceiling=0.50), 3)   # sequence score, higher better
+    0.75
+    >>> round(gap_closed(0.33, baseline=0.49, ceiling=0.03), 3)   # delta, lower better
+    0.348
+    """
+    values = np.array([model, baseline, ceiling], dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise ValueError(f"gap_closed needs finite numbers; got model={model!r}, "
+                         f"baseline={baseline!r}, ceiling={ceiling!r}.")
+    if ceiling == baseline:
+        raise ValueError(f"the ceiling equals the baseline ({baseline!r}): there is no gap to "
+                         "close; report the raw scores instead.")
+    return float((model - baseline) / (ceiling - baseline))

@@ -252,7 +252,7 @@ def train_oat(
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=PATH to resume from.")
     train, val = as_search_trials(train), as_search_trials(val)
-    train_paths, val_paths = _n_paths(train), _n_paths(val)
+    train_paths = _n_paths(train)
     longest = int(max(train.human_lengths().max(), val.human_lengths().max()))
     if longest > model.config.max_len:
         raise ValueError(f"the longest human scanpath has {longest} fixations but the model's "

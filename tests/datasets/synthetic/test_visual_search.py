@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 from scipy import stats
 
 from neuroattn.datasets.synthetic import VisualSearchConfig, make_visual_search
-from neuroattn.datasets.synthetic.visual_search import PALETTE, _shape_masks
+from neuroattn.datasets.synthetic.visual_search import PALETTE, PolicyError, _shape_masks
 
 # Small and deliberately unequal: a 3 x 5 grid of 12 x 10 patches, 2-5 subjects.
 SMALL = dict(n_rows=3, n_cols=5, patch_size=(12, 10), n_train=7, n_val=3, n_test=4,
@@ -162,7 +163,6 @@ def test_policy_probabilities_follow_the_formula(data):
     p = tr.policy_probabilities(i, [a, b])
     assert p.sum() == pytest.approx(1.0)
     assert p[b] == pytest.approx(cfg.p_refix)  # current object: refixation only
-    d_a = np.hypot(rows[a] - rows[b], cols[a] - cols[b])
     unvisited = np.ones(24, bool)
     unvisited[[a, b]] = False
     q = np.where(unvisited, cfg.beta_similarity * sim
@@ -196,6 +196,97 @@ def test_generator_samples_the_policy():
     seconds = [p[:2] for p in paths if len(p) > 1]
     refix = np.mean([a == b for a, b in seconds])
     assert refix == pytest.approx(0.2, abs=0.025)
+
+
+def test_generated_data_is_pinned():
+    """The scanpaths of a fixed config, written down: the policy oracle's additions (and any
+    later change) must not alter the data the cards report."""
+    assert make_visual_search(**SMALL, seed=5).test.scanpaths == [
+        [[7, 9, 8, 3, 2, 1, 5], [7, 9, 14, 13, 14, 14, 8, 3, 2, 5], [7, 8, 9, 9, 14, 13, 12, 5]],
+        [[1, 6], [12, 6], [1, 6]],
+        [[8, 9, 4, 9, 14, 13, 1, 5], [8, 8, 9, 4, 3, 2, 1, 1, 1, 5], [8, 9, 4, 3, 1, 5]],
+        [[12, 13], [8, 8, 13], [13]]]
+
+
+# Tiny instances on which every path can be enumerated: 2 x 2 and 2 x 3 grids, paths of at
+# most 4 fixations; the second policy refixates so often that the step-wise arg-max loops.
+TINY = dict(n_colours=2, n_shapes=2, n_held_out_targets=0, n_train=6, n_val=1, n_test=1,
+            n_subjects=2, max_length=4, seed=3)
+
+
+@pytest.mark.parametrize("grid, policy", [((2, 2), {}), ((2, 3), {}),
+                                          ((2, 2), dict(p_refix=0.5, p_revisit=0.0))])
+def test_most_likely_path_is_the_exact_maximum(grid, policy):
+    """Brute force over every sequence: likelihoods sum to 1, most_likely_path attains the max."""
+    tr = make_visual_search(n_rows=grid[0], n_cols=grid[1], **TINY, **policy).train
+    n, limit = grid[0] * grid[1], TINY["max_length"]
+    differs = 0
+    for i in range(len(tr)):
+        ll = {seq: tr.path_log_likelihood(i, list(seq)) for k in range(1, limit + 1)
+              for seq in itertools.product(range(n), repeat=k)}
+        assert sum(np.exp(v) for v in ll.values()) == pytest.approx(1.0, abs=1e-12)
+        best = tr.most_likely_path(i)
+        assert tr.path_log_likelihood(i, best) == max(ll.values())
+        # the step-wise arg-max, written out
+        greedy: list[int] = []
+        while len(greedy) < limit and tr.targets[i] not in greedy:
+            greedy.append(int(np.argmax(tr.policy_probabilities(i, greedy))))
+        assert tr.greedy_path(i) == greedy
+        differs += greedy != best
+        for path in tr.scanpaths[i]:  # the stored subjects are complete paths of the policy
+            assert np.isfinite(ll[tuple(path)])
+    if policy:  # refixation beats every new object, so the arg-max loops; the max does not
+        assert differs >= 3
+        assert all(tr.greedy_path(i) == [tr.greedy_path(i)[0]] * 4 for i in range(len(tr))
+                   if tr.greedy_path(i)[0] != tr.targets[i])
+
+
+def test_path_log_likelihood_of_impossible_paths(small):
+    tr = small.train
+    t = int(tr.targets[0])
+    other = 0 if t != 0 else 1
+    assert tr.path_log_likelihood(0, []) == -np.inf
+    assert tr.path_log_likelihood(0, [other]) == -np.inf  # stops short of the target
+    assert tr.path_log_likelihood(0, [t, other]) == -np.inf  # goes on past the target
+    assert tr.path_log_likelihood(0, [other] * 2, max_length=2) == pytest.approx(
+        np.log(tr.policy_probabilities(0, [])[other] * small.config.p_refix))
+    assert tr.path_log_likelihood(0, [other] * 3, max_length=2) == -np.inf  # too long
+    assert tr.most_likely_path(0, max_length=1) == [int(tr.policy_probabilities(0, []).argmax())]
+
+
+def test_sample_paths_draw_from_the_path_likelihood():
+    """4000 draws on a tiny instance: path frequencies match exp(path_log_likelihood)."""
+    tr = make_visual_search(n_rows=2, n_cols=2, **{**TINY, "max_length": 3},
+                            beta_similarity=1.0, beta_distance=0.5).train
+    before = [list(map(list, ps)) for ps in tr.scanpaths]
+    draws = tr.sample_paths(2, 4000, seed=7)
+    assert tr.scanpaths == before
+    assert draws[:5] == tr.sample_paths(2, 5, seed=7)
+    counts: dict[tuple[int, ...], int] = {}
+    for path in draws:
+        counts[tuple(path)] = counts.get(tuple(path), 0) + 1
+    paths = [seq for k in range(1, 4) for seq in itertools.product(range(4), repeat=k)
+             if np.isfinite(tr.path_log_likelihood(2, list(seq)))]
+    expected = np.array([np.exp(tr.path_log_likelihood(2, list(q))) for q in paths]) * 4000
+    observed = np.array([counts.get(q, 0) for q in paths])
+    assert observed.sum() == 4000
+    keep = expected > 5
+    chi2 = (((observed - expected) ** 2 / expected)[keep]).sum()
+    assert stats.chi2.sf(chi2, keep.sum() - 1) > 1e-3
+    assert all(len(p) <= 2 for p in tr.sample_paths(2, 50, seed=1, max_length=2))
+
+
+def test_policy_errors(small):
+    tr = small.train
+    with pytest.raises(PolicyError, match="outside"):
+        tr.path_log_likelihood(0, [99])
+    with pytest.raises(ValueError, match="positive integer"):
+        tr.most_likely_path(0, max_length=0)
+    with pytest.raises(PolicyError, match="n_samples"):
+        tr.sample_paths(0, 0)
+    i = next(i for i in range(len(tr)) if len(tr.most_likely_path(i)) > 1)
+    with pytest.raises(PolicyError, match="max_expansions"):
+        tr.most_likely_path(i, max_expansions=1)  # one state is the start only
 
 
 def test_ground_truth_is_json(data):

@@ -10,6 +10,7 @@ from neuroattn.gaze.metrics import behaviour_summary, behavioural_delta, sequenc
 from neuroattn.gaze.oat import (
     as_search_trials,
     eos_after_target_rate,
+    gap_closed,
     human_agreement,
     human_behaviour,
     scanpath_report,
@@ -65,3 +66,14 @@ def test_eos_after_target_rate():
         eos_after_target_rate(predicted, [2, 0])
     with pytest.raises(ValueError, match="no paths"):
         eos_after_target_rate([[[1]], []], [1, 1])
+
+
+def test_gap_closed():
+    assert gap_closed(0.5, baseline=0.3, ceiling=0.5) == pytest.approx(1.0)
+    assert gap_closed(0.3, baseline=0.3, ceiling=0.5) == 0.0
+    assert gap_closed(0.2, baseline=0.3, ceiling=0.5) == pytest.approx(-0.5)  # below baseline
+    assert gap_closed(0.6, baseline=0.5, ceiling=0.0) == pytest.approx(-0.2)  # lower is better
+    with pytest.raises(ValueError, match="no gap"):
+        gap_closed(0.4, baseline=0.4, ceiling=0.4)
+    with pytest.raises(ValueError, match="finite"):
+        gap_closed(float("nan"), baseline=0.3, ceiling=0.5)

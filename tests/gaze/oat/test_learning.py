@@ -1,4 +1,9 @@
-"""Learning test: OAT trained on the synthetic visual-search benchmark beats every baseline."""
+"""Learning test: OAT on the synthetic visual search lies between every baseline and the oracle.
+
+The oracle is the policy that generated the simulated subjects
+(:class:`~neuroattn.gaze.oat.PolicyOracle`): the ceiling a model of that
+policy can reach.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ from neuroattn.datasets.synthetic import make_visual_search
 from neuroattn.gaze.oat import (
     BASELINES,
     OAT,
+    PolicyOracle,
+    gap_closed,
     human_agreement,
     make_baseline,
     scanpath_report,
@@ -19,6 +26,12 @@ from neuroattn.gaze.oat import (
 
 SS_MARGIN = 0.1
 """OAT's greedy sequence score must exceed every baseline's best by this much."""
+DELTA_GAP = 0.3
+"""Share of the delta gap from the best baseline to the oracle's samples that sampled OAT must
+close (measured 0.58 and 0.51 with training seeds 0 and 1)."""
+ORACLE = {"greedy": (0.5126, 0.4569), "most_likely": (0.5049, 0.5464), "sample": (0.4627, 0.0251)}
+"""The oracle's (sequence score, delta) on these test trials, as the card reports them; the data
+and the sampling seed fix them, so they are checked to 1e-3."""
 
 
 def run_benchmark() -> dict:
@@ -29,7 +42,9 @@ def run_benchmark() -> dict:
     conjunctions. Sequence scores are against every human path of a trial
     (no self-comparison for the human-human oracle); the baselines get the
     better of their greedy and sampled (10 paths) scores, OAT's sequence
-    score is greedy and its delta from 10 sampled paths per trial.
+    score is greedy and its delta from 10 sampled paths per trial. The
+    oracle gives its most likely path, its step-wise arg-max path and 10
+    samples per trial.
     """
     torch.manual_seed(0)
     data = make_visual_search(n_train=1000, n_subjects=3, seed=0)
@@ -56,6 +71,10 @@ def run_benchmark() -> dict:
                                                  seed=1), data.test)]
         out["baselines"][name] = {"sequence_score": max(r["sequence_score"] for r in reports),
                                   "delta": min(r["delta"] for r in reports)}
+    oracle = PolicyOracle()
+    out["oracle"] = {method: scanpath_report(oracle.generate(data.test, method=method,
+                                                             n_samples=n, seed=1), data.test)
+                     for method, n in (("most_likely", 1), ("greedy", 1), ("sample", 10))}
     return out
 
 
@@ -70,36 +89,56 @@ def one_thread():
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_oat_beats_every_baseline_on_held_out_trials(one_thread):
-    """OAT beats every baseline on held-out trials (pass criteria of reference §6.1).
+def test_oat_lies_between_the_baselines_and_the_oracle(one_thread):
+    """OAT beats every baseline on held-out trials (reference §6.1) and stays below the oracle.
 
-    Measured here (1 CPU thread, seed 0; 151 s in all, 141 s of training:
-    18 epochs, early-stopped, best validation delta at epoch 11):
+    Measured here (1 CPU thread, seed 0; 517 s in all on a loaded 2-core
+    machine, 488 s of training: 20 epochs, best validation delta at epoch 19):
 
-    ===============  ==============  =====================
-    model            sequence score  behavioural delta
-    ===============  ==============  =====================
-    OAT greedy       0.456           0.60
-    OAT sampled      0.427           0.33
-    human-human      0.446           -
-    random           0.137           0.493
-    centre bias      0.199           0.617
-    nearest first    0.231           0.592
-    target sim.      0.307           0.573
-    ===============  ==============  =====================
+    ==========================  ==============  =================
+    model                       sequence score  behavioural delta
+    ==========================  ==============  =================
+    oracle step-wise arg-max    0.513           0.457
+    oracle most likely path     0.505           0.546
+    oracle sampled              0.463           0.025
+    OAT greedy                  0.486           0.558
+    OAT sampled                 0.435           0.222
+    human-human                 0.446           -
+    random                      0.137           0.493
+    centre bias                 0.199           0.617
+    nearest first               0.231           0.592
+    target sim.                 0.307           0.573
+    ==========================  ==============  =================
 
-    (baselines: the better of greedy and sampled.) OAT ends the path right
-    after the target in 95 % of the test trials greedily (98 % of the sampled
-    paths); the greedy failures are paths that loop on refixations until
-    ``max_len`` and never reach the target. Thresholds: greedy sequence score
-    >= best baseline + 0.1 (measured +0.149), EOS right after the target >= 0.9
-    greedily and sampled, sampled delta below the best baseline's (0.33 < 0.493).
-    A second training seed gave 0.443, 95 % / 97 %, 0.21.
+    (baselines: the better of greedy and sampled.) Greedy OAT closes 0.87 of
+    the sequence-score gap from the best baseline to the oracle's step-wise
+    arg-max (0.90 to its most likely path), sampled OAT 0.82 of the gap to
+    the oracle's samples and 0.58 of the delta gap. Greedy OAT's delta is
+    worse than random's: it refixates too often (0.17 against the subjects'
+    0.06) and almost never revisits; one deterministic path per trial does
+    not reproduce the subjects' refixations and revisits (the oracle's own
+    greedy path has a delta of 0.46). OAT ends the path right after the
+    target in 95 % of the test trials greedily (97 % of the sampled paths).
+    Training seed 1: greedy 0.473 (gap 0.81), sampled delta 0.256 (gap
+    0.51), EOS 95 % / 97 %.
+    (When OAT landed, the same code and seed 0 stopped early at epoch 18 and
+    gave 0.456 and 0.33; the cause of the change was not traced.)
+    Thresholds: greedy sequence score >= best baseline + 0.1 and <= the
+    oracle's step-wise arg-max, EOS right after the target >= 0.9
+    greedily and sampled, sampled delta between the oracle's and the best
+    baseline's, closing at least 0.3 of that gap.
     """
     res = run_benchmark()
     best_ss = max(b["sequence_score"] for b in res["baselines"].values())
     best_delta = min(b["delta"] for b in res["baselines"].values())
-    assert res["oat_greedy"]["sequence_score"] >= best_ss + SS_MARGIN, res
+    oracle = res["oracle"]
+    for method, (ss, delta) in ORACLE.items():
+        assert oracle[method]["sequence_score"] == pytest.approx(ss, abs=1e-3), method
+        assert oracle[method]["delta"] == pytest.approx(delta, abs=1e-3), method
+    greedy_ss = res["oat_greedy"]["sequence_score"]
+    assert best_ss + SS_MARGIN <= greedy_ss <= oracle["greedy"]["sequence_score"], res
     assert res["oat_greedy"]["eos_after_target"] >= 0.9, res
     assert res["oat_sample"]["eos_after_target"] >= 0.9, res
-    assert res["oat_sample"]["delta"] < best_delta, res
+    delta = res["oat_sample"]["delta"]
+    assert oracle["sample"]["delta"] < delta < best_delta, res
+    assert gap_closed(delta, best_delta, oracle["sample"]["delta"]) >= DELTA_GAP, res
