@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neuroattn._validation import check_int, check_number
-from neuroattn.datasets.synthetic.visual_search import _shape_masks
+from neuroattn.datasets.synthetic.visual_search import shape_masks
 
 __all__ = ["COLOURS", "SHAPES", "CaptionedScenes", "make_captioned_scenes"]
 
@@ -233,7 +233,7 @@ def make_captioned_scenes(
     rng = np.random.default_rng(seed)
     radius = object_radius * size
     diameter = int(np.ceil(2 * radius))
-    all_masks = _shape_masks((diameter, diameter), len(SHAPES))
+    all_masks = shape_masks((diameter, diameter), len(SHAPES))
     shape_ids = [SHAPES.index(s) for s in shapes]
     lit = np.array([COLOURS[c] for c in colours], dtype=bool)
     images = np.empty((n_scenes, 3, size, size), dtype=np.float32)

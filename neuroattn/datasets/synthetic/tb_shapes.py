@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neuroattn._validation import check_int, check_number
-from neuroattn.datasets.synthetic.visual_search import PALETTE, SHAPES, _shape_masks
+from neuroattn.datasets.synthetic.visual_search import PALETTE, SHAPES, shape_masks
 
 __all__ = ["COLOURS", "LABELS", "PREDICATES", "SHAPES", "TBShapes", "TBShapesConfig",
            "TBShapesScenes", "make_tb_shapes"]
@@ -466,7 +466,7 @@ def _scenes(cfg: TBShapesConfig, attributes: dict[str, np.ndarray], pool: np.nda
             side = max(int(np.ceil(d)) + 1, 3)
             ix, iy = int(np.floor(x0)), int(np.floor(y0))
             side = min(side, size - ix, size - iy)
-            mask = _shape_masks((side, side), len(SHAPES))[attributes["shape"][ind]]
+            mask = shape_masks((side, side), len(SHAPES))[attributes["shape"][ind]]
             rgb = palette[attributes["colour"][ind]] + cfg.colour_jitter * rng.standard_normal(3)
             patch = canvas[iy:iy + side, ix:ix + side]
             canvas[iy:iy + side, ix:ix + side] = patch + mask[..., None] * (rgb - patch)

@@ -94,7 +94,7 @@ from typing import Any
 import numpy as np
 
 from neuroattn._logging import logger
-from neuroattn.datasets.synthetic.ieeg import _check_int, _check_num, _py
+from neuroattn._validation import check_int, check_number, to_jsonable
 from neuroattn.errors import NeuroattnError
 
 __all__ = ["PALETTE", "SHAPES", "PolicyError", "VisualSearch", "VisualSearchConfig",
@@ -225,47 +225,47 @@ class VisualSearchConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the problem and the fix if a parameter is bad."""
-        _check_int("n_rows", self.n_rows, 1, 64)
-        _check_int("n_cols", self.n_cols, 1, 64)
+        check_int("n_rows", self.n_rows, 1, 64)
+        check_int("n_cols", self.n_cols, 1, 64)
         if self.n_cells < 2:
             raise ValueError(f"The grid {self.n_rows}x{self.n_cols} has fewer than 2 cells; "
                              "a search needs a target and at least one distractor.")
         if self.min_objects is not None:
-            _check_int("min_objects", self.min_objects, 2, self.n_cells)
-        _check_int("n_colours", self.n_colours, 1, len(PALETTE))
-        _check_int("n_shapes", self.n_shapes, 1, len(SHAPES))
+            check_int("min_objects", self.min_objects, 2, self.n_cells)
+        check_int("n_colours", self.n_colours, 1, len(PALETTE))
+        check_int("n_shapes", self.n_shapes, 1, len(SHAPES))
         if self.n_conjunctions < 2:
             raise ValueError("n_colours * n_shapes must be at least 2 so that the target's "
                              "conjunction can be unique; add a colour or a shape.")
         if not isinstance(self.patch_size, tuple) or len(self.patch_size) != 2:
             raise ValueError(f"patch_size={self.patch_size!r} must be a (height, width) pair.")
         for v in self.patch_size:
-            _check_int("patch_size", v, 8, 256)
-        _check_int("gap", self.gap, 0, 64)
-        _check_num("background", self.background, lo=0.0, hi=1.0)
-        _check_num("pixel_noise", self.pixel_noise, lo=0.0)
-        _check_num("colour_jitter", self.colour_jitter, lo=0.0)
-        _check_num("colour_weight", self.colour_weight, lo=0.0)
-        _check_num("shape_weight", self.shape_weight, lo=0.0)
-        _check_num("beta_similarity", self.beta_similarity, lo=0.0)
-        _check_num("beta_distance", self.beta_distance, lo=0.0)
-        _check_num("p_refix", self.p_refix, lo=0.0, hi=1.0)
-        _check_num("p_revisit", self.p_revisit, lo=0.0, hi=1.0)
+            check_int("patch_size", v, 8, 256)
+        check_int("gap", self.gap, 0, 64)
+        check_number("background", self.background, lo=0.0, hi=1.0)
+        check_number("pixel_noise", self.pixel_noise, lo=0.0)
+        check_number("colour_jitter", self.colour_jitter, lo=0.0)
+        check_number("colour_weight", self.colour_weight, lo=0.0)
+        check_number("shape_weight", self.shape_weight, lo=0.0)
+        check_number("beta_similarity", self.beta_similarity, lo=0.0)
+        check_number("beta_distance", self.beta_distance, lo=0.0)
+        check_number("p_refix", self.p_refix, lo=0.0, hi=1.0)
+        check_number("p_revisit", self.p_revisit, lo=0.0, hi=1.0)
         if self.p_refix + self.p_revisit >= 1.0:
             raise ValueError(
                 f"p_refix + p_revisit = {self.p_refix + self.p_revisit:g} must be < 1, or the "
                 "search would never move to a new object; lower one of them.")
-        _check_int("max_length", self.max_length, 1)
-        _check_int("n_subjects", self.n_subjects, 1)
-        _check_int("n_train", self.n_train, 1)
-        _check_int("n_val", self.n_val, 1)
-        _check_int("n_test", self.n_test, 1)
-        _check_int("n_held_out_targets", self.n_held_out_targets, 0, self.n_conjunctions - 1)
-        _check_int("seed", self.seed, 0)
+        check_int("max_length", self.max_length, 1)
+        check_int("n_subjects", self.n_subjects, 1)
+        check_int("n_train", self.n_train, 1)
+        check_int("n_val", self.n_val, 1)
+        check_int("n_test", self.n_test, 1)
+        check_int("n_held_out_targets", self.n_held_out_targets, 0, self.n_conjunctions - 1)
+        check_int("seed", self.seed, 0)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable copy of the parameters (tuples become lists)."""
-        return {f.name: _py(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {f.name: to_jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
 # =============================================================================
@@ -677,7 +677,7 @@ def make_visual_search(
     held = sorted(conj[k] for k in rng_targets.choice(len(conj), cfg.n_held_out_targets,
                                                       replace=False))
     seen = [c for c in conj if c not in held]
-    masks = _shape_masks(cfg.patch_size, cfg.n_shapes)
+    masks = shape_masks(cfg.patch_size, cfg.n_shapes)
     pools = {"train": seen, "val": seen, "test": held or conj}
     sizes = {"train": cfg.n_train, "val": cfg.n_val, "test": cfg.n_test}
     splits = {name: _make_split(cfg, sizes[name], pools[name], masks, rng)
@@ -852,8 +852,18 @@ class _TrialPolicy:
                                 limit)
 
 
-def _shape_masks(patch_size: tuple[int, int], n_shapes: int) -> np.ndarray:
-    """``(S, h, w)`` anti-aliased coverage in [0, 1] of each shape, centred in the patch."""
+def shape_masks(patch_size: tuple[int, int], n_shapes: int) -> np.ndarray:
+    """``(S, h, w)`` anti-aliased coverage in [0, 1] of each shape, centred in the patch.
+
+    Shared by the synthetic worlds that draw :data:`SHAPES` (search displays,
+    tensor-brain scenes, captioned scenes).
+
+    Examples
+    --------
+    >>> m = shape_masks((8, 8), 2)
+    >>> m.shape, bool(0.0 <= m.min() and m.max() <= 1.0)
+    ((2, 8, 8), True)
+    """
     h, w = patch_size
     ss = _SUPERSAMPLE
     v = (np.arange(h * ss) + 0.5) / (h * ss) * 2.0 - 1.0  # down, in [-1, 1]

@@ -60,7 +60,7 @@ import numpy as np
 
 from neuroattn.datasets.synthetic.visual_search import PolicyError, VisualSearchTrials
 from neuroattn.gaze.oat.data import SearchTrials, as_search_trials
-from neuroattn.gaze.oat.inference import _check_generation_args
+from neuroattn.gaze.oat.inference import check_generation_args
 
 __all__ = ["BASELINES", "CentreBiasBaseline", "NearestFirstBaseline", "PolicyOracle",
            "RandomBaseline", "ScanpathBaseline", "TargetSimilarityBaseline", "make_baseline"]
@@ -135,7 +135,7 @@ class ScanpathBaseline(ABC):
         (``method``, ``n_samples``, ``max_len``, ``seed``, ``return_ended``;
         a baseline path always ends, so ``ended`` is all ``True``).
         """
-        _check_generation_args(method, n_samples, max_len)
+        check_generation_args(method, n_samples, max_len)
         self._check_fitted()
         trials = as_search_trials(trials)
         rng = np.random.default_rng(seed)
@@ -383,7 +383,7 @@ class PolicyOracle:
         if method not in ("most_likely", "greedy", "sample"):
             raise PolicyError(f"method={method!r} is unknown for the policy oracle; use "
                               "'most_likely', 'greedy' or 'sample'.")
-        _check_generation_args("sample" if method == "sample" else "greedy", n_samples, max_len)
+        check_generation_args("sample" if method == "sample" else "greedy", n_samples, max_len)
         if not isinstance(trials, VisualSearchTrials):
             raise PolicyError(
                 f"the policy oracle needs the trials of make_visual_search (a "

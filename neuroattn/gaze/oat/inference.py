@@ -45,7 +45,7 @@ __all__ = ["generate_scanpaths"]
 Method = Literal["greedy", "sample"]
 
 
-def _check_generation_args(method: str, n_samples: int, max_len: int | None,
+def check_generation_args(method: str, n_samples: int, max_len: int | None,
                           temperature: float = 1.0) -> None:
     """Validate the arguments every scanpath generator shares (OAT and the baselines)."""
     if method not in ("greedy", "sample"):
@@ -124,7 +124,7 @@ def generate_scanpaths(
     >>> len(paths), ended.shape, all(len(p[0]) >= 1 for p in paths)
     (4, (4, 1), True)
     """
-    _check_generation_args(method, n_samples, max_len, temperature)
+    check_generation_args(method, n_samples, max_len, temperature)
     trials = as_search_trials(trials)
     cfg = model.config
     limit = cfg.max_len if max_len is None else int(max_len)

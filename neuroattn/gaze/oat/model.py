@@ -58,7 +58,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from neuroattn.datasets.synthetic.ieeg import _check_int, _check_num, _py
+from neuroattn._validation import check_int, check_number, to_jsonable
 from neuroattn.gaze.oat.data import OATInputs, vocabulary
 from neuroattn.gaze.oat.positional import ObjectPositionalEncoding
 
@@ -141,44 +141,44 @@ class OATConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the problem and the fix if a parameter is bad."""
-        _check_int("n_rows", self.n_rows, 1, 256)
-        _check_int("n_cols", self.n_cols, 1, 256)
+        check_int("n_rows", self.n_rows, 1, 256)
+        check_int("n_cols", self.n_cols, 1, 256)
         if self.n_objects is not None:
-            _check_int("n_objects", self.n_objects, 1)
-        _check_int("n_heads", self.n_heads, 1)
-        _check_int("d_model", self.d_model, 2)
+            check_int("n_objects", self.n_objects, 1)
+        check_int("n_heads", self.n_heads, 1)
+        check_int("d_model", self.d_model, 2)
         if self.d_model % 2 or self.d_model % self.n_heads:
             raise ValueError(f"d_model={self.d_model} must be a multiple of "
                              f"{math.lcm(2, self.n_heads)} (n_heads={self.n_heads} and an even "
                              "split into CNN and positional halves); pick e.g. a multiple of 8.")
-        _check_int("n_encoder_layers", self.n_encoder_layers, 1)
-        _check_int("n_decoder_layers", self.n_decoder_layers, 1)
-        _check_int("dim_feedforward", self.dim_feedforward, 1)
-        _check_num("dropout", self.dropout, lo=0.0, hi=1.0)
+        check_int("n_encoder_layers", self.n_encoder_layers, 1)
+        check_int("n_decoder_layers", self.n_decoder_layers, 1)
+        check_int("dim_feedforward", self.dim_feedforward, 1)
+        check_number("dropout", self.dropout, lo=0.0, hi=1.0)
         if self.dropout >= 1:
             raise ValueError(f"dropout={self.dropout} must be < 1.")
-        _check_int("pointer_heads", self.pointer_heads, 1)
+        check_int("pointer_heads", self.pointer_heads, 1)
         for name in ("patch_size", "cnn_channels", "cnn_pool"):
             value = getattr(self, name)
             if not isinstance(value, tuple) or len(value) != 2:
                 raise ValueError(f"{name}={value!r} must be a pair of integers.")
             for v in value:
-                _check_int(name, v, 1)
+                check_int(name, v, 1)
         h, w = self.patch_size
         for k in self.cnn_pool:
             h, w = h // k, w // k
         if h < 1 or w < 1:
             raise ValueError(f"cnn_pool={self.cnn_pool} pools the {self.patch_size} patches "
                              "below one pixel; use smaller pools or larger patches.")
-        _check_num("pe_sigma", self.pe_sigma, lo=0.0, strict=True)
-        _check_int("pe_iterations", self.pe_iterations, 0)
-        _check_num("pe_lr", self.pe_lr, lo=0.0, strict=True)
-        _check_int("max_len", self.max_len, 1)
-        _check_int("seed", self.seed, 0)
+        check_number("pe_sigma", self.pe_sigma, lo=0.0, strict=True)
+        check_int("pe_iterations", self.pe_iterations, 0)
+        check_number("pe_lr", self.pe_lr, lo=0.0, strict=True)
+        check_int("max_len", self.max_len, 1)
+        check_int("seed", self.seed, 0)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable copy of the parameters (tuples become lists)."""
-        return {f.name: _py(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {f.name: to_jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
 class PatchCNN(nn.Module):

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from neuroattn.datasets.synthetic import VisualSearchConfig, make_visual_search
-from neuroattn.datasets.synthetic.visual_search import PALETTE, PolicyError, _shape_masks
+from neuroattn.datasets.synthetic.visual_search import PALETTE, PolicyError, shape_masks
 
 # Small and deliberately unequal: a 3 x 5 grid of 12 x 10 patches, 2-5 subjects.
 SMALL = dict(n_rows=3, n_cols=5, patch_size=(12, 10), n_train=7, n_val=3, n_test=4,
@@ -126,8 +126,8 @@ def test_rendering_pixels(data):
     np.testing.assert_allclose(tr.object_centers(0)[:, 0], tr.boxes[0, :, [0, 2]].mean(0))
 
 
-def test_shape_masks_are_distinct():
-    masks = _shape_masks((16, 16), 6)
+def testshape_masks_are_distinct():
+    masks = shape_masks((16, 16), 6)
     assert masks.shape == (6, 16, 16) and masks.min() >= 0 and masks.max() <= 1
     flat = masks.reshape(6, -1)
     dist = np.abs(flat[:, None] - flat[None]).mean(-1)
