@@ -10,11 +10,15 @@ shared machine. Done twice: without grouping (the headline ``ours_s``,
 ``peer_s``, ``speedup`` = peer / ours, target >= 20, and ``max_abs_diff`` over
 all pairs and the five dimensions), and with grouping (TAmp 150 px, TDir 45
 degrees, TDur 0.3 s) under ``grouping``; pairs on which the peer raises are
-counted there and left out of its ``max_abs_diff``.
+counted there and left out of its ``max_abs_diff``. Then OAT's inference
+throughput at the paper's size (``oat_*`` keys; ``--no-oat`` leaves it out,
+since at the full size it takes long on a CPU). ``load_average`` records the
+1-minute load average before and after the run (``os.getloadavg``).
 
 Usage::
 
     python benchmarks/bench_scanpath_metrics.py --quick --out scanpath_metrics.json
+    python benchmarks/bench_scanpath_metrics.py --no-oat --out scanpath_metrics.json
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ def peer_scores(a: list[np.ndarray], b: list[np.ndarray], grouping: bool) -> np.
 
     thresholds = GROUPING if grouping else {}
     out = np.full((len(a), 5), np.nan)
-    for k, (pa, pb) in enumerate(zip(a, b)):
+    for k, (pa, pb) in enumerate(zip(a, b, strict=True)):
         rec_a = np.rec.fromarrays(pa.T, names="start_x,start_y,duration")
         rec_b = np.rec.fromarrays(pb.T, names="start_x,start_y,duration")
         try:
@@ -170,6 +174,8 @@ def main() -> None:
                         help="timed runs of each, alternating (median; default 3)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="OAT's device (default: CUDA if any)")
+    parser.add_argument("--no-oat", action="store_true",
+                        help="MultiMatch only: leave out the OAT throughput")
     args = parser.parse_args()
     n_pairs, min_fix, max_fix = (500 if args.quick else 2000), 8, 20
     a, b = random_pairs(n_pairs, min_fix, max_fix, args.seed)
@@ -184,14 +190,17 @@ def main() -> None:
         "n_pairs": n_pairs,
         "quick": args.quick,
     }
+    load_before = os.getloadavg()[0]
 
     # --- MultiMatch against multimatch-gaze ------------------------------------------------
     report.update(multimatch_vs_peer(a, b, grouping=False, repeats=args.repeats))
     report["grouping"] = multimatch_vs_peer(a, b, grouping=True, repeats=args.repeats)
 
     # --- OAT inference throughput ----------------------------------------------------------
-    report.update(oat_throughput(n_trials=100 if args.quick else 200, device=args.device,
-                                 seed=args.seed))
+    if not args.no_oat:
+        report.update(oat_throughput(n_trials=100 if args.quick else 200, device=args.device,
+                                     seed=args.seed))
+    report["load_average"] = {"before": load_before, "after": os.getloadavg()[0]}
 
     print(json.dumps({k: v for k, v in report.items() if not isinstance(v, (dict, list))},
                      indent=1))

@@ -61,7 +61,7 @@ def test_agrees_with_multimatch_gaze(kw):
     b += [random_path(rng, 75), random_path(rng, 70), random_path(rng, 3)]
     ours = multimatch_batch(a, b, SCREEN, **kw)
     compared, diffs = 0, []
-    for k, (pa, pb) in enumerate(zip(a, b)):
+    for k, (pa, pb) in enumerate(zip(a, b, strict=True)):
         try:
             theirs = peer(pa, pb, **kw)
         except IndexError:  # the peer's lone-short-saccade crash under grouping (tested below)
@@ -69,7 +69,7 @@ def test_agrees_with_multimatch_gaze(kw):
         compared += 1
         diffs.append(np.abs(theirs - ours[k]).max())
     assert compared >= 0.97 * len(a)
-    assert max(diffs) < 1e-6, f"worst pair differs by {max(diffs):.3g}"
+    assert max(diffs) < 1e-12, f"worst pair differs by {max(diffs):.3g}"
     if kw:  # grouping really simplified the scanpaths: the scores moved
         plain = multimatch_batch(a, b, SCREEN)
         assert np.mean(np.abs(plain - ours).max(axis=1) > 1e-3) > 0.8
@@ -143,7 +143,7 @@ def test_on_screen_scores_lie_in_the_unit_interval():
 def test_batch_equals_per_pair_whatever_the_grouping_of_pairs(monkeypatch):
     a, b = random_pairs(15, 40, [1, 2, 3, 6, 10, 30])
     whole = multimatch_batch(a, b, SCREEN)
-    single = np.stack([multimatch(pa, pb, SCREEN) for pa, pb in zip(a, b)])
+    single = np.stack([multimatch(pa, pb, SCREEN) for pa, pb in zip(a, b, strict=True)])
     np.testing.assert_array_equal(whole, single)
     for batch_size in (1, 7):
         np.testing.assert_array_equal(multimatch_batch(a, b, SCREEN, batch_size=batch_size),
@@ -154,7 +154,8 @@ def test_batch_equals_per_pair_whatever_the_grouping_of_pairs(monkeypatch):
     np.testing.assert_array_equal(multimatch_batch(a, b, SCREEN), whole)
     grouped = multimatch_batch(a, b, SCREEN, **GROUPING)
     np.testing.assert_array_equal(
-        grouped, np.stack([multimatch(pa, pb, SCREEN, **GROUPING) for pa, pb in zip(a, b)]))
+        grouped,
+        np.stack([multimatch(pa, pb, SCREEN, **GROUPING) for pa, pb in zip(a, b, strict=True)]))
 
 
 def test_grouping_with_zero_thresholds_changes_nothing():
