@@ -12,7 +12,9 @@ for bottom-up scoring and top-down feedback, in :mod:`neuroattn.semantic.concept
 :class:`ContextRecurrence` (:mod:`neuroattn.semantic.decoder`), and
 :class:`EpisodicMemory` / :class:`SemanticMemory` (:mod:`neuroattn.semantic.memory`).
 :class:`TensorBrainKG` and :func:`fit_tensor_brain_kg` (:mod:`neuroattn.semantic.kg_decoder`)
-run the decoder in semantic-memory mode as a knowledge-graph scorer.
+run the decoder in semantic-memory mode as a knowledge-graph scorer, and
+:func:`search_kg_model` gives it and every baseline the same validation-selected search over a
+:class:`KGSearchSpace` (:mod:`neuroattn.semantic.kg_search`).
 :class:`TensorBrainPerception` (:mod:`neuroattn.semantic.perception`) puts a CNN with
 RoI-aligned boxes in front of the decoder; :func:`fit_tensor_brain` trains perception,
 episodic and semantic recall together on the TB-Shapes world
@@ -48,6 +50,7 @@ from neuroattn.semantic.kg import (
     relation_prediction_metrics,
 )
 from neuroattn.semantic.kg_decoder import TensorBrainKG, fit_tensor_brain_kg
+from neuroattn.semantic.kg_search import KGSearchResult, KGSearchSpace, search_kg_model
 from neuroattn.semantic.memory import EpisodicMemory, SemanticMemory
 from neuroattn.semantic.perception import SceneEncoder, TensorBrainPerception
 from neuroattn.semantic.scene_eval import (
@@ -62,6 +65,7 @@ __all__ = ["RESCAL", "ComplEx", "DistMult", "KGModel", "PopularityBaseline", "fi
            "relation_prediction_metrics",
            "ConceptBank", "ContextRecurrence", "Decoding", "DecodingProgram", "EpisodicMemory",
            "SemanticMemory", "TensorBrainDecoder", "Window",
-           "TensorBrainKG", "fit_tensor_brain_kg",
+           "TensorBrainKG", "fit_tensor_brain_kg", "KGSearchResult", "KGSearchSpace",
+           "search_kg_model",
            "SceneEncoder", "TensorBrainPerception", "evaluate_episodic", "evaluate_perception",
            "evaluate_semantic", "fit_tensor_brain"]

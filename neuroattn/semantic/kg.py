@@ -45,17 +45,29 @@ from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.datasets.knowledge_graphs import KnowledgeGraph
 from neuroattn.progress import progress as progress_bar
 
-__all__ = ["RESCAL", "ComplEx", "DistMult", "KGModel", "PopularityBaseline", "filtered_ranks",
-           "fit_kg_model", "link_prediction_metrics", "rank_metrics",
-           "relation_prediction_metrics"]
+__all__ = ["RESCAL", "ComplEx", "DistMult", "KGModel", "PopularityBaseline", "as_ids",
+           "as_triples", "filtered_ranks", "fit_kg_model", "link_prediction_metrics",
+           "rank_metrics", "relation_prediction_metrics"]
 
 Ties = Literal["realistic", "optimistic", "pessimistic"]
 ScoreFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def _as_ids(ids: torch.Tensor | np.ndarray | Sequence[int], size: int, name: str
-            ) -> torch.Tensor:
-    """``ids`` as a 1-D int64 tensor, checked to lie in ``[0, size)``."""
+def as_ids(ids: torch.Tensor | np.ndarray | Sequence[int], size: int, name: str
+           ) -> torch.Tensor:
+    """``ids`` as a 1-D int64 tensor, checked to lie in ``[0, size)``.
+
+    Raises ``ValueError`` naming ``name`` (e.g. ``"head"``) for a wrong shape, dtype or range.
+
+    Examples
+    --------
+    >>> as_ids([2, 0], 3, "head")
+    tensor([2, 0])
+    >>> as_ids([3], 3, "tail")
+    Traceback (most recent call last):
+    ...
+    ValueError: tail ids must lie in [0, 3), got [3, 3].
+    """
     ids = torch.as_tensor(ids)
     if ids.ndim != 1:
         raise ValueError(f"{name} ids must be 1-D, got shape {tuple(ids.shape)}.")
@@ -67,8 +79,14 @@ def _as_ids(ids: torch.Tensor | np.ndarray | Sequence[int], size: int, name: str
     return ids.long()
 
 
-def _as_triples(triples: np.ndarray | torch.Tensor | Sequence[Sequence[int]]) -> np.ndarray:
-    """``triples`` as an int64 ``(n, 3)`` array of non-negative ids."""
+def as_triples(triples: np.ndarray | torch.Tensor | Sequence[Sequence[int]]) -> np.ndarray:
+    """``triples`` as an int64 ``(n, 3)`` array of non-negative ids.
+
+    Examples
+    --------
+    >>> as_triples([[0, 1, 2]]).dtype, as_triples(torch.tensor([[0, 1, 2]])).shape
+    (dtype('int64'), (1, 3))
+    """
     array = np.asarray(triples)
     if array.ndim != 2 or array.shape[1] != 3:
         raise ValueError(f"triples must have shape (n, 3) = (head, relation, tail), "
@@ -104,22 +122,22 @@ class KGModel(nn.Module):
 
     def score_tails(self, h: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
         """Scores ``(B, n_entities)`` of every tail for the queries ``(h, r, ?)``."""
-        h = _as_ids(h, self.n_entities, "head")
-        r = _as_ids(r, self.n_relations, "relation")
+        h = as_ids(h, self.n_entities, "head")
+        r = as_ids(r, self.n_relations, "relation")
         return self._tails(h, r)
 
     def score_heads(self, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Scores ``(B, n_entities)`` of every head for the queries ``(?, r, t)``."""
-        r = _as_ids(r, self.n_relations, "relation")
-        t = _as_ids(t, self.n_entities, "tail")
+        r = as_ids(r, self.n_relations, "relation")
+        t = as_ids(t, self.n_entities, "tail")
         if self.reciprocal:
             return self._tails(t, r + self.n_relations)
         return self._heads(r, t)
 
     def score_relations(self, h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Scores ``(B, n_relations)`` of every forward relation for ``(h, ?, t)``."""
-        h = _as_ids(h, self.n_entities, "head")
-        t = _as_ids(t, self.n_entities, "tail")
+        h = as_ids(h, self.n_entities, "head")
+        t = as_ids(t, self.n_entities, "tail")
         return self._relations(h, t)
 
     def _init(self, shape: tuple[int, ...], scale: float, generator: torch.Generator
@@ -284,10 +302,10 @@ class PopularityBaseline(nn.Module):
     def __init__(self, triples: np.ndarray | Sequence[Sequence[int]], n_entities: int,
                  n_relations: int) -> None:
         super().__init__()
-        rows = torch.as_tensor(_as_triples(triples))
-        _as_ids(rows[:, 0], n_entities, "head")
-        _as_ids(rows[:, 1], n_relations, "relation")
-        _as_ids(rows[:, 2], n_entities, "tail")
+        rows = torch.as_tensor(as_triples(triples))
+        as_ids(rows[:, 0], n_entities, "head")
+        as_ids(rows[:, 1], n_relations, "relation")
+        as_ids(rows[:, 2], n_entities, "tail")
         self.n_entities, self.n_relations = int(n_entities), int(n_relations)
         tails = torch.zeros(n_relations, n_entities)
         heads = torch.zeros(n_relations, n_entities)
@@ -300,18 +318,18 @@ class PopularityBaseline(nn.Module):
 
     def score_tails(self, h: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
         """Tail frequencies ``(B, n_entities)`` of relation ``r`` (``h`` is only checked)."""
-        _as_ids(h, self.n_entities, "head")
-        return self.tail_counts[_as_ids(r, self.n_relations, "relation")]
+        as_ids(h, self.n_entities, "head")
+        return self.tail_counts[as_ids(r, self.n_relations, "relation")]
 
     def score_heads(self, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Head frequencies ``(B, n_entities)`` of relation ``r`` (``t`` is only checked)."""
-        _as_ids(t, self.n_entities, "tail")
-        return self.head_counts[_as_ids(r, self.n_relations, "relation")]
+        as_ids(t, self.n_entities, "tail")
+        return self.head_counts[as_ids(r, self.n_relations, "relation")]
 
     def score_relations(self, h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Relation frequencies ``(B, n_relations)``, the same for every pair."""
-        h = _as_ids(h, self.n_entities, "head")
-        _as_ids(t, self.n_entities, "tail")
+        h = as_ids(h, self.n_entities, "head")
+        as_ids(t, self.n_entities, "tail")
         return self.relation_counts.expand(len(h), -1)
 
 
@@ -320,7 +338,8 @@ def fit_kg_model(model: KGModel, kg: KnowledgeGraph | np.ndarray, *, epochs: int
                  optimizer: Literal["adam", "adagrad"] = "adam",
                  regularizer: Literal["n3", "l2"] = "n3", weight: float = 0.01,
                  label_smoothing: float = 0.0, seed: int = 0, verbose: Verbose = None,
-                 progress: bool | None = None) -> list[float]:
+                 progress: bool | None = None,
+                 callback: Callable[[int, float], bool] | None = None) -> list[float]:
     """Train a scorer 1-vs-all: softmax cross-entropy over every entity, in both directions.
 
     Each training triple ``(h, r, t)`` gives the query ``(h, r, ?)`` with answer
@@ -352,11 +371,15 @@ def fit_kg_model(model: KGModel, kg: KnowledgeGraph | np.ndarray, *, epochs: int
         Log level while training; the mean loss is logged at INFO each tenth of the epochs.
     progress : bool or None
         Force the epoch bar on or off (``None``: :mod:`neuroattn.progress` decides).
+    callback : callable, optional
+        Called after each epoch with the epoch number (from 1) and its mean loss; a true
+        return value stops training after that epoch (early stopping, as
+        :func:`~neuroattn.semantic.kg_search.search_kg_model` uses it).
 
     Returns
     -------
     list of float
-        The mean training loss of each epoch.
+        The mean training loss of each epoch run.
 
     Examples
     --------
@@ -369,7 +392,7 @@ def fit_kg_model(model: KGModel, kg: KnowledgeGraph | np.ndarray, *, epochs: int
     if not isinstance(model, KGModel):
         raise TypeError(f"model must be a KGModel (RESCAL, DistMult, ComplEx), got "
                         f"{type(model).__name__}.")
-    triples = _as_triples(kg.train if isinstance(kg, KnowledgeGraph) else kg)
+    triples = as_triples(kg.train if isinstance(kg, KnowledgeGraph) else kg)
     if isinstance(kg, KnowledgeGraph) and (kg.n_entities, kg.n_relations) != \
             (model.n_entities, model.n_relations):
         raise ValueError(f"The model has {model.n_entities} entities and {model.n_relations} "
@@ -386,7 +409,7 @@ def fit_kg_model(model: KGModel, kg: KnowledgeGraph | np.ndarray, *, epochs: int
     rows = torch.as_tensor(triples)
     for column, name, size in ((0, "head", model.n_entities), (1, "relation", model.n_relations),
                                (2, "tail", model.n_entities)):
-        _as_ids(rows[:, column], size, name)
+        as_ids(rows[:, column], size, name)
     power = 3 if regularizer == "n3" else 2
     opt = optimizers[optimizer](model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
@@ -413,6 +436,8 @@ def fit_kg_model(model: KGModel, kg: KnowledgeGraph | np.ndarray, *, epochs: int
             losses.append(total / len(rows))
             if (epoch + 1) % max(1, epochs // 10) == 0:
                 logger.info("KG epoch %d/%d: loss %.4f", epoch + 1, epochs, losses[-1])
+            if callback is not None and callback(epoch + 1, losses[-1]):
+                break
     model.eval()
     return losses
 
@@ -498,7 +523,7 @@ def rank_metrics(ranks: np.ndarray, ks: Sequence[int] = (1, 3, 10)) -> dict[str,
 def _known_set(known: Iterable[tuple[int, int, int]] | np.ndarray) -> np.ndarray:
     if isinstance(known, set | frozenset):
         known = list(known)
-    return _as_triples(np.asarray(known, dtype=np.int64).reshape(-1, 3))
+    return as_triples(np.asarray(known, dtype=np.int64).reshape(-1, 3))
 
 
 @torch.no_grad()
@@ -557,7 +582,7 @@ def link_prediction_metrics(score_fn_tails: ScoreFn, score_fn_heads: ScoreFn,
     >>> m["tail"], m["head"]
     ({'mrr': 0.5, 'hits@1': 0.0}, {'mrr': 0.5, 'hits@1': 0.0})
     """
-    triples = _as_triples(triples)
+    triples = as_triples(triples)
     if len(triples) == 0:
         raise ValueError("No triples to rank.")
     tails_of, heads_of = defaultdict(list), defaultdict(list)
@@ -600,7 +625,7 @@ def relation_prediction_metrics(score_fn_relations: ScoreFn, triples: np.ndarray
     >>> relation_prediction_metrics(base.score_relations, [[0, 1, 1]], known=[], ks=(1,))
     {'mrr': 0.5, 'hits@1': 0.0}
     """
-    triples = _as_triples(triples)
+    triples = as_triples(triples)
     if len(triples) == 0:
         raise ValueError("No triples to rank.")
     relations_of = defaultdict(list)

@@ -1,10 +1,11 @@
 """The tensor brain in semantic-memory mode as a knowledge-graph scorer (reference §1.9, §4.3).
 
-Semantic memory is episodic memory marginalised over time (reference §1.9), so a KG fact
-``(h, r, t)`` is decoded with **no time window**: the first window, the subject, starts from a
-single learned vector ``ā`` (the code's ``forward_skg`` stand-in for the marginal ``(1/T) Σ_t
-a_t``; ``"learned"`` in :class:`~neuroattn.semantic.memory.SemanticMemory`), entering as the
-subject window's input ``f_S = ā``. Entities and predicates are indices of one
+In the theory semantic memory is episodic memory marginalised over time (reference §1.9); a
+KG has no episodes, so a fact ``(h, r, t)`` is decoded with **no time window**: the first
+window, the subject, starts from a single learned vector ``ā`` (as the code's
+``forward_skg``; ``"learned"`` in :class:`~neuroattn.semantic.memory.SemanticMemory`),
+entering as the subject window's input ``f_S = ā``. That ``ā`` is a trained parameter, not a
+marginal of anything. Entities and predicates are indices of one
 :class:`~neuroattn.semantic.concepts.ConceptBank` with the groups ``"entity"`` (``n``
 entities) and ``"predicate"`` (``2m``: each relation and its reciprocal ``r⁻¹ = r + m``).
 
@@ -36,7 +37,7 @@ torch.Size([1, 2])
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -53,7 +54,7 @@ from neuroattn.semantic.decoder import (
     TensorBrainDecoder,
     Window,
 )
-from neuroattn.semantic.kg import _as_ids, _as_triples
+from neuroattn.semantic.kg import as_ids, as_triples
 
 __all__ = ["TensorBrainKG", "fit_tensor_brain_kg"]
 
@@ -149,8 +150,8 @@ class TensorBrainKG(nn.Module):
         >>> bool(tb.score_tails([1], [0]).exp().sum() <= 1)
         True
         """
-        h = _as_ids(h, self.n_entities, "head")
-        r = _as_ids(r, self.n_relations, "relation")
+        h = as_ids(h, self.n_entities, "head")
+        r = as_ids(r, self.n_relations, "relation")
         return self._object_scores(h, r)
 
     def score_heads(self, r: IdLike, t: IdLike) -> torch.Tensor:
@@ -162,8 +163,8 @@ class TensorBrainKG(nn.Module):
         >>> tb.score_heads([1, 0], [4, 2]).shape
         torch.Size([2, 5])
         """
-        r = _as_ids(r, self.n_relations, "relation")
-        t = _as_ids(t, self.n_entities, "tail")
+        r = as_ids(r, self.n_relations, "relation")
+        t = as_ids(t, self.n_entities, "tail")
         return self._object_scores(t, r + self.n_relations)
 
     def score_relations(self, h: IdLike, t: IdLike) -> torch.Tensor:
@@ -175,8 +176,8 @@ class TensorBrainKG(nn.Module):
         >>> tb.score_relations([0, 1], [2, 3]).shape
         torch.Size([2, 3])
         """
-        h = _as_ids(h, self.n_entities, "head")
-        t = _as_ids(t, self.n_entities, "tail")
+        h = as_ids(h, self.n_entities, "head")
+        t = as_ids(t, self.n_entities, "tail")
         if len(h) != len(t):
             raise ValueError(f"h and t must have the same length, got {len(h)} and {len(t)}.")
         m = self.n_relations
@@ -201,15 +202,18 @@ class TensorBrainKG(nn.Module):
 def fit_tensor_brain_kg(model: TensorBrainKG, kg: KnowledgeGraph | np.ndarray, *,
                         epochs: int = 20, batch_size: int = 256, lr: float = 0.003,
                         weight: float = 0.01, seed: int = 0, verbose: Verbose = None,
-                        progress: bool | None = None) -> list[float]:
+                        progress: bool | None = None,
+                        callback: Callable[[int, float], bool] | None = None) -> list[float]:
     """Teacher-force the decoder on the train triples and their reciprocals (Adam, N3 on ``A``).
 
     Measured on Kinships, validation filtered MRR (both directions, realistic ties), one CPU
     thread: d = 256 with these defaults 0.767; 40 epochs 0.787; N3 0.03: 0.784 (30 epochs),
-    **0.806** (60 epochs, the benchmark's setting), 0.797 (100 epochs); N3 0.1, 60 epochs:
+    **0.806** (60 epochs), 0.797 (100 epochs); N3 0.1, 60 epochs:
     0.802; d = 512, N3 0.03, 60 epochs: 0.807; feedback dropout 0.3: 0.752 (20 epochs);
     d = 128, lr 0.005: 0.725 (20 epochs), 0.754 (40 epochs); d = 128, lr 0.01: 0.65;
-    d = 128, lr 0.005 without N3: 0.716.
+    d = 128, lr 0.005 without N3: 0.716. ``benchmarks/bench_tensor_brain.py`` now selects the
+    TB's settings, and every baseline's, with one search
+    (:func:`~neuroattn.semantic.kg_search.search_kg_model`).
 
     Each epoch shuffles the ``2n`` rows ``(h, r, t)`` and ``(t, r + m, h)``; the loss of a
     batch is the mean cross-entropy of the true subject, predicate and object (one softmax per
@@ -233,11 +237,15 @@ def fit_tensor_brain_kg(model: TensorBrainKG, kg: KnowledgeGraph | np.ndarray, *
         Log level; the mean loss is logged at INFO each tenth of the epochs.
     progress : bool or None
         Force the epoch bar on or off.
+    callback : callable, optional
+        Called after each epoch with the epoch number (from 1) and its mean loss; a true
+        return value stops training after that epoch (early stopping, as
+        :func:`~neuroattn.semantic.kg_search.search_kg_model` uses it).
 
     Returns
     -------
     list of float
-        Mean training loss of each epoch.
+        Mean training loss of each epoch run.
 
     Examples
     --------
@@ -249,15 +257,15 @@ def fit_tensor_brain_kg(model: TensorBrainKG, kg: KnowledgeGraph | np.ndarray, *
     """
     if not isinstance(model, TensorBrainKG):
         raise TypeError(f"model must be a TensorBrainKG, got {type(model).__name__}.")
-    triples = _as_triples(kg.train if isinstance(kg, KnowledgeGraph) else kg)
+    triples = as_triples(kg.train if isinstance(kg, KnowledgeGraph) else kg)
     if len(triples) == 0:
         raise ValueError("No training triples.")
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be positive, got {epochs}, {batch_size}.")
     rows = torch.as_tensor(triples)
-    _as_ids(rows[:, 0], model.n_entities, "head")
-    _as_ids(rows[:, 1], model.n_relations, "relation")
-    _as_ids(rows[:, 2], model.n_entities, "tail")
+    as_ids(rows[:, 0], model.n_entities, "head")
+    as_ids(rows[:, 1], model.n_relations, "relation")
+    as_ids(rows[:, 2], model.n_entities, "tail")
     rows = torch.cat([rows, torch.stack([rows[:, 2], rows[:, 1] + model.n_relations,
                                          rows[:, 0]], 1)])
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -281,5 +289,7 @@ def fit_tensor_brain_kg(model: TensorBrainKG, kg: KnowledgeGraph | np.ndarray, *
             losses.append(total / len(rows))
             if (epoch + 1) % max(1, epochs // 10) == 0:
                 logger.info("TB KG epoch %d/%d: loss %.4f", epoch + 1, epochs, losses[-1])
+            if callback is not None and callback(epoch + 1, losses[-1]):
+                break
     model.eval()
     return losses

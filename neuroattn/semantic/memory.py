@@ -13,7 +13,10 @@ Semantic memory is episodic memory marginalised over a uniform time ``t`` (refer
 ``marginal="mixture"`` (default; the theory's ``P_sem = (1/T) Σ_t P(· | t)``, each head's
 distribution averaged over the episodes), ``"mean"`` (decode from ``ā = (1/T) Σ_t a_t``;
 equal to the mixture of logits when the decoder is linear in ``a_t``) or ``"learned"`` (a
-trained vector ``ā``, as in the code's ``forward_skg``).
+trained vector ``ā``, as in the code's ``forward_skg``). Only the first two are marginals of
+episodic memory: a ``"learned"`` ``ā`` starts at ``mean_t a_t`` but is then a separate
+parameter, trained (teacher-forced) on the semantic facts themselves, so its recall of those
+facts measures memorisation, not what the episodes imply.
 
 Examples
 --------
@@ -194,8 +197,9 @@ class SemanticMemory(nn.Module):
         ``"mixture"`` (default; theory): each head's distribution is the average over ``t``
         of the episodic recall distributions (with ``force``d upstream windows these are
         ``(1/T) Σ_t P(· | upstream, t)``; a free upstream window is chosen per episode).
-        ``"mean"``: decode from ``ā = mean_t a_t``. ``"learned"``: decode from a trained
-        vector ``ā`` (code), initialised at the current mean.
+        ``"mean"``: decode from ``ā = mean_t a_t``. ``"learned"``: decode from a separately
+        trained vector ``ā`` (code), initialised at the current mean; not a marginal once
+        trained (see the module docstring).
 
     Examples
     --------

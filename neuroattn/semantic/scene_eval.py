@@ -11,7 +11,9 @@
   individual's labels (including the hidden ``dangerous`` and the memory-only ``age``), the
   filtered Hits@1 of each ``friend_of`` fact as the object query ``(s, ?)`` (the other
   friends of ``s`` removed, as in KG evaluation), and the mean of both
-  (``persistent_hits1``).
+  (``persistent_hits1``). These are the very facts the semantic task teacher-forces on
+  (:mod:`~neuroattn.semantic.scene_training`), so the scores measure memorisation by the
+  separately trained ``ā``, not a marginal of episodic memory.
 
 Examples
 --------
