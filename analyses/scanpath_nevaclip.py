@@ -18,6 +18,13 @@ with the shared metrics of :mod:`neuroattn.gaze.metrics`:
 * MultiMatch (vector, direction, length, position) on the pixel fixations;
 * the ceiling: each observer against the other observers of the scene.
 
+The NevaClip rows use the default bookkeeping (``record="evaluated"``: the
+fixation is a position whose loss was evaluated). The same searches are
+repeated with the reference's bookkeeping (``record="after_step"``: the
+position one step after the best evaluated one), bounded and unbounded (the
+reference-exact search), and scored the same way, with how far each fixation
+moved.
+
 Part 2, photos (scikit-image's astronaut, coffee, chelsea and rocket).
 NevaClip free viewing (the target is the unfoveated photo's own embedding)
 under the reference Gaussian fovea and the eccentricity blur, and captioned.
@@ -27,7 +34,8 @@ scanpaths: the encoder is the analytic channel-energy encoder, calibrated on
 each photo, so free viewing seeks the high-frequency energy that makes up the
 photo's own channel-energy profile and the "captions" are colour words. They
 are drawn next to the spectral-residual saliency map, whose NSS at the
-fixations is reported against random and centre-bias fixations.
+fixations is reported against random and centre-bias fixations, and again for
+the reference-exact search (``record="after_step", bounded=False``).
 
     python analyses/scanpath_nevaclip.py                      # analyses/results/scanpath_nevaclip
     python analyses/scanpath_nevaclip.py --quick              # about a minute, to a temp folder
@@ -86,6 +94,11 @@ FULL = {"train_scenes": 3000, "train_steps": 300, "test_scenes": 60, "photo_fixa
 QUICK = {"train_scenes": 1500, "train_steps": 100, "test_scenes": 30, "photo_fixations": 5}
 TRAIN_DATA = {"size": 48, "n_objects": 1, "seed": 11}
 TEST_DATA = {"size": 48, "n_objects": 3, "seed": 99}
+RECORDS = {"evaluated (default)": {"record": "evaluated"},
+           "after_step": {"record": "after_step"},
+           "after_step, unbounded (reference)": {"record": "after_step", "bounded": False}}
+"""The bookkeeping variants of the search (``neva_search``'s ``record`` and ``bounded``)."""
+REFERENCE_RECORD = "after_step, unbounded (reference)"
 TINY_CLIP = {"batch_size": 128, "lr": 3e-3, "width": 16, "seed": 1}
 """The data and model seeds are these plus ``--seed``."""
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
@@ -200,14 +213,16 @@ def synthetic(args, budget: dict, timings: dict) -> dict:
     clip = NevaClip(model.encode_image, model.encode_text, image_size=test.size, mean=model.mean,
                     std=model.std, device=args.device)
     t = time.perf_counter()
-    paths = {"NevaClip (caption)": clip.scanpaths(test.images, test.captions,
-                                                  n_fixations=n_fixations, seed=args.seed,
-                                                  show_progress=False).scanpaths(),
-             "NevaClip (wrong caption)": clip.scanpaths(test.images, test.wrong_captions,
-                                                        n_fixations=n_fixations, seed=args.seed,
-                                                        show_progress=False).scanpaths()}
+    captions = {"caption": test.captions, "wrong caption": test.wrong_captions}
+    by_record = {variant: {kind: clip.scanpaths(test.images, texts, n_fixations=n_fixations,
+                                                seed=args.seed, show_progress=False,
+                                                **options).scanpaths()
+                           for kind, texts in captions.items()}
+                 for variant, options in RECORDS.items()}
+    default = next(iter(RECORDS))
+    paths = {f"NevaClip ({kind})": by_record[default][kind] for kind in captions}
     timings["nevaclip_search"] = time.perf_counter() - t
-    print(f"NevaClip: {2 * len(test)} searches of {n_fixations} fixations in "
+    print(f"NevaClip: {2 * len(RECORDS) * len(test)} searches of {n_fixations} fixations in "
           f"{timings['nevaclip_search']:.1f} s", flush=True)
 
     t = time.perf_counter()
@@ -219,10 +234,22 @@ def synthetic(args, budget: dict, timings: dict) -> dict:
                                         seed=args.seed).scanpaths()
     table = {name: score(p, test, observers) for name, p in paths.items()}
     table["observers (vs each other)"] = score_observers(test, observers)
+    records = {}
+    for variant, found in by_record.items():
+        for kind, variant_paths in found.items():
+            shift = np.stack([np.hypot(*(a - b).T) for a, b in
+                              zip(variant_paths, by_record[default][kind], strict=True)])
+            row = table[f"NevaClip ({kind})"] if variant == default else score(
+                variant_paths, test, observers)
+            records[f"{kind}, {variant}"] = {
+                **row, "first_shift_px_mean": float(shift[:, 0].mean()),
+                "first_shift_px_max": float(shift[:, 0].max()),
+                "shift_px_mean": float(shift.mean()), "shift_px_max": float(shift.max()),
+                "moved_fraction": float((shift > 0.5).mean())}
     timings["baselines_and_scoring"] = time.perf_counter() - t
     best = max(IMAGE_BASELINES, key=lambda n: table[n]["sequence_score"])
-    return {"table": table, "test": test, "observers": observers, "paths": paths,
-            "best_baseline": best, "n_train": len(train), "n_test": len(test),
+    return {"table": table, "records": records, "test": test, "observers": observers,
+            "paths": paths, "best_baseline": best, "n_train": len(train), "n_test": len(test),
             "centre_sigma": centre.sigma}
 
 
@@ -266,31 +293,38 @@ def photo_scanpaths(args, n_fixations: int, timings: dict) -> dict:
     photos = load_photos()
     use_clip = args.clip_checkpoint is not None
     kw = {"n_fixations": n_fixations, "seed": args.seed, "show_progress": False}
+    reference_kw = {**kw, **RECORDS[REFERENCE_RECORD]}
     t = time.perf_counter()
     if use_clip:  # one model, all photos in one batch
         clip = NevaClip.from_open_clip(args.clip_model, args.clip_checkpoint, device=args.device)
-        found = _search_photos(clip, list(photos.values()), [CLIP_CAPTIONS[n] for n in photos],
-                               kw)
+        found, reference = (_search_photos(clip, list(photos.values()),
+                                           [CLIP_CAPTIONS[n] for n in photos], options)
+                            for options in (kw, reference_kw))
     else:  # the analytic encoder's floor is each photo's own mean channel energy
-        found = []
+        found, reference = [], []
         for image in photos.values():
             encoder = ChannelEnergyEncoder.calibrated(as_image_batch([image], PHOTO_SIZE)[0])
             clip = NevaClip(encoder.encode_image, encoder.encode_text, image_size=PHOTO_SIZE,
                             mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), device=args.device)
             found += _search_photos(clip, [image], list(COLOUR_CAPTIONS), kw)
+            reference += _search_photos(clip, [image], list(COLOUR_CAPTIONS), reference_kw)
     timings["photos"] = time.perf_counter() - t
     out: dict = {"encoder": (f"open_clip {args.clip_model} from {args.clip_checkpoint}"
                              if use_clip else "analytic channel-energy encoder (no CLIP weights)"),
                  "is_clip": use_clip, "image_size": clip.image_size,
                  "n_fixations": n_fixations, "photos": {}}
-    for (name, image), result in zip(photos.items(), found, strict=True):
+    for (name, image), result, exact in zip(photos.items(), found, reference, strict=True):
         saliency = spectral_residual(image)
         entry = {"size": list(image.shape[:2]), "paths": {}, "losses": {},
-                 "nss_spectral_residual": {}}
+                 "nss_spectral_residual": {}, "reference_record": {}}
         for label, (path, losses) in result.items():
             entry["paths"][label] = np.round(path, 1).tolist()
             entry["losses"][label] = np.round(losses, 4).tolist()
             entry["nss_spectral_residual"][label] = float(nss(saliency, path))
+            shift = np.hypot(*(exact[label][0] - path).T)
+            entry["reference_record"][label] = {
+                "nss_spectral_residual": float(nss(saliency, exact[label][0])),
+                "first_shift_px": float(shift[0]), "shift_px_mean": float(shift.mean())}
         for base in ("random", "centre"):
             path = make_image_baseline(base).generate([image], n_fixations=n_fixations,
                                                       seed=args.seed).scanpaths()[0]
@@ -455,6 +489,19 @@ def markdown(result: dict) -> str:
     for name, row in result["synthetic"]["table"].items():
         lines.append(f"| {name} | " + " | ".join(f"{row[k]:.3f}" for k in COLUMNS) + " |")
     lines += ["", "Protocol: " + " ".join(result["synthetic"]["protocol"].values()), ""]
+    record_columns = ("first_on_target", "objects_fixated", "sequence_score", "edit_distance",
+                      "mm_position", "first_shift_px_mean", "shift_px_mean", "moved_fraction")
+    names.update(first_shift_px_mean="first fixation's shift from default (px)",
+                 shift_px_mean="mean shift from default (px)",
+                 moved_fraction="fixations moved > 0.5 px")
+    lines += ["**Which position the search keeps** (`record`): the same NevaClip searches with "
+              "the default bookkeeping and with the reference's (the position one step after "
+              "the best evaluated one; unbounded: the reference-exact search):", "",
+              "| NevaClip, record | " + " | ".join(names[k] for k in record_columns) + " |",
+              "|---|" + "---|" * len(record_columns)]
+    for name, row in result["synthetic"]["records"].items():
+        lines.append(f"| {name} | " + " | ".join(f"{row[k]:.3f}" for k in record_columns) + " |")
+    lines.append("")
     photo = result["photos"]
     labels = list(next(iter(photo["photos"].values()))["nss_spectral_residual"])
     lines += [f"**Photos**, {photo['encoder']}, {photo['n_fixations']} fixations: NSS of the "
@@ -464,6 +511,16 @@ def markdown(result: dict) -> str:
     for name, entry in photo["photos"].items():
         lines.append(f"| {name} | " + " | ".join(
             f"{entry['nss_spectral_residual'][k]:.2f}" for k in labels) + " |")
+    searched = list(next(iter(photo["photos"].values()))["reference_record"])
+    lines += ["", "The same photo searches, reference-exact (`record=\"after_step\", "
+                  "bounded=False`): NSS, and in brackets the shift of the first fixation and "
+                  "the mean shift of all fixations from the default search (px):", "",
+              "| photo | " + " | ".join(searched) + " |", "|---|" + "---|" * len(searched)]
+    for name, entry in photo["photos"].items():
+        lines.append(f"| {name} | " + " | ".join(
+            f"{entry['reference_record'][k]['nss_spectral_residual']:.2f} "
+            f"({entry['reference_record'][k]['first_shift_px']:.1f}, "
+            f"{entry['reference_record'][k]['shift_px_mean']:.1f})" for k in searched) + " |")
     if not photo["is_clip"]:
         lines += ["", "These photo scanpaths are **not CLIP scanpaths**: no CLIP weights are "
                       "available offline; pass `--clip-checkpoint` for those."]
@@ -551,7 +608,8 @@ def main() -> None:
                               "3 fixations (2 saccades), so multimatch-gaze would score them "
                               "too (it returns NaN below 3).",
             },
-            "table": synth["table"], "best_baseline": synth["best_baseline"],
+            "table": synth["table"], "records": synth["records"],
+            "record_variants": RECORDS, "best_baseline": synth["best_baseline"],
             "example_scenes": list(range(min(N_EXAMPLES, synth["n_test"]))),
         },
         "photos": photo, "seconds": timings,

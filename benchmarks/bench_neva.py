@@ -2,12 +2,22 @@
 
 Generates 10-fixation scanpaths (NevaClip's defaults: 20 signed-gradient
 steps of 0.1 per fixation, random restarts, no memory) for a batch of 32
-images at 224 px, twice with the same search code: all images in one batch
-(``batched``), and one image at a time (``loop``, what the reference does).
-Both give the same scanpaths (same per-image seeds); the JSON records the
-largest fixation difference between them. Keys: ``batched_images_per_s``,
+images at 224 px, three ways with the same search code:
+
+* ``batched``: the whole batch in one call, as a user makes it; on the CPU the
+  search splits it into cache-sized chunks (``CPU_CHUNK_BYTES``; the JSON
+  records the chunk), on a GPU it searches all images at once;
+* ``loop``: one image at a time (what the reference does);
+* ``unchunked`` (CPU only; on a GPU it is ``batched``): all 32 images in one
+  batch (``chunk_bytes=None``), the path that streams every step's tensors
+  through main memory; kept to show what chunking buys.
+
+All give the same scanpaths (same per-image seeds); the JSON records the
+largest fixation difference from the loop. Keys: ``batched_images_per_s``,
 ``loop_images_per_s``, ``speedup`` = loop time / batched time (target >= 4 on
-CPU, higher on GPU).
+a GPU; >= 1 on the CPU), ``unchunked_speedup`` = loop time / unchunked time
+(null on a GPU), and the load average before and after (on a shared machine
+the arms alternate, but the ratio still moves with the load).
 
 The objective's encoder is chosen with ``--encoder``:
 
@@ -19,7 +29,7 @@ The objective's encoder is chosen with ``--encoder``:
 
 The images are synthetic captioned scenes; the timing does not depend on
 what the weights know. ``--quick``: 8 images and 3 fixations. Each mode runs
-``--repeats`` times, alternating, and the medians are reported.
+``--repeats`` times, alternating, and the medians are reported, with every run.
 
 Usage::
 
@@ -46,7 +56,7 @@ from neuroattn._atomic import atomic_path
 from neuroattn.datasets.synthetic import make_captioned_scenes
 from neuroattn.datasets.synthetic.captioned_scenes import COLOURS, SHAPES
 from neuroattn.device import resolve_device
-from neuroattn.gaze.neva import ChannelEnergyEncoder, NevaClip, TinyCLIP
+from neuroattn.gaze.neva import ChannelEnergyEncoder, NevaClip, TinyCLIP, search_chunk_size
 
 
 def build(encoder: str, images: torch.Tensor, device: torch.device) -> NevaClip:
@@ -63,8 +73,12 @@ def build(encoder: str, images: torch.Tensor, device: torch.device) -> NevaClip:
     return NevaClip.from_open_clip("RN50", random_weights=True, device=device)
 
 
-def run(clip: NevaClip, images: torch.Tensor, captions: list[str], *, batched: bool,
+ARMS = ("batched", "loop", "unchunked")
+
+
+def run(clip: NevaClip, images: torch.Tensor, captions: list[str], *, arm: str,
         n_fixations: int, seed: int) -> tuple[float, np.ndarray]:
+    """Time one arm of :data:`ARMS`; returns seconds and the ``(B, L, 2)`` fixations."""
     kwargs = dict(n_fixations=n_fixations, show_progress=False)
 
     def sync() -> None:
@@ -73,9 +87,10 @@ def run(clip: NevaClip, images: torch.Tensor, captions: list[str], *, batched: b
 
     sync()
     start = time.perf_counter()
-    if batched:
+    if arm != "loop":
+        chunk_bytes = {} if arm == "batched" else {"chunk_bytes": None}
         fixations = clip.scanpaths(images, captions, seed=seed, batch_size=len(images),
-                                   **kwargs).fixations
+                                   **chunk_bytes, **kwargs).fixations
     else:
         fixations = np.concatenate([
             clip.scanpaths(images[i:i + 1], captions[i:i + 1], seed=seed + i, **kwargs).fixations
@@ -106,7 +121,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3,
                         help="timed runs of each, alternating (median; default 3)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's, one per core)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     n_images = 8 if args.quick else args.n_images
     n_fixations = 3 if args.quick else 10
@@ -114,32 +133,45 @@ def main() -> None:
                                    seed=args.seed)
     images = torch.from_numpy(scenes.images).to(device)
     clip = build(args.encoder, images, device)
-    run(clip, images[:2], scenes.captions[:2], batched=True, n_fixations=1, seed=0)  # warm-up
-    batched_times, loop_times = [], []
-    for _ in range(args.repeats):  # alternating, so both see the same load on a shared machine
-        batched_s, batched_fix = run(clip, images, scenes.captions, batched=True,
-                                     n_fixations=n_fixations, seed=args.seed)
-        loop_s, loop_fix = run(clip, images, scenes.captions, batched=False,
-                               n_fixations=n_fixations, seed=args.seed)
-        batched_times.append(batched_s)
-        loop_times.append(loop_s)
-    batched_s, loop_s = statistics.median(batched_times), statistics.median(loop_times)
-    diff = np.abs(batched_fix - loop_fix).max(-1)
+    run(clip, images[:2], scenes.captions[:2], arm="batched", n_fixations=1, seed=0)  # warm-up
+    chunk = search_chunk_size(images) if device.type == "cpu" else len(images)
+    load_before = os.getloadavg()
+    arms = ARMS if device.type == "cpu" else ARMS[:2]
+    times: dict[str, list[float]] = {arm: [] for arm in arms}
+    found: dict[str, np.ndarray] = {}
+    for _ in range(args.repeats):  # alternating, so all see the same load on a shared machine
+        for arm in arms:
+            seconds, found[arm] = run(clip, images, scenes.captions, arm=arm,
+                                      n_fixations=n_fixations, seed=args.seed)
+            times[arm].append(seconds)
+    load_after = os.getloadavg()
+    median = {arm: statistics.median(runs) for arm, runs in times.items()}
+    batched_s, loop_s, unchunked_s = (median.get(arm) for arm in ARMS)
+    diff = np.stack([np.abs(found[arm] - found["loop"]).max(-1) for arm in arms])
     report = {
         "benchmark": "neva",
         "config": {"n_images": n_images, "image_size": 224, "n_fixations": n_fixations,
                    "steps": 20, "lr": 0.1, "restarts": "random", "encoder": args.encoder,
                    "seed": args.seed, "quick": args.quick, "repeats": args.repeats,
-                   "ours": "one search over the whole batch",
-                   "peer": "the same search, one image at a time (the reference's loop)"},
+                   "ours": "one search call over the whole batch (cache-sized chunks on the "
+                           "CPU)",
+                   "peer": "the same search, one image at a time (the reference's loop)",
+                   "unchunked": "the whole batch at once, chunk_bytes=None",
+                   "chunk_images": chunk},
         "machine": machine(device),
+        "load_average_before": list(load_before),
+        "load_average_after": list(load_after),
         "batched_s": batched_s,
-        "batched_s_runs": batched_times,
-        "loop_s_runs": loop_times,
+        "batched_s_runs": times["batched"],
         "loop_s": loop_s,
+        "loop_s_runs": times["loop"],
+        "unchunked_s": unchunked_s,
+        "unchunked_s_runs": times.get("unchunked"),
         "batched_images_per_s": n_images / batched_s,
         "loop_images_per_s": n_images / loop_s,
+        "unchunked_images_per_s": n_images / unchunked_s if unchunked_s else None,
         "speedup": loop_s / batched_s,
+        "unchunked_speedup": loop_s / unchunked_s if unchunked_s else None,
         "max_fixation_diff_px": float(diff.max()),
         "same_fixation_fraction": float((diff < 0.5).mean()),
     }

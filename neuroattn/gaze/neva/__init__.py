@@ -31,12 +31,20 @@ from neuroattn.gaze.neva.baselines import (
     make_image_baseline,
 )
 from neuroattn.gaze.neva.clip import CLIP_MEAN, CLIP_STD, NevaClip, as_image_batch, image_list
-from neuroattn.gaze.neva.search import NeVAResult, Objective, neva_search
+from neuroattn.gaze.neva.search import (
+    CPU_CHUNK_BYTES,
+    NeVAResult,
+    Objective,
+    Record,
+    neva_search,
+    search_chunk_size,
+)
 from neuroattn.gaze.neva.toy_encoders import ChannelEnergyEncoder, TinyCLIP, train_tiny_clip
 
 __all__ = [
-    "CLIP_MEAN", "CLIP_STD", "CLEScanpaths", "CentreBiasScanpaths", "ChannelEnergyEncoder",
-    "IMAGE_BASELINES", "ImageScanpathBaseline", "NeVAResult", "NevaClip", "Objective",
-    "RandomScanpaths", "SaliencyPeakScanpaths", "TinyCLIP", "as_image_batch", "image_list",
-    "make_image_baseline", "neva_search", "train_tiny_clip",
+    "CLIP_MEAN", "CLIP_STD", "CPU_CHUNK_BYTES", "CLEScanpaths", "CentreBiasScanpaths",
+    "ChannelEnergyEncoder", "IMAGE_BASELINES", "ImageScanpathBaseline", "NeVAResult", "NevaClip",
+    "Objective", "RandomScanpaths", "Record", "SaliencyPeakScanpaths", "TinyCLIP",
+    "as_image_batch", "image_list", "make_image_baseline", "neva_search", "search_chunk_size",
+    "train_tiny_clip",
 ]

@@ -44,7 +44,14 @@ import torch.nn.functional as F
 
 from neuroattn._logging import logger
 from neuroattn.device import autocast, resolve_device
-from neuroattn.gaze.neva.search import NeVAResult, Optimizer, Restarts, neva_search
+from neuroattn.gaze.neva.search import (
+    CPU_CHUNK_BYTES,
+    NeVAResult,
+    Optimizer,
+    Record,
+    Restarts,
+    neva_search,
+)
 from neuroattn.retina.foveation import Foveation, GaussianFoveation
 
 __all__ = ["CLIP_MEAN", "CLIP_STD", "NevaClip", "as_image_batch", "image_list"]
@@ -288,11 +295,14 @@ class NevaClip:
         lr: float = 0.1,
         forgetting: float = 0.0,
         restarts: Restarts = "random",
+        record: Record = "evaluated",
         n_starts: int = 1,
         optimizer: Optimizer = "sign",
         stop_below: float | None = None,
+        bounded: bool = True,
         seed: int | Sequence[int] = 0,
         batch_size: int | None = 32,
+        chunk_bytes: int | None = CPU_CHUNK_BYTES,
         foveation: Foveation | None = None,
         show_progress: bool | None = None,
     ) -> NeVAResult:
@@ -308,10 +318,16 @@ class NevaClip:
             RGB, ``uint8`` (0–255) or float in ``[0, 1]``; any size.
         captions : str or list of str, optional
             One caption per image or one for all; None for free viewing.
-        n_fixations, steps, lr, forgetting, restarts, n_starts, optimizer, stop_below, seed
+        n_fixations, steps, lr, forgetting, restarts, record, n_starts, optimizer, stop_below
             As in :func:`~neuroattn.gaze.neva.neva_search`.
+        bounded, seed
+            As in :func:`~neuroattn.gaze.neva.neva_search`; ``record="after_step",
+            bounded=False`` is the reference's bookkeeping.
         batch_size : int, optional
-            Images searched at once.
+            The most images searched at once.
+        chunk_bytes : int, optional
+            On the CPU, fewer at once where needed to stay cache-sized (as in
+            :func:`~neuroattn.gaze.neva.neva_search`; None: ``batch_size``).
         foveation : Foveation, optional
             Acuity model for this search (default: the one given at construction).
         show_progress : bool, optional
@@ -334,10 +350,11 @@ class NevaClip:
             return 1.0 - F.cosine_similarity(embedding, targets[item], dim=-1)
 
         result = neva_search(objective, batch, foveation=foveation or self.foveation,
-                             n_fixations=n_fixations,
-                             steps=steps, lr=lr, optimizer=optimizer, restarts=restarts,
-                             n_starts=n_starts, forgetting=forgetting, stop_below=stop_below,
-                             seed=seed, batch_size=batch_size, device=self.device,
+                             n_fixations=n_fixations, steps=steps, lr=lr, optimizer=optimizer,
+                             restarts=restarts, record=record, n_starts=n_starts,
+                             forgetting=forgetting, stop_below=stop_below, bounded=bounded,
+                             seed=seed, batch_size=batch_size, chunk_bytes=chunk_bytes,
+                             device=self.device,
                              precision=self.precision, show_progress=show_progress)
         scale = (sizes[:, None, ::-1] - 1) / (self.image_size - 1)   # (x, y) per image
         return NeVAResult(fixations=result.fixations * scale, losses=result.losses,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from neuroattn.gaze.neva import neva_search
+from neuroattn.gaze.neva import neva_search, search_chunk_size
 from neuroattn.retina import GaussianFoveation, gaussian_fovea, pixels_to_fovea
 
 
@@ -91,13 +91,17 @@ def test_batched_search_equals_one_image_at_a_time(optimizer, restarts, n_starts
     images = patch_images([(40, 2), (3, 28), (20, 15)])
     kwargs = dict(n_fixations=3, steps=5, optimizer=optimizer, restarts=restarts,
                   n_starts=n_starts, forgetting=0.3, device="cpu")
-    batched = neva_search(sharpness, images, seed=10, **kwargs)
+    batched = neva_search(sharpness, images, seed=10, chunk_bytes=None, **kwargs)
     for i in range(3):
         single = neva_search(sharpness, images[i:i + 1], seed=10 + i, **kwargs)
         np.testing.assert_allclose(batched.fixations[i], single.fixations[0], atol=1e-9)
         np.testing.assert_allclose(batched.losses[i], single.losses[0], rtol=1e-9)
     chunked = neva_search(sharpness, images, seed=10, batch_size=2, **kwargs)
     np.testing.assert_allclose(chunked.fixations, batched.fixations, atol=1e-9)
+    one_row = images[0].numel() * images.element_size() * n_starts  # cache chunks of 1 image
+    assert search_chunk_size(images, n_starts=n_starts, chunk_bytes=one_row + 1) == 1
+    cached = neva_search(sharpness, images, seed=10, chunk_bytes=one_row + 1, **kwargs)
+    np.testing.assert_allclose(cached.fixations, batched.fixations, atol=1e-9)
 
 
 def test_best_loss_is_never_worse_than_the_centre_start():
@@ -128,6 +132,9 @@ def test_positions_stay_inside_the_image_unless_unbounded():
     free = neva_search(run_away, images, n_fixations=1, steps=30, restarts="none",
                        bounded=False, device="cpu")
     assert (bounded.fovea <= 1.0).all() and np.abs(free.fovea).max() > 1.0
+    stepped = neva_search(run_away, images, n_fixations=1, steps=30, restarts="none",
+                          record="after_step", device="cpu")
+    assert (np.abs(stepped.fovea) <= 1.0).all()
 
 
 def test_bad_input_is_refused():
@@ -142,6 +149,12 @@ def test_bad_input_is_refused():
         neva_search(sharpness, images, optimizer="sgd")
     with pytest.raises(ValueError, match="restarts"):
         neva_search(sharpness, images, restarts="sometimes")
+    with pytest.raises(ValueError, match="after_step"):
+        neva_search(sharpness, images, record="best")
+    with pytest.raises(ValueError, match="batch_size"):
+        neva_search(sharpness, images, batch_size=0)
+    with pytest.raises(ValueError, match="chunk_bytes"):
+        neva_search(sharpness, images, chunk_bytes=0)
     with pytest.raises(ValueError, match="n_fixations"):
         neva_search(sharpness, images, n_fixations=0)
     with pytest.raises(ValueError, match="one per image"):
