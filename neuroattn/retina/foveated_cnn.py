@@ -41,7 +41,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from neuroattn.errors import NeuroattnError
+from neuroattn.errors import InputNotFoundError, NeuroattnError
 from neuroattn.retina.logpolar import LogPolar
 from neuroattn.retina.sampling import FixationCrop
 
@@ -148,15 +148,16 @@ def resnet(arch: str = "resnet18", *, num_classes: int = 1000, in_channels: int 
     if weights is not None:
         path = Path(weights)
         if not path.is_file():
-            raise FileNotFoundError(
+            raise InputNotFoundError(
                 f"ResNet weights {path} do not exist. Save them on a machine with internet "
                 f"(torch.save(torchvision.models.{arch}(weights='DEFAULT').state_dict(), "
                 "'weights.pth')) and pass that file; nothing is downloaded here.")
         _load_weights(net, path, arch)
     if in_channels != 3:
         if weights is not None and in_channels != 1:
-            raise ValueError(f"ImageNet weights take 3 (or, summed, 1) input channels, not "
-                             f"{in_channels}; pass in_channels=1 or 3, or no weights.")
+            raise ResNetWeightsError(
+                f"ImageNet weights take 3 (or, summed, 1) input channels, not {in_channels}; "
+                "pass in_channels=1 or 3, or no weights.")
         rgb = net.conv1
         net.conv1 = nn.Conv2d(in_channels, rgb.out_channels, rgb.kernel_size, rgb.stride,
                               rgb.padding, bias=False)
