@@ -10,6 +10,8 @@ ROI) and voxelwise ridge on the flattened grid.
 
     python analyses/encoder_routing.py --out analyses/results/encoder_routing
     python analyses/encoder_routing.py --seed 3 --out /tmp/routing
+    python analyses/encoder_routing.py --no-figures --table-seeds 0 1 2 3 \
+        --out analyses/results/encoder_routing
 
 Writes ``routing_overlay.png`` (ground-truth, transformer and static maps per
 ROI for three test images, over the objects in each image),
@@ -17,6 +19,14 @@ ROI for three test images, over the objects in each image),
 ``model_comparison.png`` (mean r²/NC per ROI kind and model) and
 ``encoder_routing.json`` (the numbers behind them, with seed, config and
 timings), and prints a Markdown table.
+
+The default generator is the transformer's own function class, so those
+figures show a correctly specified model against misspecified baselines.
+``--table-seeds`` also fits every model on every generator of
+:data:`GENERATORS` (the matched one, the same with 20 % of voxels in two ROIs
+read by the reference's sum rule, per-voxel Gaussian pRFs, channel-wise max
+pooling) for each seed, and writes ``generator_table.json`` and a Markdown
+table: mean r²/NC over seeds, with the range.
 """
 
 from __future__ import annotations
@@ -42,6 +52,14 @@ from neuroattn.encoding.metrics import noise_normalized_accuracy  # noqa: E402
 from neuroattn.encoding.ridge import RidgeEncoder  # noqa: E402
 
 MODELS = ("transformer", "spatial", "ridge")
+GENERATORS = {
+    "attention": {},
+    "attention, 20 % overlap, sum": {"overlap_fraction": 0.2, "overlap_rule": "sum"},
+    "prf": {"readout": "prf"},
+    "max": {"readout": "max"},
+}
+"""Generator overrides of ``make_synthetic_encoding`` for the table (the first is matched)."""
+BASELINES = ("spatial", "ridge")
 LABELS = {"transformer": "transformer (routing per image)",
           "spatial": "spatial-feature (static map)", "ridge": "ridge (flattened grid)"}
 COLORS = {"transformer": "tab:blue", "spatial": "tab:orange", "ridge": "tab:gray"}
@@ -49,11 +67,12 @@ KINDS = ("retinotopic", "category", "mixed")
 N_EXAMPLES = 3
 
 
-def _encoders(seed: int) -> dict:
+def _encoders(seed: int, overlap_rule: str = "mean") -> dict:
     return {
         "transformer": TransformerBrainEncoder(d_model=32, n_heads=1, dim_feedforward=64, lr=5e-3,
                                                dropout=0.0, max_epochs=20, patience=20,
-                                               random_state=seed, progress=False),
+                                               overlap_rule=overlap_rule, random_state=seed,
+                                               progress=False),
         "spatial": SpatialFeatureEncoder(max_epochs=20, patience=20, random_state=seed,
                                          progress=False),
         "ridge": RidgeEncoder(cv=3),
@@ -187,29 +206,91 @@ def plot_comparison(data, per_roi: dict, path: Path) -> None:
     _save(fig, path)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seed", type=int, default=2, help="data and model seed")
-    parser.add_argument("--out", default="analyses/results/encoder_routing")
-    args = parser.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+def _fit_predict(name: str, enc, data) -> np.ndarray:
+    """Fit one encoder on the training split and predict the test images."""
+    n_train, n_test = len(data.X_train), len(data.X_test)
+    if name == "ridge":
+        enc.fit(data.X_train.reshape(n_train, -1), data.Y_train)
+        return enc.predict(data.X_test.reshape(n_test, -1))
+    enc.fit(data.X_train, data.Y_train, rois=data.roi_membership)
+    return enc.predict(data.X_test)
 
+
+def _write_table(runs: list[dict], seeds: list[int], out: Path) -> dict:
+    """Summarise the runs so far per generator and model; write ``generator_table.json``."""
+    summary = {}
+    for gen in GENERATORS:
+        mine = [r for r in runs if r["generator"] == gen]
+        if not mine:
+            continue
+        models = list(mine[0]["accuracy_mean"])
+        summary[gen] = {m: {"mean": float(np.mean([r["accuracy_mean"][m] for r in mine])),
+                            "min": float(np.min([r["accuracy_mean"][m] for r in mine])),
+                            "max": float(np.max([r["accuracy_mean"][m] for r in mine]))}
+                        for m in models}
+        gap = [r["accuracy_mean"]["transformer"]
+               - max(r["accuracy_mean"][b] for b in BASELINES) for r in mine]
+        summary[gen]["transformer minus best baseline"] = {
+            "mean": float(np.mean(gap)), "min": float(np.min(gap)), "max": float(np.max(gap))}
+    result = {"what": "mean r²/NC on the test images, every model on every generator",
+              "seeds": seeds, "seeds_done": sorted({r["seed"] for r in runs}),
+              "generators": GENERATORS,
+              "models": {name: enc.get_params() for name, enc in _encoders(0).items()},
+              "sum_rule_model": "the transformer with overlap_rule='sum', on generators with "
+                                "overlapping voxels",
+              "summary": summary, "runs": runs}
+    with atomic_path(out / "generator_table.json") as tmp:
+        tmp.write_text(json.dumps(result, indent=2, default=str))
+    return result
+
+
+def generator_table(seeds: list[int], out: Path) -> dict:
+    """Every model on every generator of :data:`GENERATORS`, per seed; writes the JSON."""
+    runs = []
+    for seed in seeds:
+        for gen, overrides in GENERATORS.items():
+            data = make_synthetic_encoding(seed=seed, **overrides)
+            encoders = _encoders(seed)
+            if overrides.get("overlap_fraction"):  # the model's rule too, where it matters
+                encoders["transformer, sum rule"] = _encoders(seed, "sum")["transformer"]
+            scores = {"ground truth": data.true_response(data.X_test)}
+            seconds = {}
+            for name, enc in encoders.items():
+                t = time.perf_counter()
+                scores[name] = _fit_predict(name, enc, data)
+                seconds[name] = time.perf_counter() - t
+            acc = {m: float(noise_normalized_accuracy(p, data.Y_test, data.noise_ceiling).mean())
+                   for m, p in scores.items()}
+            runs.append({"generator": gen, "overrides": overrides, "seed": seed,
+                         "accuracy_mean": acc, "fit_seconds": seconds})
+            print(f"seed {seed} {gen}: " + ", ".join(f"{m} {a:.3f}" for m, a in acc.items()),
+                  flush=True)
+            _write_table(runs, seeds, out)  # after every run: a cut-short sweep keeps its part
+    result = _write_table(runs, seeds, out)
+    summary = result["summary"]
+    columns = ["ground truth", "transformer", "transformer, sum rule", *BASELINES,
+               "transformer minus best baseline"]
+    print(f"\n| generator (seeds {', '.join(map(str, seeds))}) | " + " | ".join(columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    for gen, row in summary.items():
+        cells = [f"{row[c]['mean']:.2f} ({row[c]['min']:.2f} to {row[c]['max']:.2f})"
+                 if c in row else "–" for c in columns]
+        print(f"| {gen} | " + " | ".join(cells) + " |")
+    return result
+
+
+def figures(seed: int, out: Path) -> None:
+    """The matched generator with ``seed``: fits, figures, ``encoder_routing.json``, table."""
     start = time.perf_counter()
-    data = make_synthetic_encoding(seed=args.seed)
+    data = make_synthetic_encoding(seed=seed)
     timings = {"data": time.perf_counter() - start}
     membership = data.roi_membership
-    n_train = data.X_train.shape[0]
-    encoders = _encoders(args.seed)
+    encoders = _encoders(seed)
     preds, maps = {}, {"truth": data.routing(data.X_test)}
     for name, enc in encoders.items():
         t = time.perf_counter()
-        if name == "ridge":
-            enc.fit(data.X_train.reshape(n_train, -1), data.Y_train)
-            preds[name] = enc.predict(data.X_test.reshape(data.X_test.shape[0], -1))
-        else:
-            enc.fit(data.X_train, data.Y_train, rois=membership)
-            preds[name] = enc.predict(data.X_test)
+        preds[name] = _fit_predict(name, enc, data)
+        if name != "ridge":
             maps[name] = enc.attention_maps(data.X_test)
         timings[f"fit_{name}"] = time.perf_counter() - t
         print(f"{name}: fitted in {timings[f'fit_{name}']:.1f} s", flush=True)
@@ -233,7 +314,7 @@ def main() -> None:
     timings["total"] = time.perf_counter() - start
 
     result = {
-        "what": __doc__.split("\n\n")[0], "seed": args.seed,
+        "what": __doc__.split("\n\n")[0], "seed": seed,
         "data_config": dataclasses.asdict(data.config),
         "models": {name: enc.get_params() for name, enc in encoders.items()},
         "ridge_input": "flattened (H*W*C) grid",
@@ -262,6 +343,23 @@ def main() -> None:
         print(f"| {m} | {accuracy[m].mean():.3f} | "
               + " | ".join(f"{per_kind[m][k]:.3f}" for k in KINDS) + f" | {r} |")
     print(f"\nwrote {out}/ in {timings['total']:.0f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seed", type=int, default=2, help="data and model seed")
+    parser.add_argument("--out", default="analyses/results/encoder_routing")
+    parser.add_argument("--no-figures", action="store_true",
+                        help="skip the figures and their JSON (matched generator, --seed)")
+    parser.add_argument("--table-seeds", type=int, nargs="*", default=[],
+                        help="seeds of the every-model-on-every-generator table (none: no table)")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not args.no_figures:
+        figures(args.seed, out)
+    if args.table_seeds:
+        generator_table(args.table_seeds, out)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@
 * :class:`VoxelReadout` — each voxel's response is a linear read of its own
   token. With one token per ROI it is computed ROI by ROI (a gather, never a
   dense token × voxel product); a voxel in several ROIs reads the mean of
-  their tokens.
+  their tokens (``overlap_rule="mean"``) or, as the reference implementation,
+  the sum of its per-ROI reads (``"sum"``).
 
 Examples
 --------
@@ -28,6 +29,11 @@ import math
 
 import torch
 from torch import nn
+
+from neuroattn.config import ConfigError
+
+OVERLAP_RULES = ("mean", "sum")
+"""How a voxel in several ROIs combines their tokens: ours (the default), the reference's."""
 
 
 def sine_positions(height: int, width: int, dim: int, *, temperature: float = 10000.0
@@ -155,20 +161,52 @@ class VoxelReadout(nn.Module):
     Parameters
     ----------
     membership : torch.Tensor, shape (n_voxels, n_tokens), bool
-        Which token(s) each voxel reads; rows with several ``True`` read the
-        mean of those tokens. ``None`` means one token per voxel (token v →
-        voxel v).
+        Which token(s) each voxel reads. ``None`` means one token per voxel
+        (token v → voxel v).
     dim : int
         Token width.
+    overlap_rule : {"mean", "sum"}
+        A voxel with several ``True`` in its row reads the mean of those
+        tokens (default), or the sum of its reads of each, which is what the
+        reference implementation does (it sums the per-ROI predictions, bias
+        included, so a voxel in two ROIs gets its bias twice). With a weight
+        and a bias per voxel the two are the same function class: a voxel in
+        ``k`` ROIs under ``"sum"`` equals ``"mean"`` with its weight and bias
+        times ``k``. They differ only in how training treats that voxel
+        (initial scale, weight decay).
+
+    Examples
+    --------
+    >>> import torch
+    >>> membership = torch.tensor([[True, False], [True, True]])
+    >>> mean = VoxelReadout(membership, n_voxels=2, dim=3)
+    >>> summed = VoxelReadout(membership, n_voxels=2, dim=3, overlap_rule="sum")
+    >>> _ = summed.load_state_dict(mean.state_dict())
+    >>> with torch.no_grad():
+    ...     _ = summed.weight[1].div_(2), summed.bias[1].div_(2)
+    >>> tokens = torch.randn(4, 2, 3)
+    >>> torch.allclose(mean(tokens), summed(tokens), atol=1e-6)
+    True
     """
 
-    def __init__(self, membership: torch.Tensor | None, n_voxels: int, dim: int) -> None:
+    def __init__(self, membership: torch.Tensor | None, n_voxels: int, dim: int,
+                 overlap_rule: str = "mean") -> None:
         super().__init__()
+        if overlap_rule not in OVERLAP_RULES:
+            raise ConfigError(f"overlap_rule={overlap_rule!r} is not a rule; use 'mean' (a "
+                              "voxel reads the mean of its ROIs' tokens) or 'sum' (the "
+                              "reference's sum of per-ROI predictions).")
         self.weight = nn.Parameter(torch.randn(n_voxels, dim) / math.sqrt(dim))
         self.bias = nn.Parameter(torch.zeros(n_voxels))
         self.per_voxel = membership is None
+        self.overlap_rule = overlap_rule
+        self.register_buffer("bias_count", torch.ones(n_voxels), persistent=False)
         if membership is not None:
-            share = membership.float() / membership.float().sum(1, keepdim=True)
+            share = membership.float()
+            if overlap_rule == "mean":
+                share = share / share.sum(1, keepdim=True)
+            else:  # one bias per ROI read, as the reference's summed predictions
+                self.bias_count = membership.float().sum(1)
             groups = [torch.nonzero(membership[:, r]).flatten()
                       for r in range(membership.shape[1])]
             self._groups = len(groups)
@@ -180,7 +218,7 @@ class VoxelReadout(nn.Module):
         """tokens (B, n_tokens, d) → responses (B, n_voxels)."""
         if self.per_voxel:
             return torch.einsum("bvd,vd->bv", tokens, self.weight) + self.bias
-        out = self.bias.expand(tokens.shape[0], -1).clone()
+        out = (self.bias * self.bias_count).expand(tokens.shape[0], -1).clone()
         for r in range(self._groups):
             voxels, share = getattr(self, f"voxels_{r}"), getattr(self, f"share_{r}")
             if voxels.numel():

@@ -7,8 +7,13 @@ query's token linearly. ``query_mode``:
 
 * ``"roi"`` — one query per ROI (pass hemisphere-specific ROIs for one per
   ROI per hemisphere, as the paper). Overlapping ROIs are handled: a voxel
-  in several ROIs reads the mean of their tokens (the reference sums
-  separate predictions, which double-counts such voxels).
+  in several ROIs reads the mean of their tokens (``overlap_rule="mean"``,
+  the default) or the sum of its per-ROI predictions (``"sum"``, the
+  reference's rule). With a weight vector and a bias per voxel the two rules
+  are the same function class (the sum is the mean with the voxel's weights
+  scaled by its number of ROIs); the mean keeps every voxel's read on the
+  scale of one token, so initialisation and weight decay treat overlapping
+  voxels like the others.
 * ``"voxel"`` — one query per voxel, processed in chunks (``query_chunk``)
   since queries never interact; memory grows with the chunk, not with the
   voxel count.
@@ -69,6 +74,9 @@ class TransformerBrainEncoder(TorchEncoder):
         Early stopping on the validation mean Pearson r; the best epoch is kept.
     query_chunk : int
         Queries per decoder pass (``"voxel"`` mode memory control).
+    overlap_rule : {"mean", "sum"}
+        How a voxel in several ROIs reads them (``query_mode="roi"``): the
+        mean of their tokens, or the reference's sum of per-ROI predictions.
     device, precision
         ``"auto"`` uses CUDA with bf16 autocast when available.
     random_state : int
@@ -88,10 +96,12 @@ class TransformerBrainEncoder(TorchEncoder):
                  n_layers: int = 1, dim_feedforward: int = 512, dropout: float = 0.1,
                  lr: float = 1e-3, weight_decay: float = 1e-4, max_epochs: int = 30,
                  batch_size: int = 32, grad_clip: float | None = 1.0, patience: int = 5,
-                 val_fraction: float = 0.1, query_chunk: int = 4096, device: str = "auto",
+                 val_fraction: float = 0.1, query_chunk: int = 4096,
+                 overlap_rule: str = "mean", device: str = "auto",
                  precision: str = "auto", random_state: int = 0,
                  progress: bool | None = None) -> None:
         self.query_mode, self.d_model, self.n_heads = query_mode, d_model, n_heads
+        self.overlap_rule = overlap_rule
         self.n_layers, self.dim_feedforward, self.dropout = n_layers, dim_feedforward, dropout
         self.lr, self.weight_decay, self.max_epochs = lr, weight_decay, max_epochs
         self.batch_size, self.grad_clip, self.patience = batch_size, grad_clip, patience
@@ -114,15 +124,17 @@ class TransformerBrainEncoder(TorchEncoder):
                                 n_heads=self.n_heads, n_layers=self.n_layers,
                                 dim_feedforward=self.dim_feedforward, dropout=self.dropout,
                                 query_chunk=self.query_chunk)
-        return _RoutedEncoder(router, VoxelReadout(membership, n_voxels, self.d_model))
+        return _RoutedEncoder(router, VoxelReadout(membership, n_voxels, self.d_model,
+                                                   overlap_rule=self.overlap_rule))
 
 
 class SpatialFeatureEncoder(TorchEncoder):
     """The factorised baseline: a static spatial map per ROI, then per-voxel feature weights.
 
-    Same fitting, ROIs, readout and attributes as :class:`TransformerBrainEncoder`
-    (``query_mode`` is ``"roi"``, or ``"voxel"`` for one map per voxel);
-    ``attention_maps`` returns the learned maps, identical for every image.
+    Same fitting, ROIs, readout (``overlap_rule`` included) and attributes as
+    :class:`TransformerBrainEncoder` (``query_mode`` is ``"roi"``, or
+    ``"voxel"`` for one map per voxel); ``attention_maps`` returns the learned
+    maps, identical for every image.
 
     Examples
     --------
@@ -136,10 +148,10 @@ class SpatialFeatureEncoder(TorchEncoder):
 
     def __init__(self, query_mode: str = "roi", *, lr: float = 1e-2, weight_decay: float = 1e-4,
                  max_epochs: int = 30, batch_size: int = 32, grad_clip: float | None = 1.0,
-                 patience: int = 5, val_fraction: float = 0.1, device: str = "auto",
-                 precision: str = "auto", random_state: int = 0,
+                 patience: int = 5, val_fraction: float = 0.1, overlap_rule: str = "mean",
+                 device: str = "auto", precision: str = "auto", random_state: int = 0,
                  progress: bool | None = None) -> None:
-        self.query_mode = query_mode
+        self.query_mode, self.overlap_rule = query_mode, overlap_rule
         self.lr, self.weight_decay, self.max_epochs = lr, weight_decay, max_epochs
         self.batch_size, self.grad_clip, self.patience = batch_size, grad_clip, patience
         self.val_fraction, self.device, self.precision = val_fraction, device, precision
@@ -151,4 +163,5 @@ class SpatialFeatureEncoder(TorchEncoder):
             raise ValueError(f"query_mode={self.query_mode!r}; use 'roi' or 'voxel'.")
         n_queries = n_voxels if membership is None else membership.shape[1]
         return _RoutedEncoder(SpatialPooling(height, width, n_queries),
-                              VoxelReadout(membership, n_voxels, n_features))
+                              VoxelReadout(membership, n_voxels, n_features,
+                                           overlap_rule=self.overlap_rule))

@@ -8,10 +8,12 @@ import torch
 import xarray as xr
 from sklearn.base import clone
 
+from neuroattn.config import ConfigError
 from neuroattn.encoding import SpatialFeatureEncoder, TransformerBrainEncoder
 from neuroattn.encoding.layers import RoutingDecoder, VoxelReadout, sine_positions
 
 FAST = dict(d_model=16, n_heads=2, max_epochs=2, batch_size=16, progress=False)
+FAST_SPATIAL = dict(max_epochs=2, batch_size=16, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +52,41 @@ def test_overlapping_readout_equals_the_dense_formula():
                               tokens)
     expected = torch.einsum("bvd,vd->bv", mean_token, readout.weight) + readout.bias
     torch.testing.assert_close(readout(tokens), expected)
+
+
+def test_sum_rule_is_the_reference_readout_and_a_rescaled_mean():
+    """``overlap_rule="sum"``: the reference's sum of per-ROI predictions (bias per read)."""
+    torch.manual_seed(0)
+    membership = torch.tensor([[1, 0, 0], [1, 1, 0], [0, 1, 1], [1, 1, 1], [0, 0, 1]],
+                              dtype=torch.bool)
+    summed = VoxelReadout(membership, n_voxels=5, dim=4, overlap_rule="sum")
+    with torch.no_grad():
+        summed.bias.normal_()
+    tokens = torch.randn(2, 3, 4)
+    # The reference, transcribed: every ROI token is read by every voxel (weights and bias),
+    # then the ROI mask keeps each voxel's own ROIs and sums them.
+    per_roi = torch.einsum("brd,vd->brv", tokens, summed.weight) + summed.bias
+    reference = (per_roi * membership.T.float()).sum(1)
+    torch.testing.assert_close(summed(tokens), reference)
+    # The same function class as the mean: scale each voxel's weight and bias by its ROI count.
+    mean = VoxelReadout(membership, n_voxels=5, dim=4)
+    count = membership.sum(1, keepdim=True).float()
+    with torch.no_grad():
+        mean.weight.copy_(summed.weight * count)
+        mean.bias.copy_(summed.bias * count[:, 0])
+    torch.testing.assert_close(mean(tokens), summed(tokens))
+
+
+def test_overlap_rule_reaches_both_encoders(data):
+    X, Y = data
+    rois = np.zeros((7, 2), bool)
+    rois[:4, 0] = rois[3:, 1] = True  # voxel 3 is in both
+    for cls, kwargs in ((TransformerBrainEncoder, FAST), (SpatialFeatureEncoder, FAST_SPATIAL)):
+        enc = cls(overlap_rule="sum", **kwargs).fit(X, Y, rois=rois)
+        assert enc.get_params()["overlap_rule"] == "sum"
+        assert enc.module_.readout.bias_count.tolist() == [1, 1, 1, 2, 1, 1, 1]
+        with pytest.raises(ConfigError, match="overlap_rule='max'.*'mean'.*'sum'"):
+            cls(overlap_rule="max", **kwargs).fit(X, Y, rois=rois)
 
 
 @pytest.mark.parametrize("mode", ["roi", "voxel", "shared"])

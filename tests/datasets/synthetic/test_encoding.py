@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from neuroattn.config import ConfigError
 from neuroattn.datasets.synthetic.encoding import (
     FSAVERAGE5_N_VERTICES,
     SyntheticEncoding,
@@ -314,3 +315,129 @@ def test_bad_inputs(small):
         make_synthetic_encoding({"seed": 1})
     with pytest.raises(ValueError, match="free connected vertices"):
         make_synthetic_encoding(**{**SMALL, "voxels_per_roi": 2000, "n_retinotopic": 12})
+
+
+# ----------------------------------------------------------------------------------------------
+# Readouts outside the encoder's class, and the overlap rule
+# ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_prf() -> SyntheticEncoding:
+    return make_synthetic_encoding(**SMALL, seed=4, readout="prf", overlap_fraction=0.2)
+
+
+@pytest.fixture(scope="module")
+def small_max() -> SyntheticEncoding:
+    return make_synthetic_encoding(**SMALL, seed=4, readout="max")
+
+
+def _raw(ds: SyntheticEncoding, X: np.ndarray) -> np.ndarray:
+    """The clean response before standardisation."""
+    return ds.true_response(X).astype(np.float64) * ds.signal_sd + ds.signal_mean
+
+
+def test_readouts_share_images_voxels_and_noise(small, small_prf, small_max):
+    for ds in (small_prf, small_max):
+        for name in ("X_train", "X_test", "voxel_weights", "voxel_vertex", "ncsnr"):
+            np.testing.assert_array_equal(getattr(ds, name), getattr(small, name))
+        assert not np.allclose(ds.Y_train, small.Y_train)
+        # the noise is the same draw: Y - clean signal agrees with the attention data's
+        np.testing.assert_allclose(ds.Y_train - ds.true_response(ds.X_train),
+                                   small.Y_train - small.true_response(small.X_train),
+                                   atol=1e-4)
+        with pytest.raises(ConfigError, match="no ROI routing map"):
+            ds.routing(ds.X_test)
+    assert np.isnan(small.voxel_prf_centers).all() and np.isnan(small_max.voxel_prf_sigmas).all()
+    assert small_prf.ground_truth()["readout"] == "prf"
+
+
+def test_overlap_sum_and_mean_give_the_same_standardised_responses():
+    mean = make_synthetic_encoding(**SMALL, overlap_fraction=0.2)
+    summed = make_synthetic_encoding(**SMALL, overlap_fraction=0.2, overlap_rule="sum")
+    two = mean.roi_membership.sum(1) == 2
+    assert two.sum() == 2 * mean.n_rois
+    # the raw sum is twice the raw mean for an overlapping voxel, and equal otherwise ...
+    np.testing.assert_allclose(summed.signal_sd[two], 2 * mean.signal_sd[two], rtol=1e-10)
+    np.testing.assert_allclose(summed.signal_sd[~two], mean.signal_sd[~two], rtol=1e-10)
+    # ... so standardisation leaves the same data
+    np.testing.assert_allclose(summed.Y_train, mean.Y_train, atol=1e-5)
+    np.testing.assert_allclose(summed.Y_test, mean.Y_test, atol=1e-5)
+    assert "sum" in summed.ground_truth()["overlap_rule"]
+
+
+def test_prf_readout_is_a_gaussian_per_voxel_on_one_channel_block(small_prf):
+    ds, cfg = small_prf, small_prf.config
+    h, w, c = cfg.height, cfg.width, cfg.n_features
+    assert ds.voxel_prf_centers.shape == (ds.n_voxels, 2)
+    assert (ds.voxel_prf_centers >= 0).all()
+    assert (ds.voxel_prf_centers <= [h - 1, w - 1]).all()
+    assert not np.isnan(ds.roi_centers).any()  # category ROIs have a place too
+    lo, hi = 0.75 * ds.roi_sigmas[ds.voxel_roi], 1.25 * ds.roi_sigmas[ds.voxel_roi]
+    assert ((ds.voxel_prf_sigmas >= lo) & (ds.voxel_prf_sigmas <= hi)).all()
+    # The response, transcribed from the definition: a normalised Gaussian over the grid,
+    # the voxel's weights on its ROIs' channel blocks (3 blocks of 4 channels here), the mean
+    # of the reads of an overlapping voxel.
+    X = ds.X_test.astype(np.float64)
+    gy, gx = np.mgrid[:h, :w].astype(float)
+    for v in [0, *np.flatnonzero(ds.roi_membership.sum(1) == 2)[:2]]:
+        (cy, cx), s = ds.voxel_prf_centers[v], ds.voxel_prf_sigmas[v]
+        g = np.exp(-((gy - cy) ** 2 + (gx - cx) ** 2) / (2 * s**2))
+        pooled = np.einsum("hw,nhwc->nc", g / g.sum(), X)
+        reads = []
+        for r in np.flatnonzero(ds.roi_membership[v]):
+            block = (r % cfg.n_feature_subsets) * c // cfg.n_feature_subsets
+            channels = slice(block, block + c // cfg.n_feature_subsets)
+            reads.append(pooled[:, channels] @ ds.voxel_weights[v, channels])
+        np.testing.assert_allclose(_raw(ds, ds.X_test)[:, v], np.mean(reads, 0), rtol=1e-4,
+                                   atol=1e-4)
+    # linear in the features (ridge's class on the flattened grid)
+    a, b = ds.X_test[:4].astype(np.float64), ds.X_test[4:8].astype(np.float64)
+    np.testing.assert_allclose(_raw(ds, a + b), _raw(ds, a) + _raw(ds, b), atol=1e-4)
+
+
+def test_prf_centres_form_a_map_across_each_patch():
+    ds = make_synthetic_encoding(seed=0, n_train=16, n_test=4, readout="prf")
+    for r in range(ds.n_rois):
+        rows = np.flatnonzero(ds.voxel_roi == r)
+        centres = ds.voxel_prf_centers[rows]
+        unclipped = (centres > 0).all(1) & (centres < 7).all(1)
+        # within prf_scatter of the ROI centre along the patch axes, and spread over it
+        dist = np.abs(centres[unclipped] - ds.roi_centers[r]).max(1)
+        assert dist.max() <= ds.config.prf_scatter * np.sqrt(2) + 1e-9
+        assert np.ptp(centres, axis=0).max() > 1.0
+        # neighbouring voxels on the mesh see neighbouring places (a retinotopic map)
+        _, graph = _fsaverage5(ds.roi_hemispheres[r])
+        adj = graph[ds.voxel_vertex[rows]][:, ds.voxel_vertex[rows]].toarray() > 0
+        gaps = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
+        assert gaps[adj].mean() < 0.5 * gaps[~np.eye(len(rows), dtype=bool)].mean()
+
+
+def test_max_readout_max_pools_each_channel_over_the_roi_window(small_max):
+    ds, cfg = small_max, small_max.config
+    X = ds.X_test.astype(np.float64)
+    gy, gx = np.mgrid[:cfg.height, :cfg.width].astype(float)
+    for r, kind in enumerate(ds.roi_kinds):
+        if kind == "category":
+            window = np.ones(gy.shape, bool)
+        else:
+            (cy, cx), s = ds.roi_centers[r], ds.roi_sigmas[r]
+            d2 = (gy - cy) ** 2 + (gx - cx) ** 2
+            window = (d2 <= (2 * s) ** 2) | (d2 == d2.min())
+        pooled = X[:, window].max(1)  # (n, C): every channel's own maximum
+        v = int(np.flatnonzero(ds.voxel_roi == r)[0])
+        np.testing.assert_allclose(_raw(ds, ds.X_test)[:, v], pooled @ ds.voxel_weights[v],
+                                   rtol=1e-4, atol=1e-4)
+    # not linear: the response to a sum of images is not the sum of the responses
+    a, b = X[:4], X[4:8]
+    assert np.abs(_raw(ds, a + b) - _raw(ds, a) - _raw(ds, b)).max() > 0.5
+
+
+@pytest.mark.parametrize(("overrides", "match"), [
+    ({"readout": "gaussian"}, "readout='gaussian' is not a readout"),
+    ({"overlap_rule": "median"}, "overlap_rule='median' is not a rule"),
+    ({"n_feature_subsets": 0}, "n_feature_subsets"),
+    ({"n_feature_subsets": 33}, "n_feature_subsets"),
+    ({"prf_scatter": -1.0}, "prf_scatter"),
+])
+def test_bad_readout_parameters_say_what_to_fix(overrides, match):
+    with pytest.raises(ValueError, match=match):
+        SyntheticEncodingConfig(**overrides)
