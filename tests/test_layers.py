@@ -32,22 +32,6 @@ LAYERS = {
     "plotting": 5, "train_ieeg": 6, "__main__": 6, "testing": 6,
 }
 FAMILY = 4
-# Known violations still to be removed (issue 20); the test fails if one disappears
-# without being taken off this list, so it can only shrink.
-KNOWN = {
-    ("neuroattn.datasets.oat_search", "neuroattn.gaze.objects"),
-    ("neuroattn.gaze.neva.toy_encoders", "neuroattn.datasets.synthetic.captioned_scenes"),
-    ("neuroattn.gaze.oat.baselines", "neuroattn.datasets.synthetic.visual_search"),
-    ("neuroattn.semantic.perception", "neuroattn.datasets.synthetic.tb_shapes"),
-    ("neuroattn.semantic.scene_eval", "neuroattn.datasets.synthetic.tb_shapes"),
-    ("neuroattn.semantic.scene_training", "neuroattn.datasets.synthetic.tb_shapes"),
-    ("neuroattn.semantic.scene_eval", "neuroattn.semantic.scene_training._split"),
-    ("neuroattn.datasets.synthetic.encoding", "neuroattn.datasets.synthetic.ieeg._check_int"),
-    ("neuroattn.datasets.synthetic.encoding", "neuroattn.datasets.synthetic.ieeg._check_num"),
-    ("neuroattn.datasets.synthetic.encoding", "neuroattn.datasets.synthetic.ieeg._check_range"),
-    ("neuroattn.datasets.synthetic.encoding", "neuroattn.datasets.synthetic.ieeg._py"),
-    ("cycle", "neuroattn.encoding._feature_store -> neuroattn.encoding.features"),
-}
 
 
 def import_graph(root: Path) -> tuple[dict[str, set[str]], list[tuple[str, str]]]:
@@ -128,9 +112,7 @@ def violations(root: Path) -> set[tuple[str, str]]:
 
 
 def test_neuroattn_follows_its_layer_graph():
-    found = violations(ROOT)
-    assert found - KNOWN == set(), "new layer-graph violations (see the module docstring)"
-    assert KNOWN - found == set(), "fixed: take these off KNOWN"
+    assert violations(ROOT) == set(), "layer-graph violations (see the module docstring)"
 
 
 @pytest.mark.parametrize("planted, expected", [

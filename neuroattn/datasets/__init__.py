@@ -6,7 +6,8 @@ anything MNE reads), :func:`convert_bids_ieeg` (BIDS iEEG); an fMRI store:
 :func:`convert_algonauts` (NSD as laid out by the Algonauts 2023 challenge); and a
 fixations store: :func:`convert_cocosearch18` (COCO-Search18 JSON),
 :func:`convert_eyelink` (EyeLink ``.edf``, via eyelinkio). The helpers they
-share (resampling, channel selection) are in :mod:`neuroattn.datasets.prepare`;
+share (resampling, channel selection) are in :mod:`neuroattn.datasets.prepare`, and
+fixation-to-object assignment in :mod:`neuroattn.datasets.fixation_objects`;
 :func:`neuroattn.datasets.convert.convert` dispatches by name. Input that a
 converter converts but cannot fully trust (a truncated file it was allowed to
 convert, a missing sidecar, MNE's warnings) gives a :class:`ConversionWarning`

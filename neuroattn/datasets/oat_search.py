@@ -28,7 +28,7 @@ Readers:
 
   Object boxes are ``x0, y0, x1, y1`` pixels of the layout image. Without an
   ``object`` column, fixations are assigned with OAT's rule (see
-  :func:`neuroattn.gaze.objects.assign_objects`).
+  :func:`neuroattn.datasets.fixation_objects.assign_objects`).
 * :func:`read_amazon_covers` reads the Amazon book-cover fixations in their
   published JSON (``Amazon.json`` of DFKI's STI data set, the copy OAT uses)
   with the object boxes from OAT's per-image binary masks.
@@ -72,7 +72,7 @@ import xarray as xr
 from neuroattn._atomic import atomic_path
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.errors import FormatError, InputNotFoundError
-from neuroattn.gaze.objects import as_xyxy, assign_objects
+from neuroattn.datasets.fixation_objects import as_xyxy, assign_objects
 from neuroattn.store import fixations_from_table
 
 #: OAT's crop grids of its collected screens (1050 px high; the grid sits at the

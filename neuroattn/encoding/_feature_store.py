@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -30,9 +30,22 @@ from neuroattn.progress import progress
 if TYPE_CHECKING:
     from distributed import Client
 
-    from neuroattn.encoding.features import FeatureExtractor
-
 DIMS = ("stimulus", "y", "x", "feature")
+
+
+class Extractor(Protocol):
+    """What a store writer needs of :class:`~neuroattn.encoding.features.FeatureExtractor`."""
+
+    name: str
+    batch_size: int
+    transform: Any
+    prefix_tokens: int | None
+
+    @property
+    def layers(self) -> list[str]: ...
+
+    def extract(self, images: Any, layers: Sequence[str] | None = None
+                ) -> dict[str, np.ndarray]: ...
 
 
 def chunk_rows(batch_size: int, row_bytes: int, chunk_mb: float) -> int:
@@ -48,7 +61,7 @@ class _Stimuli:
         self.images = images
 
 
-def _targets(fx: FeatureExtractor, path: Any, layer: str | None) -> dict[str, Path]:
+def _targets(fx: Extractor, path: Any, layer: str | None) -> dict[str, Path]:
     if isinstance(path, Mapping):
         if layer is not None:
             raise ValueError("Pass either layer= with one path, or path={layer: path}, not both.")
@@ -129,12 +142,12 @@ def _write(feats: dict[str, np.ndarray], tmps: Mapping[str, str], start: int,
         target[start:start + arr.shape[0]] = arr.astype(dtype, copy=False)
 
 
-def _extract(fx: FeatureExtractor, stimuli: _Stimuli, start: int, stop: int,
+def _extract(fx: Extractor, stimuli: _Stimuli, start: int, stop: int,
              keys: Sequence[str]) -> dict[str, np.ndarray]:
-    return fx._extract(stimuli.images[start:stop], keys)
+    return fx.extract(stimuli.images[start:stop], keys)
 
 
-def _extract_write(fx: FeatureExtractor, stimuli: _Stimuli, start: int, stop: int,
+def _extract_write(fx: Extractor, stimuli: _Stimuli, start: int, stop: int,
                    tmps: dict[str, str], dtype: str) -> int:
     """One dask task: extract a batch and write it; returns the number of stimuli."""
     _write(_extract(fx, stimuli, start, stop, list(tmps)), tmps, start, dtype)
@@ -142,7 +155,7 @@ def _extract_write(fx: FeatureExtractor, stimuli: _Stimuli, start: int, stop: in
 
 
 def extract_to_store(
-    fx: FeatureExtractor,
+    fx: Extractor,
     images: Any,
     path: str | os.PathLike | Mapping[str, str | os.PathLike],
     *,

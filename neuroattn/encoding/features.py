@@ -61,6 +61,7 @@ from torch import nn
 from neuroattn._logging import Verbose, logger
 from neuroattn.device import autocast, resolve_device
 from neuroattn.encoding.backbones import Backbone
+from neuroattn.errors import ParameterError
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -410,8 +411,9 @@ class FeatureExtractor:
         """Same as :meth:`extract`."""
         return self.extract(images)
 
-    def extract(self, images: Any) -> dict[str, np.ndarray]:
-        """Feature maps of every layer for a batch of images.
+    def extract(self, images: Any, layers: Sequence[str] | None = None
+                ) -> dict[str, np.ndarray]:
+        """Feature maps of every layer (or of ``layers``) for a batch of images.
 
         Parameters
         ----------
@@ -420,6 +422,8 @@ class FeatureExtractor:
             in [0, 1]), or a list of images / image file paths (of any sizes
             if the transform makes them equal). Processed ``batch_size`` at a
             time.
+        layers : sequence of str, optional
+            A subset of :attr:`layers` to return (default: all of them).
 
         Returns
         -------
@@ -439,7 +443,13 @@ class FeatureExtractor:
         >>> FeatureExtractor(net, "1").extract(torch.zeros(2, 3, 2, 2))["1"].shape
         (2, 1, 1, 5)
         """
-        return self._extract(images, [s.key for s in self.specs])
+        if layers is None:
+            return self._extract(images, self.layers)
+        unknown = [k for k in layers if k not in self.layers]
+        if unknown:
+            raise ParameterError(f"layers {unknown} are not recorded by this extractor (it "
+                                 f"records {self.layers}); pass a subset of those.")
+        return self._extract(images, list(layers))
 
     def _extract(self, images: Any, keys: Sequence[str]) -> dict[str, np.ndarray]:
         batch = _as_batch(images)

@@ -59,6 +59,7 @@ from neuroattn.semantic.scene_eval import (
     evaluate_semantic,
 )
 from neuroattn.semantic.scene_training import fit_tensor_brain
+from neuroattn.semantic.world import SceneWorld
 
 __all__ = ["RESCAL", "ComplEx", "DistMult", "KGModel", "PopularityBaseline", "filtered_ranks",
            "fit_kg_model", "link_prediction_metrics", "rank_metrics",
@@ -68,4 +69,4 @@ __all__ = ["RESCAL", "ComplEx", "DistMult", "KGModel", "PopularityBaseline", "fi
            "TensorBrainKG", "fit_tensor_brain_kg", "KGSearchResult", "KGSearchSpace",
            "search_kg_model",
            "SceneEncoder", "TensorBrainPerception", "evaluate_episodic", "evaluate_perception",
-           "evaluate_semantic", "fit_tensor_brain"]
+           "evaluate_semantic", "fit_tensor_brain", "SceneWorld"]

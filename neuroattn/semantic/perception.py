@@ -47,7 +47,7 @@ from neuroattn.semantic.decoder import (
 from neuroattn.semantic.memory import EpisodicMemory, SemanticMemory
 
 if TYPE_CHECKING:
-    from neuroattn.datasets.synthetic.tb_shapes import TBShapes
+    from neuroattn.semantic.world import SceneWorld
 
 __all__ = ["SceneEncoder", "TensorBrainPerception"]
 
@@ -242,7 +242,7 @@ class TensorBrainPerception(nn.Module):
         self.semantic = SemanticMemory(self.episodic, marginal="learned")
 
     @classmethod
-    def for_world(cls, world: TBShapes, **kwargs: Any) -> TensorBrainPerception:
+    def for_world(cls, world: SceneWorld, **kwargs: Any) -> TensorBrainPerception:
         """A model whose concept groups and label windows fit a TB-Shapes ``world``.
 
         Examples

@@ -30,17 +30,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from neuroattn.datasets.synthetic.tb_shapes import LABELS, TBShapes
 from neuroattn.semantic.decoder import DecodeMode
 from neuroattn.semantic.kg import filtered_ranks
 from neuroattn.semantic.perception import TensorBrainPerception
-from neuroattn.semantic.scene_training import _split, perception_rows
+from neuroattn.semantic.scene_training import perception_rows
+from neuroattn.semantic.world import SceneWorld
 
 __all__ = ["evaluate_episodic", "evaluate_perception", "evaluate_semantic"]
 
 
 @torch.no_grad()
-def evaluate_perception(model: TensorBrainPerception, world: TBShapes,
+def evaluate_perception(model: TensorBrainPerception, world: SceneWorld,
                         split: str = "test_known", *, mode: DecodeMode = "argmax",
                         batch_size: int = 512) -> dict[str, float]:
     """Free decoding of every ordered pair of ``split`` (see the module docstring).
@@ -54,15 +54,15 @@ def evaluate_perception(model: TensorBrainPerception, world: TBShapes,
     >>> 0 <= scores["predicate_hits1"] <= 1
     True
     """
-    scenes = _split(world, split)
+    scenes = world.scenes(split)
     if scenes.n_scenes == 0:
         raise ValueError(f"split {split!r} has no scenes")
-    rows = perception_rows(world, split, labels=tuple(LABELS), pairs_only=True)
+    rows = perception_rows(world, split, labels=world.label_groups, pairs_only=True)
     true_sets = scenes.true_predicates()
     keys = [tuple(k) for k in scenes.pairs().tolist()]
     images = torch.as_tensor(scenes.images)
     device = model.bank.A.device
-    hits = {f"{lab}": [] for lab in LABELS}
+    hits = {f"{lab}": [] for lab in world.label_groups}
     entity_hit, twin_mass, pred_rank = [], [], []
     twin_of = {int(a): int(b) for a, b in world.twins.tolist()}
     twin_of.update({b: a for a, b in twin_of.items()})
@@ -71,7 +71,7 @@ def evaluate_perception(model: TensorBrainPerception, world: TBShapes,
         scene_ids, local = torch.unique(part.image_index, return_inverse=True)
         out = model.perceive(images[scene_ids].to(device), part.boxes.to(device),
                              local.to(device), mode=mode)
-        for lab in LABELS:
+        for lab in world.label_groups:
             hits[lab].append((out.indices[f"subject.{lab}"].cpu()
                               == part.targets[f"subject.{lab}"]).numpy())
         if "subject" in part.targets:
@@ -102,7 +102,7 @@ def evaluate_perception(model: TensorBrainPerception, world: TBShapes,
 
 
 @torch.no_grad()
-def evaluate_episodic(model: TensorBrainPerception, world: TBShapes, *, k: int = 5,
+def evaluate_episodic(model: TensorBrainPerception, world: SceneWorld, *, k: int = 5,
                       episodes: np.ndarray | None = None) -> dict[str, float]:
     """Recall from time indices only: who was there, their labels, the pairs' predicates.
 
@@ -147,14 +147,14 @@ def evaluate_episodic(model: TensorBrainPerception, world: TBShapes, *, k: int =
 
 
 @torch.no_grad()
-def evaluate_semantic(model: TensorBrainPerception, world: TBShapes) -> dict[str, float]:
+def evaluate_semantic(model: TensorBrainPerception, world: SceneWorld) -> dict[str, float]:
     """Persistent facts from ``ā`` with the subject forced (see the module docstring)."""
     device = model.bank.A.device
     subjects = torch.arange(world.n_individuals, device=device)
     out = model.recall_semantic(subjects)
     scores = {}
     label_hits = []
-    for lab in LABELS:
+    for lab in world.label_groups:
         hit = out.indices[f"subject.{lab}"].cpu().numpy() == \
             world.attributes[lab][:world.n_individuals]
         scores[f"{lab}_hits1"] = float(hit.mean())

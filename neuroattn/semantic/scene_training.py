@@ -37,23 +37,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from neuroattn.datasets.synthetic.tb_shapes import (
-    LABELS,
-    PREDICATES,
-    VISUAL_LABELS,
-    TBShapes,
-    TBShapesScenes,
-)
 from neuroattn.semantic.decoder import Decoding
 from neuroattn.semantic.perception import TensorBrainPerception
+from neuroattn.semantic.world import SceneWorld
 from neuroattn.training.loop import TrainConfig, Trainer
 
-__all__ = ["PERCEPTION_LABELS", "SceneRows", "SceneTaskBatches", "fit_tensor_brain",
+__all__ = ["SceneRows", "SceneTaskBatches", "fit_tensor_brain",
            "perception_rows", "semantic_rows", "task_nll"]
 
-PERCEPTION_LABELS: tuple[str, ...] = VISUAL_LABELS + ("age",)
-"""Labels with perception targets: the visual ones and the memory-only age (never
-``dangerous``, which only semantic memory teaches)."""
 TASKS = ("perception", "episodic", "semantic")
 
 
@@ -85,8 +76,8 @@ class SceneRows:
                          None if self.boxes is None else self.boxes[rows])
 
 
-def perception_rows(world: TBShapes, split: str = "train", *,
-                    labels: tuple[str, ...] = PERCEPTION_LABELS, pairs_only: bool = False
+def perception_rows(world: SceneWorld, split: str = "train", *,
+                    labels: tuple[str, ...] | None = None, pairs_only: bool = False
                     ) -> SceneRows:
     """One row per true visual triple of a split (or per ordered pair, ``pairs_only``).
 
@@ -101,7 +92,9 @@ def perception_rows(world: TBShapes, split: str = "train", *,
     >>> sorted(rows.targets)[:3], "subject" in rows.targets
     (['object.age', 'object.colour', 'object.parent'], False)
     """
-    scenes = _split(world, split)
+    scenes = world.scenes(split)
+    if labels is None:
+        labels = world.perception_label_groups
     table = scenes.pairs() if pairs_only else scenes.relations
     scene, s_slot, o_slot = (table[:, i] for i in range(3))
     subj, obj = scenes.individuals[scene, s_slot], scenes.individuals[scene, o_slot]
@@ -121,7 +114,7 @@ def perception_rows(world: TBShapes, split: str = "train", *,
                      torch.as_tensor(scene, dtype=torch.long), torch.as_tensor(boxes))
 
 
-def semantic_rows(world: TBShapes) -> SceneRows:
+def semantic_rows(world: SceneWorld) -> SceneRows:
     """The persistent facts: one row per ``friend_of`` pair, with all labels of both.
 
     Examples
@@ -133,17 +126,11 @@ def semantic_rows(world: TBShapes) -> SceneRows:
     """
     subj, obj = world.friends[:, 0], world.friends[:, 1]
     targets = {"subject": subj, "object": obj,
-               "predicate": np.full(len(subj), PREDICATES.index("friend_of"))}
+               "predicate": np.full(len(subj), world.predicate_names.index(world.memory_predicate))}
     for role, ind in (("subject", subj), ("object", obj)):
-        for lab in LABELS:
+        for lab in world.label_groups:
             targets[f"{role}.{lab}"] = world.attributes[lab][ind]
     return SceneRows({k: torch.as_tensor(v, dtype=torch.long) for k, v in targets.items()})
-
-
-def _split(world: TBShapes, split: str) -> TBShapesScenes:
-    if split not in ("train", "test_known", "test_novel"):
-        raise ValueError(f"split must be 'train', 'test_known' or 'test_novel', got {split!r}")
-    return getattr(world, split)
 
 
 def task_nll(out: Decoding, targets: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -176,7 +163,7 @@ class SceneTaskBatches:
     (3, 4)
     """
 
-    def __init__(self, world: TBShapes, scenes_per_batch: int = 16, facts_per_batch: int = 64,
+    def __init__(self, world: SceneWorld, scenes_per_batch: int = 16, facts_per_batch: int = 64,
                  seed: int = 0) -> None:
         if scenes_per_batch < 1 or facts_per_batch < 1:
             raise ValueError(f"scenes_per_batch={scenes_per_batch!r} and facts_per_batch="
@@ -238,7 +225,7 @@ def _loss_fn(weights: Mapping[str, float]):
     return loss_fn
 
 
-def fit_tensor_brain(model: TensorBrainPerception, world: TBShapes,
+def fit_tensor_brain(model: TensorBrainPerception, world: SceneWorld,
                      out_dir: str | os.PathLike, *, epochs: int = 40,
                      scenes_per_batch: int = 16, facts_per_batch: int = 64,
                      lr: float = 3e-3, memory_lr: float | None = 0.1,
@@ -252,7 +239,7 @@ def fit_tensor_brain(model: TensorBrainPerception, world: TBShapes,
     ----------
     model : TensorBrainPerception
         Built for the world (``TensorBrainPerception.for_world(world)``); trained in place.
-    world : TBShapes
+    world : SceneWorld
     out_dir : path-like
         Run directory (``last.pt`` each epoch, ``metrics.csv``, ``config.yaml``).
     epochs : int

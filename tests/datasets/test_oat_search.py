@@ -23,7 +23,7 @@ from neuroattn.datasets.oat_search import (
     read_permutation,
     write_oat_search,
 )
-from neuroattn.gaze.objects import assign_objects
+from neuroattn.datasets.fixation_objects import assign_objects
 from neuroattn.store import open_store, write_store
 
 # -- neuroattn's CSV layout ------------------------------------------------------------------

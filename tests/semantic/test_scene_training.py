@@ -71,7 +71,7 @@ def test_rows_carry_the_right_targets(small_world):
     facts = semantic_rows(small_world)
     assert set(facts.targets["predicate"].tolist()) == {PREDICATES.index("friend_of")}
     assert "subject.dangerous" in facts.targets
-    with pytest.raises(ValueError, match="split must be"):
+    with pytest.raises(ValueError, match="split=.valid. is not one of"):
         perception_rows(small_world, "valid")
 
 

@@ -131,8 +131,8 @@ from typing import Any
 import numpy as np
 
 from neuroattn._logging import logger
+from neuroattn._validation import check_int, check_number, check_pair, to_jsonable
 from neuroattn.config import ConfigError
-from neuroattn.datasets.synthetic.ieeg import _check_int, _check_num, _check_range, _py
 
 __all__ = ["SyntheticEncoding", "SyntheticEncodingConfig", "make_synthetic_encoding"]
 
@@ -285,36 +285,36 @@ class SyntheticEncodingConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the problem and the fix if a parameter is bad."""
-        _check_int("height", self.height, 4)
-        _check_int("width", self.width, 4)
-        _check_int("n_categories", self.n_categories, 1)
-        _check_int("n_features", self.n_features, 1)
+        check_int("height", self.height, 4)
+        check_int("width", self.width, 4)
+        check_int("n_categories", self.n_categories, 1)
+        check_int("n_features", self.n_features, 1)
         if not isinstance(self.objects_per_image, tuple) or len(self.objects_per_image) != 2:
             raise ValueError(
                 f"objects_per_image={self.objects_per_image!r} must be a (low, high) pair."
             )
         for v in self.objects_per_image:
-            _check_int("objects_per_image", v, 0)
+            check_int("objects_per_image", v, 0)
         if self.objects_per_image[0] > self.objects_per_image[1]:
             raise ValueError(
                 f"objects_per_image={self.objects_per_image} has low > high; pass (low, high)."
             )
-        _check_range("object_size", self.object_size, lo=0.0, strict=True)
-        _check_num("background_sd", self.background_sd, lo=0.0, strict=True)
-        _check_num("prototype_norm", self.prototype_norm, lo=0.0, strict=True)
-        _check_num("instance_noise", self.instance_noise, lo=0.0)
-        _check_int("n_train", self.n_train, 2)
-        _check_int("n_test", self.n_test, 2)
-        _check_int("n_repeats", self.n_repeats, 1)
-        _check_num("beta", self.beta, lo=0.0)
+        check_pair("object_size", self.object_size, lo=0.0, strict=True)
+        check_number("background_sd", self.background_sd, lo=0.0, strict=True)
+        check_number("prototype_norm", self.prototype_norm, lo=0.0, strict=True)
+        check_number("instance_noise", self.instance_noise, lo=0.0)
+        check_int("n_train", self.n_train, 2)
+        check_int("n_test", self.n_test, 2)
+        check_int("n_repeats", self.n_repeats, 1)
+        check_number("beta", self.beta, lo=0.0)
         for name in ("n_retinotopic", "n_category", "n_mixed"):
-            _check_int(name, getattr(self, name), 0, 64)
+            check_int(name, getattr(self, name), 0, 64)
         if self.n_rois < 1:
             raise ValueError(
                 "n_retinotopic + n_category + n_mixed is 0; ask for at least one ROI."
             )
-        _check_int("voxels_per_roi", self.voxels_per_roi, 1, 2000)
-        _check_num("overlap_fraction", self.overlap_fraction, lo=0.0)
+        check_int("voxels_per_roi", self.voxels_per_roi, 1, 2000)
+        check_number("overlap_fraction", self.overlap_fraction, lo=0.0)
         if self.overlap_fraction >= 1.0:
             raise ValueError(
                 f"overlap_fraction={self.overlap_fraction} must be < 1 (0.1 puts 10 % of each "
@@ -331,22 +331,22 @@ class SyntheticEncodingConfig:
         if self.readout not in READOUTS:
             raise ConfigError(f"readout={self.readout!r} is not a readout; use one of "
                               f"{READOUTS}.")
-        _check_num("prf_scatter", self.prf_scatter, lo=0.0)
-        _check_int("n_feature_subsets", self.n_feature_subsets, 1, self.n_features)
-        _check_range("prf_sigma", self.prf_sigma, lo=0.0, strict=True)
-        _check_range("mixed_sigma", self.mixed_sigma, lo=0.0, strict=True)
-        _check_num("category_weight", self.category_weight, lo=0.0)
-        _check_num("weight_noise", self.weight_noise, lo=0.0)
+        check_number("prf_scatter", self.prf_scatter, lo=0.0)
+        check_int("n_feature_subsets", self.n_feature_subsets, 1, self.n_features)
+        check_pair("prf_sigma", self.prf_sigma, lo=0.0, strict=True)
+        check_pair("mixed_sigma", self.mixed_sigma, lo=0.0, strict=True)
+        check_number("category_weight", self.category_weight, lo=0.0)
+        check_number("weight_noise", self.weight_noise, lo=0.0)
         if self.category_weight == 0 and self.weight_noise == 0:
             raise ValueError("category_weight and weight_noise are both 0: every voxel "
                              "would be silent; make one of them positive.")
-        _check_int("smoothing_steps", self.smoothing_steps, 0)
-        _check_range("ncsnr_range", self.ncsnr_range, lo=0.0, strict=True)
-        _check_int("seed", self.seed, 0)
+        check_int("smoothing_steps", self.smoothing_steps, 0)
+        check_pair("ncsnr_range", self.ncsnr_range, lo=0.0, strict=True)
+        check_int("seed", self.seed, 0)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable copy of the parameters (tuples become lists)."""
-        return {f.name: _py(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {f.name: to_jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
 # =============================================================================
@@ -556,7 +556,7 @@ class SyntheticEncoding:
             "generator": "neuroattn.datasets.synthetic.encoding",
             "config": self.config.to_dict(),
             "rois": rois,
-            "prototypes": _py(self.prototypes),
+            "prototypes": to_jsonable(self.prototypes),
             "noise_ceiling": "ncsnr**2 / (ncsnr**2 + 1/n_repeats), a fraction",
             "readout": self.config.readout,
             "overlap_rule": f"a voxel in several ROIs reads the {self.config.overlap_rule} of "

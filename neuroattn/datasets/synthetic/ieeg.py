@@ -1045,12 +1045,3 @@ def _event_dicts(
         )
     events.sort(key=lambda e: e["onset"])
     return events
-
-
-# =============================================================================
-# Validation helpers
-# =============================================================================
-
-
-# Old private names, still imported by modules being edited elsewhere; to be removed.
-_check_int, _check_num, _check_range, _py = check_int, check_number, check_pair, to_jsonable

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neuroattn._validation import check_int, check_number
+from neuroattn._validation import check_int, check_number, check_option
 from neuroattn.datasets.synthetic.visual_search import PALETTE, SHAPES, shape_masks
 
 __all__ = ["COLOURS", "LABELS", "PREDICATES", "SHAPES", "TBShapes", "TBShapesConfig",
@@ -282,6 +282,32 @@ class TBShapes:
     def label_groups(self) -> tuple[str, ...]:
         """The unary label groups, :data:`LABELS`' keys."""
         return tuple(LABELS)
+
+    @property
+    def perception_label_groups(self) -> tuple[str, ...]:
+        """Label groups with perception targets: :data:`VISUAL_LABELS` and the memory-only age.
+
+        Never ``dangerous``, which only semantic memory teaches.
+        """
+        return VISUAL_LABELS + ("age",)
+
+    @property
+    def memory_predicate(self) -> str:
+        """The predicate no image shows, known only from semantic memory: ``friend_of``."""
+        return "friend_of"
+
+    SPLITS = ("train", "test_known", "test_novel")
+
+    def scenes(self, split: str) -> TBShapesScenes:
+        """The scenes of one split: ``"train"``, ``"test_known"`` or ``"test_novel"``.
+
+        Examples
+        --------
+        >>> make_tb_shapes(TBShapesConfig.ci()).scenes("test_novel").n_scenes
+        50
+        """
+        check_option("split", split, self.SPLITS)
+        return getattr(self, split)
 
     @staticmethod
     def label_names(group: str) -> tuple[str, ...]:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,12 +36,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuroattn._logging import logger
-from neuroattn.datasets.synthetic.captioned_scenes import COLOURS, CaptionedScenes
 from neuroattn.device import resolve_device
 from neuroattn.progress import progress
 from neuroattn.seeding import set_seed
 
-__all__ = ["ChannelEnergyEncoder", "TinyCLIP", "train_tiny_clip"]
+__all__ = ["RGB_PALETTE", "ChannelEnergyEncoder", "TinyCLIP", "train_tiny_clip"]
+
+RGB_PALETTE: dict[str, tuple[int, int, int]] = {
+    "red": (1, 0, 0), "green": (0, 1, 0), "blue": (0, 0, 1),
+    "yellow": (1, 1, 0), "cyan": (0, 1, 1), "magenta": (1, 0, 1),
+}
+"""The analytic encoder's words: each colour name and the RGB channels it lights up."""
 
 class ChannelEnergyEncoder:
     """The analytic encoder of the module docstring.
@@ -80,11 +86,11 @@ class ChannelEnergyEncoder:
         """Captions → ``(M, 4)``: the channels of the colour each caption names."""
         rows = []
         for caption in captions:
-            named = [word for word in caption.lower().split() if word in COLOURS]
+            named = [word for word in caption.lower().split() if word in RGB_PALETTE]
             if len(named) != 1:
                 raise ValueError(f"caption {caption!r} must name exactly one colour of "
-                                 f"{list(COLOURS)}.")
-            rows.append([*COLOURS[named[0]], 0])
+                                 f"{list(RGB_PALETTE)}.")
+            rows.append([*RGB_PALETTE[named[0]], 0])
         return torch.tensor(rows, dtype=torch.float32)
 
 
@@ -162,7 +168,7 @@ class TinyCLIP(nn.Module):
         return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets))
 
 
-def train_tiny_clip(scenes: CaptionedScenes, *, steps: int = 600, batch_size: int = 128,
+def train_tiny_clip(scenes: Any, *, steps: int = 600, batch_size: int = 128,
                     lr: float = 3e-3, embed_dim: int = 64, width: int = 32, seed: int = 0,
                     device: str | torch.device = "auto",
                     show_progress: bool | None = None) -> TinyCLIP:
@@ -171,7 +177,9 @@ def train_tiny_clip(scenes: CaptionedScenes, *, steps: int = 600, batch_size: in
     Parameters
     ----------
     scenes : CaptionedScenes
-        Training scenes; each image is paired with its caption.
+        Training scenes (:func:`~neuroattn.datasets.synthetic.make_captioned_scenes`,
+        or any object with ``images``, ``captions``, ``colour_names`` and
+        ``shape_names``); each image is paired with its caption.
     steps, batch_size, lr : int, int, float
         Optimisation budget.
     embed_dim, width : int

@@ -54,16 +54,18 @@ True
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from neuroattn.datasets.synthetic.visual_search import PolicyError, VisualSearchTrials
+from neuroattn._validation import check_option
+from neuroattn.errors import ParameterError
 from neuroattn.gaze.oat.data import SearchTrials, as_search_trials
 from neuroattn.gaze.oat.inference import check_generation_args
 
 __all__ = ["BASELINES", "CentreBiasBaseline", "NearestFirstBaseline", "PolicyOracle",
-           "RandomBaseline", "ScanpathBaseline", "TargetSimilarityBaseline", "make_baseline"]
+           "RandomBaseline", "ScanpathBaseline", "ScanpathPolicy",
+           "TargetSimilarityBaseline", "make_baseline"]
 
 Length = Literal["human", "target"]
 OracleMethod = Literal["most_likely", "greedy", "sample"]
@@ -313,6 +315,27 @@ def _pixel_dissimilarity(trials: SearchTrials) -> np.ndarray:
     return out
 
 
+@runtime_checkable
+class ScanpathPolicy(Protocol):
+    """Trials that carry the policy that generated them (structural type).
+
+    :class:`~neuroattn.datasets.synthetic.visual_search.VisualSearchTrials` is
+    one: ``config.max_length`` and, per trial ``i``, its most likely, greedy
+    and sampled paths. Real human data have no known policy.
+    """
+
+    config: Any
+
+    def __len__(self) -> int: ...
+
+    def most_likely_path(self, i: int, *, max_length: int | None = None) -> list[int]: ...
+
+    def greedy_path(self, i: int, *, max_length: int | None = None) -> list[int]: ...
+
+    def sample_paths(self, i: int, n_samples: int, *, seed: Any = 0,
+                     max_length: int | None = None) -> list[list[int]]: ...
+
+
 class PolicyOracle:
     """The generating policy of the synthetic visual search as a scanpath model: the ceiling.
 
@@ -351,7 +374,7 @@ class PolicyOracle:
     def __repr__(self) -> str:
         return "PolicyOracle()"
 
-    def generate(self, trials: VisualSearchTrials, *, method: OracleMethod = "most_likely",
+    def generate(self, trials: ScanpathPolicy, *, method: OracleMethod = "most_likely",
                  n_samples: int = 1, max_len: int | None = None, seed: int = 0,
                  return_ended: bool = False,
                  ) -> list[list[list[int]]] | tuple[list[list[list[int]]], np.ndarray]:
@@ -359,7 +382,7 @@ class PolicyOracle:
 
         Parameters
         ----------
-        trials : VisualSearchTrials
+        trials : ScanpathPolicy
             A split of :func:`~neuroattn.datasets.synthetic.visual_search.make_visual_search`
             (it carries the policy).
         method : {"most_likely", "greedy", "sample"}
@@ -377,15 +400,13 @@ class PolicyOracle:
 
         Raises
         ------
-        PolicyError
+        ParameterError
             If ``trials`` do not carry the generating policy or an argument is bad.
         """
-        if method not in ("most_likely", "greedy", "sample"):
-            raise PolicyError(f"method={method!r} is unknown for the policy oracle; use "
-                              "'most_likely', 'greedy' or 'sample'.")
+        check_option("method", method, ("most_likely", "greedy", "sample"))
         check_generation_args("sample" if method == "sample" else "greedy", n_samples, max_len)
-        if not isinstance(trials, VisualSearchTrials):
-            raise PolicyError(
+        if not isinstance(trials, ScanpathPolicy):
+            raise ParameterError(
                 f"the policy oracle needs the trials of make_visual_search (a "
                 f"VisualSearchTrials split such as data.test), which carry the generating "
                 f"policy; got {type(trials).__name__}. Real human data have no known policy.")

@@ -53,3 +53,12 @@ def test_short_training_budgets_work_and_degenerate_ones_are_refused():
     assert not train_tiny_clip(scenes, steps=10, batch_size=4, width=4, device="cpu").training
     with pytest.raises(ValueError, match="steps"):
         train_tiny_clip(scenes, steps=1, device="cpu")
+
+
+def test_the_analytic_palette_agrees_with_the_captioned_world():
+    # The encoder owns its words; the synthetic world must texture each colour in the channels
+    # the encoder reads for it.
+    from neuroattn.datasets.synthetic.captioned_scenes import COLOURS
+    from neuroattn.gaze.neva.toy_encoders import RGB_PALETTE
+
+    assert {name: RGB_PALETTE[name] for name in COLOURS} == COLOURS

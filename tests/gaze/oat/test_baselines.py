@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from neuroattn.datasets.synthetic import make_visual_search
-from neuroattn.datasets.synthetic.visual_search import PolicyError
+from neuroattn.errors import ParameterError
 from neuroattn.gaze.oat import (
     BASELINES,
     CentreBiasBaseline,
@@ -176,9 +176,9 @@ def test_policy_oracle_is_the_ceiling_of_its_own_likelihood(data):
 
 def test_policy_oracle_needs_the_policy(data):
     oracle = PolicyOracle()
-    with pytest.raises(PolicyError, match="VisualSearchTrials"):
+    with pytest.raises(ParameterError, match="VisualSearchTrials"):
         oracle.generate(as_search_trials(data.test))
     with pytest.raises(ValueError, match="deterministic"):
         oracle.generate(data.test, n_samples=2)
-    with pytest.raises(PolicyError, match="method"):
+    with pytest.raises(ParameterError, match="method"):
         oracle.generate(data.test, method="beam")

@@ -1,12 +1,20 @@
-"""Tests of fixation-to-object assignment and object scanpaths (neuroattn.gaze.objects)."""
+"""Tests of fixation-to-object assignment and object scanpaths.
+
+The module under test is neuroattn.datasets.fixation_objects.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from neuroattn.gaze import objects as objects_module
-from neuroattn.gaze.objects import as_xyxy, assign_objects, box_centres, object_scanpath
+from neuroattn.datasets import fixation_objects as objects_module
+from neuroattn.datasets.fixation_objects import (
+    as_xyxy,
+    assign_objects,
+    box_centres,
+    object_scanpath,
+)
 
 # A 2 x 3 shelf with gaps between the boxes (x0, y0, x1, y1), deliberately unequal sizes.
 SHELF = np.array([
