@@ -50,6 +50,7 @@ from neuroattn.datasets.synthetic import make_synthetic_encoding  # noqa: E402
 from neuroattn.encoding import SpatialFeatureEncoder, TransformerBrainEncoder  # noqa: E402
 from neuroattn.encoding.metrics import noise_normalized_accuracy  # noqa: E402
 from neuroattn.encoding.ridge import RidgeEncoder  # noqa: E402
+from neuroattn.plotting import save_figure  # noqa: E402
 
 MODELS = ("transformer", "spatial", "ridge")
 GENERATORS = {
@@ -99,12 +100,6 @@ def _examples(objects: dict, n_test: int) -> list[int]:
     return picked[:N_EXAMPLES]
 
 
-def _save(fig: plt.Figure, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=130)
-    plt.close(fig)
-
-
 def plot_overlay(data, maps: dict, images: list[int], path: Path) -> None:
     """Rows: ROIs; per image three columns: ground truth, transformer, static map."""
     cat_colors = plt.get_cmap("tab10")(np.arange(data.config.n_categories) + 2)
@@ -151,7 +146,7 @@ def plot_overlay(data, maps: dict, images: list[int], path: Path) -> None:
     fig.suptitle("Where each ROI reads the image: ground-truth routing vs the models' maps "
                  "(each map scaled to its maximum; circles: objects, radius = blob sd)",
                  fontsize=10)
-    _save(fig, path)
+    save_figure(fig, path, dpi=130, close=True)
 
 
 def plot_surface(data, accuracy: np.ndarray, path: Path) -> None:
@@ -179,7 +174,7 @@ def plot_surface(data, accuracy: np.ndarray, path: Path) -> None:
     fig.suptitle("Transformer encoder: r²/NC per voxel on fsaverage5\n(retinotopic ROIs at the "
                  "occipital pole, category ROIs on the fusiform, mixed on lateral occipital)",
                  fontsize=10)
-    _save(fig, path)
+    save_figure(fig, path, dpi=130, close=True)
 
 
 def plot_comparison(data, per_roi: dict, path: Path) -> None:
@@ -203,7 +198,7 @@ def plot_comparison(data, per_roi: dict, path: Path) -> None:
            ylabel="mean r²/NC (test)", ylim=(0, 1.12),
            title="Encoding accuracy per ROI kind (dots: single ROIs; 1 = noise ceiling)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, fontsize=8, frameon=False)
-    _save(fig, path)
+    save_figure(fig, path, dpi=130, close=True)
 
 
 def _fit_predict(name: str, enc, data) -> np.ndarray:

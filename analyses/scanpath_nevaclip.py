@@ -67,7 +67,15 @@ import torch  # noqa: E402
 
 from neuroattn._atomic import atomic_path  # noqa: E402
 from neuroattn.datasets.synthetic import make_captioned_scenes  # noqa: E402
-from neuroattn.gaze.metrics import edit_distances, multimatch_batch, nss, sequence_scores  # noqa: E402
+from neuroattn.gaze.metrics import (  # noqa: E402
+    ScanpathPairs,
+    edit_distances,
+    human_human_pairs,
+    model_human_pairs,
+    multimatch_batch,
+    nss,
+    sequence_scores,
+)
 from neuroattn.gaze.neva import (  # noqa: E402
     IMAGE_BASELINES,
     ChannelEnergyEncoder,
@@ -77,6 +85,7 @@ from neuroattn.gaze.neva import (  # noqa: E402
     train_tiny_clip,
 )
 from neuroattn.gaze.saliency_maps import spectral_residual  # noqa: E402
+from neuroattn.plotting import plot_scanpath, save_figure  # noqa: E402
 from neuroattn.retina import EccentricityFoveation  # noqa: E402
 from neuroattn.seeding import set_seed  # noqa: E402
 
@@ -119,48 +128,18 @@ def symbols(scenes, i: int, path: np.ndarray) -> list[int]:
             for k in scenes.objects_along(i, path, margin=SYMBOL_MARGIN * scenes.radius)]
 
 
-def _model_pairs(paths, observers):
-    """Every (path, observer path) pair of the same scene, and the scene of each."""
-    a, b, owner = [], [], []
-    for i, (mine, theirs) in enumerate(zip(paths, observers, strict=True)):
-        for h in theirs:
-            a.append((i, mine))
-            b.append((i, h))
-            owner.append(i)
-    return a, b, np.asarray(owner)
-
-
-def _observer_pairs(observers):
-    """Every ordered pair of different observers' paths of the same scene."""
-    a, b, owner = [], [], []
-    for i, theirs in enumerate(observers):
-        for s, p in enumerate(theirs):
-            for t, h in enumerate(theirs):
-                if s != t:
-                    a.append((i, p))
-                    b.append((i, h))
-                    owner.append(i)
-    return a, b, np.asarray(owner)
-
-
-def _mean_by_scene(values: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
-    """Mean over the pairs of each scene, then over scenes (each scene weighs the same)."""
-    return np.mean([values[owner == i].mean(0) for i in range(n)], axis=0)
-
-
-def _pair_metrics(a, b, owner, scenes) -> dict[str, float]:
-    n = len(scenes)
-    sym_a = [symbols(scenes, i, p) for i, p in a]
-    sym_b = [symbols(scenes, i, p) for i, p in b]
-    row = {"sequence_score": float(_mean_by_scene(sequence_scores(sym_a, sym_b), owner, n)),
-           "edit_distance": float(_mean_by_scene(edit_distances(sym_a, sym_b, normalize=True),
-                                                 owner, n))}
-    with_durations = [np.column_stack([p, np.full(len(p), FIXATION_S)]) for _, p in a]
-    other = [np.column_stack([p, np.full(len(p), FIXATION_S)]) for _, p in b]
+def _pair_metrics(pairs: ScanpathPairs, scenes) -> dict[str, float]:
+    sym_a = [symbols(scenes, i, p) for i, p in zip(pairs.trial, pairs.a, strict=True)]
+    sym_b = [symbols(scenes, i, p) for i, p in zip(pairs.trial, pairs.b, strict=True)]
+    row = {"sequence_score": float(pairs.trial_mean(sequence_scores(sym_a, sym_b))),
+           "edit_distance": float(pairs.trial_mean(edit_distances(sym_a, sym_b,
+                                                                  normalize=True)))}
+    with_durations = [np.column_stack([p, np.full(len(p), FIXATION_S)]) for p in pairs.a]
+    other = [np.column_stack([p, np.full(len(p), FIXATION_S)]) for p in pairs.b]
     mm = multimatch_batch(with_durations, other, (scenes.size, scenes.size),
                           progress=False)[:, :len(MM_KEYS)]
     row.update({f"mm_{k}": float(v) for k, v in
-                zip(MM_KEYS, _mean_by_scene(mm, owner, n), strict=True)})
+                zip(MM_KEYS, pairs.trial_mean(mm), strict=True)})
     return row
 
 
@@ -178,7 +157,7 @@ def _single_path_metrics(paths, scenes) -> dict[str, float]:
 def score(paths: list[np.ndarray], scenes, observers) -> dict[str, float]:
     """Every column for one ``(n_fixations, 2)`` pixel path per scene."""
     row = _single_path_metrics(paths, scenes)
-    row.update(_pair_metrics(*_model_pairs(paths, observers), scenes))
+    row.update(_pair_metrics(model_human_pairs([[p] for p in paths], observers), scenes))
     return row
 
 
@@ -187,7 +166,7 @@ def score_observers(scenes, observers) -> dict[str, float]:
     per_observer = [_single_path_metrics([obs[s] for obs in observers], scenes)
                     for s in range(len(observers[0]))]
     row = {k: float(np.mean([r[k] for r in per_observer])) for k in per_observer[0]}
-    row.update(_pair_metrics(*_observer_pairs(observers), scenes))
+    row.update(_pair_metrics(human_human_pairs(observers), scenes))
     return row
 
 
@@ -338,12 +317,6 @@ def photo_scanpaths(args, n_fixations: int, timings: dict) -> dict:
 # --------------------------------------------------------------------------------------------
 # Figures and tables
 # --------------------------------------------------------------------------------------------
-def _save(fig: plt.Figure, path: Path, dpi: int = 110) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi)
-    plt.close(fig)
-
-
 def _colour(name: str) -> str:
     if name.startswith("observers"):
         return "0.35"
@@ -372,30 +345,7 @@ def plot_metrics(table: dict[str, dict[str, float]], path: Path) -> None:
     fig.suptitle("Held-out 3-object captioned scenes: NevaClip (TinyCLIP), baselines and "
                  "observer-observer agreement (grey)", fontsize=10)
     fig.tight_layout()
-    _save(fig, path)
-
-
-def draw_path(ax, path: np.ndarray, *, colour: str = "tab:red", near: float = 2.0,
-              offset: tuple[int, int] = (3, 3)) -> None:
-    """A numbered scanpath; fixations within ``near`` px of an earlier one share its label.
-
-    ``offset`` places the labels (points from the fixation).
-    """
-    path = np.asarray(path)
-    ax.plot(*path.T, "-", color="white", lw=3, alpha=0.8)
-    ax.plot(*path.T, "-o", color=colour, lw=1.3, ms=4)
-    labels: list[list] = []
-    for k, xy in enumerate(path):
-        for label in labels:
-            if np.hypot(*(label[0] - xy)) <= near:
-                label[1].append(k + 1)
-                break
-        else:
-            labels.append([xy, [k + 1]])
-    for xy, order in labels:
-        ax.annotate(",".join(map(str, order)), xy, xytext=offset, textcoords="offset points",
-                    fontsize=7, color=colour,
-                    bbox={"boxstyle": "round,pad=0.1", "fc": "white", "lw": 0})
+    save_figure(fig, path, dpi=110, close=True)
 
 
 def plot_scanpaths(synth: dict, path: Path) -> None:
@@ -412,21 +362,19 @@ def plot_scanpaths(synth: dict, path: Path) -> None:
         x, y = test.centres[i, test.target[i]]
         for c, (name, paths) in enumerate(columns.items()):
             ax = axes[r, c]
-            ax.imshow(test.images[i].transpose(1, 2, 0))
-            ax.add_patch(plt.Rectangle((x - test.radius, y - test.radius), 2 * test.radius,
-                                       2 * test.radius, fill=False, lw=1.5, ec="lime"))
-            draw_path(ax, paths[i], colour="tab:blue" if name.startswith("NevaClip")
-                      else "tab:red", near=0.3 * test.radius)
+            plot_scanpath(paths[i], image=test.images[i], axes=ax,
+                          target_box=(x - test.radius, y - test.radius, x + test.radius,
+                                      y + test.radius),
+                          colour="tab:blue" if name.startswith("NevaClip") else "tab:red",
+                          merge_within=0.3 * test.radius)
             caption = (test.wrong_captions[i] if "wrong" in name else test.captions[i])
             ax.set_title(f"{name}\n'{caption}'" if name.startswith("NevaClip") else name,
                          fontsize=8)
-            ax.set_xticks([])
-            ax.set_yticks([])
         axes[r, 0].set_ylabel(f"test scene {i}: '{test.captions[i]}'", fontsize=8)
     fig.suptitle("Scanpaths of 3 fixations over held-out scenes (green box: the captioned "
                  "object; numbers: fixation order)", fontsize=10)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path, dpi=110, close=True)
 
 
 def plot_photos(photo: dict, path: Path) -> None:
@@ -439,15 +387,16 @@ def plot_photos(photo: dict, path: Path) -> None:
         free = [k for k in entry["paths"] if k.startswith("free")]
         captioned = [k for k in entry["paths"] if k.startswith("caption")]
         for c, label in enumerate(free):
-            axes[r, c].imshow(image)
-            draw_path(axes[r, c], np.array(entry["paths"][label]), colour="tab:blue", near=6.0)
+            plot_scanpath(entry["paths"][label], image=image, axes=axes[r, c],
+                          colour="tab:blue", merge_within=6.0)
             axes[r, c].set_title(f"{name}: {label}\nNSS on saliency "
                                  f"{entry['nss_spectral_residual'][label]:.2f}", fontsize=8)
         ax = axes[r, 2]
         ax.imshow(image)
         for k, (colour, label) in enumerate(zip(colours, captioned, strict=False)):
             points = np.array(entry["paths"][label])
-            draw_path(ax, points, colour=colour, near=6.0, offset=(3, 3 - 11 * k))
+            plot_scanpath(points, axes=ax, colour=colour, merge_within=6.0,
+                          label_offset=(3, 3 - 11 * k))
             ax.plot([], [], "-o", color=colour, label=label.removeprefix("caption "))
         ax.legend(fontsize=7, loc="lower right")
         ax.set_title(f"{name}: captioned", fontsize=8)
@@ -468,7 +417,7 @@ def plot_photos(photo: dict, path: Path) -> None:
                  "high-frequency energy, 'captions' are colour words")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    _save(fig, path, dpi=80)  # photographs: keep the file near 1 MB
+    save_figure(fig, path, dpi=80, close=True)  # photographs: keep the file near 1 MB
 
 
 def markdown(result: dict) -> str:

@@ -51,7 +51,13 @@ import torch  # noqa: E402
 
 from neuroattn._atomic import atomic_path  # noqa: E402
 from neuroattn.datasets.synthetic import make_visual_search  # noqa: E402
-from neuroattn.gaze.metrics import edit_distances, multimatch_batch  # noqa: E402
+from neuroattn.gaze.metrics import (  # noqa: E402
+    ScanpathPairs,
+    edit_distances,
+    human_human_pairs,
+    model_human_pairs,
+    multimatch_batch,
+)
 from neuroattn.gaze.oat import (  # noqa: E402
     BASELINES,
     OAT,
@@ -62,6 +68,7 @@ from neuroattn.gaze.oat import (  # noqa: E402
     scanpath_report,
     train_oat,
 )
+from neuroattn.plotting import plot_scanpath, save_figure  # noqa: E402
 from neuroattn.seeding import set_seed  # noqa: E402
 
 FIXATION_S = 0.25
@@ -81,52 +88,21 @@ ORACLE_MOST_LIKELY = "oracle: most likely path"
 ORACLE_GREEDY = "oracle: step-wise arg-max"
 
 
-def _model_pairs(paths, trials):
-    """Every (model path, human path) pair of the same trial, and the trial of each."""
-    a, b, owner = [], [], []
-    for i, (mine, humans) in enumerate(zip(paths, trials.scanpaths, strict=True)):
-        for p in mine:
-            for h in humans:
-                a.append(p)
-                b.append(h)
-                owner.append(i)
-    return a, b, np.asarray(owner)
-
-
-def _human_pairs(trials):
-    """Every ordered pair of different subjects' paths, as model-like ``paths``/``humans``."""
-    a, b, owner = [], [], []
-    for i, humans in enumerate(trials.scanpaths):
-        for s, p in enumerate(humans):
-            for t, h in enumerate(humans):
-                if s != t:
-                    a.append(p)
-                    b.append(h)
-                    owner.append(i)
-    return a, b, np.asarray(owner)
-
-
-def _multimatch(a, b, trials, owner) -> np.ndarray:
+def _multimatch(pairs: ScanpathPairs, trials) -> np.ndarray:
     def xyd(path, i):
         centres = trials.object_centers(int(i))[np.asarray(path)]
         return np.column_stack([centres, np.full(len(path), FIXATION_S)])
 
     screen = trials.image(0).shape[1::-1]
-    mm = multimatch_batch([xyd(p, i) for p, i in zip(a, owner, strict=True)],
-                          [xyd(p, i) for p, i in zip(b, owner, strict=True)], screen)
+    mm = multimatch_batch([xyd(p, i) for p, i in zip(pairs.a, pairs.trial, strict=True)],
+                          [xyd(p, i) for p, i in zip(pairs.b, pairs.trial, strict=True)], screen)
     return mm[:, :len(MM_KEYS)]
 
 
-def _mean_by_trial(values: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
-    """Mean over the pairs of each trial, then over trials (each trial weighs the same)."""
-    return np.mean([values[owner == i].mean(0) for i in range(n)], axis=0)
-
-
-def _pair_metrics(a, b, owner, trials) -> dict[str, float]:
-    n = len(trials)
-    row = {"edit_distance": float(_mean_by_trial(edit_distances(a, b, normalize=True), owner,
-                                                 n))}
-    mm = _mean_by_trial(_multimatch(a, b, trials, owner), owner, n)
+def _pair_metrics(pairs: ScanpathPairs, trials) -> dict[str, float]:
+    row = {"edit_distance": float(pairs.trial_mean(edit_distances(pairs.a, pairs.b,
+                                                                  normalize=True)))}
+    mm = pairs.trial_mean(_multimatch(pairs, trials))
     row.update({f"mm_{k}": float(v) for k, v in zip(MM_KEYS, mm, strict=True)})
     return row
 
@@ -136,7 +112,7 @@ def score(paths, trials, ended=None) -> dict[str, float]:
     report = scanpath_report(paths, trials, ended=ended)
     row = {k: report[k] for k in ("sequence_score", "correct", "length", "search", "refix",
                                   "revisit", "delta", "eos_after_target")}
-    row.update(_pair_metrics(*_model_pairs(paths, trials), trials))
+    row.update(_pair_metrics(model_human_pairs(paths, trials.scanpaths), trials))
     return row
 
 
@@ -146,16 +122,10 @@ def score_humans(trials) -> dict[str, float]:
     row = {k: report[f"human_{k}"] for k in ("correct", "length", "search", "refix",
                                             "revisit")}
     row["sequence_score"] = human_agreement(trials)
-    row.update(_pair_metrics(*_human_pairs(trials), trials))
+    row.update(_pair_metrics(human_human_pairs(trials.scanpaths), trials))
     row["delta"] = 0.0
     row["eos_after_target"] = float("nan")  # the policy stops at the target by construction
     return row
-
-
-def _save(fig: plt.Figure, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=130)
-    plt.close(fig)
 
 
 def plot_metrics(table: dict[str, dict[str, float]], path: Path) -> None:
@@ -179,7 +149,7 @@ def plot_metrics(table: dict[str, dict[str, float]], path: Path) -> None:
     fig.suptitle("Held-out visual-search trials: OAT (blue), baselines (orange), the generating "
                  "policy (green) and the humans vs the other humans (grey)", fontsize=10)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path, dpi=130, close=True)
 
 
 def plot_scanpaths(trials, drawn: dict[str, list], images: list[int], path: Path) -> None:
@@ -189,31 +159,18 @@ def plot_scanpaths(trials, drawn: dict[str, list], images: list[int], path: Path
                              figsize=(3.3 * len(names), 2.5 * len(images)))
     for r, i in enumerate(images):
         centres = trials.object_centers(i)
-        x0, y0, x1, y1 = trials.boxes[i, trials.targets[i]]
         for c, name in enumerate(names):
             ax = axes[r, c]
-            ax.imshow(trials.image(i))
-            ax.add_patch(plt.Rectangle((x0 - 1, y0 - 1), x1 - x0 + 1, y1 - y0 + 1, fill=False,
-                                       lw=2, ec="lime"))
-            p = np.asarray(drawn[name][i])
-            cx, cy = centres[p, 0], centres[p, 1]
-            ax.plot(cx, cy, "-", color="white", lw=3, alpha=0.8)
-            ax.plot(cx, cy, "-o", color="tab:red", lw=1.3, ms=4)
-            for obj in dict.fromkeys(p.tolist()):  # one label per object: all its visits
-                order = ",".join(str(k + 1) for k in np.flatnonzero(p == obj))
-                ax.annotate(order if len(order) <= 9 else order[:8] + "…",
-                            (centres[obj, 0], centres[obj, 1]), xytext=(3, 3),
-                            textcoords="offset points", fontsize=7, color="k",
-                            bbox={"boxstyle": "round,pad=0.1", "fc": "white", "lw": 0})
-            ax.set_xticks([])
-            ax.set_yticks([])
+            x0, y0, x1, y1 = trials.boxes[i, trials.targets[i]]
+            plot_scanpath(centres[np.asarray(drawn[name][i])], image=trials.image(i),
+                          target_box=(x0 - 1, y0 - 1, x1, y1), axes=ax, merge_within=0.0)
             if r == 0:
                 ax.set_title(name, fontsize=9)
         axes[r, 0].set_ylabel(f"test trial {i}", fontsize=9)
     fig.suptitle("Scanpaths over the search displays (green box: target; numbers: the "
                  "fixations on each object, in order)", fontsize=10)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path, dpi=130, close=True)
 
 
 def ceiling(table: dict[str, dict[str, float]], baselines: list[str], samples: int,

@@ -76,6 +76,7 @@ from neuroattn.datasets.synthetic.tb_shapes import (  # noqa: E402
     TBShapesConfig,
     make_tb_shapes,
 )
+from neuroattn.plotting import save_figure  # noqa: E402
 from neuroattn.semantic import (  # noqa: E402
     SemanticMemory,
     TensorBrainPerception,
@@ -399,12 +400,6 @@ def kg_part(mode: str, tmp: Path, timings: dict) -> dict:
 # --------------------------------------------------------------------------------------------
 # figures
 # --------------------------------------------------------------------------------------------
-def _save(fig: plt.Figure, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-
-
 PERCEPTION_KEYS = {"test_known": ("shape_acc", "colour_acc", "size_acc", "age_acc",
                                   "dangerous_acc", "entity_acc_non_twins", "entity_acc_twins",
                                   "predicate_hits1"),
@@ -431,7 +426,7 @@ def plot_perception(table: dict, path: Path) -> None:
     axes[0].axhline(0.5, color="grey", lw=0.6, ls=":")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=5, fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path, dpi=110, close=True)
 
 
 def plot_capacity(curves: dict, path: Path) -> None:
@@ -457,7 +452,7 @@ def plot_capacity(curves: dict, path: Path) -> None:
                  "≥ 40 epochs, ≥ 500 steps)",
                  fontsize=10)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path, dpi=110, close=True)
 
 
 def plot_semantic_episodic(facts: dict, transient: dict, path: Path) -> None:
@@ -494,7 +489,7 @@ def plot_semantic_episodic(facts: dict, transient: dict, path: Path) -> None:
     axes[1].set(ylim=(0, 1.05), ylabel="direction accuracy (4-way)",
                 title="transient relations of the training episodes")
     axes[1].legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
-    _save(fig, path)
+    save_figure(fig, path, dpi=110, close=True)
 
 
 @torch.no_grad()
@@ -529,7 +524,7 @@ def plot_decoded(model, world, path: Path, n_scenes: int = 4) -> None:
         ax.set_xlabel("\n".join(lines), fontsize=7)
     fig.suptitle("Decoded subject, its shape label, predicate and object (box: green = right "
                  "individual)", fontsize=9)
-    _save(fig, path)
+    save_figure(fig, path, dpi=110, close=True)
 
 
 KG_MODELS = ("tb", "complex", "rescal", "distmult", "popularity")
@@ -556,7 +551,7 @@ def plot_knowledge_graphs(bench: dict, path: Path) -> None:
                  f"({cfg['n_configs_per_model']} configurations, <= "
                  f"{cfg['search']['max_epochs']} epochs, early stopping)", fontsize=9)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path, dpi=110, close=True)
 
 
 # --------------------------------------------------------------------------------------------

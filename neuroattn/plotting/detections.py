@@ -23,13 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from neuroattn._atomic import atomic_path
 from neuroattn.ieeg.evaluation import (
     DetectionRule,
     detection_trace,
     event_metrics,
     hypothesis_events,
 )
+from neuroattn.plotting.figure import figure_and_axes, save_figure
 
 
 def plot_detections(
@@ -84,11 +84,7 @@ def plot_detections(
     scale, unit = (60.0, "min") if t[-1] - t[0] > 600.0 else (1.0, "s")
     x = t / scale
 
-    if axes is None:
-        import matplotlib.pyplot as plt
-
-        fig, axes = plt.subplots(figsize=(11, 3.2))
-    fig = axes.figure
+    fig, axes = figure_and_axes(axes, figsize=(11, 3.2))
     for i, (onset, offset) in enumerate(sz):
         axes.axvspan(onset / scale, offset / scale, color="tab:red", alpha=0.15, lw=0,
                      label="annotated seizure" if i == 0 else None)
@@ -126,8 +122,7 @@ def plot_detections(
     axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     fig.tight_layout()
     if output_file is not None:
-        with atomic_path(output_file) as tmp:
-            fig.savefig(tmp, dpi=120, format=os.path.splitext(str(output_file))[1][1:] or "png")
+        save_figure(fig, output_file)
     return fig
 
 
@@ -196,11 +191,7 @@ def plot_sensitivity_fa(
     """
     if not results:
         raise ValueError("No results to plot; pass {detector name: results}.")
-    if axes is None:
-        import matplotlib.pyplot as plt
-
-        fig, axes = plt.subplots(figsize=(6.4, 4.2))
-    fig = axes.figure
+    fig, axes = figure_and_axes(axes, figsize=(6.4, 4.2))
     right = 1.0
     first = next(iter(results.values()))
     for i, (name, res) in enumerate(results.items()):
@@ -232,6 +223,5 @@ def plot_sensitivity_fa(
     axes.legend(loc="lower right", fontsize=8, frameon=False)
     fig.tight_layout()
     if output_file is not None:
-        with atomic_path(output_file) as tmp:
-            fig.savefig(tmp, dpi=120, format=os.path.splitext(str(output_file))[1][1:] or "png")
+        save_figure(fig, output_file)
     return fig

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neuroattn._atomic import atomic_path
+from neuroattn.plotting.figure import figure_and_axes, save_figure
 from neuroattn.store.build import seizure_intervals
 
 
@@ -59,7 +59,6 @@ def plot_ieeg(
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
 
 
     if "signal" not in ds:
@@ -83,9 +82,7 @@ def plot_ieeg(
         raise ValueError(f"start_s={start_s} is past the end of the recording.")
     times = np.asarray(view.time.values)
     scale = np.median(np.abs(data - np.median(data, axis=0))) * 12 or 1.0
-    if axes is None:
-        fig, axes = plt.subplots(figsize=(11, 0.3 * len(picked) + 1.5))
-    fig = axes.figure
+    fig, axes = figure_and_axes(axes, figsize=(11, 0.3 * len(picked) + 1.5))
     for row in range(len(picked)):
         axes.plot(times, -data[:, row] / scale + row, lw=0.5, color="k")
     for onset, duration, desc in zip(annotations.get("onset", []),
@@ -106,6 +103,5 @@ def plot_ieeg(
     axes.set_title(title or f"{ds.attrs.get('subject', 'recording')}: seizures shaded red")
     fig.tight_layout()
     if output_file is not None:
-        with atomic_path(output_file) as tmp:
-            fig.savefig(tmp, dpi=120, format=os.path.splitext(str(output_file))[1][1:] or "png")
+        save_figure(fig, output_file)
     return fig

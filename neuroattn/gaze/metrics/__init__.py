@@ -8,6 +8,8 @@
   semantic labels under the fixations;
 * :mod:`~neuroattn.gaze.metrics.behavioural` — OAT's behavioural measures of
   visual search and their model–human delta;
+* :mod:`~neuroattn.gaze.metrics.protocol` — the model-vs-human pairing of
+  trials and the per-trial means every pairwise comparison uses;
 * :mod:`~neuroattn.gaze.metrics.saliency` — NSS, AUC-Judd, CC, SIM and KL on
   saliency maps.
 
@@ -36,6 +38,11 @@ from neuroattn.gaze.metrics.multimatch_similarity import (
     multimatch,
     multimatch_batch,
 )
+from neuroattn.gaze.metrics.protocol import (
+    ScanpathPairs,
+    human_human_pairs,
+    model_human_pairs,
+)
 from neuroattn.gaze.metrics.saliency import auc_judd, cc, kl_divergence, nss, sim
 from neuroattn.gaze.metrics.semantic import (
     semantic_sequence_score,
@@ -59,6 +66,9 @@ from neuroattn.gaze.metrics.sequence import (
 __all__ = [
     "BEHAVIOUR_KEYS",
     "MULTIMATCH_DIMENSIONS",
+    "ScanpathPairs",
+    "human_human_pairs",
+    "model_human_pairs",
     "auc_judd",
     "behaviour",
     "behaviour_summary",
