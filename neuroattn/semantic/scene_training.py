@@ -36,13 +36,15 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from neuroattn.semantic.decoder import Decoding
 from neuroattn.semantic.perception import TensorBrainPerception
 from neuroattn.semantic.world import SceneWorld
+from neuroattn.training.distributed import rank_share
 from neuroattn.training.loop import TrainConfig, Trainer
 
-__all__ = ["SceneRows", "SceneTaskBatches", "fit_tensor_brain",
+__all__ = ["SceneRows", "SceneTaskBatches", "TaskObjective", "fit_tensor_brain",
            "perception_rows", "semantic_rows", "task_nll"]
 
 TASKS = ("perception", "episodic", "semantic")
@@ -181,31 +183,58 @@ class SceneTaskBatches:
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
-        return -(-len(self.images) // self.scenes_per_batch)
+        return len(rank_share(-(-len(self.images) // self.scenes_per_batch)))
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         gen = torch.Generator().manual_seed(self.seed + 7919 * self.epoch)
         order = torch.randperm(len(self.images), generator=gen)
+        plan = []                        # every rank draws the whole epoch, in one order
+        for scenes in order.split(self.scenes_per_batch):
+            pick = None if self.semantic is None else \
+                torch.randint(len(self.semantic), (self.facts_per_batch,), generator=gen)
+            plan.append((scenes.sort().values, pick))
+        for i in rank_share(len(plan)):   # under torchrun: this rank's share of the batches
+            yield self._batch(*plan[i])
+
+    def _batch(self, scenes: torch.Tensor, pick: torch.Tensor | None) -> dict[str, Any]:
         scene_of_row = self.perception.image_index
-        for start in range(0, len(order), self.scenes_per_batch):
-            scenes = order[start:start + self.scenes_per_batch].sort().values
-            rows = self.perception.take(torch.nonzero(torch.isin(scene_of_row, scenes))[:, 0])
-            local = torch.searchsorted(scenes, rows.image_index)
-            batch: dict[str, Any] = {
-                "images": self.images[scenes], "image_index": local, "boxes": rows.boxes,
-                "perception": rows.targets, "time": rows.targets["time"],
-                "episodic": {k: v for k, v in rows.targets.items() if k != "time"}}
-            if self.semantic is not None:
-                pick = torch.randint(len(self.semantic), (self.facts_per_batch,), generator=gen)
-                batch["semantic"] = self.semantic.take(pick).targets
-            yield batch
+        rows = self.perception.take(torch.nonzero(torch.isin(scene_of_row, scenes))[:, 0])
+        local = torch.searchsorted(scenes, rows.image_index)
+        batch: dict[str, Any] = {
+            "images": self.images[scenes], "image_index": local, "boxes": rows.boxes,
+            "perception": rows.targets, "time": rows.targets["time"],
+            "episodic": {k: v for k, v in rows.targets.items() if k != "time"}}
+        if pick is not None:
+            batch["semantic"] = self.semantic.take(pick).targets
+        return batch
 
 
-def _loss_fn(weights: Mapping[str, float]):
-    total = sum(weights.values())
+class TaskObjective(nn.Module):
+    """The weighted multi-task loss of a :class:`TensorBrainPerception`, as a module.
 
-    def loss_fn(model: TensorBrainPerception, batch: dict[str, Any]
-                ) -> tuple[torch.Tensor, dict[str, float]]:
+    Its ``forward(batch)`` runs perception, episodic and semantic recall, so
+    the trainer can wrap it in DistributedDataParallel: the loss goes through
+    the wrapper's ``forward`` and the gradients of every task are synced over
+    ranks (calling the model's methods on a DDP wrapper would fail, and on the
+    bare model would skip the sync). Its state dict is the model's.
+
+    Examples
+    --------
+    >>> from neuroattn.datasets.synthetic.tb_shapes import TBShapesConfig, make_tb_shapes
+    >>> world = make_tb_shapes(TBShapesConfig.ci(n_train=4, n_test_known=0, n_test_novel=0))
+    >>> model = TensorBrainPerception.for_world(world, dim=16)
+    >>> objective = TaskObjective(model, {"perception": 1.0, "semantic": 1.0})
+    >>> loss, parts = objective(next(iter(SceneTaskBatches(world, scenes_per_batch=2))))
+    >>> sorted(parts), loss.ndim
+    (['perception_nll', 'semantic_nll'], 0)
+    """
+
+    def __init__(self, model: TensorBrainPerception, weights: Mapping[str, float]) -> None:
+        super().__init__()
+        self.model, self.weights = model, dict(weights)
+
+    def forward(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        model, weights = self.model, self.weights
         losses: dict[str, torch.Tensor] = {}
         if weights.get("perception"):
             out = model.perceive(batch["images"], batch["boxes"], batch["image_index"],
@@ -219,10 +248,22 @@ def _loss_fn(weights: Mapping[str, float]):
             tgt = batch["semantic"]
             out = model.recall_semantic(tgt["subject"], mode="teacher", targets=tgt)
             losses["semantic"] = task_nll(out, tgt)
-        loss = sum(weights[k] * v for k, v in losses.items()) / total
-        return loss, {f"{k}_nll": float(v.detach()) for k, v in losses.items()}
+        loss = sum(weights[k] * v for k, v in losses.items()) / sum(weights.values())
+        return loss, {f"{k}_nll": v.detach() for k, v in losses.items()}
 
-    return loss_fn
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The model's state dict (checkpoints hold the model, not this wrapper)."""
+        return self.model.state_dict(*args, **kwargs)
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
+                        assign: bool = False) -> Any:
+        """Load a state dict of the model."""
+        return self.model.load_state_dict(state_dict, strict=strict, assign=assign)
+
+
+def _objective_loss(objective: nn.Module, batch: dict[str, Any]
+                    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    return objective(batch)
 
 
 def fit_tensor_brain(model: TensorBrainPerception, world: SceneWorld,
@@ -287,7 +328,7 @@ def fit_tensor_brain(model: TensorBrainPerception, world: SceneWorld,
     rest = [p for p in model.parameters() if all(p is not m for m in memory)]
     groups = [{"params": rest, "lr": lr},
               {"params": memory, "lr": lr if memory_lr is None else memory_lr}]
-    trainer = Trainer(model, _loss_fn(weights), config, out_dir,
+    trainer = Trainer(TaskObjective(model, weights), _objective_loss, config, out_dir,
                       model_name=type(model).__name__, progress=progress, param_groups=groups)
     summary = trainer.fit(batches, resume=resume)
     model.eval()

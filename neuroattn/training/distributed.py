@@ -108,3 +108,42 @@ def sum_over_ranks(values: torch.Tensor) -> torch.Tensor:
         values = values.clone()
         dist.all_reduce(values)
     return values
+
+
+def rank_share(n_batches: int) -> list[int]:
+    """Which of ``n_batches`` this rank trains on, when every rank lists them in one order.
+
+    Rank ``r`` of ``W`` takes batches ``r, r + W, r + 2W, ...``: disjoint shards
+    that together cover every batch. Every rank gets ``ceil(n_batches / W)``, so
+    the collective calls of DistributedDataParallel stay matched; the ranks that
+    run short wrap around to the first batches. On one process: every batch.
+
+    Examples
+    --------
+    >>> rank_share(5)
+    [0, 1, 2, 3, 4]
+    """
+    size, me = world_size(), rank()
+    if n_batches < 1:
+        return []
+    count = -(-n_batches // size)
+    return [(me + size * i) % n_batches for i in range(count)]
+
+
+def broadcast_buffers(module: torch.nn.Module) -> None:
+    """Give every rank rank 0's buffers (e.g. BatchNorm running statistics); no-op on one process.
+
+    DistributedDataParallel syncs gradients, so the parameters agree, but each
+    rank updates its running statistics from its own shard; it copies rank 0's
+    only at the start of the next forward. Call this after the last step so
+    that every rank ends with the model rank 0 saves.
+
+    Examples
+    --------
+    >>> import torch
+    >>> broadcast_buffers(torch.nn.BatchNorm1d(3))     # one process: nothing to do
+    """
+    if not _active():
+        return
+    for buffer in module.buffers():
+        dist.broadcast(buffer.data, src=0)

@@ -83,22 +83,18 @@ def test_resume_continues_exactly(small_world, tmp_path, monkeypatch):
     straight = model()
     fit_tensor_brain(straight, small_world, tmp_path / "a", **kw)
 
-    make_loss = scene_training._loss_fn
+    forward, calls = scene_training.TaskObjective.forward, []
 
-    def killed_in_epoch_two(weights):  # the run dies at its third step (2 steps an epoch)
-        loss_fn, calls = make_loss(weights), []
+    def killed_at_step_three(self, batch):  # the run dies at its third step (2 steps an epoch)
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return forward(self, batch)
 
-        def counted(*args):
-            calls.append(1)
-            if len(calls) == 3:
-                raise KeyboardInterrupt
-            return loss_fn(*args)
-        return counted
-
-    monkeypatch.setattr(scene_training, "_loss_fn", killed_in_epoch_two)
+    monkeypatch.setattr(scene_training.TaskObjective, "forward", killed_at_step_three)
     with pytest.raises(KeyboardInterrupt):
         fit_tensor_brain(model(), small_world, tmp_path / "b", **kw)
-    monkeypatch.setattr(scene_training, "_loss_fn", make_loss)
+    monkeypatch.setattr(scene_training.TaskObjective, "forward", forward)
     resumed = model()
     fit_tensor_brain(resumed, small_world, tmp_path / "b", resume=True, **kw)
     for (name, p), q in zip(straight.state_dict().items(), resumed.state_dict().values(),
