@@ -72,7 +72,7 @@ from neuroattn.gaze.metrics import (  # noqa: E402
     edit_distances,
     human_human_pairs,
     model_human_pairs,
-    multimatch_batch,
+    multimatch_scores,
     nss,
     sequence_scores,
 )
@@ -136,7 +136,7 @@ def _pair_metrics(pairs: ScanpathPairs, scenes) -> dict[str, float]:
                                                                   normalize=True)))}
     with_durations = [np.column_stack([p, np.full(len(p), FIXATION_S)]) for p in pairs.a]
     other = [np.column_stack([p, np.full(len(p), FIXATION_S)]) for p in pairs.b]
-    mm = multimatch_batch(with_durations, other, (scenes.size, scenes.size),
+    mm = multimatch_scores(with_durations, other, (scenes.size, scenes.size),
                           progress=False)[:, :len(MM_KEYS)]
     row.update({f"mm_{k}": float(v) for k, v in
                 zip(MM_KEYS, pairs.trial_mean(mm), strict=True)})
@@ -179,7 +179,7 @@ def synthetic(args, budget: dict, timings: dict) -> dict:
     model = train_tiny_clip(train, steps=budget["train_steps"], batch_size=TINY_CLIP["batch_size"],
                             lr=TINY_CLIP["lr"], width=TINY_CLIP["width"],
                             seed=TINY_CLIP["seed"] + args.seed, device=args.device,
-                            show_progress=False)
+                            progress=False)
     timings["train_tiny_clip"] = time.perf_counter() - t
     print(f"TinyCLIP: {budget['train_steps']} steps on {len(train)} single-object scenes in "
           f"{timings['train_tiny_clip']:.1f} s", flush=True)
@@ -194,7 +194,7 @@ def synthetic(args, budget: dict, timings: dict) -> dict:
     t = time.perf_counter()
     captions = {"caption": test.captions, "wrong caption": test.wrong_captions}
     by_record = {variant: {kind: clip.scanpaths(test.images, texts, n_fixations=n_fixations,
-                                                seed=args.seed, show_progress=False,
+                                                seed=args.seed, progress=False,
                                                 **options).scanpaths()
                            for kind, texts in captions.items()}
                  for variant, options in RECORDS.items()}
@@ -271,7 +271,7 @@ def photo_scanpaths(args, n_fixations: int, timings: dict) -> dict:
     """Free-viewing (two foveations) and captioned NevaClip paths on each photo."""
     photos = load_photos()
     use_clip = args.clip_checkpoint is not None
-    kw = {"n_fixations": n_fixations, "seed": args.seed, "show_progress": False}
+    kw = {"n_fixations": n_fixations, "seed": args.seed, "progress": False}
     reference_kw = {**kw, **RECORDS[REFERENCE_RECORD]}
     t = time.perf_counter()
     if use_clip:  # one model, all photos in one batch
@@ -552,7 +552,7 @@ def main() -> None:
                                   "against the other observers only.",
                 "edit_distance": "Edit distance: Levenshtein on the symbols divided by the "
                                  "longer path, same pairing.",
-                "multimatch": f"MultiMatch: multimatch_batch on the pixel fixations with "
+                "multimatch": f"MultiMatch: multimatch_scores on the pixel fixations with "
                               f"{FIXATION_S} s each, no grouping, same pairing; every path has "
                               "3 fixations (2 saccades), so multimatch-gaze would score them "
                               "too (it returns NaN below 3).",

@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,17 +57,17 @@ from neuroattn.gaze.metrics import (  # noqa: E402
     edit_distances,
     human_human_pairs,
     model_human_pairs,
-    multimatch_batch,
+    multimatch_scores,
 )
 from neuroattn.gaze.oat import (  # noqa: E402
     BASELINES,
     OAT,
     PolicyOracle,
+    fit_oat,
     gap_closed,
     human_agreement,
     make_baseline,
     scanpath_report,
-    train_oat,
 )
 from neuroattn.plotting import plot_scanpath, save_figure  # noqa: E402
 from neuroattn.seeding import set_seed  # noqa: E402
@@ -90,11 +91,11 @@ ORACLE_GREEDY = "oracle: step-wise arg-max"
 
 def _multimatch(pairs: ScanpathPairs, trials) -> np.ndarray:
     def xyd(path, i):
-        centres = trials.object_centers(int(i))[np.asarray(path)]
+        centres = trials.object_centres(int(i))[np.asarray(path)]
         return np.column_stack([centres, np.full(len(path), FIXATION_S)])
 
     screen = trials.image(0).shape[1::-1]
-    mm = multimatch_batch([xyd(p, i) for p, i in zip(pairs.a, pairs.trial, strict=True)],
+    mm = multimatch_scores([xyd(p, i) for p, i in zip(pairs.a, pairs.trial, strict=True)],
                           [xyd(p, i) for p, i in zip(pairs.b, pairs.trial, strict=True)], screen)
     return mm[:, :len(MM_KEYS)]
 
@@ -158,7 +159,7 @@ def plot_scanpaths(trials, drawn: dict[str, list], images: list[int], path: Path
     fig, axes = plt.subplots(len(images), len(names), squeeze=False,
                              figsize=(3.3 * len(names), 2.5 * len(images)))
     for r, i in enumerate(images):
-        centres = trials.object_centers(i)
+        centres = trials.object_centres(i)
         for c, name in enumerate(names):
             ax = axes[r, c]
             x0, y0, x1, y1 = trials.boxes[i, trials.targets[i]]
@@ -214,10 +215,11 @@ def main() -> None:
 
     t = time.perf_counter()
     model = OAT(**OAT_CONFIG, seed=args.seed)
-    fit = train_oat(model, data.train, data.val, max_epochs=args.epochs, seed=args.seed,
-                    **TRAIN_CONFIG)
-    timings["train_oat"] = time.perf_counter() - t
-    print(f"OAT: trained in {timings['train_oat']:.1f} s (best epoch {fit.best_epoch})",
+    with tempfile.TemporaryDirectory() as run_dir:  # the trainer's checkpoints, not kept
+        fit = fit_oat(model, data.train, data.val, run_dir, epochs=args.epochs, seed=args.seed,
+                      **TRAIN_CONFIG)
+    timings["fit_oat"] = time.perf_counter() - t
+    print(f"OAT: trained in {timings['fit_oat']:.1f} s (best epoch {fit['best_epoch']})",
           flush=True)
 
     test = data.test
@@ -264,7 +266,7 @@ def main() -> None:
     result = {
         "what": __doc__.split("\n\n")[0], "seed": args.seed,
         "data_config": dataclasses.asdict(data.config),
-        "oat_config": OAT_CONFIG, "train_config": {**TRAIN_CONFIG, "max_epochs": args.epochs},
+        "oat_config": OAT_CONFIG, "train_config": {**TRAIN_CONFIG, "epochs": args.epochs},
         "best_epoch": fit.best_epoch, "n_test_trials": len(test),
         "protocol": {
             "sequence_score": "Needleman-Wunsch on object indices (match 1, mismatch 0, gap 0) "
@@ -273,7 +275,7 @@ def main() -> None:
                               "scored against the other humans only",
             "edit_distance": "Levenshtein on object indices divided by the longer path, same "
                              "pairing",
-            "multimatch": f"multimatch_batch on the fixated objects' pixel centres with "
+            "multimatch": f"multimatch_scores on the fixated objects' pixel centres with "
                           f"{FIXATION_S} s per fixation, no grouping, same pairing",
             "delta": "mean over correct, length, search, refix, revisit of "
                      "|model - human| / human",

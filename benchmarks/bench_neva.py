@@ -79,7 +79,7 @@ ARMS = ("batched", "loop", "unchunked")
 def run(clip: NevaClip, images: torch.Tensor, captions: list[str], *, arm: str,
         n_fixations: int, seed: int) -> tuple[float, np.ndarray]:
     """Time one arm of :data:`ARMS`; returns seconds and the ``(B, L, 2)`` fixations."""
-    kwargs = dict(n_fixations=n_fixations, show_progress=False)
+    kwargs = dict(n_fixations=n_fixations, progress=False)
 
     def sync() -> None:
         if clip.device.type == "cuda":

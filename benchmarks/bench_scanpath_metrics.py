@@ -2,7 +2,7 @@
 
 Scores 2000 random scanpath pairs (``--quick``: 500) of 8-20 fixations each
 (uniform on a 1280 x 720 screen, durations uniform in [50, 600) ms) with
-:func:`neuroattn.gaze.metrics.multimatch_similarity.multimatch_batch` (all pairs in one
+:func:`neuroattn.gaze.metrics.multimatch_similarity.multimatch_scores` (all pairs in one
 call) and with ``multimatch_gaze.docomparison`` in a loop over the pairs.
 Timed: the whole scoring of all pairs, after a small warm-up of each; the two
 alternate over ``--repeats`` runs (median), so both see the same load on a
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from neuroattn._atomic import atomic_path
-from neuroattn.gaze.metrics.multimatch_similarity import multimatch_batch
+from neuroattn.gaze.metrics.multimatch_similarity import multimatch_scores
 
 SCREEN = (1280, 720)
 GROUPING = {"amplitude_threshold": 150.0, "direction_threshold": 45.0,
@@ -77,7 +77,7 @@ def peer_scores(a: list[np.ndarray], b: list[np.ndarray], grouping: bool) -> np.
 
 
 def ours_scores(a: list[np.ndarray], b: list[np.ndarray], grouping: bool) -> np.ndarray:
-    return multimatch_batch(a, b, SCREEN, grouping=grouping,
+    return multimatch_scores(a, b, SCREEN, grouping=grouping,
                             **(GROUPING if grouping else {}), progress=False)
 
 
@@ -184,7 +184,7 @@ def main() -> None:
         "config": {"n_pairs": n_pairs, "fixations": [min_fix, max_fix], "screen": SCREEN,
                    "durations_s": [0.05, 0.6], "grouping_thresholds": GROUPING,
                    "repeats": args.repeats, "seed": args.seed, "quick": args.quick,
-                   "ours": "multimatch_batch, all pairs in one call",
+                   "ours": "multimatch_scores, all pairs in one call",
                    "peer": "multimatch_gaze.docomparison in a loop"},
         "machine": machine(),
         "n_pairs": n_pairs,

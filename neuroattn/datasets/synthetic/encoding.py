@@ -382,7 +382,7 @@ class SyntheticEncoding:
         ``"lh"`` or ``"rh"`` per ROI.
     roi_categories : numpy.ndarray
         ``(R,)`` int, the preferred category (-1 for retinotopic ROIs).
-    roi_centers : numpy.ndarray
+    roi_centres : numpy.ndarray
         ``(R, 2)`` ``(y, x)`` centre of the pRF / spatial prior in tokens (NaN
         for category ROIs, except with ``readout="prf"``).
     roi_sigmas : numpy.ndarray
@@ -407,7 +407,7 @@ class SyntheticEncoding:
         (centre in tokens) and ``size`` (blob sd in tokens).
     config : SyntheticEncodingConfig
         The parameters that produced the data.
-    voxel_prf_centers : numpy.ndarray
+    voxel_prf_centres : numpy.ndarray
         ``(V, 2)`` ``(y, x)`` pRF centre of each voxel in tokens (``"prf"``
         readout; NaN for the other readouts).
     voxel_prf_sigmas : numpy.ndarray
@@ -433,7 +433,7 @@ class SyntheticEncoding:
     roi_kinds: list[str]
     roi_hemispheres: list[str]
     roi_categories: np.ndarray
-    roi_centers: np.ndarray
+    roi_centres: np.ndarray
     roi_sigmas: np.ndarray
     roi_membership: np.ndarray
     voxel_roi: np.ndarray
@@ -447,7 +447,7 @@ class SyntheticEncoding:
     config: SyntheticEncodingConfig
     signal_mean: np.ndarray = dataclasses.field(repr=False, default_factory=lambda: np.zeros(0))
     signal_sd: np.ndarray = dataclasses.field(repr=False, default_factory=lambda: np.ones(0))
-    voxel_prf_centers: np.ndarray = dataclasses.field(
+    voxel_prf_centres: np.ndarray = dataclasses.field(
         repr=False, default_factory=lambda: np.zeros((0, 2)))
     voxel_prf_sigmas: np.ndarray = dataclasses.field(repr=False,
                                                      default_factory=lambda: np.zeros(0))
@@ -499,7 +499,7 @@ class SyntheticEncoding:
             raise ConfigError(
                 f"readout={self.config.readout!r} has no ROI routing map (each voxel pools its "
                 "own Gaussian with 'prf'; each ROI max-pools a window with 'max'); use "
-                "voxel_prf_centers / voxel_prf_sigmas, or generate with readout='attention'.")
+                "voxel_prf_centres / voxel_prf_sigmas, or generate with readout='attention'.")
         X = self._check_features(X)
         return _routing(X, self._roi_params()).astype(np.float32)
 
@@ -542,7 +542,7 @@ class SyntheticEncoding:
         """
         rois = []
         for r, name in enumerate(self.roi_names):
-            center = self.roi_centers[r]
+            center = self.roi_centres[r]
             rois.append({
                 "name": name,
                 "kind": self.roi_kinds[r],
@@ -639,8 +639,8 @@ class SyntheticEncoding:
     # ------------------------------------------------------------- helpers
     def _roi_params(self) -> dict[str, Any]:
         return _readout_params(self.config, self.roi_kinds, self.roi_categories,
-                               self.roi_centers, self.roi_sigmas, self.prototypes,
-                               self.voxel_prf_centers, self.voxel_prf_sigmas)
+                               self.roi_centres, self.roi_sigmas, self.prototypes,
+                               self.voxel_prf_centres, self.voxel_prf_sigmas)
 
     def _check_features(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X)
@@ -732,21 +732,21 @@ def make_synthetic_encoding(
                 categories.append(-1)
     n_rois = len(names)
     prototypes = _prototypes(cfg.n_categories, cfg.n_features, cfg.prototype_norm, rng_model)
-    centers = np.full((n_rois, 2), np.nan)
+    centres = np.full((n_rois, 2), np.nan)
     sigmas = np.full(n_rois, np.nan)
     for r, (kind, hemi) in enumerate(zip(kinds, hemis, strict=True)):
         if kind == "category":
             continue
-        centers[r] = _contralateral_center(cfg.height, cfg.width, hemi, rng_model)
+        centres[r] = _contralateral_center(cfg.height, cfg.width, hemi, rng_model)
         sigmas[r] = rng_model.uniform(*(cfg.prf_sigma if kind == "retinotopic"
                                         else cfg.mixed_sigma))
     # The pRF readout's extras, drawn for every readout from their own stream.
-    extra_centers = np.stack([_contralateral_center(cfg.height, cfg.width, hemi, rng_readout)
+    extra_centres = np.stack([_contralateral_center(cfg.height, cfg.width, hemi, rng_readout)
                               for hemi in hemis])
     extra_sigmas = rng_readout.uniform(*cfg.mixed_sigma, size=n_rois)
     if cfg.readout == "prf":  # category ROIs get a place and a size too
         cat = np.asarray(kinds) == "category"
-        centers[cat], sigmas[cat] = extra_centers[cat], extra_sigmas[cat]
+        centres[cat], sigmas[cat] = extra_centres[cat], extra_sigmas[cat]
 
     # ------------------------------------------------------------ geometry
     patches = _place_patches(kinds, hemis, cfg.voxels_per_roi, rng_geo)
@@ -761,13 +761,13 @@ def make_synthetic_encoding(
         _add_overlaps(membership, voxel_roi, voxel_positions, hemis,
                       int(round(cfg.overlap_fraction * cfg.voxels_per_roi)))
     jitter = rng_readout.uniform(*PRF_SIGMA_JITTER, size=n_vox)
-    prf_centers = np.full((n_vox, 2), np.nan)
+    prf_centres = np.full((n_vox, 2), np.nan)
     prf_sigmas = np.full(n_vox, np.nan)
     if cfg.readout == "prf":
-        prf_centers = _prf_centers(voxel_roi, voxel_positions, centers, cfg)
+        prf_centres = _prf_centres(voxel_roi, voxel_positions, centres, cfg)
         prf_sigmas = sigmas[voxel_roi] * jitter
-    params = _readout_params(cfg, kinds, np.asarray(categories), centers, sigmas, prototypes,
-                             prf_centers, prf_sigmas)
+    params = _readout_params(cfg, kinds, np.asarray(categories), centres, sigmas, prototypes,
+                             prf_centres, prf_sigmas)
 
     # ------------------------------------------------------------- weights
     weights = np.empty((n_vox, cfg.n_features))
@@ -808,11 +808,11 @@ def make_synthetic_encoding(
         X_train=X_train, Y_train=Y_train.astype(np.float32), X_test=X_test, Y_test=Y_test,
         Y_test_repeats=repeats, ncsnr=ncsnr, noise_ceiling=noise_ceiling, roi_names=names,
         roi_kinds=kinds, roi_hemispheres=hemis, roi_categories=np.asarray(categories),
-        roi_centers=centers, roi_sigmas=sigmas, roi_membership=membership,
+        roi_centres=centres, roi_sigmas=sigmas, roi_membership=membership,
         voxel_roi=voxel_roi, voxel_hemisphere=voxel_hemisphere, voxel_vertex=voxel_vertex,
         voxel_positions=voxel_positions, voxel_weights=weights, prototypes=prototypes,
         objects_train=obj_train, objects_test=obj_test, config=cfg,
-        signal_mean=mean, signal_sd=sd, voxel_prf_centers=prf_centers,
+        signal_mean=mean, signal_sd=sd, voxel_prf_centres=prf_centres,
         voxel_prf_sigmas=prf_sigmas,
     )
 
@@ -867,7 +867,7 @@ def _routing(X: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     logits = np.zeros((n, len(kinds), h * w))
     for r, kind in enumerate(kinds):
         if kind != "category":
-            cy, cx = params["centers"][r]
+            cy, cx = params["centres"][r]
             d2 = ((gy - cy) ** 2 + (gx - cx) ** 2).reshape(-1)
             logits[:, r] -= d2 / (2.0 * params["sigmas"][r] ** 2)
         if kind != "retinotopic":
@@ -880,12 +880,12 @@ def _routing(X: np.ndarray, params: dict[str, Any]) -> np.ndarray:
 
 
 def _readout_params(cfg: SyntheticEncodingConfig, kinds: list[str], categories: np.ndarray,
-                    centers: np.ndarray, sigmas: np.ndarray, prototypes: np.ndarray,
-                    prf_centers: np.ndarray, prf_sigmas: np.ndarray) -> dict[str, Any]:
+                    centres: np.ndarray, sigmas: np.ndarray, prototypes: np.ndarray,
+                    prf_centres: np.ndarray, prf_sigmas: np.ndarray) -> dict[str, Any]:
     """Everything :func:`_clean_signal` needs, for the config's readout."""
     h, w, c = cfg.height, cfg.width, cfg.n_features
     params: dict[str, Any] = {
-        "kinds": kinds, "categories": categories, "centers": centers, "sigmas": sigmas,
+        "kinds": kinds, "categories": categories, "centres": centres, "sigmas": sigmas,
         "prototypes": prototypes, "beta": float(cfg.beta), "readout": cfg.readout,
         "overlap_rule": cfg.overlap_rule}
     gy, gx = np.meshgrid(np.arange(h, dtype=float), np.arange(w, dtype=float), indexing="ij")
@@ -894,12 +894,12 @@ def _readout_params(cfg: SyntheticEncodingConfig, kinds: list[str], categories: 
         windows = np.ones((len(kinds), h * w), bool)
         for r, kind in enumerate(kinds):
             if kind != "category":
-                d2 = ((grid - centers[r]) ** 2).sum(1)
+                d2 = ((grid - centres[r]) ** 2).sum(1)
                 windows[r] = d2 <= (2.0 * sigmas[r]) ** 2
                 windows[r, np.argmin(d2)] = True
         params["windows"] = windows
     elif cfg.readout == "prf":
-        d2 = ((grid[None] - prf_centers[:, None]) ** 2).sum(-1)  # (V, H·W)
+        d2 = ((grid[None] - prf_centres[:, None]) ** 2).sum(-1)  # (V, H·W)
         maps = np.exp(-d2 / (2.0 * prf_sigmas[:, None] ** 2))
         params["prf_maps"] = maps / maps.sum(1, keepdims=True)
         block = np.arange(c) * cfg.n_feature_subsets // c  # channel -> its block
@@ -908,11 +908,11 @@ def _readout_params(cfg: SyntheticEncodingConfig, kinds: list[str], categories: 
     return params
 
 
-def _prf_centers(voxel_roi: np.ndarray, positions: np.ndarray, centers: np.ndarray,
+def _prf_centres(voxel_roi: np.ndarray, positions: np.ndarray, centres: np.ndarray,
                  cfg: SyntheticEncodingConfig) -> np.ndarray:
     """``(V, 2)`` pRF centres: the ROI centre plus a map along the patch's principal axes."""
     out = np.empty((len(voxel_roi), 2))
-    for r in range(len(centers)):
+    for r in range(len(centres)):
         rows = np.flatnonzero(voxel_roi == r)
         local = positions[rows] - positions[rows].mean(0)
         _, _, axes = np.linalg.svd(local, full_matrices=False)
@@ -921,7 +921,7 @@ def _prf_centers(voxel_roi: np.ndarray, positions: np.ndarray, centers: np.ndarr
             t = np.pad(t, ((0, 0), (0, 2 - t.shape[1])))
         span = np.abs(t).max(0)
         t = np.divide(t, span, out=np.zeros_like(t), where=span > 0)
-        out[rows] = centers[r] + cfg.prf_scatter * t
+        out[rows] = centres[r] + cfg.prf_scatter * t
     return np.clip(out, 0.0, [cfg.height - 1.0, cfg.width - 1.0])
 
 

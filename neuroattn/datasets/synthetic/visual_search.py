@@ -351,13 +351,13 @@ class VisualSearchTrials:
             img[y0:y0 + h, x0:x0 + w] = self.patches[i, k]
         return img
 
-    def object_centers(self, i: int) -> np.ndarray:
+    def object_centres(self, i: int) -> np.ndarray:
         """``(n_objects, 2)`` pixel centres ``(x, y)`` of trial ``i``'s objects in :meth:`image`.
 
         Examples
         --------
         >>> from neuroattn.datasets.synthetic.visual_search import make_visual_search
-        >>> make_visual_search(n_train=2, n_val=1, n_test=1).train.object_centers(0)[0]
+        >>> make_visual_search(n_train=2, n_val=1, n_test=1).train.object_centres(0)[0]
         array([12., 12.])
         """
         i = self._check_trial(i)

@@ -30,7 +30,7 @@ import numpy as np
 from neuroattn._logging import logger
 from neuroattn.progress import progress as progress_bar
 
-__all__ = ["MULTIMATCH_DIMENSIONS", "multimatch", "multimatch_batch"]
+__all__ = ["MULTIMATCH_DIMENSIONS", "multimatch", "multimatch_scores"]
 
 #: The five similarities, in the order both functions return them.
 MULTIMATCH_DIMENSIONS: tuple[str, ...] = ("vector", "direction", "length", "position", "duration")
@@ -391,7 +391,7 @@ def multimatch(
     The same numbers, in the same order, as ``multimatch_gaze.docomparison``
     (0.1.3) wherever that package returns a value; a defined value, never
     NaN, where it cannot (fewer than 3 fixations). This is
-    :func:`multimatch_batch` on a batch of one.
+    :func:`multimatch_scores` on a batch of one.
 
     Parameters
     ----------
@@ -493,7 +493,7 @@ def multimatch(
                               duration_threshold, None, False)[0]
 
 
-def multimatch_batch(
+def multimatch_scores(
     scanpaths_a: Sequence[Any],
     scanpaths_b: Sequence[Any],
     screen_size: Sequence[float],
@@ -550,7 +550,7 @@ def multimatch_batch(
     ...                             rng.uniform(0.1, 0.5, n)])
     >>> a = [random_path(n) for n in (3, 8, 12)]
     >>> b = [random_path(n) for n in (5, 2, 12)]
-    >>> scores = multimatch_batch(a, b, (1280, 720))
+    >>> scores = multimatch_scores(a, b, (1280, 720))
     >>> scores.shape
     (3, 5)
     >>> bool(np.allclose(scores[1], multimatch(a[1], b[1], (1280, 720))))

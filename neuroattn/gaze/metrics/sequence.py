@@ -17,7 +17,7 @@ Conventions, shared by every function here:
 * a scanpath has at least one fixation; an empty one is a ``ValueError``;
 * symbols are integers (floats that hold integers are accepted; NaN is not);
 * the batched function (``edit_distances``, ``sequence_scores``,
-  ``scanmatch_batch``) takes two equally long lists of scanpaths and scores
+  ``scanmatch_scores``) takes two equally long lists of scanpaths and scores
   pair ``k`` = (``a_list[k]``, ``b_list[k]``); the single-pair function is the
   batch of one;
 * fixation coordinates are pixels, ``x`` along the width and ``y`` along the
@@ -52,13 +52,13 @@ from neuroattn.gaze.metrics.scanpaths import (
 )
 
 __all__ = [
-    "cluster_centers",
+    "cluster_centres",
     "cluster_symbols",
     "edit_distance",
     "edit_distances",
     "grid_symbols",
     "scanmatch",
-    "scanmatch_batch",
+    "scanmatch_scores",
     "scanmatch_substitution_matrix",
     "sequence_score",
     "sequence_score_vs_humans",
@@ -316,7 +316,7 @@ def grid_symbols(fixations: Any, *, image_shape: tuple[int, int], grid: tuple[in
     return row * cols + col
 
 
-def cluster_centers(fixations: Any, *, bandwidth: float | None = None) -> np.ndarray:
+def cluster_centres(fixations: Any, *, bandwidth: float | None = None) -> np.ndarray:
     """MeanShift cluster centres of a set of fixations (the IRL/Gazeformer symbol alphabet).
 
     The COCO-Search18 sequence score turns fixations into the label of the
@@ -344,7 +344,7 @@ def cluster_centers(fixations: Any, *, bandwidth: float | None = None) -> np.nda
     Examples
     --------
     >>> pts = [[10, 10], [12, 11], [11, 9], [90, 50], [91, 52]]
-    >>> cluster_centers(pts, bandwidth=5.0).round(1)
+    >>> cluster_centres(pts, bandwidth=5.0).round(1)
     array([[11. , 10. ],
            [90.5, 51. ]])
     """
@@ -360,7 +360,7 @@ def cluster_centers(fixations: Any, *, bandwidth: float | None = None) -> np.nda
     return np.asarray(MeanShift(bandwidth=bandwidth).fit(xy).cluster_centers_, dtype=np.float64)
 
 
-def cluster_symbols(fixations: Any, centers: Any) -> np.ndarray:
+def cluster_symbols(fixations: Any, centres: Any) -> np.ndarray:
     """The index of the nearest cluster centre for each fixation (Euclidean, in pixels).
 
     This is MeanShift's ``predict``; a tie goes to the lower index.
@@ -369,8 +369,8 @@ def cluster_symbols(fixations: Any, centers: Any) -> np.ndarray:
     ----------
     fixations : array-like of shape (n_fixations, 2 or more)
         ``(x, y[, ...])`` in pixels.
-    centers : array-like of shape (n_clusters, 2)
-        From :func:`cluster_centers` or a published cluster file.
+    centres : array-like of shape (n_clusters, 2)
+        From :func:`cluster_centres` or a published cluster file.
 
     Returns
     -------
@@ -382,9 +382,9 @@ def cluster_symbols(fixations: Any, centers: Any) -> np.ndarray:
     array([0, 1, 1])
     """
     xy = as_xy(fixations, "fixations")[:, :2]
-    c = as_xy(centers, "centers")
+    c = as_xy(centres, "centres")
     if c.shape[1] != 2:
-        raise ValueError(f"centers must be (n_clusters, 2) (x, y) rows; got shape {c.shape}.")
+        raise ValueError(f"centres must be (n_clusters, 2) (x, y) rows; got shape {c.shape}.")
     d2 = ((xy[:, None, :] - c[None, :, :]) ** 2).sum(axis=-1)
     return np.argmin(d2, axis=1).astype(np.int64)
 
@@ -410,7 +410,7 @@ def sequence_score_vs_humans(
     image_shape: tuple[int, int] | None = None,
     grid: tuple[int, int] | None = None,
     bandwidth: float | None = None,
-    centers: Any = None,
+    centres: Any = None,
     label_map: Any = None,
 ) -> float:
     """Mean sequence score of scanpaths against the human scanpaths of one trial or image.
@@ -424,10 +424,10 @@ def sequence_score_vs_humans(
          (object indices, as in OAT);
        * ``"grid"``: ``(x, y)`` fixations become cells of a ``grid`` over an
          image of ``image_shape`` (:func:`grid_symbols`);
-       * ``"clusters"``: ``(x, y)`` fixations become the nearest of ``centers``,
-         or, when ``centers`` is ``None``, of the MeanShift clusters of all the
+       * ``"clusters"``: ``(x, y)`` fixations become the nearest of ``centres``,
+         or, when ``centres`` is ``None``, of the MeanShift clusters of all the
          human fixations of this image, fitted before truncation
-         (:func:`cluster_centers` with ``bandwidth``; the COCO-Search18 protocol);
+         (:func:`cluster_centres` with ``bandwidth``; the COCO-Search18 protocol);
        * ``"semantic"``: ``(x, y)`` fixations become the label under them in
          ``label_map`` (SemSS, :func:`~neuroattn.gaze.metrics.semantic.semantic_symbols`).
 
@@ -477,7 +477,7 @@ def sequence_score_vs_humans(
     bandwidth : float or None
         MeanShift bandwidth in pixels for ``symbols="clusters"`` (``None``:
         scikit-learn's estimate).
-    centers : array-like of shape (n_clusters, 2) or None
+    centres : array-like of shape (n_clusters, 2) or None
         Fixed cluster centres for ``symbols="clusters"`` instead of fitting them.
     label_map : array-like of shape (height, width) or None
         Integer semantic labels per pixel for ``symbols="semantic"``.
@@ -528,7 +528,7 @@ def sequence_score_vs_humans(
         raise ValueError(f"max_length must be a positive integer or None; got {max_length!r}.")
     for param, value, needed in (("image_shape", image_shape, "grid"), ("grid", grid, "grid"),
                                  ("bandwidth", bandwidth, "clusters"),
-                                 ("centers", centers, "clusters"),
+                                 ("centres", centres, "clusters"),
                                  ("label_map", label_map, "semantic")):
         if value is not None and symbols != needed:
             raise ValueError(f"{param} is used only with symbols={needed!r}; got "
@@ -568,8 +568,8 @@ def sequence_score_vs_humans(
             return ((p[:, 0] >= box[0]) & (p[:, 0] <= box[2])
                     & (p[:, 1] >= box[1]) & (p[:, 1] <= box[3]))
 
-    if symbols == "clusters" and centers is None:
-        centers = cluster_centers(np.concatenate(raw_humans), bandwidth=bandwidth)
+    if symbols == "clusters" and centres is None:
+        centres = cluster_centres(np.concatenate(raw_humans), bandwidth=bandwidth)
     if symbols == "semantic":
         label_map = as_label_map(label_map, "label_map")
 
@@ -578,7 +578,7 @@ def sequence_score_vs_humans(
         if symbols == "grid":
             return grid_symbols(p, image_shape=image_shape, grid=grid)  # type: ignore[arg-type]
         if symbols == "clusters":
-            return cluster_symbols(p, centers)
+            return cluster_symbols(p, centres)
         if symbols == "semantic":
             return semantic_symbols(p, label_map)
         return p
@@ -676,7 +676,7 @@ def _scanmatch(a_in: list[Any], b_in: list[Any], a_names: list[str], b_names: li
     return score / (float(threshold) * np.maximum(la, lb))
 
 
-def scanmatch_batch(
+def scanmatch_scores(
     a_list: Sequence[Any],
     b_list: Sequence[Any],
     *,
@@ -733,7 +733,7 @@ def scanmatch_batch(
     --------
     >>> a = [[5, 5, 0.10], [25, 5, 0.05]]   # cells 0 (twice) and 2
     >>> b = [[5, 5, 0.05], [15, 5, 0.10]]   # cells 0 and 1 (twice)
-    >>> scanmatch_batch([a, a], [b, a], image_shape=(10, 30), grid=(1, 3), threshold=2.0)
+    >>> scanmatch_scores([a, a], [b, a], image_shape=(10, 30), grid=(1, 3), threshold=2.0)
     array([0.66666667, 1.        ])
     """
     a_in, b_in = as_list(a_list, "a_list"), as_list(b_list, "b_list")
@@ -753,10 +753,10 @@ def scanmatch(
     gap: float = 0.0,
     temporal_bin: float | None = 0.05,
 ) -> float:
-    """ScanMatch similarity of two scanpaths (the batch of one of :func:`scanmatch_batch`).
+    """ScanMatch similarity of two scanpaths (the batch of one of :func:`scanmatch_scores`).
 
     ``a`` and ``b`` are ``(n, 3)`` arrays of ``(x, y, duration)`` in pixels
-    and seconds; see :func:`scanmatch_batch` for the binning, substitution
+    and seconds; see :func:`scanmatch_scores` for the binning, substitution
     matrix, gap and normalisation.
 
     Examples

@@ -304,7 +304,7 @@ class NevaClip:
         batch_size: int | None = 32,
         chunk_bytes: int | None = CPU_CHUNK_BYTES,
         foveation: Foveation | None = None,
-        show_progress: bool | None = None,
+        progress: bool | None = None,
     ) -> NeVAResult:
         """Scanpaths of ``images`` described by ``captions`` (None: free viewing).
 
@@ -330,7 +330,7 @@ class NevaClip:
             :func:`~neuroattn.gaze.neva.neva_search`; None: ``batch_size``).
         foveation : Foveation, optional
             Acuity model for this search (default: the one given at construction).
-        show_progress : bool, optional
+        progress : bool, optional
             Progress bar over fixations.
 
         Returns
@@ -355,7 +355,7 @@ class NevaClip:
                              forgetting=forgetting, stop_below=stop_below, bounded=bounded,
                              seed=seed, batch_size=batch_size, chunk_bytes=chunk_bytes,
                              device=self.device,
-                             precision=self.precision, show_progress=show_progress)
+                             precision=self.precision, progress=progress)
         scale = (sizes[:, None, ::-1] - 1) / (self.image_size - 1)   # (x, y) per image
         return NeVAResult(fixations=result.fixations * scale, losses=result.losses,
                           lengths=result.lengths, image_sizes=sizes)

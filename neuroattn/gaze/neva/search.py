@@ -72,7 +72,7 @@ import torch
 
 from neuroattn.device import autocast, resolve_device
 from neuroattn.errors import ParameterError
-from neuroattn.progress import progress
+from neuroattn.progress import progress as progress_bar
 from neuroattn.retina.coordinates import fovea_to_pixels, pixels_to_fovea
 from neuroattn.retina.foveation import Foveation, GaussianFoveation, update_memory
 
@@ -261,7 +261,7 @@ def _search_chunk(objective: Objective, images: torch.Tensor, items: torch.Tenso
                   lr: float, optimizer: Optimizer, restarts: Restarts, record: Record,
                   n_starts: int, forgetting: float, stop_below: float | None, bounded: bool,
                   precision: str,
-                  show_progress: bool | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                  progress: bool | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     n_items, _, height, width = images.shape
     size, device = (height, width), images.device
     generators = [torch.Generator().manual_seed(s) for s in seeds]
@@ -276,7 +276,7 @@ def _search_chunk(objective: Objective, images: torch.Tensor, items: torch.Tenso
                            dtype=images.dtype)
     losses = torch.full((n_items, n_fixations), torch.nan, device=device)
     active = torch.ones(n_items, dtype=torch.bool, device=device)
-    for t in progress(range(n_fixations), desc="NeVA fixations", enabled=show_progress):
+    for t in progress_bar(range(n_fixations), desc="NeVA fixations", enabled=progress):
         live = active.nonzero().flatten()
         if live.numel() == 0:
             break
@@ -343,7 +343,7 @@ def neva_search(
     chunk_bytes: int | None = CPU_CHUNK_BYTES,
     device: str | torch.device = "auto",
     precision: str = "auto",
-    show_progress: bool | None = None,
+    progress: bool | None = None,
 ) -> NeVAResult:
     """Search scanpaths for a batch of images (see the module docstring for the algorithm).
 
@@ -398,7 +398,7 @@ def neva_search(
         ``"auto"`` picks CUDA, then MPS, then CPU.
     precision : str
         Autocast precision of the objective (``"auto"``: bf16 on CUDA).
-    show_progress : bool, optional
+    progress : bool, optional
         Progress bar over fixations (default: on in a terminal).
 
     Returns
@@ -427,8 +427,8 @@ def neva_search(
     starts = range(0, n_items, chunk)
     several = len(starts) > 1  # then the progress bar counts chunks, not fixations
     parts = []
-    for start in progress(starts, desc="NeVA image chunks",
-                          enabled=show_progress if several else False):
+    for start in progress_bar(starts, desc="NeVA image chunks",
+                              enabled=progress if several else False):
         stop = min(start + chunk, n_items)
         items = torch.arange(start, stop, device=dev)
         parts.append(_search_chunk(
@@ -436,7 +436,7 @@ def neva_search(
             n_fixations=int(n_fixations), steps=int(steps), lr=float(lr), optimizer=optimizer,
             restarts=restarts, record=record, n_starts=int(n_starts),
             forgetting=float(forgetting), stop_below=stop_below, bounded=bounded,
-            precision=precision, show_progress=False if several else show_progress))
+            precision=precision, progress=False if several else progress))
     fovea, losses, lengths = (torch.cat(p).cpu() for p in zip(*parts, strict=False))
     pixels = fovea_to_pixels(fovea.double(), (height, width)).numpy()
     return NeVAResult(fixations=pixels, losses=losses.double().numpy(),

@@ -37,7 +37,7 @@ from torch import nn
 
 from neuroattn._logging import logger
 from neuroattn.device import resolve_device
-from neuroattn.progress import progress
+from neuroattn.progress import progress as progress_bar
 from neuroattn.seeding import set_seed
 
 __all__ = ["RGB_PALETTE", "ChannelEnergyEncoder", "TinyCLIP", "train_tiny_clip"]
@@ -171,7 +171,7 @@ class TinyCLIP(nn.Module):
 def train_tiny_clip(scenes: Any, *, steps: int = 600, batch_size: int = 128,
                     lr: float = 3e-3, embed_dim: int = 64, width: int = 32, seed: int = 0,
                     device: str | torch.device = "auto",
-                    show_progress: bool | None = None) -> TinyCLIP:
+                    progress: bool | None = None) -> TinyCLIP:
     """Train a :class:`TinyCLIP` on scenes and their captions (AdamW, cosine schedule).
 
     Parameters
@@ -186,7 +186,7 @@ def train_tiny_clip(scenes: Any, *, steps: int = 600, batch_size: int = 128,
         Model size (see :class:`TinyCLIP`).
     seed : int
     device : str or torch.device
-    show_progress : bool, optional
+    progress : bool, optional
 
     Returns
     -------
@@ -216,7 +216,7 @@ def train_tiny_clip(scenes: Any, *, steps: int = 600, batch_size: int = 128,
                                                    pct_start=max(0.1, 1.5 / steps))
     rng = np.random.default_rng(seed)
     model.train()
-    for step in progress(range(steps), desc="TinyCLIP", enabled=show_progress):
+    for step in progress_bar(range(steps), desc="TinyCLIP", enabled=progress):
         pick = rng.choice(len(scenes), size=min(batch_size, len(scenes)), replace=False)
         loss = model.contrastive_loss(images[pick], [scenes.captions[i] for i in pick])
         optimiser.zero_grad(set_to_none=True)

@@ -90,7 +90,7 @@ def test_routing_is_a_distribution_and_retinotopy_is_static(data, small):
             np.testing.assert_allclose(maps[:, r], maps[:1, r].repeat(len(maps), 0), atol=1e-7)
             np.testing.assert_allclose(other[:, r], maps[:3, r], atol=1e-7)
             # the pRF peaks at its centre
-            cy, cx = ds.roi_centers[r]
+            cy, cx = ds.roi_centres[r]
             iy, ix = np.unravel_index(np.argmax(maps[0, r]), maps.shape[2:])
             assert abs(iy - cy) <= 0.5 + 1e-9 and abs(ix - cx) <= 0.5 + 1e-9
         cat = [r for r, k in enumerate(ds.roi_kinds) if k != "retinotopic"]
@@ -101,9 +101,9 @@ def test_contralateral_centres(data):
     w = data.config.width
     for r, hemi in enumerate(data.roi_hemispheres):
         if data.roi_kinds[r] == "category":
-            assert np.isnan(data.roi_centers[r]).all() and np.isnan(data.roi_sigmas[r])
+            assert np.isnan(data.roi_centres[r]).all() and np.isnan(data.roi_sigmas[r])
             continue
-        x = data.roi_centers[r, 1]
+        x = data.roi_centres[r, 1]
         assert (x >= w / 2) if hemi == "lh" else (x <= w / 2 - 1)
 
 
@@ -346,7 +346,7 @@ def test_readouts_share_images_voxels_and_noise(small, small_prf, small_max):
                                    atol=1e-4)
         with pytest.raises(ConfigError, match="no ROI routing map"):
             ds.routing(ds.X_test)
-    assert np.isnan(small.voxel_prf_centers).all() and np.isnan(small_max.voxel_prf_sigmas).all()
+    assert np.isnan(small.voxel_prf_centres).all() and np.isnan(small_max.voxel_prf_sigmas).all()
     assert small_prf.ground_truth()["readout"] == "prf"
 
 
@@ -367,10 +367,10 @@ def test_overlap_sum_and_mean_give_the_same_standardised_responses():
 def test_prf_readout_is_a_gaussian_per_voxel_on_one_channel_block(small_prf):
     ds, cfg = small_prf, small_prf.config
     h, w, c = cfg.height, cfg.width, cfg.n_features
-    assert ds.voxel_prf_centers.shape == (ds.n_voxels, 2)
-    assert (ds.voxel_prf_centers >= 0).all()
-    assert (ds.voxel_prf_centers <= [h - 1, w - 1]).all()
-    assert not np.isnan(ds.roi_centers).any()  # category ROIs have a place too
+    assert ds.voxel_prf_centres.shape == (ds.n_voxels, 2)
+    assert (ds.voxel_prf_centres >= 0).all()
+    assert (ds.voxel_prf_centres <= [h - 1, w - 1]).all()
+    assert not np.isnan(ds.roi_centres).any()  # category ROIs have a place too
     lo, hi = 0.75 * ds.roi_sigmas[ds.voxel_roi], 1.25 * ds.roi_sigmas[ds.voxel_roi]
     assert ((ds.voxel_prf_sigmas >= lo) & (ds.voxel_prf_sigmas <= hi)).all()
     # The response, transcribed from the definition: a normalised Gaussian over the grid,
@@ -379,7 +379,7 @@ def test_prf_readout_is_a_gaussian_per_voxel_on_one_channel_block(small_prf):
     X = ds.X_test.astype(np.float64)
     gy, gx = np.mgrid[:h, :w].astype(float)
     for v in [0, *np.flatnonzero(ds.roi_membership.sum(1) == 2)[:2]]:
-        (cy, cx), s = ds.voxel_prf_centers[v], ds.voxel_prf_sigmas[v]
+        (cy, cx), s = ds.voxel_prf_centres[v], ds.voxel_prf_sigmas[v]
         g = np.exp(-((gy - cy) ** 2 + (gx - cx) ** 2) / (2 * s**2))
         pooled = np.einsum("hw,nhwc->nc", g / g.sum(), X)
         reads = []
@@ -398,10 +398,10 @@ def test_prf_centres_form_a_map_across_each_patch():
     ds = make_synthetic_encoding(seed=0, n_train=16, n_test=4, readout="prf")
     for r in range(ds.n_rois):
         rows = np.flatnonzero(ds.voxel_roi == r)
-        centres = ds.voxel_prf_centers[rows]
+        centres = ds.voxel_prf_centres[rows]
         unclipped = (centres > 0).all(1) & (centres < 7).all(1)
         # within prf_scatter of the ROI centre along the patch axes, and spread over it
-        dist = np.abs(centres[unclipped] - ds.roi_centers[r]).max(1)
+        dist = np.abs(centres[unclipped] - ds.roi_centres[r]).max(1)
         assert dist.max() <= ds.config.prf_scatter * np.sqrt(2) + 1e-9
         assert np.ptp(centres, axis=0).max() > 1.0
         # neighbouring voxels on the mesh see neighbouring places (a retinotopic map)
@@ -419,7 +419,7 @@ def test_max_readout_max_pools_each_channel_over_the_roi_window(small_max):
         if kind == "category":
             window = np.ones(gy.shape, bool)
         else:
-            (cy, cx), s = ds.roi_centers[r], ds.roi_sigmas[r]
+            (cy, cx), s = ds.roi_centres[r], ds.roi_sigmas[r]
             d2 = (gy - cy) ** 2 + (gx - cx) ** 2
             window = (d2 <= (2 * s) ** 2) | (d2 == d2.min())
         pooled = X[:, window].max(1)  # (n, C): every channel's own maximum

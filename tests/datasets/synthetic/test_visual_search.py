@@ -123,7 +123,7 @@ def test_rendering_pixels(data):
     t = tr.targets[0]
     diff = np.abs(tr.target_patches[0].astype(int) - tr.patches[0, t].astype(int))
     assert 0 < diff.mean() < 25
-    np.testing.assert_allclose(tr.object_centers(0)[:, 0], tr.boxes[0, :, [0, 2]].mean(0))
+    np.testing.assert_allclose(tr.object_centres(0)[:, 0], tr.boxes[0, :, [0, 2]].mean(0))
 
 
 def testshape_masks_are_distinct():
@@ -145,7 +145,7 @@ def test_variable_number_of_objects():
         cells = tr.rows[i, :n] * 6 + tr.cols[i, :n]
         assert (np.diff(cells) > 0).all(), "objects are numbered in row-major cell order"
         assert all(max(p) < n for p in tr.scanpaths[i])
-    assert tr.object_centers(0).shape == (tr.n_objects[0], 2)
+    assert tr.object_centres(0).shape == (tr.n_objects[0], 2)
 
 
 def test_policy_probabilities_follow_the_formula(data):

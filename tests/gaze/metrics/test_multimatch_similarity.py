@@ -13,7 +13,7 @@ import neuroattn.gaze.metrics.multimatch_similarity as multimatch_module
 from neuroattn.gaze.metrics.multimatch_similarity import (
     MULTIMATCH_DIMENSIONS,
     multimatch,
-    multimatch_batch,
+    multimatch_scores,
 )
 
 SCREEN = (1280, 720)
@@ -59,7 +59,7 @@ def test_agrees_with_multimatch_gaze(kw):
     rng = np.random.default_rng(8)  # a few long scanpaths, and the shortest against them
     a += [random_path(rng, 90), random_path(rng, 3), random_path(rng, 60)]
     b += [random_path(rng, 75), random_path(rng, 70), random_path(rng, 3)]
-    ours = multimatch_batch(a, b, SCREEN, **kw)
+    ours = multimatch_scores(a, b, SCREEN, **kw)
     compared, diffs = 0, []
     for k, (pa, pb) in enumerate(zip(a, b, strict=True)):
         try:
@@ -71,7 +71,7 @@ def test_agrees_with_multimatch_gaze(kw):
     assert compared >= 0.97 * len(a)
     assert max(diffs) < 1e-12, f"worst pair differs by {max(diffs):.3g}"
     if kw:  # grouping really simplified the scanpaths: the scores moved
-        plain = multimatch_batch(a, b, SCREEN)
+        plain = multimatch_scores(a, b, SCREEN)
         assert np.mean(np.abs(plain - ours).max(axis=1) > 1e-3) > 0.8
 
 
@@ -109,50 +109,50 @@ def test_zero_durations_compare_as_equal_where_the_peer_gives_nan():
 def test_identical_scanpaths_score_one(kw):
     rng = np.random.default_rng(11)
     paths = [random_path(rng, n) for n in (1, 2, 3, 4, 9, 20, 57)]
-    np.testing.assert_array_equal(multimatch_batch(paths, paths, SCREEN, **kw), 1.0)
+    np.testing.assert_array_equal(multimatch_scores(paths, paths, SCREEN, **kw), 1.0)
 
 
 def test_symmetric_in_the_two_scanpaths():
     a, b = random_pairs(12, 120, [1, 2, 3, 5, 8, 13, 21])
-    np.testing.assert_allclose(multimatch_batch(a, b, SCREEN),
-                               multimatch_batch(b, a, SCREEN), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(multimatch_scores(a, b, SCREEN),
+                               multimatch_scores(b, a, SCREEN), rtol=0, atol=1e-12)
 
 
 def test_invariant_to_shared_translation_point_reflection_and_time_scale():
     a, b = random_pairs(13, 80, [2, 3, 6, 11, 17])
-    base = multimatch_batch(a, b, SCREEN)
+    base = multimatch_scores(a, b, SCREEN)
     shift = np.array([37.25, -21.5, 0.0])
-    moved = multimatch_batch([p + shift for p in a], [p + shift for p in b], SCREEN)
+    moved = multimatch_scores([p + shift for p in a], [p + shift for p in b], SCREEN)
     flip = np.array([SCREEN[0], SCREEN[1], 0.0])
     sign = np.array([-1.0, -1.0, 1.0])
-    reflected = multimatch_batch([flip + sign * p for p in a], [flip + sign * p for p in b],
+    reflected = multimatch_scores([flip + sign * p for p in a], [flip + sign * p for p in b],
                                  SCREEN)
     slow = np.array([1.0, 1.0, 3.0])
-    slowed = multimatch_batch([p * slow for p in a], [p * slow for p in b], SCREEN)
+    slowed = multimatch_scores([p * slow for p in a], [p * slow for p in b], SCREEN)
     for other in (moved, reflected, slowed):
         np.testing.assert_allclose(other, base, rtol=0, atol=1e-9)
 
 
 def test_on_screen_scores_lie_in_the_unit_interval():
     a, b = random_pairs(14, 200, [1, 2, 3, 4, 7, 15])
-    scores = multimatch_batch(a, b, SCREEN)
+    scores = multimatch_scores(a, b, SCREEN)
     assert np.isfinite(scores).all()
     assert (scores >= 0).all() and (scores <= 1).all()
 
 
 def test_batch_equals_per_pair_whatever_the_grouping_of_pairs(monkeypatch):
     a, b = random_pairs(15, 40, [1, 2, 3, 6, 10, 30])
-    whole = multimatch_batch(a, b, SCREEN)
+    whole = multimatch_scores(a, b, SCREEN)
     single = np.stack([multimatch(pa, pb, SCREEN) for pa, pb in zip(a, b, strict=True)])
     np.testing.assert_array_equal(whole, single)
     for batch_size in (1, 7):
-        np.testing.assert_array_equal(multimatch_batch(a, b, SCREEN, batch_size=batch_size),
+        np.testing.assert_array_equal(multimatch_scores(a, b, SCREEN, batch_size=batch_size),
                                       whole)
     # A small cell budget splits the pairs into many groups of similar length.
     monkeypatch.setattr(multimatch_module, "_CELL_BUDGET", 900)
     assert len(multimatch_module._chunks(np.array([1, 29, 5, 2, 29, 3]), None)) > 2
-    np.testing.assert_array_equal(multimatch_batch(a, b, SCREEN), whole)
-    grouped = multimatch_batch(a, b, SCREEN, **GROUPING)
+    np.testing.assert_array_equal(multimatch_scores(a, b, SCREEN), whole)
+    grouped = multimatch_scores(a, b, SCREEN, **GROUPING)
     np.testing.assert_array_equal(
         grouped,
         np.stack([multimatch(pa, pb, SCREEN, **GROUPING) for pa, pb in zip(a, b, strict=True)]))
@@ -160,23 +160,23 @@ def test_batch_equals_per_pair_whatever_the_grouping_of_pairs(monkeypatch):
 
 def test_grouping_with_zero_thresholds_changes_nothing():
     a, b = random_pairs(16, 30, [3, 8, 14])
-    np.testing.assert_array_equal(multimatch_batch(a, b, SCREEN, grouping=True),
-                                  multimatch_batch(a, b, SCREEN))
+    np.testing.assert_array_equal(multimatch_scores(a, b, SCREEN, grouping=True),
+                                  multimatch_scores(a, b, SCREEN))
 
 
 def test_input_formats_agree():
     a, b = random_pairs(17, 5, [4, 9])
-    expected = multimatch_batch(a, b, SCREEN)
-    records = multimatch_batch([as_record(p) for p in a], [as_record(p) for p in b], SCREEN)
-    tensors = multimatch_batch([torch.from_numpy(p) for p in a], [torch.from_numpy(p) for p in b],
+    expected = multimatch_scores(a, b, SCREEN)
+    records = multimatch_scores([as_record(p) for p in a], [as_record(p) for p in b], SCREEN)
+    tensors = multimatch_scores([torch.from_numpy(p) for p in a], [torch.from_numpy(p) for p in b],
                                SCREEN)
     np.testing.assert_array_equal(records, expected)
     np.testing.assert_array_equal(tensors, expected)
     rng = np.random.default_rng(18)
     stacked_a, stacked_b = rng.uniform(0, 700, (4, 6, 3)), rng.uniform(0, 700, (4, 6, 3))
-    np.testing.assert_array_equal(multimatch_batch(stacked_a, stacked_b, SCREEN),
-                                  multimatch_batch(list(stacked_a), list(stacked_b), SCREEN))
-    assert multimatch_batch([], [], SCREEN).shape == (0, len(MULTIMATCH_DIMENSIONS))
+    np.testing.assert_array_equal(multimatch_scores(stacked_a, stacked_b, SCREEN),
+                                  multimatch_scores(list(stacked_a), list(stacked_b), SCREEN))
+    assert multimatch_scores([], [], SCREEN).shape == (0, len(MULTIMATCH_DIMENSIONS))
 
 
 # --------------------------------------------------------------------------- < 3 fixations
@@ -253,23 +253,23 @@ def test_bad_scanpaths_raise(bad, message):
     with pytest.raises(ValueError, match=message):
         multimatch(bad, GOOD, SCREEN)
     with pytest.raises(ValueError, match=r"scanpaths_b\[1\]"):
-        multimatch_batch([GOOD, GOOD], [GOOD, bad], SCREEN)
+        multimatch_scores([GOOD, GOOD], [GOOD, bad], SCREEN)
 
 
 def test_bad_arguments_raise():
     with pytest.raises(TypeError, match="numeric"):
         multimatch([["a", "b", "c"]], GOOD, SCREEN)
     with pytest.raises(TypeError, match="sequences"):
-        multimatch_batch("abc", "abc", SCREEN)
+        multimatch_scores("abc", "abc", SCREEN)
     with pytest.raises(ValueError, match="scanpaths_b has 1"):
-        multimatch_batch([GOOD, GOOD], [GOOD], SCREEN)
+        multimatch_scores([GOOD, GOOD], [GOOD], SCREEN)
     for screen in [(0, 720), (1280, -1), (1280,), (1280, np.nan), (1280, 720, 3)]:
         with pytest.raises(ValueError, match="screen_size"):
             multimatch(GOOD, GOOD, screen)
     with pytest.raises(ValueError, match="direction_threshold must be >= 0"):
         multimatch(GOOD, GOOD, SCREEN, grouping=True, direction_threshold=-1.0)
     with pytest.raises(ValueError, match="batch_size"):
-        multimatch_batch([GOOD], [GOOD], SCREEN, batch_size=0)
+        multimatch_scores([GOOD], [GOOD], SCREEN, batch_size=0)
 
 
 def test_thresholds_without_grouping_are_ignored_with_a_warning(caplog):

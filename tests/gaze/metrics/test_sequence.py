@@ -9,13 +9,13 @@ import torch
 
 from neuroattn.gaze.metrics import sequence as sequence_module
 from neuroattn.gaze.metrics import (
-    cluster_centers,
+    cluster_centres,
     cluster_symbols,
     edit_distance,
     edit_distances,
     grid_symbols,
     scanmatch,
-    scanmatch_batch,
+    scanmatch_scores,
     scanmatch_substitution_matrix,
     sequence_score,
     sequence_score_vs_humans,
@@ -171,15 +171,15 @@ def test_grid_symbols_edges_and_errors():
 def test_cluster_centers_find_two_blobs_and_symbols_follow(rng):
     blob_a = rng.normal([40, 30], 2.0, size=(30, 2))
     blob_b = rng.normal([160, 90], 2.0, size=(20, 2))
-    centers = cluster_centers(np.vstack([blob_a, blob_b]))  # estimated bandwidth
-    assert centers.shape == (2, 2)
-    order = np.argsort(centers[:, 0])
-    np.testing.assert_allclose(centers[order], [[40, 30], [160, 90]], atol=2.0)
-    labels = cluster_symbols(np.vstack([blob_a[:3], blob_b[:3]]), centers)
+    centres = cluster_centres(np.vstack([blob_a, blob_b]))  # estimated bandwidth
+    assert centres.shape == (2, 2)
+    order = np.argsort(centres[:, 0])
+    np.testing.assert_allclose(centres[order], [[40, 30], [160, 90]], atol=2.0)
+    labels = cluster_symbols(np.vstack([blob_a[:3], blob_b[:3]]), centres)
     assert len(set(labels[:3])) == 1 and len(set(labels[3:])) == 1 and labels[0] != labels[3]
-    np.testing.assert_array_equal(cluster_centers([[5, 5], [5, 5]]), [[5, 5]])
+    np.testing.assert_array_equal(cluster_centres([[5, 5], [5, 5]]), [[5, 5]])
     with pytest.raises(ValueError, match="bandwidth"):
-        cluster_centers(blob_a, bandwidth=-1.0)
+        cluster_centres(blob_a, bandwidth=-1.0)
 
 
 # ---------------------------------------------------------------- the pinned protocol
@@ -230,8 +230,8 @@ def test_coordinate_symbols_and_target_box():
     assert fine < grid  # finer cells separate fixations that coarse ones merge
     clusters = sequence_score_vs_humans(predicted, humans, symbols="clusters", bandwidth=30.0)
     assert 0 <= clusters <= 1
-    centers = np.array([[25.0, 25.0], [125.0, 25.0], [185.0, 85.0], [25.0, 70.0]])
-    fixed = sequence_score_vs_humans(predicted, humans, symbols="clusters", centers=centers)
+    centres = np.array([[25.0, 25.0], [125.0, 25.0], [185.0, 85.0], [25.0, 70.0]])
+    fixed = sequence_score_vs_humans(predicted, humans, symbols="clusters", centres=centres)
     assert fixed == pytest.approx(np.mean([1.0, sequence_score([0, 1, 2], [3, 1, 0])]))
     boxed = sequence_score_vs_humans(predicted, humans, symbols="grid", image_shape=(100, 200),
                                      grid=(2, 2), stop_at_target=True, target=(100, 0, 200, 50))
@@ -310,11 +310,11 @@ def test_scanmatch_batch_matches_reference_aligner(rng):
                        np.maximum(1, np.floor(y[:, 2] / 0.05 + 0.5)).astype(int))
         raw = reference_alignment(sx, sy, lambda p, q: sub[p, q], -0.5)
         expected.append(raw / (threshold * max(len(sx), len(sy))))
-    got = scanmatch_batch(a, b, image_shape=shape, grid=grid, threshold=threshold, gap=-0.5)
+    got = scanmatch_scores(a, b, image_shape=shape, grid=grid, threshold=threshold, gap=-0.5)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
-    same = scanmatch_batch(a, a, image_shape=shape, grid=grid, threshold=threshold)
+    same = scanmatch_scores(a, a, image_shape=shape, grid=grid, threshold=threshold)
     np.testing.assert_allclose(same, 1.0, rtol=1e-12)
-    np.testing.assert_allclose(scanmatch_batch(b, a, image_shape=shape, grid=grid,
+    np.testing.assert_allclose(scanmatch_scores(b, a, image_shape=shape, grid=grid,
                                                threshold=threshold, gap=-0.5), got, rtol=1e-12)
 
 
@@ -332,4 +332,4 @@ def test_scanmatch_defaults_and_errors():
     with pytest.raises(ValueError, match="temporal_bin"):
         scanmatch(a, a, image_shape=(1024, 1280), temporal_bin=0.0)
     with pytest.raises(ValueError, match="same number"):
-        scanmatch_batch([a], [a, a], image_shape=(1024, 1280))
+        scanmatch_scores([a], [a, a], image_shape=(1024, 1280))
