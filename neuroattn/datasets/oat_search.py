@@ -71,8 +71,8 @@ import xarray as xr
 
 from neuroattn._atomic import atomic_path
 from neuroattn._logging import Verbose, logger, use_log_level
-from neuroattn.errors import FormatError, InputNotFoundError
 from neuroattn.datasets.fixation_objects import as_xyxy, assign_objects
+from neuroattn.errors import FormatError, InputNotFoundError
 from neuroattn.store import fixations_from_table
 
 #: OAT's crop grids of its collected screens (1050 px high; the grid sits at the

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from neuroattn.datasets.fixation_objects import assign_objects
 from neuroattn.datasets.oat_search import (
     OAT_GRIDS,
     OATFormatError,
@@ -23,7 +24,6 @@ from neuroattn.datasets.oat_search import (
     read_permutation,
     write_oat_search,
 )
-from neuroattn.datasets.fixation_objects import assign_objects
 from neuroattn.store import open_store, write_store
 
 # -- neuroattn's CSV layout ------------------------------------------------------------------

@@ -174,8 +174,8 @@ def test_flex_recompiles_times_every_channel_count():
 
 
 def _warn_twice() -> str:
-    warnings.warn("a synchronizing op", UserWarning)
-    warnings.warn("something else", UserWarning)
+    warnings.warn("a synchronizing op", UserWarning, stacklevel=1)
+    warnings.warn("something else", UserWarning, stacklevel=1)
     return "done"
 
 

@@ -101,7 +101,7 @@ def _check_values(paths: list[np.ndarray], labels: Sequence[str]) -> None:
     finite, nonneg = np.isfinite(flat).all(), (flat[:, 2] >= 0).all()
     if finite and nonneg:
         return
-    for path, label in zip(paths, labels):
+    for path, label in zip(paths, labels, strict=False):
         if not np.isfinite(path).all():
             raise ValueError(f"{label} holds NaN or Inf; drop or interpolate those fixations "
                              "first.")
@@ -231,14 +231,15 @@ def _grouped(table: _Saccades, durations: list[np.ndarray],
     """``table`` with every scanpath of 3 or more fixations simplified."""
     pieces: dict[str, list] = {name: [] for name in (*_FIELDS, "dur")}
     count = table.count.copy()
-    for s, (start, c) in enumerate(zip(table.offset.tolist(), table.count.tolist())):
+    for s, (start, c) in enumerate(zip(table.offset.tolist(), table.count.tolist(), strict=False)):
         if c < 2:
             for name in pieces:
                 pieces[name].append(getattr(table, name)[start:start + c])
             continue
-        sacs = list(zip(*(getattr(table, name)[start:start + c].tolist() for name in _FIELDS)))
+        columns = (getattr(table, name)[start:start + c].tolist() for name in _FIELDS)
+        sacs = list(zip(*columns, strict=True))
         sacs, durs = _simplify(sacs, durations[s].tolist(), *thresholds)
-        for name, values in zip(_FIELDS, zip(*sacs)):
+        for name, values in zip(_FIELDS, zip(*sacs, strict=False), strict=False):
             pieces[name].append(np.array(values))
         pieces["dur"].append(np.array(durs[:len(sacs)]))
         count[s] = len(sacs)
@@ -566,8 +567,8 @@ def multimatch_scores(
                          f"{len(paths_b)}; pair k is (scanpaths_a[k], scanpaths_b[k]).")
     labels_a = [f"scanpaths_a[{k}]" for k in range(len(paths_a))]
     labels_b = [f"scanpaths_b[{k}]" for k in range(len(paths_b))]
-    paths_a = [_as_scanpath(p, label) for p, label in zip(paths_a, labels_a)]
-    paths_b = [_as_scanpath(p, label) for p, label in zip(paths_b, labels_b)]
+    paths_a = [_as_scanpath(p, label) for p, label in zip(paths_a, labels_a, strict=False)]
+    paths_b = [_as_scanpath(p, label) for p, label in zip(paths_b, labels_b, strict=False)]
     return _multimatch_arrays(paths_a, paths_b, labels_a, labels_b, screen_size, grouping,
                               amplitude_threshold, direction_threshold, duration_threshold,
                               batch_size, progress)

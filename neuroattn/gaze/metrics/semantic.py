@@ -92,8 +92,10 @@ def semantic_sequence_scores(a_list: Sequence[Any], b_list: Sequence[Any], label
         maps = [as_label_map(m, f"label_maps[{k}]") for k, m in enumerate(listed)]
     if not a_in:
         return np.zeros(0)
-    a = [label_symbols(s, m, f"a_list[{k}]") for k, (s, m) in enumerate(zip(a_in, maps))]
-    b = [label_symbols(s, m, f"b_list[{k}]") for k, (s, m) in enumerate(zip(b_in, maps))]
+    a = [label_symbols(s, m, f"a_list[{k}]")
+         for k, (s, m) in enumerate(zip(a_in, maps, strict=False))]
+    b = [label_symbols(s, m, f"b_list[{k}]")
+         for k, (s, m) in enumerate(zip(b_in, maps, strict=False))]
     return sequence_scores(a, b)
 
 

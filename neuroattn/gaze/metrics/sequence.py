@@ -670,8 +670,10 @@ def _scanmatch(a_in: list[Any], b_in: list[Any], a_names: list[str], b_names: li
     sub = scanmatch_substitution_matrix(cells, threshold)
     if not a_in:
         return np.zeros(0)
-    a = [_scanmatch_sequence(s, n, shape, cells, temporal_bin) for s, n in zip(a_in, a_names)]
-    b = [_scanmatch_sequence(s, n, shape, cells, temporal_bin) for s, n in zip(b_in, b_names)]
+    a = [_scanmatch_sequence(s, n, shape, cells, temporal_bin)
+         for s, n in zip(a_in, a_names, strict=True)]
+    b = [_scanmatch_sequence(s, n, shape, cells, temporal_bin)
+         for s, n in zip(b_in, b_names, strict=True)]
     score, la, lb = _align(a, b, lambda a_sym, b_sym: sub[a_sym, b_sym], gap)
     return score / (float(threshold) * np.maximum(la, lb))
 

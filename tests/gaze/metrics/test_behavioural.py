@@ -52,7 +52,8 @@ def test_behaviours_match_the_run_by_run_reference(rng):
     targets = rng.integers(0, 6, size=400)
     got = behaviours(paths, targets)
     for key in BEHAVIOUR_KEYS:
-        expected = [reference_behaviour(list(p), t)[key] for p, t in zip(paths, targets)]
+        expected = [reference_behaviour(list(p), t)[key]
+                    for p, t in zip(paths, targets, strict=True)]
         np.testing.assert_allclose(got[key], expected, rtol=1e-15, err_msg=key)
     total = got["search"] + got["refix"] + got["revisit"]
     np.testing.assert_allclose(total, 1.0, rtol=1e-15)
@@ -62,7 +63,7 @@ def test_behaviours_match_the_run_by_run_reference(rng):
 def test_behaviour_summary_means_over_trials():
     paths, targets = [[0, 1, 1, 2], [3, 5, 3], [4]], [2, 5, 4]
     summary = behaviour_summary(paths, targets)
-    rows = [behaviour(p, t) for p, t in zip(paths, targets)]
+    rows = [behaviour(p, t) for p, t in zip(paths, targets, strict=False)]
     assert summary == pytest.approx({k: np.mean([r[k] for r in rows]) for k in BEHAVIOUR_KEYS})
     assert summary["correct"] == pytest.approx(2 / 3)   # trials ending on the target
     assert summary["length"] == pytest.approx(8 / 3)

@@ -60,7 +60,8 @@ def array_model(ps, maps):
 
 def test_nss_matches_pysaliency(pysaliency, data):
     maps, _, fixations = data
-    expected = [pysaliency.metrics.NSS(m, f[:, 0], f[:, 1]).mean() for m, f in zip(maps, fixations)]
+    expected = [pysaliency.metrics.NSS(m, f[:, 0], f[:, 1]).mean()
+                for m, f in zip(maps, fixations, strict=True)]
     np.testing.assert_allclose(nss(maps, fixations), expected, rtol=1e-12)
     assert nss(maps[2], fixations[2]) == pytest.approx(expected[2], rel=1e-12)
 
@@ -87,14 +88,13 @@ def test_map_metrics_match_pysaliency(pysaliency, data):
 
 
 def check_map_metrics(pm, maps, refs):
-    np.testing.assert_allclose(cc(maps, refs), [pm.CC(m, r) for m, r in zip(maps, refs)],
-                               rtol=1e-12)
-    np.testing.assert_allclose(sim(maps, refs), [pm.SIM(m, r) for m, r in zip(maps, refs)],
-                               rtol=1e-12)
+    pairs = list(zip(maps, refs, strict=True))
+    np.testing.assert_allclose(cc(maps, refs), [pm.CC(m, r) for m, r in pairs], rtol=1e-12)
+    np.testing.assert_allclose(sim(maps, refs), [pm.SIM(m, r) for m, r in pairs], rtol=1e-12)
     np.testing.assert_allclose(kl_divergence(maps, refs),
-                               [pm.MIT_KLDiv(m, r) for m, r in zip(maps, refs)], rtol=1e-10)
+                               [pm.MIT_KLDiv(m, r) for m, r in pairs], rtol=1e-10)
     np.testing.assert_allclose(kl_divergence(maps, refs, kind="image"),
-                               [pm.image_based_kl_divergence(m, r) for m, r in zip(maps, refs)],
+                               [pm.image_based_kl_divergence(m, r) for m, r in pairs],
                                rtol=1e-10)
     # zeros in the *prediction* are where the two KL conventions part ways
     sparse = np.where(maps[0] > 0.7, maps[0], 0.0)

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from neuroattn.gaze.metrics import sequence as sequence_module
 from neuroattn.gaze.metrics import (
     cluster_centres,
     cluster_symbols,
@@ -21,6 +20,7 @@ from neuroattn.gaze.metrics import (
     sequence_score_vs_humans,
     sequence_scores,
 )
+from neuroattn.gaze.metrics import sequence as sequence_module
 
 
 def reference_alignment(a, b, score, gap):
@@ -64,9 +64,9 @@ def test_edit_distance_hand_computed():
 
 def test_edit_distances_match_reference_on_random_pairs(rng):
     a, b = random_pairs(rng, 300)
-    expected = np.array([reference_levenshtein(x, y) for x, y in zip(a, b)])
+    expected = np.array([reference_levenshtein(x, y) for x, y in zip(a, b, strict=False)])
     np.testing.assert_array_equal(edit_distances(a, b), expected)
-    longer = np.array([max(len(x), len(y)) for x, y in zip(a, b)])
+    longer = np.array([max(len(x), len(y)) for x, y in zip(a, b, strict=False)])
     np.testing.assert_allclose(edit_distances(a, b, normalize=True), expected / longer,
                                rtol=1e-15)
 
@@ -92,9 +92,9 @@ def test_sequence_scores_match_reference_on_random_pairs(rng):
     a, b = random_pairs(rng, 300)
     expected = np.array([
         reference_alignment(x, y, lambda p, q: float(p == q), 0.0) / max(len(x), len(y))
-        for x, y in zip(a, b)])
+        for x, y in zip(a, b, strict=False)])
     np.testing.assert_allclose(sequence_scores(a, b), expected, rtol=1e-15)
-    single = [sequence_score(x, y) for x, y in zip(a[:20], b[:20])]
+    single = [sequence_score(x, y) for x, y in zip(a[:20], b[:20], strict=False)]
     np.testing.assert_array_equal(single, sequence_scores(a[:20], b[:20]))
 
 
@@ -115,7 +115,7 @@ def test_sequence_score_properties(rng):
     np.testing.assert_array_equal(sequence_scores(a, b), sequence_scores(b, a))
     ss = sequence_scores(a, b)
     assert ((ss >= 0) & (ss <= 1)).all()
-    different = np.array([not np.array_equal(x, y) for x, y in zip(a, b)])
+    different = np.array([not np.array_equal(x, y) for x, y in zip(a, b, strict=False)])
     assert (ss[different] < 1).all()
 
 
