@@ -306,6 +306,39 @@ def from_dict(cls: type[C], data: dict[str, Any], *, prefix: str = "") -> C:
     return cfg
 
 
+def config_from(cls: type[C], config: C | None, overrides: dict[str, Any], caller: str) -> C:
+    """``config`` (or the defaults of ``cls``) with keyword ``overrides`` applied, checked.
+
+    The pattern of every generator ``make_x(config=None, **overrides)``: unknown
+    names and a config of the wrong type raise :class:`ConfigError` naming
+    ``caller`` and the valid names; the dataclass re-validates the result.
+
+    Examples
+    --------
+    >>> @dataclasses.dataclass
+    ... class Demo:
+    ...     n: int = 1
+    >>> config_from(Demo, None, {"n": 3}, "make_demo")
+    Demo(n=3)
+    >>> config_from(Demo, Demo(), {"m": 3}, "make_demo")
+    Traceback (most recent call last):
+    ...
+    neuroattn.config.ConfigError: Unknown parameter(s) ['m'] for make_demo; valid names are ['n'].
+    """
+    valid = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(overrides) - valid)
+    if unknown:
+        raise ConfigError(f"Unknown parameter(s) {unknown} for {caller}; valid names are "
+                          f"{sorted(valid)}.")
+    if config is None:
+        return cls(**overrides)
+    if not isinstance(config, cls):
+        raise ConfigError(f"config must be a {cls.__name__} or None, got "
+                          f"{type(config).__name__}; pass parameters as keyword overrides "
+                          "instead.")
+    return dataclasses.replace(config, **overrides)  # re-validates
+
+
 def apply_overrides(cfg: C, overrides: Iterable[str]) -> C:
     """Return a copy of ``cfg`` with ``"a.b=c"`` overrides applied (values parsed as YAML)."""
     data = to_dict(cfg)

@@ -132,7 +132,7 @@ import numpy as np
 
 from neuroattn._logging import logger
 from neuroattn._validation import check_int, check_number, check_pair, to_jsonable
-from neuroattn.config import ConfigError
+from neuroattn.config import ConfigError, config_from
 
 __all__ = ["SyntheticEncoding", "SyntheticEncodingConfig", "make_synthetic_encoding"]
 
@@ -689,22 +689,7 @@ def make_synthetic_encoding(
     >>> np.allclose(a.Y_test, a.Y_test_repeats.mean(0), atol=1e-6)
     True
     """
-    valid = {f.name for f in dataclasses.fields(SyntheticEncodingConfig)}
-    unknown = sorted(set(overrides) - valid)
-    if unknown:
-        raise ValueError(
-            f"Unknown parameter(s) {unknown} for make_synthetic_encoding; "
-            f"valid names are {sorted(valid)}."
-        )
-    if config is None:
-        cfg = SyntheticEncodingConfig(**overrides)
-    elif isinstance(config, SyntheticEncodingConfig):
-        cfg = dataclasses.replace(config, **overrides)  # re-validates
-    else:
-        raise ValueError(
-            f"config must be a SyntheticEncodingConfig or None, got {type(config).__name__}; "
-            "pass parameters as keyword overrides instead."
-        )
+    cfg = config_from(SyntheticEncodingConfig, config, overrides, "make_synthetic_encoding")
     t_start = time.perf_counter()
     # Ten independent streams; the tenth (the readouts' extras) was added after the first
     # nine, which SeedSequence.spawn leaves unchanged, so attention data keep their values.

@@ -56,6 +56,7 @@ import scipy.fft
 
 from neuroattn._logging import logger
 from neuroattn._validation import check_int, check_number, check_pair, to_jsonable
+from neuroattn.config import config_from
 
 if TYPE_CHECKING:  # pragma: no cover
     import mne
@@ -607,22 +608,7 @@ def make_synthetic_ieeg(
     >>> bool(np.array_equal(rec.data, again.data))
     True
     """
-    valid = {f.name for f in dataclasses.fields(SyntheticIEEGConfig)}
-    unknown = sorted(set(overrides) - valid)
-    if unknown:
-        raise ValueError(
-            f"Unknown parameter(s) {unknown} for make_synthetic_ieeg; "
-            f"valid names are {sorted(valid)}."
-        )
-    if config is None:
-        cfg = SyntheticIEEGConfig(**overrides)
-    elif isinstance(config, SyntheticIEEGConfig):
-        cfg = dataclasses.replace(config, **overrides)  # re-validates
-    else:
-        raise ValueError(
-            f"config must be a SyntheticIEEGConfig or None, got {type(config).__name__}; "
-            "pass parameters as keyword overrides instead."
-        )
+    cfg = config_from(SyntheticIEEGConfig, config, overrides, "make_synthetic_ieeg")
     cfg.validate()
     t_start = time.perf_counter()
 

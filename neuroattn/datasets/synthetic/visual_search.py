@@ -95,6 +95,7 @@ import numpy as np
 
 from neuroattn._logging import logger
 from neuroattn._validation import check_int, check_number, to_jsonable
+from neuroattn.config import config_from
 from neuroattn.errors import NeuroattnError
 
 __all__ = ["PALETTE", "SHAPES", "PolicyError", "VisualSearch", "VisualSearchConfig",
@@ -658,18 +659,7 @@ def make_visual_search(
     >>> c.test.scanpaths == a.test.scanpaths
     True
     """
-    valid = {f.name for f in dataclasses.fields(VisualSearchConfig)}
-    unknown = sorted(set(overrides) - valid)
-    if unknown:
-        raise ValueError(f"Unknown parameter(s) {unknown} for make_visual_search; "
-                         f"valid names are {sorted(valid)}.")
-    if config is None:
-        cfg = VisualSearchConfig(**overrides)
-    elif isinstance(config, VisualSearchConfig):
-        cfg = dataclasses.replace(config, **overrides)  # re-validates
-    else:
-        raise ValueError(f"config must be a VisualSearchConfig or None, got "
-                         f"{type(config).__name__}; pass parameters as keyword overrides instead.")
+    cfg = config_from(VisualSearchConfig, config, overrides, "make_visual_search")
     t_start = time.perf_counter()
     rng_targets, *rng_splits = (np.random.default_rng(s)
                                 for s in np.random.SeedSequence(int(cfg.seed)).spawn(4))
