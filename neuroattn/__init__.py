@@ -41,6 +41,7 @@ _LAZY = {
     "encoding": "neuroattn.encoding",
     "retina": "neuroattn.retina",
     "semantic": "neuroattn.semantic",
+    "models": "neuroattn.models",
     "train_ieeg": "neuroattn.train_ieeg",
 }
 

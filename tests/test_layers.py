@@ -9,7 +9,7 @@ Layers, lowest first (a module may import its own layer and the ones below):
 3. ``nn`` and ``training``;
 4. the model families: ``ieeg``, ``encoding``, ``gaze``, ``retina``, ``semantic``; a family
    never imports ``datasets.synthetic`` (vocabularies come in through the world object);
-5. ``plotting``;
+5. ``plotting``, and ``models`` (the registry of the families: it loads any of them, lazily);
 6. the command lines and check suites: ``train_ieeg``, ``__main__``, ``testing``.
 
 The top-level ``neuroattn`` package only holds the version, the logger and a lazy map, so
@@ -29,7 +29,7 @@ LAYERS = {
                      "progress", "seeding", "sys_info", "dispatch_audit"), 0),
     "store": 1, "datasets": 2, "nn": 3, "training": 3,
     **dict.fromkeys(("ieeg", "encoding", "gaze", "retina", "semantic"), 4),
-    "plotting": 5, "train_ieeg": 6, "__main__": 6, "testing": 6,
+    "plotting": 5, "models": 5, "train_ieeg": 6, "__main__": 6, "testing": 6,
 }
 FAMILY = 4
 

@@ -9,15 +9,31 @@ and the best epoch's weights are kept.
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 import numpy as np
 import torch
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from neuroattn._logging import logger
 from neuroattn.device import autocast, resolve_device
-from neuroattn.encoding._base import BaseEncoder, as_tensor, check_pair
+from neuroattn.encoding._base import (
+    BaseEncoder,
+    as_tensor,
+    check_n_features,
+    check_pair,
+    check_targets,
+)
+from neuroattn.errors import ParameterError
+from neuroattn.nn.pretrained import (
+    PretrainedFormatError,
+    PretrainedMixin,
+    check_jsonable,
+    load_state_strict,
+    preset_config,
+)
 from neuroattn.progress import progress as progress_bar
 
 
@@ -45,16 +61,36 @@ def _membership(rois: Any, n_voxels: int) -> tuple[torch.Tensor, list[str] | Non
     return torch.from_numpy(rois), names
 
 
-class TorchEncoder(BaseEncoder):
+class TorchEncoder(BaseEncoder, PretrainedMixin):
     """Base of the gradient-trained encoders (see the module docstring).
 
     Subclasses implement ``_build(height, width, n_features, n_voxels, membership)``
     returning a module ``grid (B, H, W, F) -> (responses (B, V), routing (B, Q, H·W))``.
+
+    ``X`` is a feature grid (n, H, W, F), or (n, F): one feature vector per
+    stimulus (a pooled or class token), read as a 1 × 1 grid. ``Y`` is
+    (n, voxels), or (n,) for one target, which is then predicted 1-D.
     """
+
+    def _grid(self, X: Any, name: str = "X", *, reset: bool = False,
+              dtype: torch.dtype | None = torch.float32, min_samples: int = 1) -> torch.Tensor:
+        """``X`` checked, as a (n, H, W, F) grid on the host; sets or checks the fitted layout."""
+        X = as_tensor(X, name, ndim=(2, 4), device="cpu", dtype=dtype, estimator=self,
+                      min_samples=min_samples)
+        if X.ndim == 2:
+            X = X[:, None, None, :]
+        check_n_features(self, X.shape[-1], reset=reset, note=" (the grid's last axis)")
+        if reset:
+            self.grid_shape_ = tuple(X.shape[1:3])
+        elif tuple(X.shape[1:3]) != self.grid_shape_:
+            raise ParameterError(f"{name} has grid {tuple(X.shape[1:3])} and {X.shape[-1]} "
+                                 f"features; the encoder was fitted on {self.grid_shape_} and "
+                                 f"{self.n_features_in_}.")
+        return X
 
     def fit(self, X: Any, Y: Any, *, rois: Any = None, X_val: Any = None,
             Y_val: Any = None) -> TorchEncoder:
-        """Train on features ``X`` (n, H, W, F) and responses ``Y`` (n, voxels).
+        """Train on features ``X`` (n, H, W, F) or (n, F) and responses ``Y`` (n, voxels) or (n,).
 
         Parameters
         ----------
@@ -66,21 +102,27 @@ class TorchEncoder(BaseEncoder):
             training stimuli, drawn with ``random_state``).
         """
         device = resolve_device(self.device)
-        X = as_tensor(X, "X", ndim=4)
-        Y = as_tensor(Y, "Y", ndim=2)
+        # Training needs 2 stimuli (a std), early stopping 2 more (a correlation).
+        X = self._grid(X, reset=True, min_samples=4 if X_val is None else 2)
+        Y = check_targets(self, Y)
         check_pair(X, Y)
+        y_1d = Y.ndim == 1
+        Y = Y[:, None] if y_1d else Y
         generator = torch.Generator().manual_seed(self.random_state)
         if X_val is None:
             order = torch.randperm(len(X), generator=generator)
-            n_val = max(1, int(round(self.val_fraction * len(X))))
-            if n_val >= len(X):
-                raise ValueError(f"val_fraction={self.val_fraction} leaves no training stimuli.")
+            n_val = max(2, int(round(self.val_fraction * len(X))))
+            if n_val > len(X) - 2:
+                raise ParameterError(f"val_fraction={self.val_fraction} leaves fewer than 2 "
+                                     f"training stimuli of {len(X)}; lower it or pass X_val, "
+                                     "Y_val.")
             X_val, Y_val, X, Y = X[order[:n_val]], Y[order[:n_val]], X[order[n_val:]], \
                 Y[order[n_val:]]
         else:
-            X_val, Y_val = as_tensor(X_val, "X_val", ndim=4), as_tensor(Y_val, "Y_val", ndim=2)
-        self.n_features_in_ = X.shape[-1]
-        self.grid_shape_ = tuple(X.shape[1:3])
+            X_val = self._grid(X_val, "X_val")
+            Y_val = as_tensor(Y_val, "Y_val", ndim=(1, 2))
+            check_pair(X_val, Y_val)
+            Y_val = Y_val[:, None] if Y_val.ndim == 1 else Y_val
         self.x_mean_, self.x_std_ = X.mean((0, 1, 2)), X.std((0, 1, 2)).clamp_min(1e-6)
         self.y_mean_, self.y_std_ = Y.mean(0), Y.std(0).clamp_min(1e-6)
         membership = None
@@ -95,6 +137,8 @@ class TorchEncoder(BaseEncoder):
                                    ).to(device)
         self._train(self._scale_x(X), (Y - self.y_mean_) / self.y_std_, self._scale_x(X_val),
                     Y_val, device, generator)
+        if y_1d:  # a 1-D Y: 0-d statistics, and 1-D predictions
+            self.y_mean_, self.y_std_ = self.y_mean_[0], self.y_std_[0]
         return self
 
     def _scale_x(self, X: torch.Tensor) -> torch.Tensor:
@@ -106,8 +150,9 @@ class TorchEncoder(BaseEncoder):
         opt = torch.optim.AdamW(self.module_.parameters(), lr=self.lr,
                                 weight_decay=self.weight_decay)
         steps = self.max_epochs * -(-len(X) // self.batch_size)
+        # OneCycleLR divides by zero when pct_start * total_steps == 1 (0.1 × 10 steps).
         schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.lr, total_steps=steps,
-                                                       pct_start=0.1)
+                                                       pct_start=0.1 if steps != 10 else 0.15)
         best, best_state, stale = -np.inf, None, 0
         self.history_ = []
         epochs = progress_bar(range(self.max_epochs), desc=type(self).__name__,
@@ -157,22 +202,24 @@ class TorchEncoder(BaseEncoder):
 
     def _predict_scaled(self, X_scaled: torch.Tensor, device: torch.device) -> np.ndarray:
         pred = self._run(X_scaled, device)[0] * self.y_std_ + self.y_mean_
-        return pred.numpy()
+        return (pred[:, 0] if self.y_mean_.ndim == 0 else pred).numpy()
 
     def _checked(self, X: Any) -> tuple[torch.Tensor, torch.device]:
         """Scaled features, checked against the fitted grid, and the model's device."""
-        if not hasattr(self, "module_"):
-            raise RuntimeError(f"This {type(self).__name__} is not fitted yet; call fit first.")
-        X = as_tensor(X, "X", ndim=4)
-        if tuple(X.shape[1:3]) != self.grid_shape_ or X.shape[-1] != self.n_features_in_:
-            raise ValueError(f"X has grid {tuple(X.shape[1:3])} and {X.shape[-1]} features; the "
-                             f"encoder was fitted on {self.grid_shape_} and "
-                             f"{self.n_features_in_}.")
+        check_is_fitted(self, "module_")
+        X = self._grid(X)
         return self._scale_x(X), next(self.module_.parameters()).device
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predicted responses (n, voxels) for features ``X`` (n, H, W, F)."""
-        return self._predict_scaled(*self._checked(X))
+        """Predicted responses (n, voxels), or (n,) after a 1-D ``Y``, for features ``X``.
+
+        Float32 for float32 ``X`` (the model runs in float32 or autocast), float64 otherwise.
+        """
+        check_is_fitted(self, "module_")
+        X = self._grid(X, dtype=None)  # float32 or float64, as given
+        device = next(self.module_.parameters()).device
+        pred = self._predict_scaled(self._scale_x(X.float()), device)
+        return pred.astype(np.float64 if X.dtype == torch.float64 else np.float32, copy=False)
 
     def attention_maps(self, X: Any) -> np.ndarray:
         """Routing maps (n, queries, H, W): where each query reads the grid, per image.
@@ -182,3 +229,94 @@ class TorchEncoder(BaseEncoder):
         """
         maps = self._run(*self._checked(X))[1]
         return maps.reshape(maps.shape[0], maps.shape[1], *self.grid_shape_).numpy()
+
+    # ---------------------------------------------------------------- save / load
+    #: Fitted attributes kept in config.json, and those kept as tensors in model.safetensors.
+    FITTED_JSON = ("n_features_in_", "grid_shape_", "roi_names_", "history_", "best_epoch_",
+                   "best_val_r_")
+    FITTED_TENSORS = ("x_mean_", "x_std_", "y_mean_", "y_std_")
+
+    @classmethod
+    def preset(cls, size: str = "small", **overrides: Any) -> TorchEncoder:
+        """An unfitted encoder of a named size (``presets``: parameters of ``__init__``)."""
+        return cls(**preset_config(cls, size, overrides))
+
+    def pretrained_config(self) -> dict[str, Any]:
+        """``get_params()`` and the fitted values needed to predict (for ``save_pretrained``).
+
+        Raises ``NotFittedError`` before ``fit``, and a ParameterError naming a
+        parameter that JSON cannot hold.
+        """
+        check_is_fitted(self, "module_")
+        fitted = {name: getattr(self, name) for name in self.FITTED_JSON if hasattr(self, name)}
+        return {"params": check_jsonable(self.get_params(deep=False), "params"),
+                "fitted": check_jsonable(fitted, "fitted")}
+
+    def pretrained_state(self) -> dict[str, torch.Tensor]:
+        """The fitted module's state (``module.*``), the standardisation statistics and the
+        ROI membership (``fitted.*``)."""
+        check_is_fitted(self, "module_")
+        state = {f"module.{k}": v for k, v in self.module_.state_dict().items()}
+        state.update({f"fitted.{name}": getattr(self, name) for name in self.FITTED_TENSORS})
+        membership = self._fitted_membership()
+        if membership is not None:
+            state["fitted.membership"] = membership
+        return state
+
+    def _fitted_membership(self) -> torch.Tensor | None:
+        """The (voxels, ROIs) membership the module was built with; None for one per voxel."""
+        readout = getattr(self.module_, "readout", None)
+        if readout is None or getattr(readout, "per_voxel", True):
+            return None
+        buffers = dict(readout.named_buffers())
+        groups = []
+        while f"voxels_{len(groups)}" in buffers:
+            groups.append(buffers[f"voxels_{len(groups)}"].cpu())
+        membership = torch.zeros(readout.bias.numel(), len(groups), dtype=torch.bool)
+        for r, voxels in enumerate(groups):
+            membership[voxels, r] = True
+        return membership
+
+    @classmethod
+    def apply_overrides(cls, config: dict[str, Any], overrides: Any) -> dict[str, Any]:
+        """``from_pretrained`` keywords replace parameters (e.g. ``device="cpu"``)."""
+        params = dict(config.get("params", {}))
+        return {**config, "params": super().apply_overrides(params, overrides)}
+
+    @classmethod
+    def from_pretrained_config(cls, config: dict[str, Any]) -> TorchEncoder:
+        """An encoder with the saved parameters and fitted values; the module comes with the
+        tensors (:meth:`load_pretrained_state`)."""
+        estimator = cls(**config["params"])
+        for name, value in config.get("fitted", {}).items():
+            if name not in cls.FITTED_JSON:
+                raise KeyError(f"unknown fitted attribute {name!r}")
+            setattr(estimator, name, tuple(value) if name == "grid_shape_" else value)
+        return estimator
+
+    def load_pretrained_state(self, state: dict[str, torch.Tensor],
+                              source: str | os.PathLike) -> None:
+        """Set the statistics and rebuild the fitted module from tensors read from ``source``."""
+        prefixed = ("module.", "fitted.")
+        missing = [f"fitted.{name}" for name in self.FITTED_TENSORS
+                   if f"fitted.{name}" not in state]
+        unexpected = sorted(k for k in state if not k.startswith(prefixed) or (
+            k.startswith("fitted.") and k[7:] not in (*self.FITTED_TENSORS, "membership")))
+        if missing or unexpected or not hasattr(self, "grid_shape_"):
+            raise PretrainedFormatError(
+                f"{source} does not hold a fitted {type(self).__name__} (missing {missing}, "
+                f"unexpected {unexpected[:6]}); save the fitted encoder again.")
+        for name in self.FITTED_TENSORS:
+            setattr(self, name, state[f"fitted.{name}"])
+        membership = state.get("fitted.membership")
+        try:
+            with torch.random.fork_rng(devices=[]):
+                module = self._build(*self.grid_shape_, self.n_features_in_,
+                                     self.y_mean_.numel(),
+                                     None if membership is None else membership.bool())
+        except (AttributeError, TypeError, ValueError) as err:
+            raise PretrainedFormatError(f"{source} cannot rebuild this {type(self).__name__} "
+                                        f"({err}); save the fitted encoder again.") from None
+        load_state_strict(module, {k[7:]: v for k, v in state.items()
+                                   if k.startswith("module.")}, source)
+        self.module_ = module.to(resolve_device(self.device))

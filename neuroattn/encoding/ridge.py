@@ -45,7 +45,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from neuroattn._logging import logger
 from neuroattn.device import resolve_device
-from neuroattn.encoding._base import BaseEncoder, as_tensor, check_pair
+from neuroattn.encoding._base import (
+    BaseEncoder,
+    as_tensor,
+    check_n_features,
+    check_pair,
+    check_targets,
+)
+from neuroattn.errors import ParameterError
 
 __all__ = ["DEFAULT_ALPHAS", "RidgeEncoder"]
 
@@ -59,8 +66,8 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 def _resolve_dtype(dtype: Any) -> torch.dtype:
     name = str(dtype).replace("torch.", "").replace("<class 'numpy.", "").rstrip("'>")
     if name not in _DTYPES:
-        raise ValueError(f"dtype={dtype!r} is not supported; use 'float32' (default, fast) or "
-                         "'float64' (exact comparisons).")
+        raise ParameterError(f"dtype={dtype!r} is not supported; use 'float32' (default, fast) "
+                             "or 'float64' (exact comparisons).")
     return _DTYPES[name]
 
 
@@ -69,10 +76,11 @@ def _check_alphas(alphas: Any) -> np.ndarray:
     if a.ndim == 0:
         a = a[None]
     if a.ndim != 1 or a.size == 0:
-        raise ValueError(f"alphas must be a non-empty 1-D list of values; got shape {a.shape}.")
+        raise ParameterError(f"alphas must be a non-empty 1-D list of values; got shape "
+                             f"{a.shape}.")
     if not np.isfinite(a).all() or (a <= 0).any():
-        raise ValueError(f"alphas must be finite and > 0; got {a.tolist()}. Use a grid such as "
-                         "np.logspace(-2, 6, 20).")
+        raise ParameterError(f"alphas must be finite and > 0; got {a.tolist()}. Use a grid such "
+                             "as np.logspace(-2, 6, 20).")
     return a
 
 
@@ -82,9 +90,10 @@ def _check_folds(cv: Any, n_samples: int) -> list[tuple[np.ndarray, np.ndarray]]
         splitter = check_cv(cv)
         folds = list(splitter.split(np.zeros((n_samples, 1))))
     except (TypeError, ValueError) as err:
-        raise ValueError(f"cv={cv!r} cannot split {n_samples} stimuli: {err} Use an int >= 2, "
-                         "a scikit-learn splitter, or a list of (train, val) index arrays."
-                         ) from err
+        raise ParameterError(f"cv={cv!r} cannot split {n_samples} stimuli: {err} Use an int "
+                             ">= 2, a scikit-learn splitter, or a list of (train, val) index "
+                             "arrays."
+                             ) from err
     out = []
     for i, (train, val) in enumerate(folds):
         train, val = np.asarray(train), np.asarray(val)
@@ -93,15 +102,16 @@ def _check_folds(cv: Any, n_samples: int) -> list[tuple[np.ndarray, np.ndarray]]
         if val.dtype == bool:
             val = np.flatnonzero(val)
         if len(train) < 2 or len(val) == 0:
-            raise ValueError(f"cv fold {i} has {len(train)} training and {len(val)} validation "
-                             "stimuli; every fold needs >= 2 training and >= 1 validation.")
+            raise ParameterError(f"cv fold {i} has {len(train)} training and {len(val)} "
+                                 "validation stimuli; every fold needs >= 2 training and >= 1 "
+                                 "validation.")
         for idx in (train, val):
             if idx.min() < 0 or idx.max() >= n_samples:
-                raise ValueError(f"cv fold {i} indexes stimulus {int(idx.max())}, but X has only "
-                                 f"{n_samples}; pass folds built for this X.")
+                raise ParameterError(f"cv fold {i} indexes stimulus {int(idx.max())}, but X has "
+                                     f"only {n_samples}; pass folds built for this X.")
         out.append((train.astype(np.int64), val.astype(np.int64)))
     if not out:
-        raise ValueError(f"cv={cv!r} produced no folds.")
+        raise ParameterError(f"cv={cv!r} produced no folds.")
     return out
 
 
@@ -122,8 +132,8 @@ def _operators(X: torch.Tensor, center: bool, X_val: torch.Tensor | None = None
     lam, vecs = torch.linalg.eigh(Xc.T @ Xc if primal else Xc @ Xc.T)
     keep = lam > lam[-1].clamp_min(0) * max(n, p) * torch.finfo(lam.dtype).eps
     if not bool(keep.any()):
-        raise ValueError("X is constant over the training stimuli (zero variance in every "
-                         "feature); ridge has nothing to fit.")
+        raise ParameterError("X is constant over the training stimuli (zero variance in every "
+                             "feature); ridge has nothing to fit.")
     lam, vecs = lam[keep], vecs[:, keep]
     if primal:
         W, P = Xc @ vecs, vecs  # X V, V
@@ -201,16 +211,23 @@ class RidgeEncoder(BaseEncoder):
         self.dtype = dtype
 
     # ------------------------------------------------------------------ checks
-    def _features(self, X: Any, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-        X = as_tensor(X, "X", ndim=(2, 4), device=device, dtype=dtype)
-        return X.reshape(X.shape[0], -1)
+    def _features(self, X: Any, device: torch.device | None, dtype: torch.dtype | None, *,
+                  reset: bool) -> torch.Tensor:
+        """``X`` checked and flattened to (n_stimuli, n_features); sets or checks
+        ``n_features_in_``."""
+        X = as_tensor(X, "X", ndim=(2, 4), device=device, dtype=dtype, estimator=self,
+                      min_samples=2 if reset else 1)
+        X = X.reshape(X.shape[0], -1)
+        check_n_features(self, X.shape[1], reset=reset,
+                         note=" (a grid's y·x·features, flattened)" if not reset else "")
+        return X
 
     def _batch(self, n_targets: int) -> int:
         b = self.n_targets_batch
         if b is None:
             return max(n_targets, 1)
         if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b < 1:
-            raise ValueError(f"n_targets_batch must be a positive int or None; got {b!r}.")
+            raise ParameterError(f"n_targets_batch must be a positive int or None; got {b!r}.")
         return int(b)
 
     # --------------------------------------------------------------------- fit
@@ -230,14 +247,15 @@ class RidgeEncoder(BaseEncoder):
         dtype = _resolve_dtype(self.dtype)
         alphas = _check_alphas(self.alphas)
         if not isinstance(self.fit_intercept, (bool, np.bool_)):
-            raise ValueError(f"fit_intercept must be True or False; got {self.fit_intercept!r}.")
+            raise ParameterError(f"fit_intercept must be True or False; got "
+                                 f"{self.fit_intercept!r}.")
         # The decomposition runs in float64 (on the CPU for MPS, which has no float64).
         dec_device = torch.device("cpu") if device.type == "mps" else device
-        X = self._features(X, dec_device, torch.float64)
-        Y = as_tensor(Y, "Y", ndim=(1, 2), device="cpu", dtype=dtype)
+        X = self._features(X, dec_device, torch.float64, reset=True)
+        Y = check_targets(self, Y, dtype=dtype)
         check_pair(X, Y)
-        self._y_1d = Y.ndim == 1
-        if self._y_1d:
+        y_1d = Y.ndim == 1
+        if y_1d:
             Y = Y[:, None]
         n, n_targets = Y.shape
         folds = _check_folds(self.cv, n)
@@ -278,11 +296,10 @@ class RidgeEncoder(BaseEncoder):
             B = (W.T @ Yb) * D[:, best_t[start:start + batch]]
             coef[:, start:start + batch] = (P @ B).cpu().numpy()
         intercept = (y_mean - x_mean.cpu() @ torch.from_numpy(coef).double()).numpy()
-        self.coef_ = coef[:, 0] if self._y_1d else coef
+        self.coef_ = coef[:, 0] if y_1d else coef
         self.intercept_ = intercept.astype(coef.dtype)
-        if self._y_1d:
+        if y_1d:
             self.intercept_ = float(self.intercept_[0])
-        self.n_features_in_ = int(X.shape[1])
         return self
 
     @staticmethod
@@ -321,14 +338,13 @@ class RidgeEncoder(BaseEncoder):
         Returns
         -------
         Y_pred : ndarray of shape (n_stimuli, n_targets), or (n_stimuli,) if fit on 1-D ``Y``
+            Computed in ``dtype``; float32 for float32 ``X``, float64 otherwise.
         """
         check_is_fitted(self, "coef_")
         device = resolve_device(self.device)
         dtype = _resolve_dtype(self.dtype)
-        X = self._features(X, device, dtype)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features (after flattening) but the encoder "
-                             f"was fit on {self.n_features_in_}; use the same features.")
+        X = self._features(X, None, None, reset=False)  # where it is, float32 or float64
+        out_dtype = X.dtype
         coef = torch.as_tensor(self.coef_).to(device, dtype)
         intercept = torch.as_tensor(np.asarray(self.intercept_)).to(device, dtype)
-        return (X @ coef + intercept).cpu().numpy()
+        return (X.to(device, dtype) @ coef + intercept).cpu().to(out_dtype).numpy()

@@ -90,7 +90,33 @@ class TransformerBrainEncoder(TorchEncoder):
     history_ : list of dict
         Per-epoch training loss and validation r.
     best_epoch_, best_val_r_
+
+    Notes
+    -----
+    A fitted encoder saves with ``save_pretrained(directory)``: the
+    parameters and fitted values in ``config.json``, the module's weights,
+    the standardisation statistics and the ROI membership in
+    ``model.safetensors``; ``TransformerBrainEncoder.from_pretrained(directory)``
+    predicts exactly as the saved one. ``preset("small")`` is the encoder of
+    the notebook, the learning test and ``analyses/encoder_routing.py``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X, Y = rng.normal(size=(20, 3, 3, 4)), rng.normal(size=(20, 4))
+    >>> enc = TransformerBrainEncoder(d_model=8, n_heads=2, max_epochs=1, progress=False)
+    >>> path = enc.fit(X, Y, rois=[0, 0, 1, 1]).save_pretrained(tempfile.mkdtemp() + "/enc")
+    >>> again = TransformerBrainEncoder.from_pretrained(path)
+    >>> np.array_equal(again.predict(X), enc.predict(X)), again.roi_names_
+    (True, ['0', '1'])
     """
+
+    model_name = "transformer_brain_encoder"
+    presets = {"small": dict(d_model=32, n_heads=1, dim_feedforward=64, lr=5e-3, dropout=0.0,
+                             max_epochs=20, patience=20, progress=False)}
+    """Named sizes (``__init__`` parameters): ``"small"`` as in the notebook and analysis."""
 
     def __init__(self, query_mode: str = "roi", *, d_model: int = 256, n_heads: int = 8,
                  n_layers: int = 1, dim_feedforward: int = 512, dropout: float = 0.1,
@@ -144,7 +170,14 @@ class SpatialFeatureEncoder(TorchEncoder):
     >>> enc = SpatialFeatureEncoder(max_epochs=2, progress=False)
     >>> enc.fit(rng.normal(size=(30, 4, 4, 8)), rng.normal(size=(30, 4)), rois=[0, 0, 1, 1])
     SpatialFeatureEncoder(max_epochs=2, progress=False)
+
+    Saved and loaded as :class:`TransformerBrainEncoder` (``save_pretrained``,
+    ``from_pretrained``).
     """
+
+    model_name = "spatial_feature_encoder"
+    presets = {"small": dict(max_epochs=20, patience=20, progress=False)}
+    """Named sizes (``__init__`` parameters): ``"small"`` as in the notebook and analysis."""
 
     def __init__(self, query_mode: str = "roi", *, lr: float = 1e-2, weight_decay: float = 1e-4,
                  max_epochs: int = 30, batch_size: int = 32, grad_clip: float | None = 1.0,

@@ -24,16 +24,13 @@ torch.Size([2, 4, 5, 32])
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from neuroattn._atomic import atomic_path
-from neuroattn.ieeg.config import MVPFormerConfig, preset
+from neuroattn.ieeg.config import PRESETS, MVPFormerConfig, preset
 from neuroattn.ieeg.mvpa_flash import mvpa_flash
 from neuroattn.ieeg.mvpa_functional import (
     check_grid,
@@ -44,6 +41,7 @@ from neuroattn.ieeg.mvpa_functional import (
 )
 from neuroattn.ieeg.weights import load_state, read_checkpoint
 from neuroattn.nn.lora import add_lora
+from neuroattn.nn.pretrained import PretrainedMixin
 from neuroattn.nn.wavelet import db4_coeff_lengths, dwt_db4
 
 _NON_FINITE = "The input holds NaN or Inf; clean the recording first."
@@ -159,14 +157,35 @@ class MVPFormerBlock(nn.Module):
         return h + self.attn(z, time_table, channel_table) + self.mlp(z)
 
 
-class MVPFormer(nn.Module):
+class MVPFormer(nn.Module, PretrainedMixin):
     """The MVPFormer iEEG model (Carzaniga et al. 2025), see the module docstring.
 
     Parameters
     ----------
     config : MVPFormerConfig or str
         A config, or a preset name (``"mvpformer-s"``, ``"mvpformer-m"``, ``"tiny"``).
+
+    Notes
+    -----
+    ``save_pretrained(directory)`` writes ``config.json`` (the
+    :class:`~neuroattn.ieeg.config.MVPFormerConfig`) and ``model.safetensors``;
+    :meth:`from_pretrained` reads those, the older ``config.json`` +
+    ``weights.pt`` directories, braindecode state dicts and the IBM
+    reference's checkpoints (:mod:`neuroattn.ieeg.weights`).
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> model = MVPFormer.preset("tiny").eval()
+    >>> again = MVPFormer.from_pretrained(model.save_pretrained(tempfile.mkdtemp() + "/m")).eval()
+    >>> x = torch.randn(1, 3, 2 * 128)
+    >>> again.config == model.config, bool(torch.equal(again(x), model(x)))
+    (True, True)
     """
+
+    model_name = "mvpformer"
+    presets = PRESETS
+    """Named sizes: :data:`neuroattn.ieeg.config.PRESETS` (``"tiny"`` for tests and demos)."""
 
     def __init__(self, config: MVPFormerConfig | str = "mvpformer-s") -> None:
         super().__init__()
@@ -287,14 +306,14 @@ class MVPFormer(nn.Module):
             param.requires_grad = "lora_" in name or name.startswith("final_layer")
         return wrapped
 
-    def save_pretrained(self, path: str | os.PathLike) -> Path:
-        """Write ``config.json`` and ``weights.pt`` (a plain state dict) into a directory."""
-        with atomic_path(path) as tmp:
-            tmp.mkdir()
-            (tmp / "config.json").write_text(json.dumps(
-                {"model": "mvpformer", **self.config.to_dict()}, indent=2))
-            torch.save(self.state_dict(), tmp / "weights.pt")
-        return Path(path)
+    def pretrained_config(self) -> dict[str, Any]:
+        """The :class:`~neuroattn.ieeg.config.MVPFormerConfig` as a dict (``save_pretrained``)."""
+        return self.config.to_dict()
+
+    @classmethod
+    def from_pretrained_config(cls, config: dict[str, Any]) -> MVPFormer:
+        """An untrained MVPFormer of a config dict."""
+        return cls(MVPFormerConfig(**config))
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, *,
@@ -302,9 +321,10 @@ class MVPFormer(nn.Module):
                         **overrides: Any) -> MVPFormer:
         """Load our directory format, a braindecode state dict, or an IBM checkpoint.
 
-        See :mod:`neuroattn.ieeg.weights` for the formats; ``adapters`` merges
-        an IBM LoRA adapter file, and ``overrides`` set config fields the
-        weights cannot tell (:func:`~neuroattn.ieeg.weights.read_checkpoint`).
+        See :mod:`neuroattn.ieeg.weights` for the formats (``save_pretrained``
+        directories, old and new); ``adapters`` merges an IBM LoRA adapter
+        file, and ``overrides`` set config fields the weights cannot tell
+        (:func:`~neuroattn.ieeg.weights.read_checkpoint`).
         """
         cfg, state = read_checkpoint(path, adapters=adapters, lora_alpha=lora_alpha,
                                      **overrides)

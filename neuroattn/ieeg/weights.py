@@ -2,8 +2,10 @@
 
 Formats understood by :func:`load_mvpformer`:
 
-* a directory written by :meth:`MVPFormer.save_pretrained` (``config.json`` +
-  ``weights.pt``);
+* a directory written by :meth:`MVPFormer.save_pretrained`: ``config.json``
+  (``{"model": "mvpformer", "format": 1, ..., "config": {...}}``) and
+  ``model.safetensors`` (:mod:`neuroattn.nn.pretrained`), or one written
+  before that format: a flat ``config.json`` and ``weights.pt``;
 * a braindecode ``MVPFormer`` state dict (the layout of the re-hosted
   ``mvpformer-{s,m}-*`` weights), which is also ours;
 * an IBM reference checkpoint (``genie.``/``mvpformer.`` prefixed keys,
@@ -40,8 +42,9 @@ from typing import Any
 import torch
 
 from neuroattn._logging import logger
-from neuroattn.errors import NeuroattnError
+from neuroattn.errors import FormatError
 from neuroattn.ieeg.config import MVPFormerConfig
+from neuroattn.nn.pretrained import CONFIG_FILE, WEIGHTS_FILE, read_config, read_weights
 from neuroattn.nn.wavelet import db4_coeff_lengths
 
 KNOWN_HEADS = {768: 12, 2048: 16}
@@ -50,7 +53,7 @@ _IBM_DROPPED = re.compile(r"(\.ln_2\.|\.time_bias$|\.masked_bias$|^seizure_embed
                           r"^class_loss\.)")
 
 
-class WeightsError(NeuroattnError, ValueError):
+class WeightsError(FormatError):
     """A checkpoint that is not an MVPFormer, or does not fit the requested model."""
 
 
@@ -165,9 +168,10 @@ def read_checkpoint(path: str | os.PathLike, *, adapters: str | os.PathLike | No
     """
     path = Path(path)
     if path.is_dir():
-        config_file, weights_file = path / "config.json", path / "weights.pt"
-        if not config_file.is_file() or not weights_file.is_file():
-            raise WeightsError(f"{path} has no config.json + weights.pt (save_pretrained).")
+        config_file, legacy_file = path / CONFIG_FILE, path / "weights.pt"
+        if not config_file.is_file():
+            raise WeightsError(f"{path} has no {CONFIG_FILE}: it is not a save_pretrained "
+                               "directory; pass one, or a checkpoint file.")
         try:
             meta = json.loads(config_file.read_text())
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -179,13 +183,18 @@ def read_checkpoint(path: str | os.PathLike, *, adapters: str | os.PathLike | No
         model = meta.pop("model", None)
         if model != "mvpformer":
             raise WeightsError(f"{path} holds a {model or 'non-neuroattn'} model, "
-                               "not an MVPFormer.")
+                               "not an MVPFormer; load it with neuroattn.models.load_model.")
+        if "format" in meta:  # config.json + model.safetensors
+            meta = read_config(path)["config"]
         try:
             cfg = MVPFormerConfig(**{**meta, **overrides})
         except (TypeError, ValueError) as err:
             raise WeightsError(f"{config_file} does not describe a valid MVPFormer: {err}; "
                                "fix that field or re-export the model.") from None
-        state = _read(weights_file)
+        if (path / WEIGHTS_FILE).is_file() or not legacy_file.is_file():
+            state = read_weights(path)
+        else:  # the layout before format 1
+            state = _read(legacy_file)
     elif path.is_file():
         state = _read(path)
         if any(k.startswith(("genie.", "mvpformer.")) or k.startswith("encoder.")

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -43,6 +43,7 @@ from torch import nn
 
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.datasets.knowledge_graphs import KnowledgeGraph
+from neuroattn.nn.pretrained import PretrainedMixin, init_arguments
 from neuroattn.progress import progress as progress_bar
 
 __all__ = ["RESCAL", "ComplEx", "DistMult", "KGModel", "PopularityBaseline", "as_ids",
@@ -98,13 +99,33 @@ def as_triples(triples: np.ndarray | torch.Tensor | Sequence[Sequence[int]]) -> 
     return array.astype(np.int64).reshape(-1, 3)
 
 
-class KGModel(nn.Module):
+class KGModel(nn.Module, PretrainedMixin):
     """Base class: id checks and the reciprocal-relation bookkeeping of the scorers.
 
     Subclasses implement ``_tails(h, r)``, ``_heads(r, t)`` (used only without
     reciprocal relations), ``_relations(h, t)`` and ``factors(h, r, t)``, the
-    embeddings that the regulariser of :func:`fit_kg_model` penalises.
+    embeddings that the regulariser of :func:`fit_kg_model` penalises, and
+    keep every constructor argument as an attribute of the same name, so that
+    ``save_pretrained`` / ``from_pretrained`` work (``config.json`` +
+    ``model.safetensors``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> model = ComplEx(5, 2, dim=4)
+    >>> again = ComplEx.from_pretrained(model.save_pretrained(tempfile.mkdtemp() + "/kg"))
+    >>> bool(torch.equal(again.score_tails([0], [1]), model.score_tails([0], [1])))
+    True
     """
+
+    def pretrained_config(self) -> dict[str, Any]:
+        """The constructor arguments (for ``save_pretrained``)."""
+        return init_arguments(self)
+
+    @classmethod
+    def from_pretrained_config(cls, config: dict[str, Any]) -> KGModel:
+        """An untrained model of a :meth:`pretrained_config` dict."""
+        return cls(**config)
 
     def __init__(self, n_entities: int, n_relations: int, *, reciprocal: bool) -> None:
         super().__init__()
@@ -168,9 +189,12 @@ class DistMult(KGModel):
     torch.Size([2, 5])
     """
 
+    model_name = "distmult"
+
     def __init__(self, n_entities: int, n_relations: int, dim: int = 200, *,
                  reciprocal: bool = True, init_scale: float = 1e-1, seed: int = 0) -> None:
         super().__init__(n_entities, n_relations, reciprocal=reciprocal)
+        self.dim, self.init_scale, self.seed = int(dim), float(init_scale), int(seed)
         gen = torch.Generator().manual_seed(seed)
         self.entity = self._init((n_entities, dim), init_scale, gen)
         self.relation = self._init((self.n_relation_params, dim), init_scale, gen)
@@ -204,9 +228,12 @@ class ComplEx(KGModel):
     (torch.Size([1, 5]), torch.Size([1, 2]))
     """
 
+    model_name = "complex"
+
     def __init__(self, n_entities: int, n_relations: int, dim: int = 100, *,
                  reciprocal: bool = True, init_scale: float = 1e-1, seed: int = 0) -> None:
         super().__init__(n_entities, n_relations, reciprocal=reciprocal)
+        self.dim, self.init_scale, self.seed = int(dim), float(init_scale), int(seed)
         gen = torch.Generator().manual_seed(seed)
         self.entity_re = self._init((n_entities, dim), init_scale, gen)
         self.entity_im = self._init((n_entities, dim), init_scale, gen)
@@ -254,9 +281,12 @@ class RESCAL(KGModel):
     torch.Size([4, 3, 3])
     """
 
+    model_name = "rescal"
+
     def __init__(self, n_entities: int, n_relations: int, dim: int = 64, *,
                  reciprocal: bool = True, init_scale: float = 1e-1, seed: int = 0) -> None:
         super().__init__(n_entities, n_relations, reciprocal=reciprocal)
+        self.dim, self.init_scale, self.seed = int(dim), float(init_scale), int(seed)
         gen = torch.Generator().manual_seed(seed)
         self.entity = self._init((n_entities, dim), init_scale, gen)
         self.relation = self._init((self.n_relation_params, dim, dim), init_scale, gen)

@@ -38,6 +38,7 @@ torch.Size([1, 2])
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,6 +46,7 @@ from torch import nn
 
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.datasets.knowledge_graphs import KnowledgeGraph
+from neuroattn.nn.pretrained import PretrainedMixin
 from neuroattn.progress import progress as progress_bar
 from neuroattn.semantic.concepts import ConceptBank, Nonlinearity
 from neuroattn.semantic.decoder import (
@@ -61,7 +63,7 @@ __all__ = ["TensorBrainKG", "fit_tensor_brain_kg"]
 IdLike = torch.Tensor | np.ndarray | Sequence[int]
 
 
-class TensorBrainKG(nn.Module):
+class TensorBrainKG(nn.Module, PretrainedMixin):
     """A :class:`TensorBrainDecoder` (subject → predicate → object) scoring KG queries.
 
     Parameters
@@ -95,7 +97,16 @@ class TensorBrainKG(nn.Module):
     >>> tb = TensorBrainKG(4, 3, dim=6, seed=0)
     >>> tb.bank.group_size("predicate"), [w.name for w in tb.decoder.program.windows]
     (6, ['subject', 'predicate', 'object'])
+
+    Saving and loading (``config.json`` + ``model.safetensors``):
+
+    >>> import tempfile
+    >>> again = TensorBrainKG.from_pretrained(tb.save_pretrained(tempfile.mkdtemp() + "/kg"))
+    >>> bool(torch.equal(again.score_tails([0], [1]), tb.score_tails([0], [1])))
+    True
     """
+
+    model_name = "tensor_brain_kg"
 
     def __init__(self, n_entities: int, n_relations: int, dim: int = 256, *,
                  context: ContextForm = "code", nonlinearity: Nonlinearity = "identity",
@@ -105,6 +116,9 @@ class TensorBrainKG(nn.Module):
             raise ValueError(f"Need at least one entity and one relation, got {n_entities} "
                              f"and {n_relations}.")
         self.n_entities, self.n_relations = int(n_entities), int(n_relations)
+        self._init_kwargs = dict(n_entities=self.n_entities, n_relations=self.n_relations,
+                                 dim=int(dim), context=context, nonlinearity=nonlinearity,
+                                 init_std=float(init_std), seed=int(seed))
         self.bank = ConceptBank({"entity": self.n_entities, "predicate": 2 * self.n_relations},
                                 dim, nonlinearity=nonlinearity, init_std=init_std, seed=seed)
         program = DecodingProgram((Window("subject", "entity"), Window("predicate", "predicate"),
@@ -112,6 +126,15 @@ class TensorBrainKG(nn.Module):
         self.decoder = TensorBrainDecoder(self.bank, program, context=context, seed=seed)
         gen = torch.Generator().manual_seed(seed + 1)
         self.abar = nn.Parameter(torch.randn(dim, generator=gen) * init_std)
+
+    def pretrained_config(self) -> dict[str, Any]:
+        """The constructor arguments (for ``save_pretrained``)."""
+        return dict(self._init_kwargs)
+
+    @classmethod
+    def from_pretrained_config(cls, config: dict[str, Any]) -> TensorBrainKG:
+        """An untrained model of a :meth:`pretrained_config` dict."""
+        return cls(**config)
 
     def decode(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor | None = None
                ) -> Decoding:

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 from torchvision.ops import roi_align
 
+from neuroattn.nn.pretrained import PretrainedMixin
 from neuroattn.semantic.concepts import BiasMode, ConceptBank, Nonlinearity
 from neuroattn.semantic.decoder import (
     ContextForm,
@@ -173,7 +174,7 @@ def _check_images(images: torch.Tensor) -> None:
         raise ValueError("images hold NaN or infinite values; clean them first")
 
 
-class TensorBrainPerception(nn.Module):
+class TensorBrainPerception(nn.Module, PretrainedMixin):
     """Scene encoder + concept bank + decoder + episodic and semantic memory, end to end.
 
     Parameters
@@ -214,7 +215,19 @@ class TensorBrainPerception(nn.Module):
     ...                               labels=("shape",), dim=8, seed=0)
     >>> model.recall_semantic(torch.tensor([1])).probs["subject.shape"].shape
     torch.Size([1, 2])
+
+    ``save_pretrained(directory)`` writes the constructor arguments to
+    ``config.json`` and every weight (the concept bank, the decoder, the
+    encoder and the memories) to ``model.safetensors``:
+
+    >>> import tempfile
+    >>> again = TensorBrainPerception.from_pretrained(
+    ...     model.save_pretrained(tempfile.mkdtemp() + "/tb"))
+    >>> torch.equal(again.bank.A, model.bank.A), again.labels
+    (True, ('shape',))
     """
+
+    model_name = "tensor_brain_perception"
 
     def __init__(self, groups: Mapping[str, int], labels: Sequence[str] = (), *,
                  dim: int = 128, context: ContextForm = "code", feedback: bool = True,
@@ -224,6 +237,11 @@ class TensorBrainPerception(nn.Module):
                  encoder_kwargs: Mapping[str, object] | None = None,
                  seed: int | None = 0) -> None:
         super().__init__()
+        self._init_kwargs = dict(
+            groups={str(g): int(n) for g, n in groups.items()}, labels=list(labels), dim=dim,
+            context=context, feedback=feedback, nonlinearity=nonlinearity, bias=bias,
+            order=list(order), feedback_scope=feedback_scope, dropout=dropout,
+            encoder_kwargs=dict(encoder_kwargs or {}), seed=seed)
         missing = [g for g in ("time", "entity", "predicate", *labels) if g not in groups]
         if missing:
             raise ValueError(f"groups lacks {missing}; perception needs time, entity, "
@@ -254,6 +272,18 @@ class TensorBrainPerception(nn.Module):
         4
         """
         return cls(world.group_sizes(), labels=world.label_groups, **kwargs)
+
+    def pretrained_config(self) -> dict[str, Any]:
+        """The constructor arguments (for ``save_pretrained``)."""
+        return dict(self._init_kwargs)
+
+    @classmethod
+    def from_pretrained_config(cls, config: dict[str, Any]) -> TensorBrainPerception:
+        """An untrained model of a :meth:`pretrained_config` dict."""
+        config = dict(config)
+        if config.get("order") is not None:
+            config["order"] = tuple(config["order"])
+        return cls(**config)
 
     @property
     def heads(self) -> tuple[str, ...]:

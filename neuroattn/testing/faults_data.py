@@ -121,14 +121,15 @@ def _model_dir(damage: Callable[[Path], Any]) -> Callable[[CaseContext], Any]:
 
 def _config_edit(**fields: Any) -> Callable[[Path], Any]:
     def edit(path: Path) -> None:
-        config = json.loads((path / "config.json").read_text())
-        config.update(fields)
-        (path / "config.json").write_text(json.dumps(config))
+        meta = json.loads((path / "config.json").read_text())
+        meta["config"].update(fields)  # the MVPFormerConfig fields sit under "config"
+        (path / "config.json").write_text(json.dumps(meta))
     return edit
 
 
 def _model_cases() -> list[FaultCase]:
-    def evil_weights(path: Path) -> None:
+    def evil_weights(path: Path) -> None:  # the layout before safetensors: weights.pt
+        (path / "model.safetensors").unlink()
         pickle_file(path / "weights.pt", path.parent / "PICKLE_RAN")
 
     spec = [
@@ -144,12 +145,17 @@ def _model_cases() -> list[FaultCase]:
          _config_edit(colour="red")),
         ("config-other-size", "config.json saying d_model 64 for 32-wide weights",
          ("d_model", "shape", "fit"), _config_edit(d_model=64)),
-        ("weights-garbage", "weights.pt of random bytes", ("weights.pt",),
-         lambda p: garble(p / "weights.pt")),
-        ("weights-missing", "weights.pt deleted", ("weights.pt",),
-         lambda p: (p / "weights.pt").unlink()),
-        ("weights-pickle", "weights.pt a pickle that would run code", ("weights.pt",),
-         evil_weights),
+        ("weights-garbage", "model.safetensors of random bytes", ("model.safetensors",),
+         lambda p: garble(p / "model.safetensors")),
+        ("weights-truncated", "model.safetensors cut in half", ("model.safetensors",),
+         lambda p: truncate(p / "model.safetensors", 0.5)),
+        ("weights-missing", "model.safetensors deleted", ("model.safetensors",),
+         lambda p: (p / "model.safetensors").unlink()),
+        ("weights-pickle", "an old-layout weights.pt a pickle that would run code",
+         ("weights.pt",), evil_weights),
+        ("other-family", "config.json naming another model family", ("'oat'", "load_model"),
+         lambda p: (p / "config.json").write_text(json.dumps(
+             {**json.loads((p / "config.json").read_text()), "model": "oat"}))),
     ]
     return [FaultCase(f"checkpoint.model-{cid}", "checkpoint",
                       f"MVPFormer.from_pretrained of a model directory whose {what}",

@@ -178,14 +178,16 @@ def _overwrite_best(ctx: CaseContext) -> None:
 
     out = _run_copy(ctx)
     old_best = (out / "best.pt").read_bytes()
-    old_model = torch.load(out / "model" / "weights.pt", weights_only=True)
+    from safetensors.torch import load_file
+
+    old_model = load_file(out / "model" / "model.safetensors")
     res = ctx.cli(_main(), ctx.shared.train_args(out, "--overwrite", "--max-steps", "1",
                                                  val=False))
     if res.rc != 0:
         return
     if (out / "best.pt").is_file() and (out / "best.pt").read_bytes() == old_best:
         raise Silent("--overwrite kept the previous run's best.pt")
-    new_model = torch.load(out / "model" / "weights.pt", weights_only=True)
+    new_model = load_file(out / "model" / "model.safetensors")
     if all(torch.equal(old_model[k], new_model[k]) for k in old_model):
         raise Silent("--overwrite exported the previous run's best model, tensor for tensor")
 
@@ -263,7 +265,9 @@ def _evaluate(damage: Callable[[Path], Any]) -> Callable[[CaseContext], Any]:
 def _model_config(**fields: Any) -> Callable[[Path], Any]:
     def edit(out: Path) -> None:
         path = out / "model" / "config.json"
-        path.write_text(json.dumps({**json.loads(path.read_text()), **fields}))
+        meta = json.loads(path.read_text())
+        meta["config"].update(fields)  # the MVPFormerConfig fields sit under "config"
+        path.write_text(json.dumps(meta))
     return edit
 
 
@@ -273,10 +277,10 @@ def _evaluate_cases() -> list[FaultCase]:
          _model_config(d_model="big")),
         ("config-garbage", "model/config.json that is not JSON", ("config.json",),
          lambda out: (out / "model" / "config.json").write_text("{d_model: 32")),
-        ("weights-missing", "model/weights.pt deleted", ("weights.pt",),
-         lambda out: (out / "model" / "weights.pt").unlink()),
-        ("weights-garbage", "model/weights.pt of random bytes", ("weights.pt",),
-         lambda out: garble(out / "model" / "weights.pt")),
+        ("weights-missing", "model/model.safetensors deleted", ("model.safetensors",),
+         lambda out: (out / "model" / "model.safetensors").unlink()),
+        ("weights-garbage", "model/model.safetensors of random bytes", ("model.safetensors",),
+         lambda out: garble(out / "model" / "model.safetensors")),
         ("operating-point-garbage", "operating_point.json that is not JSON",
          ("operating_point.json",), lambda out: (out / "operating_point.json").write_text("{")),
     ]

@@ -132,6 +132,11 @@ def check_model_config(path: Path) -> None:
         raise WeightsError(f"{file}: the field 'model' is {kind!r}, not 'mvpformer', so this "
                            "directory holds another model (or the file was edited); pass an "
                            "MVPFormer directory as --model.")
+    if "format" in meta:  # config.json + model.safetensors: the fields are under "config"
+        meta = meta.get("config")
+        if not isinstance(meta, dict):
+            raise WeightsError(f"{file} has no 'config' object: it is not a saved model's "
+                               "config; export the model again (save_pretrained).")
     try:
         cfg = from_dict(MVPFormerConfig, meta)
         for f in fields(cfg):
@@ -176,7 +181,7 @@ def default_window_segments(model: MVPFormer) -> int:
 
 def _export(model: MVPFormer, out_dir: Path) -> Path:
     model = merge_lora(model)
-    return model.save_pretrained(out_dir / "model")
+    return model.save_pretrained(out_dir / "model", overwrite=True)
 
 
 def _restore_best(module: torch.nn.Module, out_dir: Path, model_name: str,

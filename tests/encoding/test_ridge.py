@@ -177,7 +177,8 @@ def test_data_errors():
     with pytest.raises(NotFittedError):
         enc.predict(X)
     enc.fit(X, Y)
-    with pytest.raises(ValueError, match="X has 5 features .* fit on 4"):
+    with pytest.raises(ValueError, match="X has 5 features, but RidgeEncoder is expecting 4 "
+                                         "features as input"):
         enc.predict(np.ones((3, 5)))
 
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 import xarray as xr
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 
 from neuroattn.config import ConfigError
 from neuroattn.encoding import SpatialFeatureEncoder, TransformerBrainEncoder
@@ -126,7 +127,7 @@ def test_sklearn_conventions(data):
     enc.set_params(lr=3e-3)
     assert enc.lr == 3e-3
     assert not hasattr(enc, "module_")
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         enc.predict(X)
     enc.fit(X, Y, rois=np.arange(7) % 3)
     assert -1 <= enc.score(X, Y) <= 1

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from safetensors.torch import load_file
 
 from neuroattn.config import ConfigError
 from neuroattn.datasets.prepare import resample_store
@@ -87,7 +88,7 @@ def test_overwrite_without_validation_exports_this_runs_weights(tmp_path, stores
     assert not (out / "best.pt").exists()  # run B validated nothing
     assert not (out / "evaluation.json").exists()  # nor is run A's evaluation left behind
     assert not list(tmp_path.glob(".run.replaced-*"))  # the old run is deleted once B is done
-    exported = _tensors(out / "model" / "weights.pt")
+    exported = load_file(out / "model" / "model.safetensors")
     last = load_checkpoint(out / "last.pt", model_name="mvpformer-seizure")
     assert last["step"] == 3
     assert all(torch.equal(exported[k], last["model"][k]) for k in exported)
@@ -301,7 +302,7 @@ def test_evaluate_names_the_bad_field_of_config_json(field, value, fragment, tmp
                                                       capsys):
     model_dir = MVPFormer("tiny").save_pretrained(tmp_path / "model")
     meta = json.loads((model_dir / "config.json").read_text())
-    meta[field] = value
+    (meta if field == "model" else meta["config"])[field] = value
     (model_dir / "config.json").write_text(json.dumps(meta))
     line = _fails_cleanly(["evaluate", "--data", *stores[:1], "--model", str(model_dir),
                            "--device", "cpu", "-q", "--out-dir", str(tmp_path / "eval")], capsys,

@@ -180,7 +180,7 @@ def test_pretrain_then_full_finetune_from_the_run(tmp_path, patient_stores):
     pre = tmp_path / "pre"
     data = ["--data", *map(str, patient_stores[:2])]
     assert main(["pretrain", *data, *FAST, "--max-steps", "3", "--out-dir", str(pre)]) == 0
-    assert (pre / "model" / "weights.pt").exists()
+    assert (pre / "model" / "model.safetensors").exists()
     ft = tmp_path / "ft"
     assert main(["finetune", *data, "--model", str(pre), "--method", "full", "--balance",
                  "sampler", "--max-steps", "3", "--batch-size", "8", "--device", "cpu",

@@ -37,6 +37,8 @@ from torch import nn
 
 from neuroattn._logging import logger
 from neuroattn.device import resolve_device
+from neuroattn.errors import ParameterError
+from neuroattn.nn.pretrained import PretrainedMixin
 from neuroattn.progress import progress as progress_bar
 from neuroattn.seeding import set_seed
 
@@ -94,7 +96,7 @@ class ChannelEnergyEncoder:
         return torch.tensor(rows, dtype=torch.float32)
 
 
-class TinyCLIP(nn.Module):
+class TinyCLIP(nn.Module, PretrainedMixin):
     """A small CLIP-style dual encoder for synthetic captioned scenes.
 
     Parameters
@@ -112,13 +114,27 @@ class TinyCLIP(nn.Module):
     >>> model = TinyCLIP(["a", "red", "disc"])
     >>> model.encode_image(torch.rand(2, 3, 64, 64)).shape, model.encode_text(["a red disc"]).shape
     (torch.Size([2, 64]), torch.Size([1, 64]))
+
+    ``save_pretrained(directory)`` writes the vocabulary and sizes to
+    ``config.json`` and the weights to ``model.safetensors``;
+    ``TinyCLIP.from_pretrained(directory)`` reads them back:
+
+    >>> import tempfile
+    >>> again = TinyCLIP.from_pretrained(model.save_pretrained(tempfile.mkdtemp() + "/clip"))
+    >>> again.vocabulary, torch.equal(again.words.weight, model.words.weight)
+    (['a', 'red', 'disc'], True)
     """
 
+    model_name = "tiny_clip"
+    presets = {"small": {"embed_dim": 64, "width": 16}}
+    """Named sizes (pass ``vocabulary=``): ``"small"`` as in the NeVA notebook, learning test
+    and analysis."""
     mean = (0.5, 0.5, 0.5)
     std = (0.25, 0.25, 0.25)
 
     def __init__(self, vocabulary: Sequence[str], embed_dim: int = 64, width: int = 32) -> None:
         super().__init__()
+        self.embed_dim, self.width = int(embed_dim), int(width)
         self.vocabulary = list(dict.fromkeys(vocabulary))
         self.index = {word: i + 1 for i, word in enumerate(self.vocabulary)}  # 0 = padding
         w = width
@@ -133,6 +149,19 @@ class TinyCLIP(nn.Module):
                                      padding_idx=0)
         self.text_head = nn.Sequential(nn.GELU(), nn.Linear(embed_dim, embed_dim))
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+
+    def pretrained_config(self) -> dict[str, Any]:
+        """Vocabulary and sizes (for ``save_pretrained``)."""
+        return {"vocabulary": list(self.vocabulary), "embed_dim": self.embed_dim,
+                "width": self.width}
+
+    @classmethod
+    def from_pretrained_config(cls, config: dict[str, Any]) -> TinyCLIP:
+        """An untrained TinyCLIP of a :meth:`pretrained_config` dict."""
+        if "vocabulary" not in config:
+            raise ParameterError("TinyCLIP needs vocabulary=[...] (the caption words), e.g. "
+                                 "TinyCLIP.preset('small', vocabulary=['a', 'red', 'disc']).")
+        return cls(**config)
 
     def tokenize(self, captions: Sequence[str]) -> torch.Tensor:
         """Captions → ``(M, T)`` word indices, 0-padded."""

@@ -61,6 +61,7 @@ from torch import nn
 from neuroattn._validation import check_int, check_number, to_jsonable
 from neuroattn.gaze.oat.data import OATInputs, vocabulary
 from neuroattn.gaze.oat.positional import ObjectPositionalEncoding
+from neuroattn.nn.pretrained import PretrainedMixin
 
 __all__ = ["OAT", "OATConfig", "OATMemory", "PatchCNN"]
 
@@ -246,7 +247,7 @@ class OATMemory(NamedTuple):
                          self.object_features.index_select(0, index), self.inputs.select(index))
 
 
-class OAT(nn.Module):
+class OAT(nn.Module, PretrainedMixin):
     """The object-level attention transformer (see the module docstring).
 
     Parameters
@@ -262,13 +263,39 @@ class OAT(nn.Module):
     n_slots, eos_index, pad_index, bos_index : int
         ``P`` and the special token ids ``P``, ``P + 1``, ``P + 2``.
 
+    Saving and loading: ``model.save_pretrained(directory)`` writes
+    ``config.json`` (the :class:`OATConfig`) and ``model.safetensors``;
+    ``OAT.from_pretrained(directory)`` reads them back (see
+    :mod:`neuroattn.nn.pretrained`). ``OAT.preset(size)`` builds a named size
+    (:attr:`presets`: ``"tiny"`` for unit tests, ``"small"`` for the learning
+    test, the notebook and the analysis, ``"reference"`` for the paper's).
+
     Examples
     --------
     >>> model = OAT(n_rows=2, n_cols=3, d_model=16, n_heads=2, n_encoder_layers=1,
     ...             n_decoder_layers=1, dim_feedforward=16, pe_iterations=100)
     >>> model.n_slots, model.eos_index
     (6, 6)
+    >>> import tempfile
+    >>> path = model.save_pretrained(tempfile.mkdtemp() + "/oat")
+    >>> again = OAT.from_pretrained(path)
+    >>> again.config == model.config, torch.equal(again.position.table, model.position.table)
+    (True, True)
+    >>> OAT.preset("small").config.d_model
+    64
     """
+
+    model_name = MODEL_NAME
+    presets = {
+        "tiny": dict(n_rows=3, n_cols=5, patch_size=(12, 10), d_model=16, n_heads=2,
+                     n_encoder_layers=1, n_decoder_layers=1, dim_feedforward=16,
+                     pe_iterations=100, max_len=12),
+        "small": dict(n_rows=4, n_cols=6, d_model=64, n_heads=4, n_encoder_layers=2,
+                      n_decoder_layers=2, dim_feedforward=128, dropout=0.0, cnn_pool=(4, 2),
+                      pe_iterations=2000, max_len=24),
+        "reference": {},
+    }
+    """Named sizes: ``"small"`` is the learning test's, notebook's and analysis's OAT."""
 
     def __init__(self, config: OATConfig | None = None, **overrides: Any) -> None:
         super().__init__()
@@ -306,6 +333,26 @@ class OAT(nn.Module):
                     nn.init.xavier_uniform_(p)
         self.register_buffer("sequence_encoding", _sinusoid(cfg.max_len + 1, d), persistent=False)
         self.register_buffer("bos_patch", torch.ones(1, *cfg.patch_size, 3), persistent=False)
+
+    # ---------------------------------------------------------------- save / load
+    def pretrained_config(self) -> dict[str, Any]:
+        """The :class:`OATConfig` as a JSON-safe dict (for ``save_pretrained``)."""
+        return self.config.to_dict()
+
+    @classmethod
+    def from_pretrained_config(cls, config: dict[str, Any]) -> OAT:
+        """An untrained OAT of an :class:`OATConfig` dict (fits the positional table)."""
+        return cls(OATConfig(**config))
+
+    @classmethod
+    def build_for_weights(cls, config: dict[str, Any]) -> OAT:
+        """As :meth:`from_pretrained_config`, skipping the positional-table fit.
+
+        The saved weights hold the fitted table, so loading does not refit it.
+        """
+        model = cls(OATConfig(**{**config, "pe_iterations": 0}))
+        model.config = OATConfig(**config)
+        return model
 
     # ---------------------------------------------------------------- encoder
     def encode(self, inputs: OATInputs) -> OATMemory:
