@@ -4,29 +4,41 @@ The experiment of Jérémie, Daucé & Perrinet (2024) on real data that needs no
 download: scikit-learn's bundled handwritten digits, each upscaled, placed at
 a random position and size on a 96 px noisy canvas with distractor fragments
 (:func:`~neuroattn.datasets.cluttered_digits.make_cluttered_digits`; train and
-test canvases use disjoint digits). Three ResNet18s, trained from scratch the
+test canvases use disjoint digits). Five ResNet18s, trained from scratch the
 same way (fixation at the digit's centre, jittered by 2 px, plus a quarter of
-each batch fixated at least 20 px away with the uniform distribution as target;
-**no rotation or zoom in training**), see the same field of view (a radius of 24 px, a quarter
-of the canvas) with the same number of pixels:
+each batch fixated at least 20 px away with the uniform distribution as target),
+see the same field of view (a radius of 24 px, a quarter of the canvas) with
+the same number of pixels:
 
 * ``foveated_invariant``: the log-polar retina (32 radii x 16 angles, from the
   field's edge to 1/16 of it, anti-aliased by 2x supersampling) and the
-  rotation-invariant head (stride 1 along the angle: rotations by multiples of
-  22.5 degrees are column rolls);
-* ``foveated``: the reference's design, a 32 x 32 point-sampled retina and the
-  ResNet's usual strides, exactly invariant only to rolls by its 32-column
-  stride;
+  rotation-invariant head (stride 1 along the angle). Its angle grid is
+  22.5 degrees: rotations by multiples of 22.5 degrees are column rolls, to
+  which it is invariant **by construction**; rotations in between are not;
+* ``foveated``: the reference's design, a 32 x 32 point-sampled retina (11.25
+  degrees per column) and the ResNet's usual strides, exactly invariant only to
+  rolls by its 32-column stride (360 degrees);
 * ``cartesian``: the control, a 32 x 32 Cartesian patch behind the inscribed
-  circular aperture.
+  circular aperture, trained upright like the two above;
+* ``cartesian_rotated``: the same control **trained with rotation
+  augmentation** (every training canvas rotated about the fixation by an angle
+  drawn uniformly from -180 to 180 degrees), the fair baseline outside the
+  log-polar model class;
+* ``cartesian_rotated_3x``: the same with three times the epochs, so it trains
+  as long as ``foveated_invariant`` (whose stride-1 angle axis makes it 3x
+  slower per epoch), since augmentation makes the task harder.
+
+The first three see **no rotation or zoom in training**.
 
 Measured on held-out canvases: accuracy against the rotation of the image
-about the fixation (0-180 degrees) and against zoom about the fixation, and
-the class-probability map over an 11 x 11 scan of fixations, whose peak
-(refined to the 3 x 3 centroid) is compared with the digit's box.
+about the fixation every 5.625 degrees from 0 to 180 (on the invariant
+retina's 22.5-degree grid and between its steps, including the odd multiples
+of 11.25 degrees, half-way between two columns), against zoom about the
+fixation, and the class-probability map over an 11 x 11 scan of fixations,
+whose peak (refined to the 3 x 3 centroid) is compared with the digit's box.
 
     python analyses/foveated_robustness.py            # analyses/results/foveated_robustness
-    python analyses/foveated_robustness.py --quick    # about 3 min, to a temporary folder
+    python analyses/foveated_robustness.py --quick    # about 6 min, to a temporary folder
 
 Writes ``rotation.png``, ``zoom.png``, ``localization.png`` (maps over four
 test canvases), ``retina.png`` (a canvas, its log-polar view and the view
@@ -53,28 +65,43 @@ import torch  # noqa: E402
 from neuroattn import sys_info  # noqa: E402
 from neuroattn._atomic import atomic_path  # noqa: E402
 from neuroattn.datasets.cluttered_digits import make_cluttered_digits  # noqa: E402
+from neuroattn.plotting import save_figure  # noqa: E402
 from neuroattn.retina import CartesianResNet, FoveatedResNet, LogPolar  # noqa: E402
 from neuroattn.retina.sampling import FixationCrop, rotate_zoom_about  # noqa: E402
 from neuroattn.retina.scan import scan_fixations  # noqa: E402
-from neuroattn.retina.training import accuracy, fit_fixation_classifier, fixation_batches  # noqa: E402
+from neuroattn.retina.training import (  # noqa: E402
+    accuracy,
+    fit_fixation_classifier,
+    fixation_batches,
+    rotation_sweep,
+)
 from neuroattn.seeding import set_seed  # noqa: E402
 
 FULL = {"train": 3000, "epochs": 4, "test": 500, "scan": 100}
 QUICK = {"train": 1000, "epochs": 2, "test": 200, "scan": 40}
 TRAIN = {"lr": 2e-3, "jitter": 2.0, "warmup_steps": 20, "batch_size": 32, "off_object": 0.25,
          "off_object_distance": 20.0}
+ROTATION_AUGMENTATION = {"cartesian_rotated": 180.0, "cartesian_rotated_3x": 180.0}
+"""Degrees of the uniform random rotation about the fixation in training (others: none)."""
+EPOCH_FACTOR = {"cartesian_rotated_3x": 3}
+"""Epochs x3: the training time of the invariant network (3.0x a Cartesian ResNet18's)."""
 FIELD = {"log2_r_max": -1.0, "log2_r_min": -5.0}
 """The retina reaches 2^-1 of the canvas half-width (24 px) and down to 1.5 px."""
-ANGLES = tuple(np.arange(0.0, 180.1, 22.5))
+ANGLES = tuple(float(a) for a in np.arange(0.0, 180.1, 5.625))
+"""Every 5.625 degrees: a quarter of the invariant retina's 22.5-degree angle step."""
+GRID_STEP = 22.5
+"""The invariant retina's angle step (16 angles): rotations by its multiples are column rolls."""
 ZOOMS = (0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.3, 1.5, 1.7)
 SCAN = {"resolution": (11, 11), "border": 0.8}
-MODELS = ("foveated_invariant", "foveated", "cartesian")
-COLOURS = {"foveated_invariant": "tab:red", "foveated": "tab:orange", "cartesian": "tab:blue"}
+MODELS = ("foveated_invariant", "foveated", "cartesian", "cartesian_rotated",
+          "cartesian_rotated_3x")
+COLOURS = {"foveated_invariant": "tab:red", "foveated": "tab:orange", "cartesian": "tab:blue",
+           "cartesian_rotated": "tab:green", "cartesian_rotated_3x": "tab:olive"}
 
 
 def build(name: str) -> torch.nn.Module:
-    """One of the three ResNet18s (see the module docstring)."""
-    if name == "cartesian":
+    """One of the five ResNet18s (see the module docstring)."""
+    if name.startswith("cartesian"):
         return CartesianResNet("resnet18", num_classes=10, in_channels=1,
                                crop=FixationCrop(32, log2_radius=FIELD["log2_r_max"]))
     if name == "foveated_invariant":
@@ -85,12 +112,11 @@ def build(name: str) -> torch.nn.Module:
                           log_polar=LogPolar(32, 32, **FIELD))
 
 
-def sweep(model, test, *, degrees=(0.0,), zooms=(1.0,)) -> list[float]:
-    """Accuracy at the digit's centre after rotating/zooming every canvas about it."""
+def zoom_sweep(model, test) -> list[float]:
+    """Accuracy at the digit's centre after zooming every canvas about it."""
     images, centres = torch.from_numpy(test.images), torch.from_numpy(test.centres)
-    return [accuracy(model, rotate_zoom_about(images, centres, degrees=d, zoom=z),
-                     test.labels, centres)
-            for d in degrees for z in zooms]
+    return [accuracy(model, rotate_zoom_about(images, centres, zoom=z), test.labels, centres)
+            for z in ZOOMS]
 
 
 def localize(model, test, n: int) -> dict:
@@ -102,17 +128,14 @@ def localize(model, test, n: int) -> dict:
             "grid_peak_in_box": float(scan.peak_in_box(boxes, refine=False).float().mean())}
 
 
-def _save(fig: plt.Figure, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-
-
 def plot_curves(xs, curves: dict[str, list[float]], xlabel: str, title: str, path: Path,
-                log_x: bool = False) -> None:
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+                log_x: bool = False, grid_step: float | None = None) -> None:
+    fig, ax = plt.subplots(figsize=(6.2, 3.8))
+    if grid_step is not None:
+        for x in np.arange(0.0, max(xs) + 1e-9, grid_step):
+            ax.axvline(x, color="grey", lw=0.6, alpha=0.4)
     for name, ys in curves.items():
-        ax.plot(xs, ys, "o-", color=COLOURS[name], label=name.replace("_", " "))
+        ax.plot(xs, ys, "o-", ms=3, color=COLOURS[name], label=name.replace("_", " "))
     ax.axhline(0.1, color="grey", lw=0.8, ls=":", label="chance")
     if log_x:
         ax.set_xscale("log", base=2)
@@ -121,7 +144,7 @@ def plot_curves(xs, curves: dict[str, list[float]], xlabel: str, title: str, pat
     ax.set(xlabel=xlabel, ylabel="test accuracy", ylim=(0, 1.02), title=title)
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path, dpi=110, close=True)
 
 
 def plot_localization(test, scans: dict, path: Path, n_examples: int = 4) -> None:
@@ -150,7 +173,7 @@ def plot_localization(test, scans: dict, path: Path, n_examples: int = 4) -> Non
     fig.suptitle("P(true class) over an 11 x 11 fixation scan (+: refined peak; box: digit)",
                  fontsize=10)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path, dpi=110, close=True)
 
 
 def plot_retina(test, path: Path) -> None:
@@ -167,23 +190,31 @@ def plot_retina(test, path: Path) -> None:
     axes[0].plot(*test.centres[0], "c+", ms=10, mew=2)
     axes[1].set(xlabel="angle →", ylabel="← fovea   radius   periphery →")
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path, dpi=110, close=True)
 
 
 def markdown(result: dict) -> str:
-    rows = result["results"]
-    lines = ["| model | accuracy (0°) | mean over 0-180° | worst angle | mean over zooms | "
-             "scan peak in box |", "|---|---|---|---|---|---|"]
+    rows, angles = result["results"], result["angles"]
+    lines = ["| model | trained with rotations | accuracy (0°) | mean on the 22.5° grid | "
+             "mean between grid angles | worst angle | mean over zooms | scan peak in box |",
+             "|---|---|---|---|---|---|---|---|"]
     for name in MODELS:
-        r = rows[name]
-        lines.append(f"| {name} | {r['rotation'][0]:.3f} | {np.mean(r['rotation']):.3f} | "
-                     f"{min(r['rotation']):.3f} | {np.mean(r['zoom']):.3f} | "
+        r, summary = rows[name], rows[name]["rotation_summary"]
+        augmented = "yes (±180°)" if name in ROTATION_AUGMENTATION else "no"
+        if name in EPOCH_FACTOR:
+            augmented += f", {EPOCH_FACTOR[name]}x epochs"
+        lines.append(f"| {name} | {augmented} | {summary['upright']:.3f} | "
+                     f"{summary['on_grid_mean']:.3f} | {summary['off_grid_mean']:.3f} | "
+                     f"{summary['worst']:.3f} | {np.mean(r['zoom']):.3f} | "
                      f"{r['peak_in_box']:.3f} |")
-    lines += ["", "Accuracy against rotation about the fixation (degrees):", "",
-              "| model | " + " | ".join(f"{a:g}" for a in ANGLES) + " |",
-              "|---|" + "---|" * len(ANGLES)]
-    lines += [f"| {n} | " + " | ".join(f"{v:.3f}" for v in rows[n]["rotation"]) + " |"
-              for n in MODELS]
+    lines += ["", f"Means over the rotated angles (0° excluded): on the grid = multiples of "
+              f"{GRID_STEP:g}° (column rolls of the invariant retina), between = the others.", "",
+              "Accuracy against rotation about the fixation (degrees; * = on the 22.5° grid):", "",
+              "| angle | " + " | ".join(MODELS) + " |", "|---|" + "---|" * len(MODELS)]
+    for i, angle in enumerate(angles):
+        mark = "*" if rows[MODELS[0]]["rotation_on_grid"][i] else ""
+        lines.append(f"| {angle:g}{mark} | "
+                     + " | ".join(f"{rows[n]['rotation'][i]:.3f}" for n in MODELS) + " |")
     lines += ["", "Accuracy against zoom about the fixation:", "",
               "| model | " + " | ".join(f"{z:g}" for z in ZOOMS) + " |",
               "|---|" + "---|" * len(ZOOMS)]
@@ -221,23 +252,30 @@ def main() -> None:
             fit_fixation_classifier(
                 model, fixation_batches(train.images, train.labels, train.centres,
                                         batch_size=TRAIN["batch_size"], seed=args.seed),
-                Path(runs) / name, epochs=budget["epochs"], lr=TRAIN["lr"],
+                Path(runs) / name, epochs=budget["epochs"] * EPOCH_FACTOR.get(name, 1),
+                lr=TRAIN["lr"],
                 jitter=TRAIN["jitter"], warmup_steps=TRAIN["warmup_steps"],
-                off_object=TRAIN["off_object"],
+                rotation=ROTATION_AUGMENTATION.get(name, 0.0), off_object=TRAIN["off_object"],
                 off_object_distance=TRAIN["off_object_distance"], device=args.device,
                 seed=args.seed)
             timings[f"train_{name}"] = time.perf_counter() - t
             t = time.perf_counter()
             found = localize(model, test, budget["scan"])
             scans[name] = found.pop("scan")
-            results[name] = {"rotation": sweep(model, test, degrees=ANGLES),
-                             "zoom": sweep(model, test, zooms=ZOOMS), **found}
+            rotated = rotation_sweep(model, test.images, test.labels, test.centres, ANGLES,
+                                     grid_step=GRID_STEP, device=args.device)
+            results[name] = {"rotation": rotated.accuracy.tolist(),
+                             "rotation_on_grid": rotated.on_grid.tolist(),
+                             "rotation_summary": rotated.summary(),
+                             "zoom": zoom_sweep(model, test), **found}
             timings[f"evaluate_{name}"] = time.perf_counter() - t
             print(f"{name}: trained in {timings[f'train_{name}']:.0f} s; "
                   f"rotation {np.round(results[name]['rotation'], 3).tolist()}")
     plot_curves(ANGLES, {n: r["rotation"] for n, r in results.items()},
-                "rotation about the fixation (degrees)",
-                "Rotation (trained upright only)", out / "rotation.png")
+                "rotation about the fixation (degrees; lines: the 22.5° grid)",
+                "Rotation (only cartesian rotated saw rotations in training)",
+                out / "rotation.png",
+                grid_step=GRID_STEP)
     plot_curves(ZOOMS, {n: r["zoom"] for n, r in results.items()},
                 "zoom about the fixation", "Zoom (trained at 20-28 px digits)",
                 out / "zoom.png", log_x=True)
@@ -255,11 +293,19 @@ def main() -> None:
                    "foveated_invariant": "LogPolar 32 x 16, supersample 2, stride 1 along the "
                                          "angle",
                    "foveated": "LogPolar 32 x 32, the ResNet's strides",
-                   "cartesian": "32 x 32 crop, inscribed circular aperture"},
+                   "cartesian": "32 x 32 crop, inscribed circular aperture",
+                   "cartesian_rotated": "as cartesian, trained with rotation augmentation",
+                   "cartesian_rotated_3x": "as cartesian_rotated, 3x the epochs (the training "
+                                           "time of foveated_invariant)"},
         "training": {**TRAIN, "epochs": budget["epochs"], "optimizer": "AdamW, weight decay "
-                     "0.01, label smoothing 0.01, warm-up + cosine", "augmentation": "none "
-                     "(fixation jitter only)"},
-        "angles": list(ANGLES), "zooms": list(ZOOMS),
+                     "0.01, label smoothing 0.01, warm-up + cosine", "augmentation": "fixation "
+                     "jitter; cartesian_rotated also a uniform rotation about the fixation",
+                     "rotation_augmentation_degrees": ROTATION_AUGMENTATION,
+                     "epoch_factor": EPOCH_FACTOR},
+        "angles": list(ANGLES), "angle_grid_step": GRID_STEP,
+        "angle_grid": "the invariant retina's 16 angles: multiples of 22.5 degrees are column "
+                      "rolls (invariance by construction); the others lie between grid angles",
+        "zooms": list(ZOOMS),
         "scan": {**SCAN, "n_images": budget["scan"],
                  "readout": "argmax, refined to the probability-weighted centroid of its "
                             "3 x 3 neighbourhood; grid_peak_in_box: the argmax grid point"},

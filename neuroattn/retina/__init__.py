@@ -8,7 +8,8 @@
   with the inhibition-of-return memory recursion;
 * :mod:`~neuroattn.retina.logpolar` — the log-polar retinotopic sampling of
   foveated CNNs (rotation about the fixation = column roll, zoom = row shift),
-  batched over fixations, with its inverse for visualisation;
+  isotropic in pixels on any image, batched over fixations, with its inverse
+  for visualisation;
 * :mod:`~neuroattn.retina.sampling` — the batched sampling around fixations
   that the retinas share, the Cartesian control's :class:`FixationCrop`, and
   rotation/zoom of images about their own centres;
@@ -18,7 +19,9 @@
 * :mod:`~neuroattn.retina.scan` — class-probability maps over a grid of
   fixations (localization by scanning), with peak read-out and box comparison;
 * :mod:`~neuroattn.retina.training` — the reference's training recipe for
-  fixation classifiers on the package trainer (checkpoints, resume).
+  fixation classifiers on the package trainer (checkpoints, resume, optional
+  rotation augmentation) and rotation sweeps split on and off a retina's
+  angle grid.
 
 Examples
 --------
@@ -47,13 +50,18 @@ from neuroattn.retina.foveation import (
 from neuroattn.retina.logpolar import LogPolar
 from neuroattn.retina.sampling import FixationCrop, rotate_zoom_about
 from neuroattn.retina.scan import FixationScan, fixation_grid, scan_fixations
-from neuroattn.retina.training import accuracy, fit_fixation_classifier, fixation_batches
+from neuroattn.retina.training import (
+    accuracy,
+    fit_fixation_classifier,
+    fixation_batches,
+    rotation_sweep,
+)
 
 __all__ = [
     "CartesianResNet", "EccentricityFoveation", "FixationCrop", "FixationScan", "FoveatedResNet",
-    "Foveation", "GaussianFoveation", "LogPolar", "accuracy", "angle_periodic", "blur_pyramid",
-    "circular_aperture", "fit_fixation_classifier", "fixation_batches", "fixation_grid",
-    "fovea_grid", "fovea_to_pixels", "gaussian_blur", "gaussian_fovea", "gaussian_kernel1d",
-    "kernel_size_for", "pixels_to_fovea", "rotate_zoom_about", "scan_fixations",
-    "update_memory",
+    "Foveation", "GaussianFoveation", "LogPolar", "accuracy", "angle_periodic",
+    "blur_pyramid", "circular_aperture", "fit_fixation_classifier", "fixation_batches",
+    "fixation_grid", "fovea_grid", "fovea_to_pixels", "gaussian_blur", "gaussian_fovea",
+    "gaussian_kernel1d", "kernel_size_for", "pixels_to_fovea", "rotate_zoom_about",
+    "rotation_sweep", "scan_fixations", "update_memory",
 ]

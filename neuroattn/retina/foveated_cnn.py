@@ -18,7 +18,7 @@ rotation by ``2πk/N`` (at 32x the compute of the last stages).
 :class:`FoveatedResNet` is the transform plus such a ResNet, from scratch or
 from a local torchvision checkpoint (nothing is downloaded). :class:`CartesianResNet`
 is the control: the same ResNet on the image itself, behind the same circular
-aperture (the disc inscribed in the image), with ordinary padding.
+aperture (the disc inscribed in the image, in pixels), with ordinary padding.
 
 Examples
 --------
@@ -35,13 +35,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from neuroattn.errors import InputNotFoundError, NeuroattnError
+from neuroattn.errors import InputNotFoundError, NeuroattnError, ParameterError
+from neuroattn.nn.pretrained import PretrainedMixin, init_arguments
 from neuroattn.retina.logpolar import LogPolar
 from neuroattn.retina.sampling import FixationCrop
 
@@ -143,7 +145,7 @@ def resnet(arch: str = "resnet18", *, num_classes: int = 1000, in_channels: int 
     3
     """
     if arch not in ARCHITECTURES:
-        raise ValueError(f"arch must be one of {ARCHITECTURES}, got {arch!r}.")
+        raise ParameterError(f"arch={arch!r} is not one of {ARCHITECTURES}; pass one of those.")
     net = getattr(torchvision.models, arch)(weights=None)
     if weights is not None:
         path = Path(weights)
@@ -155,9 +157,8 @@ def resnet(arch: str = "resnet18", *, num_classes: int = 1000, in_channels: int 
         _load_weights(net, path, arch)
     if in_channels != 3:
         if weights is not None and in_channels != 1:
-            raise ResNetWeightsError(
-                f"ImageNet weights take 3 (or, summed, 1) input channels, not {in_channels}; "
-                "pass in_channels=1 or 3, or no weights.")
+            raise ResNetWeightsError(f"ImageNet weights take 3 (or, summed, 1) input channels, not "
+                             f"{in_channels}; pass in_channels=1 or 3, or no weights.")
         rgb = net.conv1
         net.conv1 = nn.Conv2d(in_channels, rgb.out_channels, rgb.kernel_size, rgb.stride,
                               rgb.padding, bias=False)
@@ -194,20 +195,28 @@ def _load_weights(net: nn.Module, path: Path, arch: str) -> None:
 def circular_aperture(images: torch.Tensor) -> torch.Tensor:
     """Zero everything outside the disc inscribed in each image (the Cartesian control's view).
 
+    The disc is centred on the image and its radius is half the shorter side,
+    in pixels, so it is a circle on non-square images too (the default field
+    of :class:`~neuroattn.retina.logpolar.LogPolar` and
+    :class:`~neuroattn.retina.sampling.FixationCrop`).
+
     Examples
     --------
     >>> import torch
     >>> circular_aperture(torch.ones(1, 1, 4, 4))[0, 0].tolist()
     [[0.0, 1.0, 1.0, 0.0], [1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0], [0.0, 1.0, 1.0, 0.0]]
+    >>> circular_aperture(torch.ones(1, 1, 2, 6))[0, 0].tolist()    # a 2 px disc, not an ellipse
+    [[0.0, 0.0, 1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0, 0.0, 0.0]]
     """
     height, width = images.shape[-2:]
-    ys = (torch.arange(height, device=images.device) + 0.5) * 2 / height - 1
-    xs = (torch.arange(width, device=images.device) + 0.5) * 2 / width - 1
+    short = min(height, width)
+    ys = ((torch.arange(height, device=images.device) + 0.5) * 2 / height - 1) * (height / short)
+    xs = ((torch.arange(width, device=images.device) + 0.5) * 2 / width - 1) * (width / short)
     inside = (ys[:, None] ** 2 + xs[None] ** 2) <= 1.0
     return images * inside.to(images.dtype)
 
 
-class FoveatedResNet(nn.Module):
+class FoveatedResNet(nn.Module, PretrainedMixin):
     """Log-polar transform + angle-periodic ResNet (see the module docstring).
 
     Parameters
@@ -222,13 +231,40 @@ class FoveatedResNet(nn.Module):
         Local torchvision checkpoint (see :func:`resnet`).
     rotation_invariant : bool
         Stride 1 along the angle everywhere: logits invariant to any column roll.
+
+    Notes
+    -----
+    ``save_pretrained(directory)`` writes the arguments (the ``LogPolar``'s
+    included, ``weights`` never) to ``config.json`` and the trained weights to
+    ``model.safetensors``; ``from_pretrained`` never reads an ImageNet file.
+    ``FoveatedResNet.preset("small")`` is the 10-class grey model of the
+    tests, the notebook and the analysis (a rotation-invariant 32 x 16 retina).
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> net = FoveatedResNet(num_classes=3, in_channels=1, log_polar=LogPolar(16, 8)).eval()
+    >>> again = FoveatedResNet.from_pretrained(net.save_pretrained(tempfile.mkdtemp() + "/f"))
+    >>> x = torch.rand(1, 1, 32, 32)
+    >>> again.log_polar.n_angles, bool(torch.equal(again.eval()(x), net(x)))
+    (8, True)
     """
+
+    model_name = "foveated_resnet"
+    presets = {
+        "small": dict(arch="resnet18", num_classes=10, in_channels=1, rotation_invariant=True,
+                      log_polar=dict(n_radii=32, n_angles=16, log2_r_max=-1.0,
+                                     log2_r_min=-5.0, supersample=2)),
+        "reference": {},
+    }
+    """Named sizes: ``"small"`` as in tests/retina, the notebook and the analysis."""
 
     def __init__(self, arch: str = "resnet18", num_classes: int = 1000, *,
                  log_polar: LogPolar | None = None, in_channels: int = 3,
                  weights: str | os.PathLike | None = None,
                  rotation_invariant: bool = False) -> None:
         super().__init__()
+        self.arch, self.num_classes, self.in_channels = arch, int(num_classes), int(in_channels)
         self.log_polar = log_polar or LogPolar()
         self.backbone = angle_periodic(
             resnet(arch, num_classes=num_classes, in_channels=in_channels, weights=weights),
@@ -240,8 +276,21 @@ class FoveatedResNet(nn.Module):
         """Logits ``(B, classes)`` or, for ``(B, K, 2)`` fixations, ``(B, K, classes)``."""
         return _classify(self.backbone, self.log_polar(images, fixations))
 
+    def pretrained_config(self) -> dict[str, Any]:
+        """The constructor arguments but ``weights`` (for ``save_pretrained``)."""
+        return {"arch": self.arch, "num_classes": self.num_classes,
+                "in_channels": self.in_channels, "rotation_invariant": self.rotation_invariant,
+                "log_polar": init_arguments(self.log_polar)}
 
-class CartesianResNet(nn.Module):
+    @classmethod
+    def from_pretrained_config(cls, config: dict[str, Any]) -> FoveatedResNet:
+        """A randomly initialised model of a :meth:`pretrained_config` dict."""
+        config = dict(config)
+        log_polar = config.pop("log_polar", None)
+        return cls(**config, log_polar=None if log_polar is None else LogPolar(**log_polar))
+
+
+class CartesianResNet(nn.Module, PretrainedMixin):
     """The control: the same ResNet on the image, behind the inscribed circular aperture.
 
     Parameters
@@ -260,12 +309,25 @@ class CartesianResNet(nn.Module):
     >>> net = CartesianResNet(num_classes=10, crop=FixationCrop(32, log2_radius=-1))
     >>> net(torch.rand(2, 3, 96, 96), torch.rand(2, 4, 2) * 95).shape
     torch.Size([2, 4, 10])
+
+    ``save_pretrained`` / ``from_pretrained`` as for :class:`FoveatedResNet`
+    (the ``FixationCrop`` settings are saved); ``preset("small")`` is the
+    control of the tests, the notebook and the analysis.
     """
+
+    model_name = "cartesian_resnet"
+    presets = {
+        "small": dict(arch="resnet18", num_classes=10, in_channels=1,
+                      crop=dict(size=32, log2_radius=-1.0)),
+        "reference": {},
+    }
+    """Named sizes: ``"small"`` as in tests/retina, the notebook and the analysis."""
 
     def __init__(self, arch: str = "resnet18", num_classes: int = 1000, *,
                  in_channels: int = 3, weights: str | os.PathLike | None = None,
                  crop: FixationCrop | None = None) -> None:
         super().__init__()
+        self.arch, self.num_classes, self.in_channels = arch, int(num_classes), int(in_channels)
         self.crop = crop
         self.backbone = resnet(arch, num_classes=num_classes, in_channels=in_channels,
                                weights=weights)
@@ -279,6 +341,19 @@ class CartesianResNet(nn.Module):
                                  "crop=FixationCrop(...) to classify around fixations.")
             return self.backbone(circular_aperture(images))
         return _classify(self.backbone, circular_aperture(self.crop(images, fixations)))
+
+    def pretrained_config(self) -> dict[str, Any]:
+        """The constructor arguments but ``weights`` (for ``save_pretrained``)."""
+        return {"arch": self.arch, "num_classes": self.num_classes,
+                "in_channels": self.in_channels,
+                "crop": None if self.crop is None else init_arguments(self.crop)}
+
+    @classmethod
+    def from_pretrained_config(cls, config: dict[str, Any]) -> CartesianResNet:
+        """A randomly initialised model of a :meth:`pretrained_config` dict."""
+        config = dict(config)
+        crop = config.pop("crop", None)
+        return cls(**config, crop=None if crop is None else FixationCrop(**crop))
 
 
 def _classify(backbone: nn.Module, views: torch.Tensor) -> torch.Tensor:

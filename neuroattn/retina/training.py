@@ -8,12 +8,19 @@ weight decay 0.01, cross-entropy with label smoothing 0.01. It runs on the
 generic :class:`~neuroattn.training.loop.Trainer`, so every epoch ends with
 an atomic checkpoint and ``resume=True`` continues a killed run exactly;
 bf16 autocast on CUDA. Fixations may be jittered (Gaussian, in pixels) so the
-model also learns views slightly off the object's centre.
+model also learns views slightly off the object's centre, and images may be
+rotated about their fixation by a random angle (``rotation``, the augmentation
+a Cartesian control needs to compete with a rotation-invariant retina).
 
 Batches are ``(images, labels)`` (fixation at the image centre, e.g. an
 ImageNet :func:`~neuroattn.datasets.imagefolder.image_folder` loader) or
 ``(images, fixations, labels)``; :func:`fixation_batches` makes resumable,
 seeded batches of the latter from arrays in memory.
+
+:func:`rotation_sweep` measures accuracy against rotation about the fixation
+and splits the angles into those **on** a retina's angle grid (column rolls,
+where a rotation-invariant head is invariant by construction) and those
+**between** its steps (where only learning can make it robust).
 
 Examples
 --------
@@ -31,7 +38,8 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,15 +47,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neuroattn._validation import check_number
 from neuroattn.device import resolve_device
+from neuroattn.errors import ParameterError
+from neuroattn.retina.sampling import rotate_zoom_about
+from neuroattn.training.distributed import rank_share
 from neuroattn.training.loop import TrainConfig, Trainer
 
-__all__ = ["FixationBatches", "accuracy", "fit_fixation_classifier", "fixation_batches",
-           "predict"]
+__all__ = ["FixationBatches", "RotationSweep", "accuracy", "fit_fixation_classifier",
+           "fixation_batches", "predict", "rotation_sweep"]
 
 
 class FixationBatches:
-    """Shuffled ``(images, fixations, labels)`` batches, reshuffled per epoch from a seed."""
+    """Shuffled ``(images, fixations, labels)`` batches, reshuffled per epoch from a seed.
+
+    Under ``torchrun`` each rank iterates over its own share of the epoch's
+    batches (:func:`~neuroattn.training.distributed.rank_share`).
+    """
 
     def __init__(self, images: torch.Tensor, fixations: torch.Tensor, labels: torch.Tensor,
                  batch_size: int, seed: int) -> None:
@@ -59,13 +75,14 @@ class FixationBatches:
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
-        return -(-len(self.labels) // self.batch_size)
+        return len(rank_share(-(-len(self.labels) // self.batch_size)))
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         order = torch.randperm(len(self.labels),
                                generator=torch.Generator().manual_seed(self.seed + self.epoch))
-        for i in range(0, len(order), self.batch_size):
-            take = order[i:i + self.batch_size]
+        batches = order.split(self.batch_size)
+        for i in rank_share(len(batches)):       # under torchrun: this rank's shard
+            take = batches[i]
             yield self.images[take], self.fixations[take], self.labels[take]
 
 
@@ -115,7 +132,8 @@ def _split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor | None, torch.T
 def fit_fixation_classifier(model: nn.Module, batches: Iterable, out_dir: str | os.PathLike, *,
                             epochs: int = 20, lr: float = 1e-3, backbone_lr: float | None = None,
                             weight_decay: float = 0.01, label_smoothing: float = 0.01,
-                            jitter: float = 0.0, off_object: float = 0.0,
+                            jitter: float = 0.0, rotation: float = 0.0,
+                            off_object: float = 0.0,
                             off_object_distance: float = 0.0, warmup_steps: int = 0,
                             device: str = "auto", precision: str = "auto", seed: int = 1998,
                             resume: bool = False, progress: bool | None = None
@@ -144,6 +162,12 @@ def fit_fixation_classifier(model: nn.Module, batches: Iterable, out_dir: str | 
     jitter : float
         Standard deviation, pixels, of a Gaussian offset added to every
         training fixation.
+    rotation : float
+        Rotation augmentation (not in the reference's recipe for its foveated
+        models; its TrivialAugmentWide rotates up to 135°): rotate every training
+        image about its fixation, counter-clockwise, by an angle drawn uniformly
+        from ``[-rotation, rotation]`` degrees (180: any angle), before the
+        jitter. 0 (default): none.
     off_object : float
         Not in the reference: add this fraction of each batch again, fixated at
         a random point at least ``off_object_distance`` pixels from the given
@@ -170,10 +194,12 @@ def fit_fixation_classifier(model: nn.Module, batches: Iterable, out_dir: str | 
         The trainer's summary (``step``, ``epoch``, ``out_dir``).
     """
     if jitter < 0 or not 0 <= label_smoothing < 1 or not 0 <= off_object <= 1 \
-            or off_object_distance < 0:
-        raise ValueError(f"need jitter >= 0, 0 <= label_smoothing < 1, 0 <= off_object <= 1 and "
-                         f"off_object_distance >= 0, got {jitter}, {label_smoothing}, "
-                         f"{off_object} and {off_object_distance}.")
+            or off_object_distance < 0 or not 0 <= rotation <= 180:
+        raise ParameterError(
+            f"need jitter >= 0, 0 <= label_smoothing < 1, 0 <= off_object <= 1, "
+            f"off_object_distance >= 0 and 0 <= rotation <= 180 degrees, got {jitter}, "
+            f"{label_smoothing}, {off_object}, {off_object_distance} and {rotation}; pass values "
+            "in those ranges.")
     head = getattr(getattr(model, "backbone", None), "fc", None)
     head_params = {id(p) for p in head.parameters()} if head is not None else set()
     groups = [{"params": [p for p in model.parameters() if id(p) not in head_params],
@@ -184,6 +210,9 @@ def fit_fixation_classifier(model: nn.Module, batches: Iterable, out_dir: str | 
         images, fixations, labels = _split_batch(batch)
         if fixations is None:
             fixations = _centres(images)
+        if rotation:
+            degrees = (torch.rand(len(images), dtype=torch.float64) * 2 - 1) * rotation
+            images = rotate_zoom_about(images, fixations, degrees=degrees)
         if jitter:
             fixations = fixations + jitter * torch.randn_like(fixations)
         n_on = len(labels)
@@ -249,3 +278,97 @@ def accuracy(model: nn.Module, images: Any, labels: Any, fixations: Any = None, 
     """Fraction of images classified correctly at one fixation each (default: the centre)."""
     probs = predict(model, images, fixations, batch_size=batch_size, device=device)
     return float((probs.argmax(-1) == _as_tensor("labels", labels, torch.long)).float().mean())
+
+
+@dataclass(frozen=True)
+class RotationSweep:
+    """Accuracy against rotation about the fixation, split on and off an angle grid.
+
+    Attributes
+    ----------
+    degrees : numpy.ndarray, shape (n,)
+        Counter-clockwise rotations, the first one 0 (upright).
+    accuracy : numpy.ndarray, shape (n,)
+    grid_step : float
+        The retina's angle step, degrees (``360 / n_angles``).
+    on_grid : numpy.ndarray of bool, shape (n,)
+        Whether each angle is a multiple of ``grid_step``: a column roll of
+        the retina (0 included).
+    """
+
+    degrees: np.ndarray
+    accuracy: np.ndarray
+    grid_step: float
+    on_grid: np.ndarray
+
+    def summary(self) -> dict[str, float]:
+        """Upright accuracy, then mean and worst accuracy on and off the grid (0° excluded).
+
+        Examples
+        --------
+        >>> sweep = RotationSweep(np.array([0.0, 11.25, 22.5]), np.array([0.9, 0.6, 0.8]),
+        ...                       22.5, np.array([True, False, True]))
+        >>> {k: round(v, 2) for k, v in sweep.summary().items()}
+        ... # doctest: +NORMALIZE_WHITESPACE
+        {'upright': 0.9, 'on_grid_mean': 0.8, 'on_grid_worst': 0.8, 'off_grid_mean': 0.6,
+         'off_grid_worst': 0.6, 'mean': 0.7, 'worst': 0.6}
+        """
+        turned = self.degrees != 0
+        out = {"upright": float(self.accuracy[self.degrees == 0][0])}
+        for name, keep in (("on_grid_", self.on_grid & turned),
+                           ("off_grid_", ~self.on_grid & turned), ("", turned)):
+            values = self.accuracy[keep]
+            out[f"{name}mean"] = float(values.mean()) if values.size else float("nan")
+            out[f"{name}worst"] = float(values.min()) if values.size else float("nan")
+        return out
+
+
+def rotation_sweep(model: nn.Module, images: Any, labels: Any, fixations: Any,
+                   degrees: Sequence[float], *, grid_step: float, batch_size: int = 256,
+                   device: str | torch.device = "auto") -> RotationSweep:
+    """Accuracy at each fixation after rotating every image about it by each angle.
+
+    Parameters
+    ----------
+    model : nn.Module
+        ``model(images, fixations) -> logits``.
+    images : array, shape (N, C, H, W)
+    labels : array, shape (N,)
+    fixations : array, shape (N, 2)
+        Pixel ``(x, y)``: the rotation centre and the fixation.
+    degrees : sequence of float
+        Counter-clockwise angles; must include 0 (the upright reference).
+    grid_step : float
+        The angle grid to split on, degrees: ``360 / n_angles`` of the retina
+        under test (e.g. ``net.log_polar.angle_step_degrees``).
+    batch_size, device
+        As for :func:`predict`.
+
+    Returns
+    -------
+    RotationSweep
+
+    Examples
+    --------
+    >>> import torch
+    >>> from neuroattn.retina import FoveatedResNet, LogPolar
+    >>> net = FoveatedResNet(num_classes=3, in_channels=1, log_polar=LogPolar(8, 4),
+    ...                      rotation_invariant=True)
+    >>> images, centres = torch.rand(4, 1, 24, 24), torch.full((4, 2), 11.5)
+    >>> sweep = rotation_sweep(net, images, torch.arange(4) % 3, centres, [0, 45, 90],
+    ...                        grid_step=net.log_polar.angle_step_degrees, device="cpu")
+    >>> sweep.on_grid.tolist()
+    [True, False, True]
+    """
+    angles = np.asarray(degrees, dtype=np.float64)
+    if angles.ndim != 1 or not (angles == 0).any():
+        raise ParameterError(f"degrees={np.asarray(degrees).tolist()} must be a 1-D list of "
+                             "angles that includes 0 (the upright reference); add 0.")
+    check_number("grid_step", grid_step, lo=0.0, strict=True)
+    images = _as_tensor("images", images, torch.float32)
+    fixations = _as_tensor("fixations", fixations, torch.float32)
+    accs = [accuracy(model, rotate_zoom_about(images, fixations, degrees=float(a)), labels,
+                     fixations, batch_size=batch_size, device=device) for a in angles]
+    steps = angles / grid_step
+    on_grid = np.isclose(steps, np.round(steps), rtol=0.0, atol=1e-9)
+    return RotationSweep(angles, np.asarray(accs), float(grid_step), on_grid)
