@@ -79,10 +79,8 @@ MM_KEYS = ("vector", "direction", "length", "position")
 COLUMNS = ("sequence_score", "edit_distance", *(f"mm_{k}" for k in MM_KEYS), "correct",
            "length", "search", "refix", "revisit", "delta", "eos_after_target")
 N_EXAMPLES = 3
-OAT_CONFIG = {"n_rows": 4, "n_cols": 6, "d_model": 64, "n_heads": 4, "n_encoder_layers": 2,
-              "n_decoder_layers": 2, "dim_feedforward": 128, "dropout": 0.0, "cnn_pool": (4, 2),
-              "pe_iterations": 2000, "max_len": 24}
-"""A small OAT (the learning test's); the paper's is d 512, 4 + 4 layers."""
+OAT_SIZE = "small"
+"""OAT.presets["small"], the learning test's; the paper's is d 512, 4 + 4 layers."""
 TRAIN_CONFIG = {"batch_size": 24, "lr": 2e-3, "patience": 6, "val_method": "sample",
                 "val_samples": 3, "progress": False}
 ORACLE_MOST_LIKELY = "oracle: most likely path"
@@ -214,7 +212,7 @@ def main() -> None:
     timings = {"data": time.perf_counter() - start}
 
     t = time.perf_counter()
-    model = OAT(**OAT_CONFIG, seed=args.seed)
+    model = OAT.preset(OAT_SIZE, seed=args.seed)
     with tempfile.TemporaryDirectory() as run_dir:  # the trainer's checkpoints, not kept
         fit = fit_oat(model, data.train, data.val, run_dir, epochs=args.epochs, seed=args.seed,
                       **TRAIN_CONFIG)
@@ -266,7 +264,8 @@ def main() -> None:
     result = {
         "what": __doc__.split("\n\n")[0], "seed": args.seed,
         "data_config": dataclasses.asdict(data.config),
-        "oat_config": OAT_CONFIG, "train_config": {**TRAIN_CONFIG, "epochs": args.epochs},
+        "oat_config": {"preset": OAT_SIZE, **OAT.presets[OAT_SIZE]},
+        "train_config": {**TRAIN_CONFIG, "epochs": args.epochs},
         "best_epoch": fit.best_epoch, "n_test_trials": len(test),
         "protocol": {
             "sequence_score": "Needleman-Wunsch on object indices (match 1, mismatch 0, gap 0) "

@@ -1,4 +1,4 @@
-"""Training utilities shared by every model: the loop and its checkpoints."""
+"""Training utilities shared by every model: the loop, its callbacks and its checkpoints."""
 
 from neuroattn.training.checkpoint import (
     CheckpointError,
@@ -9,12 +9,18 @@ from neuroattn.training.checkpoint import (
 )
 from neuroattn.training.loop import (
     RESUME_MAY_CHANGE,
+    SCHEDULES,
+    Callback,
+    EarlyStopping,
     TrainConfig,
     Trainer,
+    TrainSummary,
     resolve_training_device,
+    warmup_constant,
     warmup_cosine,
 )
 
-__all__ = ["RESUME_MAY_CHANGE", "CheckpointError", "TrainConfig", "Trainer", "load_checkpoint",
-           "load_latest_checkpoint", "previous_checkpoint", "resolve_training_device",
-           "save_checkpoint", "warmup_cosine"]
+__all__ = ["RESUME_MAY_CHANGE", "SCHEDULES", "Callback", "CheckpointError", "EarlyStopping",
+           "TrainConfig", "TrainSummary", "Trainer", "load_checkpoint", "load_latest_checkpoint",
+           "previous_checkpoint", "resolve_training_device", "save_checkpoint",
+           "warmup_constant", "warmup_cosine"]

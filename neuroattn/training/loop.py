@@ -1,11 +1,13 @@
-"""The generic training loop: device, autocast, clipping, warmup + cosine, checkpoints, resume.
+"""The generic training loop: device, autocast, clipping, schedules, checkpoints, resume.
 
 Every epoch ends with an atomic ``last.pt`` (the one it replaces is kept as
 ``last.prev.pt``, the fallback when ``last.pt`` cannot be read) and
-``best.pt`` when the validation metric improves, holding the model,
-optimiser, schedule, step, epoch and every random-number state, so
-``resume=True`` continues exactly where the last finished epoch left off:
-same steps, same batches (loaders with ``set_epoch``), same dropout masks.
+``best.pt`` when the validation metric improves (``monitor``, ``mode``),
+holding the model, optimiser, schedule, step, epoch, the per-epoch history,
+the callbacks' states and every random-number state, so ``resume=True``
+continues exactly where the last finished epoch left off: same steps, same
+batches (loaders with ``set_epoch``), same dropout masks, same early-stopping
+count.
 A resume refuses changed settings, except those in ``resume_may_change``
 (such as more epochs), which it applies, warns about and records in
 ``config.yaml``. Each run has a ``run_id``, stored in its checkpoints, so a
@@ -19,11 +21,21 @@ are summed on the device and read back in one transfer per logged row (one
 all-reduce of one stacked tensor under ``torchrun``). Checkpoints are loaded
 on the CPU, so the random-number states restore whatever the device.
 
+Callbacks (:class:`Callback`) run after each epoch's validation and may
+stop the run: :class:`EarlyStopping` stops after ``patience`` epochs without
+a better monitored value and restores the best epoch's weights. The learning
+rate follows ``TrainConfig.schedule``: a linear warmup, then a cosine decay
+to zero (``"cosine"``) or a constant rate (``"constant"``). :meth:`Trainer.fit`
+returns a :class:`TrainSummary`, the result type of every ``fit_*`` trainer.
+
 Under ``torchrun`` the model is wrapped in DistributedDataParallel, logged
-values are averaged over ranks, and only rank 0 writes logs, checkpoints and
-progress bars (see :mod:`neuroattn.training.distributed`). Exact resume is
-guaranteed for one process; with several, each rank's dropout stream is
-reseeded from the seed, its rank and the step.
+values are averaged over ranks, and only rank 0 validates and writes logs,
+checkpoints and progress bars (see :mod:`neuroattn.training.distributed`);
+rank 0's decision to stop reaches every rank, and at the end every rank gets
+rank 0's parameters and buffers (the weights a callback restored there, and
+the BatchNorm statistics, which each rank's last batch left its own). Exact
+resume is guaranteed for one process; with several, each rank's dropout
+stream is reseeded from the seed, its rank and the step.
 
 Examples
 --------
@@ -40,6 +52,17 @@ Examples
 >>> summary = trainer.fit(data)
 >>> summary["step"], summary["epoch"]
 (8, 2)
+
+Early stopping on a validation loss (lower is better), restoring the best weights:
+
+>>> def val_fn(model):
+...     return {"mse": sum(float(loss_fn(model, b)[0]) for b in data) / len(data)}
+>>> trainer = Trainer(model, loss_fn, TrainConfig(epochs=50, lr=0.1, schedule="constant"),
+...                   tempfile.mkdtemp(), val_fn=val_fn, monitor="mse", mode="min",
+...                   callbacks=[EarlyStopping(patience=2)], progress=False)
+>>> summary = trainer.fit(data)
+>>> summary["stopped_early"], summary["best"] == min(h["val_mse"] for h in summary["history"])
+(True, True)
 """
 
 from __future__ import annotations
@@ -49,17 +72,19 @@ import json
 import math
 import os
 import random
+import time
 import uuid
 import warnings
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import torch
 
 from neuroattn._logging import logger
+from neuroattn._validation import check_int, to_jsonable
 from neuroattn.config import (
     ConfigError,
     check_ranges,
@@ -75,11 +100,13 @@ from neuroattn.device import (
     needs_grad_scaler,
     resolve_device,
 )
+from neuroattn.errors import ParameterError
 from neuroattn.progress import progress as progress_bar
 from neuroattn.seeding import set_seed
 from neuroattn.training import distributed
 from neuroattn.training.checkpoint import (
     CheckpointError,
+    load_checkpoint,
     load_latest_checkpoint,
     previous_checkpoint,
     save_checkpoint,
@@ -90,6 +117,12 @@ LossFn = Callable[[torch.nn.Module, Any], tuple[torch.Tensor, dict[str, Metric]]
 
 #: Settings a resume may change (the training length, where it runs, how often it logs).
 RESUME_MAY_CHANGE = ("epochs", "max_steps", "device", "log_every", "tf32")
+
+#: Learning-rate schedules of :class:`TrainConfig` (each after ``warmup_steps`` of linear warmup).
+SCHEDULES = ("cosine", "constant")
+
+#: Directions of the monitored validation value: higher (``"max"``) or lower is better.
+MODES = ("max", "min")
 
 
 @dataclass
@@ -102,6 +135,10 @@ class TrainConfig:
     float32 work on CUDA (ignored elsewhere). The TF32 switches are
     process-wide ``torch.backends`` flags and stay set after training: use
     ``tf32=False`` (or reset the flags) before float32 work that must be exact.
+    ``schedule`` is one of :data:`SCHEDULES`: after ``warmup_steps`` of linear
+    warmup the rate decays to zero along a cosine (``"cosine"``) or stays at
+    ``lr`` (``"constant"``; with ``weight_decay=0`` this is plain Adam at a
+    constant rate).
     """
 
     epochs: int = in_range(10, low=1)
@@ -116,6 +153,7 @@ class TrainConfig:
     seed: int = in_range(0, low=0, high=2**31 - 1)
     log_every: int = in_range(50, low=1)
     tf32: bool = True
+    schedule: str = "cosine"
 
 
 def resolve_training_device(name: str) -> torch.device:
@@ -153,6 +191,162 @@ def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]
         return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup_steps) / span)))
 
     return factor
+
+
+def warmup_constant(warmup_steps: int) -> Callable[[int], float]:
+    """Learning-rate factor: linear warmup, then constant.
+
+    Examples
+    --------
+    >>> f = warmup_constant(4)
+    >>> [f(s) for s in (0, 3, 4, 1000)]
+    [0.25, 1.0, 1.0, 1.0]
+    """
+    def factor(step: int) -> float:
+        return (step + 1) / warmup_steps if step < warmup_steps else 1.0
+
+    return factor
+
+
+class TrainSummary(TypedDict):
+    """What :meth:`Trainer.fit` (and every ``fit_*`` trainer built on it) returns.
+
+    Callers may add their own keys (the iEEG runner adds its evaluation).
+
+    Attributes
+    ----------
+    step : int
+        Optimiser steps taken in all (resumed runs included).
+    epoch : int
+        Epochs completed.
+    best : float
+        Best monitored validation value (``-inf`` or ``inf`` without validation).
+    best_epoch : int
+        Index (from 0) of the epoch that reached ``best``; -1 without validation.
+    stopped_early : bool
+        Whether a callback (such as :class:`EarlyStopping`) ended the run.
+    history : list of dict
+        One row per epoch, on rank 0: ``epoch`` (from 0), ``step``, ``lr``, the
+        running means of the loss and metrics over the epoch's last logged
+        steps (the whole epoch when ``log_every`` is at least its length),
+        ``val_<key>`` for each validation value, and ``seconds`` (training and
+        validation of that epoch).
+    seconds : float
+        Wall time of this call of :meth:`Trainer.fit`.
+    out_dir : str
+    run_id : str
+    """
+
+    step: int
+    epoch: int
+    best: float
+    best_epoch: int
+    stopped_early: bool
+    history: list[dict[str, float]]
+    seconds: float
+    out_dir: str
+    run_id: str | None
+
+
+class Callback:
+    """Hooks into :meth:`Trainer.fit`; subclass and override what you need.
+
+    :meth:`on_epoch_end` and :meth:`on_fit_end` run on rank 0 only (where
+    validation runs); :meth:`on_fit_start` runs on every rank. The dict of
+    :meth:`state_dict` is stored in every checkpoint and handed back to
+    :meth:`load_state_dict` on resume, so a resumed run continues the
+    callback where it stood.
+
+    Examples
+    --------
+    >>> class Stop(Callback):
+    ...     def on_epoch_end(self, trainer, scores):
+    ...         return trainer.epoch >= 2
+    >>> Stop().state_dict()
+    {}
+    """
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        """Called by :meth:`Trainer.fit` before the first epoch (new run or resumed)."""
+
+    def on_epoch_end(self, trainer: Trainer, scores: dict[str, float]) -> bool:
+        """Called after each epoch's validation (``scores``: ``val_fn``'s dict, or empty).
+
+        ``trainer.epoch`` is the number of epochs completed, ``trainer.best``
+        and ``trainer.best_epoch`` already count this epoch. Return True to
+        stop training after this epoch.
+        """
+        return False
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        """Called when training ends (finished, stopped, or a finished run resumed)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """What to checkpoint (floats, ints, strings, tensors, lists and dicts of them)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+
+class EarlyStopping(Callback):
+    """Stop after ``patience`` epochs without a better monitored validation value.
+
+    "Better" is the trainer's: its ``monitor`` key of ``val_fn``'s dict, in its
+    ``mode`` (strictly higher for ``"max"``, strictly lower for ``"min"``),
+    which also decides ``best.pt``; so the weights restored are those of
+    ``best.pt``, the epoch in ``summary["best_epoch"]``.
+
+    Parameters
+    ----------
+    patience : int
+        Epochs without improvement before stopping (at least 1).
+    restore_best : bool
+        When training ends, load the best epoch's weights (from this run's
+        ``best.pt``) into the model; under ``torchrun`` every rank gets them.
+
+    Examples
+    --------
+    >>> stopper = EarlyStopping(patience=3)
+    >>> stopper.state_dict()
+    {'bad_epochs': 0}
+    """
+
+    def __init__(self, patience: int, *, restore_best: bool = True) -> None:
+        check_int("patience", patience, 1)
+        self.patience, self.restore_best = int(patience), bool(restore_best)
+        self.bad_epochs = 0
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        """Refuse a trainer without validation; start counting afresh in a new run."""
+        if trainer.val_fn is None:
+            raise ParameterError(
+                "EarlyStopping needs a validation metric, but the Trainer has val_fn=None; "
+                "pass val_fn= (returning a dict with the monitor key) or drop EarlyStopping.")
+        if trainer.epoch == 0:  # a new run (a resumed one has its count from the checkpoint)
+            self.bad_epochs = 0
+
+    def on_epoch_end(self, trainer: Trainer, scores: dict[str, float]) -> bool:
+        """Count the epochs since the best one; True once there are ``patience`` of them."""
+        self.bad_epochs = 0 if trainer.best_epoch == trainer.epoch - 1 else self.bad_epochs + 1
+        if self.bad_epochs >= self.patience:
+            logger.info("early stopping: no better %s for %d epochs (best %.6g at epoch %d)",
+                        trainer.monitor, self.patience, trainer.best, trainer.best_epoch)
+            return True
+        return False
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        """Restore the best epoch's weights (if ``restore_best``)."""
+        if self.restore_best:
+            trainer.restore_best()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The count of epochs without improvement."""
+        return {"bad_epochs": self.bad_epochs}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue the count of a resumed run."""
+        self.bad_epochs = int(state["bad_epochs"])
 
 
 def _rng_state() -> dict[str, Any]:
@@ -195,9 +389,12 @@ class Trainer:
     out_dir : path-like
         Run directory: ``config.yaml``, ``metrics.jsonl``/``.csv``, ``last.pt``, ``best.pt``.
     val_fn : callable, optional
-        ``val_fn(model) -> dict`` run after every epoch (in eval mode, no grad).
+        ``val_fn(model) -> dict`` run after every epoch (in eval mode, no grad),
+        on rank 0 only; ``model`` is the bare module, not its DDP wrapper.
     monitor : str
-        Key of ``val_fn``'s dict that decides ``best.pt`` (higher is better).
+        Key of ``val_fn``'s dict that decides ``best.pt`` (and :class:`EarlyStopping`).
+    mode : {"max", "min"}
+        Whether a higher (default) or a lower ``monitor`` value is better.
     model_name : str
         Stored in checkpoints, so a checkpoint of another model is refused.
     progress : bool, optional
@@ -215,6 +412,9 @@ class Trainer:
         Dotted keys of ``run_config`` (a key also covers the keys under it)
         that a resume may change; a change to any other setting is refused.
         Default :data:`RESUME_MAY_CHANGE`.
+    callbacks : sequence of Callback
+        Run after each epoch's validation, in order (all of them, every epoch);
+        training stops when any returns True. Their states are checkpointed.
 
     Attributes
     ----------
@@ -223,26 +423,45 @@ class Trainer:
     scaler : torch.amp.GradScaler
         Enabled for fp16 autocast only.
     scheduler : torch.optim.lr_scheduler.LambdaLR or None
-        Warmup + cosine schedule, made by :meth:`fit` (or by the first
+        Warmup + ``config.schedule``, made by :meth:`fit` (or by the first
         :meth:`training_step` outside ``fit``).
     run_id : str or None
         This run's identity, set by :meth:`fit` (new, or the resumed run's)
         and stored in every checkpoint it writes.
+    best, best_epoch : float, int
+        The best monitored value so far and the index (from 0) of its epoch.
+    history : list of dict
+        The rows of :attr:`TrainSummary.history` so far.
+    stopped_early : bool
+        Whether a callback has stopped the run.
     """
 
     def __init__(self, model: torch.nn.Module, loss_fn: LossFn, config: TrainConfig,
                  out_dir: str | os.PathLike, *, val_fn: Callable | None = None,
-                 monitor: str = "auroc", model_name: str = "model",
+                 monitor: str = "auroc", mode: str = "max", model_name: str = "model",
                  progress: bool | None = None, tensorboard: bool = False,
                  run_config: Any = None, param_groups: list[dict[str, Any]] | None = None,
-                 resume_may_change: Collection[str] = RESUME_MAY_CHANGE) -> None:
+                 resume_may_change: Collection[str] = RESUME_MAY_CHANGE,
+                 callbacks: Sequence[Callback] = ()) -> None:
         self.config, self.loss_fn, self.val_fn = config, loss_fn, val_fn
         self.run_config = config if run_config is None else run_config
         self.monitor, self.model_name = monitor, model_name
+        if mode not in MODES:
+            raise ParameterError(f"mode={mode!r} is not one of 'max', 'min'; pass 'max' when a "
+                                 f"higher {monitor!r} is better, 'min' when a lower one is.")
+        self.mode = mode
+        self.callbacks = list(callbacks)
+        for callback in self.callbacks:
+            if not isinstance(callback, Callback):
+                raise ParameterError(f"callbacks holds {callback!r}, not a Callback; pass "
+                                     "instances of neuroattn.training.Callback subclasses.")
         self.out_dir = Path(out_dir)
         self.resume_may_change = tuple(resume_may_change)
         self.run_id: str | None = None
         check_ranges(config)
+        if config.schedule not in SCHEDULES:
+            raise ConfigError(f"train.schedule={config.schedule!r} is not one of "
+                              f"{', '.join(map(repr, SCHEDULES))}; pass one of those.")
         self.device = distributed.init_distributed(resolve_training_device(config.device))
         self.scaler = torch.amp.GradScaler(
             self.device.type, enabled=needs_grad_scaler(self.device, config.precision))
@@ -264,15 +483,32 @@ class Trainer:
                                            lr=config.lr, weight_decay=config.weight_decay,
                                            fused=True if self.device.type == "cuda" else None)
         self.scheduler: torch.optim.lr_scheduler.LambdaLR | None = None
-        self.step, self.epoch, self.best = 0, 0, -math.inf
+        self.step, self.epoch = 0, 0
+        self._reset_progress()
         self._sums: dict[str, Metric] = {}
         self._counts: dict[str, int] = {}
+        self._epoch_row: dict[str, Any] = {}
+        self._epoch_start = 0.0
+
+    def _reset_progress(self) -> None:
+        self.best = -math.inf if self.mode == "max" else math.inf
+        self.best_epoch = -1
+        self.history: list[dict[str, Any]] = []
+        self.stopped_early = False
+
+    def _improves(self, value: Any) -> bool:
+        if value is None:
+            return False
+        return value > self.best if self.mode == "max" else value < self.best
 
     def _schedule(self, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
-        total = self.config.epochs * steps_per_epoch if self.config.max_steps is None \
-            else self.config.max_steps
-        return torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, warmup_cosine(total, self.config.warmup_steps))
+        cfg = self.config
+        if cfg.schedule == "constant":
+            factor = warmup_constant(cfg.warmup_steps)
+        else:
+            total = cfg.epochs * steps_per_epoch if cfg.max_steps is None else cfg.max_steps
+            factor = warmup_cosine(total, cfg.warmup_steps)
+        return torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
 
     def _log(self, row: dict[str, Any]) -> None:
         if not self.main:
@@ -306,6 +542,10 @@ class Trainer:
         return {"model": self.module.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "scaler": self.scaler.state_dict(),
                 "step": self.step, "epoch": self.epoch, "best": self.best,
+                "best_epoch": self.best_epoch, "history": self.history,
+                "stopped_early": self.stopped_early,
+                "callbacks": [{"name": type(c).__name__, "state": c.state_dict()}
+                              for c in self.callbacks],
                 "rng": _rng_state(), "config": to_dict(self.config),
                 "run_config": to_dict(self.run_config), "run_id": self.run_id}
 
@@ -390,13 +630,30 @@ class Trainer:
 
     def _log_running_means(self, bar: Any) -> None:
         means = self._running_means()
-        self._log({"epoch": self.epoch, "step": self.step,
-                   "lr": self.scheduler.get_last_lr()[0], **means})
+        row = {"epoch": self.epoch, "step": self.step, "lr": self.scheduler.get_last_lr()[0],
+               **means}
+        self._log(row)
+        self._epoch_row = row
         bar.set_postfix(loss=f"{means['loss']:.4f}")
 
-    def fit(self, train_loader: Iterable, *, resume: bool = False) -> dict[str, Any]:
-        """Train for ``config.epochs`` epochs (or ``max_steps``); return a summary."""
+    def fit(self, train_loader: Iterable, *, resume: bool = False) -> TrainSummary:
+        """Train for ``config.epochs`` epochs (or ``max_steps``, or until a callback stops).
+
+        Parameters
+        ----------
+        train_loader : iterable with ``len``
+            Batches for :meth:`training_step`; a ``set_epoch(epoch)`` method,
+            if it has one, is called before each epoch (also after a resume).
+        resume : bool
+            Continue from ``out_dir/last.pt`` (or ``last.prev.pt``) if there is
+            one; otherwise a new run starts and replaces an earlier run's files.
+
+        Returns
+        -------
+        TrainSummary
+        """
         cfg = self.config
+        t_start = time.perf_counter()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         steps_per_epoch = len(train_loader)
         self.scheduler = scheduler = self._schedule(steps_per_epoch)
@@ -409,7 +666,11 @@ class Trainer:
                 logger.warning("resume: %s holds no checkpoint yet, so training starts from "
                                "the beginning.", self.out_dir)
             self._start()
-        while self.epoch < cfg.epochs and (cfg.max_steps is None or self.step < cfg.max_steps):
+        for callback in self.callbacks:
+            callback.on_fit_start(self)
+        while not self.stopped_early and self.epoch < cfg.epochs and (
+                cfg.max_steps is None or self.step < cfg.max_steps):
+            self._epoch_start, self._epoch_row = time.perf_counter(), {}
             if hasattr(train_loader, "set_epoch"):
                 train_loader.set_epoch(self.epoch)
             self.model.train()
@@ -428,12 +689,46 @@ class Trainer:
         self._rewrite_logs()
         if self._tensorboard is not None:
             self._tensorboard.flush()
+        if self.main:
+            for callback in self.callbacks:
+                callback.on_fit_end(self)
+        # Every rank ends with rank 0's model: the weights a callback restored there, and the
+        # buffers (BatchNorm statistics), which DDP sends only at the start of each forward,
+        # so that each rank's last batch has left its own in them.
+        _broadcast_from_main(self.module)
         return {"step": self.step, "epoch": self.epoch, "best": self.best,
+                "best_epoch": self.best_epoch, "stopped_early": self.stopped_early,
+                "history": list(self.history), "seconds": time.perf_counter() - t_start,
                 "out_dir": str(self.out_dir), "run_id": self.run_id}
+
+    def restore_best(self) -> bool:
+        """Load this run's ``best.pt`` weights into the model; False if there are none.
+
+        A ``best.pt`` written by another run (another ``run_id``) is not used:
+        that warns and returns False. On rank 0 only; :class:`EarlyStopping`
+        calls it at the end of :meth:`fit`, which then sends the weights to
+        every rank.
+        """
+        path = self.out_dir / "best.pt"
+        if not path.is_file():
+            return False
+        state = load_checkpoint(path, model_name=self.model_name, map_location="cpu")
+        if state.get("run_id") != self.run_id:
+            message = (f"{path} was written by another run (run id {state.get('run_id')!r}, "
+                       f"this run is {self.run_id!r}), so the model keeps this run's last "
+                       f"weights; delete {path.name}, or start a new run without resume.")
+            logger.warning(message)
+            warnings.warn(message, UserWarning, stacklevel=2)
+            return False
+        self.module.load_state_dict(state["model"])
+        logger.info("restored the weights of epoch %d (%s %.6g) from %s", self.best_epoch,
+                    self.monitor, self.best, path)
+        return True
 
     def _start(self) -> None:
         """A new run: new run id, seeds, config; the files of an earlier run go."""
         self.run_id = uuid.uuid4().hex
+        self._reset_progress()
         set_seed(self.config.seed + 1000 * self.rank)
         if not self.main:
             return
@@ -454,6 +749,7 @@ class Trainer:
         state, used = load_latest_checkpoint(last, model_name=self.model_name,
                                              map_location="cpu")
         self._check_settings(state, used)
+        self._check_callbacks(state.get("callbacks", []), used)
         try:
             self.module.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
@@ -461,6 +757,11 @@ class Trainer:
             if state.get("scaler") and self.scaler.is_enabled():
                 self.scaler.load_state_dict(state["scaler"])
             self.step, self.epoch, self.best = state["step"], state["epoch"], state["best"]
+            self.best_epoch = state.get("best_epoch", -1)
+            self.history = list(state.get("history", []))
+            self.stopped_early = bool(state.get("stopped_early", False))
+            for callback, entry in zip(self.callbacks, state.get("callbacks", []), strict=False):
+                callback.load_state_dict(entry["state"])
             _set_rng_state(state["rng"])
         except (KeyError, RuntimeError, ValueError) as err:
             detail = " ".join(str(err).split())
@@ -477,6 +778,15 @@ class Trainer:
             save_config(self.run_config, self.out_dir / "config.yaml")
         self._rewrite_logs()
         logger.info("resumed %s at epoch %d, step %d", self.out_dir, self.epoch, self.step)
+
+    def _check_callbacks(self, saved: list[dict[str, Any]], used: Path) -> None:
+        """Refuse to resume with other callbacks (a checkpoint without any starts them afresh)."""
+        names = [type(c).__name__ for c in self.callbacks]
+        if saved and [s["name"] for s in saved] != names:
+            raise ConfigError(
+                f"Cannot resume {self.out_dir}: {used.name} was trained with the callbacks "
+                f"{[s['name'] for s in saved]} but this run has {names}; resume with the same "
+                "callbacks, or start a new run.")
 
     def _check_settings(self, state: dict[str, Any], used: Path) -> None:
         """Refuse a resume that changes a fixed setting; warn about the allowed changes."""
@@ -500,7 +810,7 @@ class Trainer:
                     self.out_dir, _listed(changes))
         length = {"epochs", "max_steps"} & set(config_changes(state["config"],
                                                               to_dict(self.config)))
-        if length:
+        if length and self.config.schedule == "cosine":  # a constant rate does not change
             new_length = {k: v for k, v in changes.items() if k.endswith(tuple(length))}
             message = (f"Resuming {self.out_dir} with a new training length "
                        f"({_listed(new_length)}): the warmup-cosine learning-rate schedule is "
@@ -511,21 +821,51 @@ class Trainer:
             warnings.warn(message, UserWarning, stacklevel=4)
 
     def _end_epoch(self, scheduler) -> None:
-        """Validate and checkpoint on rank 0 while the other ranks wait."""
+        """Validate, run the callbacks and checkpoint on rank 0 while the other ranks wait."""
+        stop = False
         if self.main:
+            scores: dict[str, Any] = {}
+            row = {"epoch": self.epoch - 1,
+                   **{k: v for k, v in self._epoch_row.items() if k != "epoch"}}
             if self.val_fn is not None:
                 self.module.eval()
                 with torch.no_grad():
-                    scores = self.val_fn(self.module)
+                    scores = {k: _plain(v) for k, v in self.val_fn(self.module).items()}
                 self._log({"epoch": self.epoch, "step": self.step,
                            **{f"val_{k}": v for k, v in scores.items()}})
-                if scores.get(self.monitor, -math.inf) > self.best:
-                    self.best = scores[self.monitor]
+                row.update({f"val_{k}": v for k, v in scores.items()})
+                if self._improves(scores.get(self.monitor)):
+                    self.best, self.best_epoch = scores[self.monitor], self.epoch - 1
                     save_checkpoint(self.out_dir / "best.pt", self._state(scheduler),
                                     model_name=self.model_name)
+            row["seconds"] = time.perf_counter() - self._epoch_start
+            self.history.append(row)
+            logger.info("epoch %d/%d: %s", self.epoch, self.config.epochs, ", ".join(
+                f"{k} {v:.4g}" for k, v in row.items()
+                if k not in ("epoch", "step", "lr") and isinstance(v, float | int)))
+            # every callback sees every epoch, even after one asked to stop
+            stop = any([callback.on_epoch_end(self, scores) for callback in self.callbacks])
+            self.stopped_early = stop
             save_checkpoint(self.out_dir / "last.pt", self._state(scheduler),
                             model_name=self.model_name, keep_previous=True)
-        distributed.barrier()
+        if distributed.world_size() > 1:  # rank 0's decision, for every rank (a barrier too)
+            flag = torch.tensor([float(stop)], device=self.device)
+            self.stopped_early = bool(distributed.sum_over_ranks(flag).item())
+
+
+def _plain(value: Any) -> Any:
+    """A validation value as a plain Python number (checkpoints load with weights_only=True)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    return to_jsonable(value)
+
+
+def _broadcast_from_main(module: torch.nn.Module) -> None:
+    """Copy rank 0's parameters and buffers to every rank (no-op on one process)."""
+    if distributed.world_size() == 1:
+        return
+    for tensor in [*module.parameters(), *module.buffers()]:
+        torch.distributed.broadcast(tensor.data, src=0)
 
 
 def _listed(changes: dict[str, tuple[Any, Any]]) -> str:

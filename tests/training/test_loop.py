@@ -1,16 +1,28 @@
-"""The training loop: schedule, checkpoints, and a resume after SIGKILL that continues exactly."""
+"""The training loop: schedules, checkpoints, callbacks, early stopping, and an exact resume."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
-from neuroattn.training import TrainConfig, Trainer, load_checkpoint, warmup_cosine
+from neuroattn.config import ConfigError
+from neuroattn.errors import ParameterError
+from neuroattn.training import (
+    Callback,
+    EarlyStopping,
+    TrainConfig,
+    Trainer,
+    load_checkpoint,
+    warmup_constant,
+    warmup_cosine,
+)
 
 RUN = """
 import json, os, signal, sys, torch
@@ -244,3 +256,232 @@ def test_resume_with_another_number_of_gpus(tmp_path, monkeypatch, caplog, saved
     assert len(restored) == kept
     assert all(torch.equal(a, b) for a, b in zip(restored, cuda_states[:kept], strict=False))
     assert f"random states of {saved} CUDA device(s) but {visible} are visible" in caplog.text
+
+
+# --- callbacks, early stopping, the constant schedule and the summary ------------------------
+
+def _regression(n_batches=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.randn(8, 3, generator=g), torch.randn(8, 1, generator=g))
+            for _ in range(n_batches)]
+
+
+def _mse(model, batch):
+    loss = torch.nn.functional.mse_loss(model(batch[0]), batch[1])
+    return loss, {}
+
+
+class _Scripted:
+    """A val_fn that returns a fixed sequence of values, one per epoch."""
+
+    def __init__(self, values):
+        self.values, self.calls = list(values), 0
+
+    def __call__(self, model):
+        value = self.values[self.calls]
+        self.calls += 1
+        return {"err": value}
+
+
+def test_constant_schedule_keeps_the_rate_after_warmup(tmp_path):
+    model = torch.nn.Linear(3, 1)
+    cfg = TrainConfig(epochs=3, lr=0.01, warmup_steps=2, schedule="constant", log_every=1)
+    Trainer(model, _mse, cfg, tmp_path, progress=False).fit(_regression())
+    assert [r["lr"] for r in _rows(tmp_path)] == pytest.approx([0.01] * 12)  # after each step
+    assert "schedule: constant" in (tmp_path / "config.yaml").read_text()
+    assert warmup_constant(2)(0) == 0.5
+
+
+def test_unknown_schedule_and_mode_are_refused(tmp_path):
+    model = torch.nn.Linear(3, 1)
+    with pytest.raises(ConfigError, match="train.schedule='step' is not one of 'cosine', "
+                                          "'constant'"):
+        Trainer(model, _mse, TrainConfig(schedule="step"), tmp_path)
+    with pytest.raises(ParameterError, match="mode='lowest' is not one of 'max', 'min'"):
+        Trainer(model, _mse, TrainConfig(), tmp_path, mode="lowest")
+    with pytest.raises(ParameterError, match="not a Callback"):
+        Trainer(model, _mse, TrainConfig(), tmp_path, callbacks=[lambda t, s: True])
+    with pytest.raises(ParameterError, match="patience=0 must be >= 1"):
+        EarlyStopping(0)
+
+
+def test_early_stopping_needs_validation(tmp_path):
+    trainer = Trainer(torch.nn.Linear(3, 1), _mse, TrainConfig(epochs=2), tmp_path,
+                      callbacks=[EarlyStopping(1)], progress=False)
+    with pytest.raises(ParameterError, match="EarlyStopping needs a validation metric"):
+        trainer.fit(_regression())
+
+
+@pytest.mark.parametrize(("mode", "values", "best_epoch"), [
+    ("min", [5.0, 3.0, 4.0, 3.0, 2.0], 1),   # 3.0 again is no improvement
+    ("max", [1.0, 2.0, 2.0, 1.5, 9.0], 1),
+])
+def test_early_stopping_stops_after_patience_and_restores_the_best_epoch(
+        tmp_path, mode, values, best_epoch):
+    model = torch.nn.Linear(3, 1)
+    weights = []
+
+    class Record(Callback):
+        def on_epoch_end(self, trainer, scores):
+            weights.append(trainer.module.weight.detach().clone())
+            return False
+
+    trainer = Trainer(model, _mse, TrainConfig(epochs=10, lr=0.05), tmp_path,
+                      val_fn=_Scripted(values), monitor="err", mode=mode,
+                      callbacks=[Record(), EarlyStopping(2)], progress=False)
+    summary = trainer.fit(_regression())
+    assert summary["stopped_early"] and summary["epoch"] == best_epoch + 3
+    assert summary["best_epoch"] == best_epoch and summary["best"] == values[best_epoch]
+    assert len(weights) == summary["epoch"]  # every callback ran every epoch
+    assert torch.equal(model.weight, weights[best_epoch])  # the best epoch's weights
+    history = summary["history"]
+    assert [h["epoch"] for h in history] == list(range(summary["epoch"]))
+    assert [h["val_err"] for h in history] == values[:summary["epoch"]]
+    assert [h["step"] for h in history] == [4 * (e + 1) for e in range(summary["epoch"])]
+    assert all(h["seconds"] > 0 and "loss" in h and "lr" in h for h in history)
+    assert summary["seconds"] >= sum(h["seconds"] for h in history)
+
+
+def test_a_stopping_callback_stops_every_epoch_loop(tmp_path):
+    class StopAtTwo(Callback):
+        def on_epoch_end(self, trainer, scores):
+            return trainer.epoch == 2
+
+    summary = Trainer(torch.nn.Linear(3, 1), _mse, TrainConfig(epochs=9), tmp_path,
+                      callbacks=[StopAtTwo()], progress=False).fit(_regression())
+    assert summary["stopped_early"] and summary["epoch"] == 2 and summary["best_epoch"] == -1
+
+
+def _early_stopped_run(out_dir, values, *, resume=False, epochs=10, crash_at=None):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Dropout(0.2),
+                                torch.nn.Linear(8, 1))
+    stopper = EarlyStopping(3)
+    val_fn = _Scripted(values)
+    if resume:  # the values of the epochs already done are not asked for again
+        val_fn.calls = len(load_checkpoint(out_dir / "last.pt")["history"])
+    if crash_at is not None:
+        scripted = val_fn
+
+        def val_fn(model):
+            if scripted.calls == crash_at:
+                raise KeyboardInterrupt
+            return scripted(model)
+
+    trainer = Trainer(model, _mse, TrainConfig(epochs=epochs, lr=0.05, schedule="constant"),
+                      out_dir, val_fn=val_fn, monitor="err", mode="min",
+                      callbacks=[stopper], progress=False)
+    return model, stopper, trainer.fit(_regression(), resume=resume)
+
+
+def test_a_resumed_run_continues_the_early_stopping_count(tmp_path):
+    values = [3.0, 2.0, 2.5, 2.6, 2.7, 1.0, 1.0]  # stops after epoch 4: three bad epochs
+    model, _, straight = _early_stopped_run(tmp_path / "straight", values)
+    with pytest.raises(KeyboardInterrupt):  # killed while validating epoch 3 (two bad ones)
+        _early_stopped_run(tmp_path / "broken", values, crash_at=3)
+    state = load_checkpoint(tmp_path / "broken" / "last.pt")
+    assert state["callbacks"] == [{"name": "EarlyStopping", "state": {"bad_epochs": 1}}]
+    resumed_model, stopper, resumed = _early_stopped_run(tmp_path / "broken", values,
+                                                         resume=True)
+    assert resumed["epoch"] == straight["epoch"] == 5 and resumed["stopped_early"]
+    assert stopper.bad_epochs == 3 and resumed["best_epoch"] == straight["best_epoch"] == 1
+    drop = ("seconds",)
+    assert [{k: v for k, v in h.items() if k not in drop} for h in resumed["history"]] == \
+        [{k: v for k, v in h.items() if k not in drop} for h in straight["history"]]
+    for a, b in zip(model.parameters(), resumed_model.parameters(), strict=True):
+        assert torch.equal(a, b)  # the best epoch's weights, restored by both
+    # a stopped run resumed with more epochs stays stopped, with the best weights
+    again_model, _, again = _early_stopped_run(tmp_path / "broken", values, resume=True,
+                                               epochs=20)
+    assert again["epoch"] == 5 and again["stopped_early"]
+    for a, b in zip(model.parameters(), again_model.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_resume_refuses_other_callbacks(tmp_path):
+    _early_stopped_run(tmp_path, [3.0, 2.0], epochs=2)
+    trainer = Trainer(torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Dropout(0.2),
+                                          torch.nn.Linear(8, 1)),
+                      _mse, TrainConfig(epochs=3, lr=0.05, schedule="constant"), tmp_path,
+                      val_fn=_Scripted([1.0]), monitor="err", mode="min",
+                      callbacks=[Callback()], progress=False)
+    with pytest.raises(ConfigError, match=r"callbacks \['EarlyStopping'\] but this run has "
+                                          r"\['Callback'\]"):
+        trainer.fit(_regression(), resume=True)
+
+
+def test_restore_best_ignores_another_runs_best(tmp_path):
+    trainer = Trainer(torch.nn.Linear(3, 1), _mse, TrainConfig(epochs=1), tmp_path,
+                      val_fn=_Scripted([1.0]), monitor="err", progress=False)
+    trainer.fit(_regression())
+    assert trainer.restore_best()
+    trainer.run_id = "another"
+    with pytest.warns(UserWarning, match="written by another run"):
+        assert not trainer.restore_best()
+    (tmp_path / "best.pt").unlink()
+    assert not trainer.restore_best()
+
+
+DDP_RUN = """
+import json, sys, torch
+from neuroattn.training import Callback, EarlyStopping, TrainConfig, Trainer, distributed
+
+probe, run_dir = sys.argv[1], sys.argv[2]
+torch.manual_seed(0)
+model = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 1))
+g = torch.Generator().manual_seed(0)
+data = [(torch.randn(8, 3, generator=g), torch.randn(8, 1, generator=g)) for _ in range(4)]
+
+class Shard:  # rank r takes batches r, r + 2
+    def __len__(self):
+        return 2
+    def __iter__(self):
+        return iter(data[distributed.rank()::2])
+
+def loss_fn(model, batch):
+    return torch.nn.functional.mse_loss(model(batch[0]), batch[1]), {}
+
+values = iter([3.0, 2.0, 2.5, 2.6, 1.0, 1.0])  # rank 0 stops after epoch 4: patience 2
+trainer = Trainer(model, loss_fn, TrainConfig(epochs=6, lr=0.05, device="cpu"), run_dir,
+                  val_fn=lambda m: {"err": next(values)}, monitor="err", mode="min",
+                  callbacks=[EarlyStopping(2)], progress=False)
+summary = trainer.fit(Shard())
+rank = distributed.rank()
+torch.save(model.state_dict(), f"{probe}/weights{rank}.pt")
+with open(f"{probe}/summary{rank}.json", "w") as f:
+    json.dump({k: summary[k] for k in ("epoch", "step", "stopped_early", "best_epoch")}, f)
+"""
+
+
+@pytest.mark.slow
+def test_two_ranks_stop_together_and_end_with_rank_0s_best_weights(tmp_path):
+    probe, run_dir = tmp_path / "probe", tmp_path / "run"
+    probe.mkdir()
+    script = tmp_path / "run.py"
+    script.write_text(DDP_RUN)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(script), str(probe), str(run_dir)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    summaries = [json.loads((probe / f"summary{r}.json").read_text()) for r in (0, 1)]
+    assert summaries[0]["epoch"] == summaries[1]["epoch"] == 4  # rank 1 stopped with rank 0
+    assert summaries[0]["stopped_early"] and summaries[1]["stopped_early"]
+    assert summaries[0]["best_epoch"] == 1  # validation (and the best) lives on rank 0
+    w0, w1 = (torch.load(probe / f"weights{r}.pt", weights_only=True) for r in (0, 1))
+    best = load_checkpoint(run_dir / "best.pt")["model"]
+    for key in w0:  # parameters and BatchNorm statistics: rank 0's best epoch, on both
+        assert torch.equal(w0[key], w1[key]) and torch.equal(w0[key], best[key]), key
+
+
+def test_numpy_and_tensor_validation_values_are_checkpointed_as_plain_numbers(tmp_path):
+    def val_fn(model):
+        return {"err": np.float32(0.5), "acc": torch.tensor(0.75), "n": np.int64(3)}
+
+    summary = Trainer(torch.nn.Linear(3, 1), _mse, TrainConfig(epochs=1), tmp_path,
+                      val_fn=val_fn, monitor="err", mode="min", progress=False
+                      ).fit(_regression())
+    state = load_checkpoint(tmp_path / "last.pt")  # weights_only=True: plain values only
+    row = state["history"][0]
+    assert (row["val_err"], row["val_acc"], row["val_n"]) == (0.5, 0.75, 3)
+    assert type(row["val_acc"]) is float and type(summary["best"]) is float

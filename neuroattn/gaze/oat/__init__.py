@@ -61,14 +61,13 @@ from neuroattn.gaze.oat.positional import (
     fit_position_table,
     gaussian_similarity,
 )
-from neuroattn.gaze.oat.training import OATTrainingResult, teacher_forced_loss, train_oat
+from neuroattn.gaze.oat.training import TrialBatches, fit_oat, teacher_forced_loss
 
 __all__ = [
     "BASELINES", "OAT", "CentreBiasBaseline", "NearestFirstBaseline", "OATConfig", "OATInputs",
-    "OATMemory", "OATTrainingResult", "ObjectPositionalEncoding", "PatchCNN", "PolicyOracle",
-    "RandomBaseline", "ScanpathBaseline", "SearchTrials", "TargetSimilarityBaseline",
-    "as_search_trials", "eos_after_target_rate", "fit_position_table", "gap_closed",
+    "OATMemory", "ObjectPositionalEncoding", "PatchCNN", "PolicyOracle", "RandomBaseline",
+    "ScanpathBaseline", "SearchTrials", "TargetSimilarityBaseline", "TrialBatches",
+    "as_search_trials", "eos_after_target_rate", "fit_oat", "fit_position_table", "gap_closed",
     "gaussian_similarity", "generate_scanpaths", "human_agreement", "human_behaviour",
-    "make_baseline", "scanpath_report", "scanpath_tokens", "teacher_forced_loss", "train_oat",
-    "vocabulary",
+    "make_baseline", "scanpath_report", "scanpath_tokens", "teacher_forced_loss", "vocabulary",
 ]

@@ -1,102 +1,80 @@
-"""Teacher-forced training of OAT with early stopping on the behavioural delta.
+"""Teacher-forced training of OAT on the package's training loop, early-stopped on the delta.
 
 Every (trial, human scanpath) pair is one training sequence ``[BOS, f_1, ...,
 f_n, EOS]``; the loss is the cross-entropy of the pointer logits against the
 next token, with PAD ignored, averaged over the tokens of a batch (reference
 §2.2). A batch holds whole trials, about ``batch_size`` sequences: each trial
 is encoded once and its encoding shared by all its human scanpaths, which
-saves the CNN and encoder passes of the repeats. Optimisation follows the
-reference: Adam at a constant learning rate (1e-4), gradient-norm clipping
-at 1.0, batches of 20 sequences, up to 500 epochs.
+saves the CNN and encoder passes of the repeats (:class:`TrialBatches`).
+Optimisation follows the reference: Adam at a constant learning rate (1e-4),
+gradient-norm clipping at 1.0, batches of 20 sequences, up to 500 epochs.
 
-After every epoch the model predicts the validation trials
+:func:`fit_oat` runs on the generic :class:`~neuroattn.training.loop.Trainer`
+(AdamW with ``weight_decay=0``, which is Adam). After every epoch the model
+predicts the validation trials
 (:func:`~neuroattn.gaze.oat.inference.generate_scanpaths`, greedy by
 default as in the reference) and the **behavioural delta** against the
 validation humans is computed
 (:func:`~neuroattn.gaze.oat.evaluation.scanpath_report`). Training stops
-after ``patience`` epochs without a lower delta (reference: 30), and the
-weights of the epoch with the lowest delta are restored. Greedy paths show
-refixations and revisits only where they are the model's mode, so against
-humans who make them at a low rate the greedy delta has a floor;
+after ``patience`` epochs without a lower delta (reference: 30;
+:class:`~neuroattn.training.loop.EarlyStopping`), and the weights of the
+epoch with the lowest delta (the run's ``best.pt``) are restored. Greedy
+paths show refixations and revisits only where they are the model's mode,
+so against humans who make them at a low rate the greedy delta has a floor;
 ``val_method="sample"`` compares the distributions of behaviour instead.
 
 Runs are reproducible: the weights start from the model's own seed
-(:class:`~neuroattn.gaze.oat.model.OATConfig`), and the training seed fixes
-the order of the trials in each epoch and the dropout masks, both derived
-from ``(seed, epoch)``; so a run resumed from its checkpoint
-(``checkpoint=..., resume=True``; written atomically after every epoch)
-continues exactly as the uninterrupted one would (on the same device).
+(:class:`~neuroattn.gaze.oat.model.OATConfig`), the training seed fixes the
+order of the trials in each epoch (from ``(seed, epoch)``) and the dropout
+masks. The run directory holds the trainer's atomic ``last.pt`` and
+``best.pt``, ``config.yaml`` and ``metrics.csv``; ``resume=True`` continues
+a killed run exactly as the uninterrupted one would (on the same device),
+early-stopping count included, and refuses changed settings (the model's
+configuration, batching, patience, validation). Under ``torchrun`` each rank
+trains on its own share of every epoch's batches and the gradients are
+averaged over ranks; only rank 0 validates and writes.
 
 Examples
 --------
->>> from neuroattn.gaze.oat.training import OATTrainingResult
->>> OATTrainingResult().best_epoch
--1
+>>> from neuroattn.gaze.oat.training import TrialBatches
+>>> batches = TrialBatches([2, 1, 3, 2], batch_size=3, seed=0)
+>>> len(batches), sorted(int(i) for b in batches for i in b)
+(3, [0, 1, 2, 3])
 """
 
 from __future__ import annotations
 
-import copy
-import math
 import os
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from neuroattn._logging import logger
-from neuroattn.device import autocast, resolve_device
+from neuroattn._validation import check_int, check_number, check_option
+from neuroattn.device import autocast
+from neuroattn.errors import ParameterError
 from neuroattn.gaze.oat.data import SearchTrials, as_search_trials, scanpath_tokens
 from neuroattn.gaze.oat.evaluation import scanpath_report
 from neuroattn.gaze.oat.inference import Method, generate_scanpaths
 from neuroattn.gaze.oat.model import MODEL_NAME, OAT
-from neuroattn.progress import progress as progress_bar
-from neuroattn.seeding import set_seed
-from neuroattn.training.checkpoint import load_checkpoint, save_checkpoint
+from neuroattn.training.distributed import rank_share
+from neuroattn.training.loop import (
+    RESUME_MAY_CHANGE,
+    EarlyStopping,
+    TrainConfig,
+    Trainer,
+    TrainSummary,
+)
 
-__all__ = ["OATTrainingResult", "teacher_forced_loss", "train_oat"]
+__all__ = ["TrialBatches", "fit_oat", "teacher_forced_loss"]
 
 Schedule = Literal["constant", "cosine"]
 
-
-@dataclass
-class OATTrainingResult:
-    """What :func:`train_oat` returns (the model itself is updated in place).
-
-    Attributes
-    ----------
-    history : list of dict
-        One entry per epoch: ``epoch``, ``train_loss``, ``val_loss``
-        (teacher-forced), ``val_delta``, ``val_sequence_score``, ``seconds``.
-    best_epoch : int
-        The epoch whose weights the model holds (lowest ``val_delta``).
-    best_delta : float
-    stopped_early : bool
-        Whether patience ran out before ``max_epochs``.
-    seconds : float
-        Wall time of this call.
-
-    Examples
-    --------
-    >>> OATTrainingResult().stopped_early
-    False
-    """
-
-    history: list[dict[str, float]] = field(default_factory=list)
-    best_epoch: int = -1
-    best_delta: float = float("inf")
-    stopped_early: bool = False
-    seconds: float = 0.0
-
-
-def _n_paths(trials: SearchTrials) -> np.ndarray:
-    trials.require_scanpaths()
-    return np.array([len(paths) for paths in trials.scanpaths], dtype=np.int64)
+_ONE_ROW_PER_EPOCH = 2**31 - 1
+"""``log_every`` of OAT runs: the metrics hold one row per epoch, its mean training loss."""
 
 
 def _pack(order: np.ndarray, n_paths: np.ndarray, batch_size: int) -> list[np.ndarray]:
@@ -111,6 +89,52 @@ def _pack(order: np.ndarray, n_paths: np.ndarray, batch_size: int) -> list[np.nd
     if current:
         batches.append(np.asarray(current, dtype=np.int64))
     return batches
+
+
+class TrialBatches:
+    """Batches of whole trials (index arrays), reshuffled each epoch from ``(seed, epoch)``.
+
+    Trials are taken in the epoch's random order and added to a batch until
+    it holds at least ``batch_size`` human scanpaths. Under ``torchrun`` each
+    rank iterates over its own share of the epoch's batches
+    (:func:`~neuroattn.training.distributed.rank_share`): every rank draws the
+    same order, so the shares are disjoint.
+
+    Parameters
+    ----------
+    n_paths : sequence of int
+        Human scanpaths of each trial.
+    batch_size : int
+        Sequences per batch, about.
+    seed : int
+
+    Examples
+    --------
+    >>> batches = TrialBatches([1, 1, 1, 1, 1], batch_size=2, seed=3)
+    >>> batches.set_epoch(1)
+    >>> [b.tolist() for b in batches]
+    [[1, 4], [0, 2], [3]]
+    """
+
+    def __init__(self, n_paths: Sequence[int] | np.ndarray, batch_size: int, seed: int) -> None:
+        self.n_paths = np.asarray(n_paths, dtype=np.int64)
+        self.batch_size, self.seed, self.epoch = int(batch_size), int(seed), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch's order (called by the trainer, also after a resume)."""
+        self.epoch = int(epoch)
+
+    def _batches(self) -> list[np.ndarray]:
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.n_paths))
+        return _pack(order, self.n_paths, self.batch_size)
+
+    def __len__(self) -> int:
+        return len(rank_share(len(self._batches())))
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        batches = self._batches()
+        for i in rank_share(len(batches)):
+            yield batches[i]
 
 
 def teacher_forced_loss(model: OAT, trials: SearchTrials, index: np.ndarray,
@@ -146,33 +170,49 @@ def teacher_forced_loss(model: OAT, trials: SearchTrials, index: np.ndarray,
                            reduction=reduction)
 
 
-def _lr_factor(schedule: str, total_steps: int) -> Callable[[int], float]:
-    """Multiplier of the learning rate at each optimiser step."""
-    if schedule == "constant":
-        return lambda step: 1.0
-    warmup = max(1, int(0.05 * total_steps))
+class _TeacherForcing(nn.Module):
+    """:func:`teacher_forced_loss` as a module's ``forward``, so DDP syncs its gradients.
 
-    def cosine(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
-        return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress))
-    return cosine
+    The loss calls the model's ``encode`` and ``decode``; methods called on a
+    DistributedDataParallel wrapper fail, and on the bare model they would skip
+    the gradient sync. Wrapped in this module, the loss goes through the
+    wrapper's ``forward``. Its state dict is the model's, so checkpoints hold
+    OAT weights.
+    """
+
+    def __init__(self, model: OAT, trials: SearchTrials, precision: str) -> None:
+        super().__init__()
+        self.model, self.trials, self.precision = model, trials, precision
+
+    def forward(self, index: np.ndarray) -> tuple[torch.Tensor, dict[str, Any]]:
+        device = next(self.model.parameters()).device
+        return teacher_forced_loss(self.model, self.trials, index, device, self.precision), {}
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The model's state dict (checkpoints hold the model, not this wrapper)."""
+        return self.model.state_dict(*args, **kwargs)
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
+                        assign: bool = False) -> Any:
+        """Load a state dict of the model."""
+        return self.model.load_state_dict(state_dict, strict=strict, assign=assign)
 
 
-def _epoch_seed(seed: int, epoch: int) -> int:
-    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+def _objective_loss(objective: nn.Module, batch: np.ndarray) -> tuple[torch.Tensor, dict]:
+    return objective(batch)
 
 
-def train_oat(
+def fit_oat(
     model: OAT,
     train: Any,
     val: Any,
+    out_dir: str | os.PathLike,
     *,
-    max_epochs: int = 500,
+    epochs: int = 500,
     batch_size: int = 20,
     lr: float = 1e-4,
     schedule: Schedule = "constant",
+    warmup_steps: int = 0,
     grad_clip: float | None = 1.0,
     patience: int = 30,
     val_method: Method = "greedy",
@@ -180,20 +220,23 @@ def train_oat(
     device: str | torch.device = "auto",
     precision: str = "auto",
     seed: int = 1234,
-    checkpoint: str | os.PathLike | None = None,
     resume: bool = False,
     progress: bool | None = None,
-) -> OATTrainingResult:
+) -> TrainSummary:
     """Train ``model`` by teacher forcing; early-stop on the validation behavioural delta.
 
     Parameters
     ----------
     model : OAT
-        Trained in place; on return it holds the best epoch's weights.
+        Trained in place; on return it holds the best epoch's weights, in eval mode.
     train, val : SearchTrials or compatible
         Trials with human scanpaths (e.g. ``data.train`` and ``data.val`` of
         :func:`~neuroattn.datasets.synthetic.visual_search.make_visual_search`).
-    max_epochs : int
+    out_dir : path-like
+        Run directory: ``last.pt`` after every epoch, ``best.pt`` at each lower
+        validation delta, ``config.yaml``, ``metrics.jsonl``/``.csv`` (one row
+        per epoch). A new run (``resume=False``) replaces an earlier run's files.
+    epochs : int
         Upper bound on the number of epochs (reference: 500).
     batch_size : int
         Sequences per step, about (whole trials are added until it is
@@ -201,147 +244,115 @@ def train_oat(
     lr : float
         Adam learning rate (reference: 1e-4).
     schedule : {"constant", "cosine"}
-        ``"constant"`` (the reference) or a cosine decay from ``lr`` to
-        ``lr / 20`` over ``max_epochs`` (per step, after a linear warm-up
-        over the first 5 % of the steps), which suits short budgets.
+        ``"constant"`` (the reference) or a cosine decay from ``lr`` to zero
+        over ``epochs``, which suits short budgets; either after
+        ``warmup_steps`` steps of linear warmup.
+    warmup_steps : int
+        Linear warmup (reference: none).
     grad_clip : float or None
         Maximum gradient norm (reference: 1.0); ``None`` disables clipping.
     patience : int
         Epochs without a lower validation delta before stopping (reference: 30).
     val_method, val_samples
         How validation scanpaths are generated (``"greedy"``, or
-        ``"sample"`` with ``val_samples`` paths per trial).
+        ``"sample"`` with ``val_samples`` paths per trial, seeded by ``seed``).
     device, precision
         ``"auto"``: CUDA with bf16 autocast when available, else the CPU in fp32.
     seed : int
-        Seed of the data order and dropout (reference: 1234); Python, NumPy
-        and torch are also seeded with it (:func:`~neuroattn.seeding.set_seed`).
-    checkpoint : path, optional
-        File written (atomically) after every epoch, with the optimiser state,
-        the best weights so far and the history.
+        Seed of the data order, dropout and validation sampling (reference:
+        1234); Python, NumPy and torch are seeded with it (rank ``r`` of
+        ``torchrun`` with ``seed + 1000 r``).
     resume : bool
-        Continue from ``checkpoint`` if it exists (same model configuration).
+        Continue the run in ``out_dir`` if it has a checkpoint: a finished or
+        early-stopped run only restores its best weights. Settings other than
+        ``epochs``, ``device`` and ``progress`` must be the run's.
     progress : bool, optional
-        Progress bar over epochs (default: on a terminal).
+        Progress bar over each epoch's batches (default: on a terminal).
 
     Returns
     -------
-    OATTrainingResult
+    TrainSummary
+        The trainer's summary: ``history`` has one row per epoch (``epoch``,
+        ``step``, ``lr``, ``loss`` (training, mean over the epoch's batches),
+        ``val_loss`` (teacher-forced), ``val_delta``, ``val_sequence_score``,
+        ``seconds``); ``best`` is the lowest validation delta, ``best_epoch``
+        its epoch (the weights the model holds), ``stopped_early`` whether
+        patience ran out.
+
+    Raises
+    ------
+    ParameterError
+        A setting out of range, trials without human scanpaths, or a human
+        scanpath longer than the model's ``max_len``.
+    neuroattn.config.ConfigError
+        ``resume=True`` with settings that differ from the run's.
 
     Examples
     --------
+    >>> import tempfile
     >>> from neuroattn.datasets.synthetic.visual_search import make_visual_search
     >>> from neuroattn.gaze.oat import OAT
     >>> data = make_visual_search(n_train=12, n_val=4, n_test=2, n_subjects=2)
     >>> model = OAT(d_model=16, n_heads=2, n_encoder_layers=1, n_decoder_layers=1,
     ...             dim_feedforward=16, pe_iterations=100, max_len=24)
-    >>> result = train_oat(model, data.train, data.val, max_epochs=2, lr=1e-3)
-    >>> len(result.history), sorted(result.history[0])
-    (2, ['epoch', 'seconds', 'train_loss', 'val_delta', 'val_loss', 'val_sequence_score'])
+    >>> fit = fit_oat(model, data.train, data.val, tempfile.mkdtemp(), epochs=2, lr=1e-3,
+    ...               progress=False)
+    >>> len(fit["history"]), fit["best"] == min(h["val_delta"] for h in fit["history"])
+    (2, True)
+    >>> sorted(fit["history"][0])
+    ['epoch', 'loss', 'lr', 'seconds', 'step', 'val_delta', 'val_loss', 'val_sequence_score']
     """
-    for name, value, lo in (("max_epochs", max_epochs, 1), ("batch_size", batch_size, 1),
-                            ("patience", patience, 1), ("val_samples", val_samples, 1)):
-        if not isinstance(value, int | np.integer) or value < lo:
-            raise ValueError(f"{name}={value!r} must be an integer >= {lo}.")
-    if not np.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr={lr!r} must be a positive number.")
-    if schedule not in ("constant", "cosine"):
-        raise ValueError(f"schedule={schedule!r} is unknown; use 'constant' or 'cosine'.")
-    if grad_clip is not None and (not np.isfinite(grad_clip) or grad_clip <= 0):
-        raise ValueError(f"grad_clip={grad_clip!r} must be a positive number or None.")
-    if resume and checkpoint is None:
-        raise ValueError("resume=True needs checkpoint=PATH to resume from.")
+    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience),
+                        ("val_samples", val_samples)):
+        check_int(name, value, 1)
+    check_int("warmup_steps", warmup_steps, 0)
+    check_number("lr", lr, lo=0.0, strict=True)
+    if grad_clip is not None:
+        check_number("grad_clip", grad_clip, lo=0.0, strict=True)
+    check_option("schedule", schedule, ("constant", "cosine"))
+    check_option("val_method", val_method, ("greedy", "sample"))
     train, val = as_search_trials(train), as_search_trials(val)
-    train_paths = _n_paths(train)
+    for trials in (train, val):
+        try:
+            trials.require_scanpaths()
+        except ValueError as err:
+            raise ParameterError(str(err)) from None
     longest = int(max(train.human_lengths().max(), val.human_lengths().max()))
     if longest > model.config.max_len:
-        raise ValueError(f"the longest human scanpath has {longest} fixations but the model's "
-                         f"max_len is {model.config.max_len}; build OAT with max_len >= "
-                         f"{longest}.")
-    t_start = time.perf_counter()
-    set_seed(int(seed))
-    dev = resolve_device(device)
-    model.to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    steps_per_epoch = len(_pack(np.arange(len(train)), train_paths, batch_size))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, _lr_factor(schedule, steps_per_epoch * max_epochs))
-    result = OATTrainingResult()
-    best_state = copy.deepcopy(model.state_dict())
-    bad_epochs, start = 0, 0
-    if resume and checkpoint is not None and Path(checkpoint).is_file():
-        state = load_checkpoint(checkpoint, model_name=MODEL_NAME, map_location=dev)
-        if state["config"] != model.config.to_dict():
-            raise ValueError(f"{checkpoint} was trained with another OAT configuration "
-                             f"({state['config']}); build the model with that configuration "
-                             "or start without resume.")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        best_state = state["best_model"]
-        result.history = list(state["history"])
-        result.best_epoch, result.best_delta = int(state["best_epoch"]), float(state["best_delta"])
-        bad_epochs, start = int(state["bad_epochs"]), int(state["epoch"]) + 1
-        logger.info("train_oat: resumed from %s at epoch %d", checkpoint, start)
-    result.stopped_early = bad_epochs >= patience  # a finished run resumed: nothing to do
-    epochs = range(0) if result.stopped_early else range(start, max_epochs)
-    bar = progress_bar(epochs, desc="OAT", enabled=progress)
-    for epoch in bar:
-        t_epoch = time.perf_counter()
-        torch.manual_seed(_epoch_seed(seed, epoch))
-        order = np.random.default_rng([seed, epoch]).permutation(len(train))
-        model.train()
-        total, n_seq = 0.0, 0
-        for batch in _pack(order, train_paths, batch_size):
-            loss = teacher_forced_loss(model, train, batch, dev, precision)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            optimizer.step()
-            scheduler.step()
-            total += float(loss.detach()) * int(train_paths[batch].sum())
-            n_seq += int(train_paths[batch].sum())
-        val_loss, report = _validate(model, val, dev, precision, val_method, val_samples, seed)
-        entry = {"epoch": float(epoch), "train_loss": total / n_seq,
-                 "val_loss": val_loss, "val_delta": report["delta"],
-                 "val_sequence_score": report["sequence_score"],
-                 "seconds": time.perf_counter() - t_epoch}
-        result.history.append(entry)
-        if entry["val_delta"] < result.best_delta:
-            result.best_delta, result.best_epoch, bad_epochs = entry["val_delta"], epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            bad_epochs += 1
-        logger.info("OAT epoch %d: train loss %.4f, val loss %.4f, val delta %.4f, val SS %.4f",
-                    epoch, entry["train_loss"], val_loss, entry["val_delta"],
-                    entry["val_sequence_score"])
-        bar.set_postfix(loss=f"{entry['train_loss']:.3f}", delta=f"{entry['val_delta']:.3f}")
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "best_model": best_state, "epoch": epoch, "best_epoch": result.best_epoch,
-                "best_delta": result.best_delta, "bad_epochs": bad_epochs,
-                "history": result.history, "config": model.config.to_dict(), "seed": int(seed),
-            }, model_name=MODEL_NAME)
-        if bad_epochs >= patience:
-            result.stopped_early = True
-            logger.info("OAT: no lower validation delta for %d epochs; stopping at epoch %d",
-                        patience, epoch)
-            break
-    model.load_state_dict(best_state)
+        raise ParameterError(
+            f"the longest human scanpath has {longest} fixations but the model's max_len is "
+            f"{model.config.max_len}; build OAT with max_len >= {longest}.")
+    config = TrainConfig(epochs=int(epochs), lr=float(lr), weight_decay=0.0,
+                         warmup_steps=int(warmup_steps), schedule=schedule,
+                         grad_clip=None if grad_clip is None else float(grad_clip),
+                         precision=precision, device=str(device), seed=int(seed),
+                         log_every=_ONE_ROW_PER_EPOCH)
+    run_config = {"train": config, "oat": model.config.to_dict(), "batch_size": int(batch_size),
+                  "patience": int(patience), "val_method": val_method,
+                  "val_samples": int(val_samples), "n_train": len(train), "n_val": len(val)}
+    n_paths = [len(paths) for paths in train.scanpaths]
+
+    def val_fn(_: nn.Module) -> dict[str, float]:
+        val_loss, report = _validate(model, val, precision, val_method, val_samples, int(seed))
+        return {"loss": val_loss, "delta": report["delta"],
+                "sequence_score": report["sequence_score"]}
+
+    trainer = Trainer(_TeacherForcing(model, train, precision), _objective_loss, config, out_dir,
+                      val_fn=val_fn, monitor="delta", mode="min", model_name=MODEL_NAME,
+                      progress=progress, run_config=run_config,
+                      resume_may_change=[f"train.{key}" for key in RESUME_MAY_CHANGE],
+                      callbacks=[EarlyStopping(patience)])
+    summary = trainer.fit(TrialBatches(n_paths, batch_size, int(seed)), resume=resume)
     model.eval()
-    result.seconds = time.perf_counter() - t_start
-    logger.info("OAT: best epoch %d (val delta %.4f) after %.1f s", result.best_epoch,
-                result.best_delta, result.seconds)
-    return result
+    return summary
 
 
 @torch.no_grad()
-def _validate(model: OAT, val: SearchTrials, device: torch.device, precision: str,
-              method: Method, n_samples: int, seed: int) -> tuple[float, dict[str, float]]:
+def _validate(model: OAT, val: SearchTrials, precision: str, method: Method, n_samples: int,
+              seed: int) -> tuple[float, dict[str, float]]:
+    """Teacher-forced loss per token and the scanpath report of generated paths."""
     model.eval()
+    device = next(model.parameters()).device
     total = 0.0
     for s in range(0, len(val), 64):
         index = np.arange(s, min(s + 64, len(val)))
