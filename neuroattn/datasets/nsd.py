@@ -41,7 +41,8 @@ The data set card is ``datasets/algonauts-nsd.md``.
 Examples
 --------
 >>> import tempfile
->>> from neuroattn.datasets.nsd import AlgonautsSubject, write_fake_algonauts
+>>> from neuroattn.datasets.nsd import AlgonautsSubject
+>>> from neuroattn.testing.files import write_fake_algonauts
 >>> root = write_fake_algonauts(tempfile.mkdtemp(), subject=1, n_train=6, n_test=3)
 >>> sub = AlgonautsSubject(root, subject=1)
 >>> len(sub.images("train")), sub.responses("train", "lh").shape
@@ -68,7 +69,7 @@ from neuroattn.errors import FormatError
 
 __all__ = [
     "ALGONAUTS_ROIS", "AlgonautsFormatError", "AlgonautsSubject", "ROI_FAMILIES",
-    "convert_algonauts", "load_roi_mapping", "subject_number", "write_fake_algonauts",
+    "SPLIT_FOLDERS", "convert_algonauts", "load_roi_mapping", "subject_number",
 ]
 
 #: The ROI families of the challenge masks, in the order of the encoder's queries.
@@ -93,7 +94,8 @@ Hemi = Literal["lh", "rh", "both"]
 Split = Literal["train", "test"]
 _NSD_ID = re.compile(r"nsd-(\d+)")
 _SUBJECT = re.compile(r"^(?:subj|sub-|sub)?0*(\d+)$", re.IGNORECASE)
-_DIRS = {"train": ("training_split", "training"), "test": ("test_split", "test")}
+SPLIT_FOLDERS = {"train": ("training_split", "training"), "test": ("test_split", "test")}
+"""Folder and file stem of each split in the challenge layout."""
 
 
 class AlgonautsFormatError(FormatError):
@@ -273,6 +275,7 @@ class AlgonautsSubject:
     Examples
     --------
     >>> import tempfile
+    >>> from neuroattn.testing.files import write_fake_algonauts
     >>> root = write_fake_algonauts(tempfile.mkdtemp(), subject=2, n_train=6, n_test=3)
     >>> sub = AlgonautsSubject(root, "subj02")
     >>> sub.path.name, sub.n_vertices("lh"), sub.n_vertices("rh")
@@ -311,13 +314,13 @@ class AlgonautsSubject:
 
     def _fmri_path(self, split: Split, hemi: str) -> Path:
         split = _check_split(split)
-        folder, stem = _DIRS[split]
+        folder, stem = SPLIT_FOLDERS[split]
         return self._file(folder, f"{stem}_fmri", f"{hemi}_{stem}_fmri.npy",
                           what=f"{split} fMRI of {hemi}")
 
     def has_responses(self, split: Split) -> bool:
         """Whether both hemispheres' responses of ``split`` exist (test: released later)."""
-        folder, stem = _DIRS[_check_split(split)]
+        folder, stem = SPLIT_FOLDERS[_check_split(split)]
         return all((self.path / folder / f"{stem}_fmri" / f"{h}_{stem}_fmri.npy").is_file()
                    for h in HEMIS)
 
@@ -333,12 +336,13 @@ class AlgonautsSubject:
         Examples
         --------
         >>> import tempfile
+        >>> from neuroattn.testing.files import write_fake_algonauts
         >>> sub = AlgonautsSubject(write_fake_algonauts(tempfile.mkdtemp(), n_train=4, n_test=2))
         >>> [p.name for p in sub.images("test")]
         ['test-0001_nsd-00101.png', 'test-0002_nsd-00102.png']
         """
         split = _check_split(split)
-        folder, stem = _DIRS[split]
+        folder, stem = SPLIT_FOLDERS[split]
         directory = self.path / folder / f"{stem}_images"
         if not directory.is_dir():
             raise AlgonautsFormatError(f"{split} image folder not found: {directory}.")
@@ -573,6 +577,7 @@ class AlgonautsSubject:
         >>> import tempfile
         >>> from neuroattn.store import open_store
         >>> tmp = tempfile.mkdtemp()
+        >>> from neuroattn.testing.files import write_fake_algonauts
         >>> sub = AlgonautsSubject(write_fake_algonauts(tmp, n_train=6, n_test=3))
         >>> ds = open_store(sub.to_fmri_store(tmp + "/subj01.zarr"), kind="fmri")
         >>> ds.responses.shape, ds.attrs["space"], ds.roi.values[:2].tolist()
@@ -675,6 +680,7 @@ def convert_algonauts(
     >>> import tempfile
     >>> from neuroattn.store import open_store
     >>> tmp = tempfile.mkdtemp()
+    >>> from neuroattn.testing.files import write_fake_algonauts
     >>> src = write_fake_algonauts(tmp + "/algonauts", subject=3, n_train=5, n_test=2)
     >>> out = convert_algonauts(src, tmp + "/s3.zarr", subject="03", split="test", hemi="lh")
     >>> ds = open_store(out)
@@ -688,77 +694,6 @@ def convert_algonauts(
 # =============================================================================
 # A tiny fake subject in the exact layout (tests, examples)
 # =============================================================================
-def write_fake_algonauts(
-    root: str | os.PathLike,
-    subject: int | str = 1,
-    *,
-    n_train: int = 10,
-    n_test: int = 4,
-    n_vertices: tuple[int, int] = (7, 9),
-    image_size: int = 8,
-    test_fmri: bool = True,
-    noise_ceiling: bool = True,
-    noise_ceiling_percent: bool = False,
-    fsaverage_masks: bool = True,
-    seed: int = 0,
-) -> Path:
-    """Write a tiny fake subject in the exact challenge layout; returns ``root``.
-
-    Vertex ``i`` of each hemisphere gets ROI ``i % n`` of each family (so the
-    families overlap and, with few vertices, some ROIs are empty); vertex 0 of
-    each hemisphere is in no ROI (``"rest"``). Images are random RGB PNGs named
-    like the real ones (``train-0001_nsd-00001.png``, ``test-0001_nsd-00101.png``).
-    Responses are random float32; noise ceilings are uniform in ``[0, 1]``
-    (times 100 with ``noise_ceiling_percent``).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> root = write_fake_algonauts(tempfile.mkdtemp(), subject="subj05", n_train=3)
-    >>> sorted(p.name for p in (root / "subj05").iterdir())
-    ['roi_masks', 'test_split', 'training_split']
-    """
-    from matplotlib.image import imsave
-
-    root = Path(root)
-    number = subject_number(subject)
-    base = root / f"subj{number:02d}"
-    rng = np.random.default_rng(seed)
-    for split, n, offset in (("train", n_train, 0), ("test", n_test, 100)):
-        folder, stem = _DIRS[split]
-        images = base / folder / f"{stem}_images"
-        images.mkdir(parents=True, exist_ok=True)
-        for i in range(n):
-            pixels = rng.integers(0, 256, size=(image_size, image_size, 3), dtype=np.uint8)
-            imsave(images / f"{split}-{i + 1:04d}_nsd-{offset + i + 1:05d}.png", pixels)
-        if split == "train" or test_fmri:
-            fmri = base / folder / f"{stem}_fmri"
-            fmri.mkdir(parents=True, exist_ok=True)
-            for h, nv in zip(HEMIS, n_vertices, strict=True):
-                np.save(fmri / f"{h}_{stem}_fmri.npy",
-                        rng.standard_normal((n, nv)).astype(np.float32))
-    masks = base / "roi_masks"
-    masks.mkdir(parents=True, exist_ok=True)
-    for family, names in ALGONAUTS_ROIS.items():
-        np.save(masks / f"mapping_{family}.npy",
-                {0: "Unknown", **{i + 1: name for i, name in enumerate(names)}})
-        for h, nv in zip(HEMIS, n_vertices, strict=True):
-            ids = np.arange(nv) % (len(names) + 1)
-            ids[0] = 0
-            np.save(masks / f"{h}.{family}_challenge_space.npy", ids.astype(np.float32))
-    for h, nv in zip(HEMIS, n_vertices, strict=True):
-        if fsaverage_masks:
-            mask = np.zeros(FSAVERAGE_N_VERTICES, np.float32)
-            mask[np.sort(rng.choice(FSAVERAGE_N_VERTICES, nv, replace=False))] = 1
-            np.save(masks / f"{h}.all-vertices_fsaverage_space.npy", mask)
-        if noise_ceiling:
-            nc_dir = base / "test_split" / "noise_ceiling"
-            nc_dir.mkdir(parents=True, exist_ok=True)
-            nc = rng.uniform(0.0, 1.0, nv) * (100.0 if noise_ceiling_percent else 1.0)
-            np.save(nc_dir / f"{h}_noise_ceiling.npy", nc.astype(np.float32))
-    return root
-
-
 # =============================================================================
 # Helpers
 # =============================================================================

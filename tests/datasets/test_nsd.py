@@ -19,9 +19,9 @@ from neuroattn.datasets.nsd import (
     convert_algonauts,
     load_roi_mapping,
     subject_number,
-    write_fake_algonauts,
 )
 from neuroattn.store import open_store
+from neuroattn.testing.files import write_fake_algonauts
 
 NAMES = [name for family in ROI_FAMILIES for name in ALGONAUTS_ROIS[family]]
 
