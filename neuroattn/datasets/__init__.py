@@ -36,17 +36,19 @@ Examples
 ['algonauts', 'bids', 'cocosearch18', 'edf', 'eyelink', 'swec']
 """
 
-from neuroattn.datasets.bids import convert_bids_ieeg
-from neuroattn.datasets.capmit1003 import CapMIT1003, read_capmit1003
+from neuroattn.datasets.bids import BIDSFormatError, convert_bids_ieeg
+from neuroattn.datasets.capmit1003 import CapMIT1003, CapMIT1003FormatError, read_capmit1003
 from neuroattn.datasets.cocosearch18 import (
+    COCOSearch18FormatError,
     cocosearch18_trials,
     convert_cocosearch18,
     read_cocosearch18,
 )
 from neuroattn.datasets.convert import CONVERTERS
-from neuroattn.datasets.edf import convert_edf
+from neuroattn.datasets.edf import RecordingFormatError, TruncatedRecordingError, convert_edf
 from neuroattn.datasets.eyelink import EyeLinkRecording, convert_eyelink, read_eyelink
 from neuroattn.datasets.mit1003 import (
+    MIT1003FormatError,
     idt_fixations,
     mit1003_stimuli,
     read_mit1003,
@@ -54,8 +56,9 @@ from neuroattn.datasets.mit1003 import (
     read_mit1003_fixation_points,
     read_mit1003_gaze,
 )
-from neuroattn.datasets.nsd import AlgonautsSubject, convert_algonauts
+from neuroattn.datasets.nsd import AlgonautsFormatError, AlgonautsSubject, convert_algonauts
 from neuroattn.datasets.oat_search import (
+    OATFormatError,
     SearchData,
     SearchLayout,
     SearchTrial,
@@ -69,7 +72,7 @@ from neuroattn.datasets.prepare import (
     resample_store,
     select_channels,
 )
-from neuroattn.datasets.swec import SWECInfo, convert_swec, read_swec_info
+from neuroattn.datasets.swec import SWECFormatError, SWECInfo, convert_swec, read_swec_info
 from neuroattn.datasets.synthetic import (
     SyntheticEncoding,
     SyntheticEncodingConfig,
@@ -78,8 +81,12 @@ from neuroattn.datasets.synthetic import (
     make_synthetic_encoding,
     make_synthetic_ieeg,
 )
+from neuroattn.errors import FormatError
 
 __all__ = [
+    "AlgonautsFormatError", "BIDSFormatError", "COCOSearch18FormatError", "CapMIT1003FormatError",
+    "FormatError", "MIT1003FormatError", "OATFormatError", "RecordingFormatError",
+    "SWECFormatError", "TruncatedRecordingError",
     "CONVERTERS", "AlgonautsSubject", "CapMIT1003", "ConversionWarning", "EyeLinkRecording",
     "SWECInfo",
     "SearchData", "SearchLayout", "SearchTrial", "SyntheticEncoding", "SyntheticEncodingConfig",

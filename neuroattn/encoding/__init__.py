@@ -5,6 +5,15 @@ Estimators follow scikit-learn (``fit``, ``predict``, ``score``,
 NumPy, torch or xarray inputs.
 """
 
+from neuroattn.encoding.features import FeatureExtractor
+from neuroattn.encoding.metrics import (
+    algonauts_score,
+    noise_ceiling,
+    noise_normalized_accuracy,
+    pearson_r,
+)
+from neuroattn.encoding.ridge import RidgeEncoder
 from neuroattn.encoding.transformer import SpatialFeatureEncoder, TransformerBrainEncoder
 
-__all__ = ["SpatialFeatureEncoder", "TransformerBrainEncoder"]
+__all__ = ["FeatureExtractor", "RidgeEncoder", "SpatialFeatureEncoder", "TransformerBrainEncoder",
+           "algonauts_score", "noise_ceiling", "noise_normalized_accuracy", "pearson_r"]

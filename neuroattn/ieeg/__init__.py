@@ -25,6 +25,7 @@ from neuroattn.ieeg.evaluation import (
     window_metrics,
 )
 from neuroattn.ieeg.mvpformer import MVPFormer
+from neuroattn.ieeg.objectives import next_segment_contrastive_loss
 from neuroattn.ieeg.szcore import (
     detections_to_events,
     pool_szcore_scores,
@@ -40,6 +41,7 @@ __all__ = [
     "DetectionTrace",
     "LineLengthDetector",
     "MVPFormer",
+    "next_segment_contrastive_loss",
     "MVPFormerConfig",
     "OperatingPoint",
     "RecordingPrediction",
