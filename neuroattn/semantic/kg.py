@@ -9,9 +9,11 @@ Every scorer is a ``torch.nn.Module`` with the same three queries, each a
 
 With ``reciprocal=True`` a model learns one extra relation per relation, and
 ``score_heads(r, t)`` is ``score_tails(t, r⁻¹)`` (Lacroix et al. 2018).
-:func:`fit_kg_model` trains 1-vs-all (softmax cross-entropy over every entity,
-both directions) with N3 or L2 regularisation; :func:`link_prediction_metrics`
-and :func:`relation_prediction_metrics` give filtered MRR and Hits@k.
+:func:`fit_kg` trains any KG scorer on the package's training loop (these 1-vs-all:
+softmax cross-entropy over every entity, both directions, with N3 or L2
+regularisation; the tensor brain of :mod:`neuroattn.semantic.kg_decoder` by
+teacher forcing); :func:`link_prediction_metrics` and
+:func:`relation_prediction_metrics` give filtered MRR and Hits@k.
 
 Examples
 --------
@@ -22,8 +24,9 @@ Examples
 ...                     rng.integers(0, 7, 40)], axis=1)
 >>> kg = KnowledgeGraph(tuple("abcdefg"), ("r", "s"), triples[:30], triples[30:35], triples[35:])
 >>> model = ComplEx(kg.n_entities, kg.n_relations, dim=8, seed=0)
->>> losses = fit_kg_model(model, kg, epochs=3, batch_size=16, seed=0)
->>> len(losses)
+>>> fit = fit_kg(model, kg, epochs=3, batch_size=16, seed=0, progress=False,
+...              verbose="WARNING")
+>>> len(fit["history"])
 3
 >>> metrics = link_prediction_metrics(model.score_tails, model.score_heads, kg.test,
 ...                                   kg.known_triples())
@@ -33,24 +36,44 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 from torch import nn
 
-from neuroattn._logging import Verbose, logger, use_log_level
+from neuroattn._logging import Verbose, use_log_level
+from neuroattn._validation import check_int, check_number, check_option
 from neuroattn.datasets.knowledge_graphs import KnowledgeGraph
+from neuroattn.errors import ParameterError
 from neuroattn.nn.pretrained import PretrainedMixin, init_arguments
-from neuroattn.progress import progress as progress_bar
+from neuroattn.training.distributed import rank_share
+from neuroattn.training.loop import (
+    RESUME_MAY_CHANGE,
+    Callback,
+    EarlyStopping,
+    TrainConfig,
+    Trainer,
+    TrainSummary,
+)
 
-__all__ = ["RESCAL", "ComplEx", "DistMult", "KGModel", "PopularityBaseline", "as_ids",
-           "as_triples", "filtered_ranks", "fit_kg_model", "link_prediction_metrics",
-           "rank_metrics", "relation_prediction_metrics"]
+__all__ = ["RESCAL", "ComplEx", "DistMult", "KGModel", "KGTrainable", "PopularityBaseline",
+           "TripleBatches", "as_ids", "as_triples", "filtered_ranks", "fit_kg",
+           "link_prediction_metrics", "rank_metrics", "regularizer_power",
+           "relation_prediction_metrics"]
 
 Ties = Literal["realistic", "optimistic", "pessimistic"]
+Regularizer = Literal["n3", "l2"]
+Optimizer = Literal["adam", "adagrad"]
+_OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer] | None] = {
+    "adam": None, "adagrad": torch.optim.Adagrad}
+"""The trainer's optimiser of each ``optimizer`` name (``None``: its AdamW, here without
+weight decay, which is Adam)."""
 ScoreFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -104,7 +127,7 @@ class KGModel(nn.Module, PretrainedMixin):
 
     Subclasses implement ``_tails(h, r)``, ``_heads(r, t)`` (used only without
     reciprocal relations), ``_relations(h, t)`` and ``factors(h, r, t)``, the
-    embeddings that the regulariser of :func:`fit_kg_model` penalises, and
+    embeddings that the regulariser of :meth:`kg_loss` (so :func:`fit_kg`) penalises, and
     keep every constructor argument as an attribute of the same name, so that
     ``save_pretrained`` / ``from_pretrained`` work (``config.json`` +
     ``model.safetensors``).
@@ -160,6 +183,44 @@ class KGModel(nn.Module, PretrainedMixin):
         h = as_ids(h, self.n_entities, "head")
         t = as_ids(t, self.n_entities, "tail")
         return self._relations(h, t)
+
+    def training_rows(self, triples: torch.Tensor) -> torch.Tensor:
+        """The rows :func:`fit_kg` shuffles: the triples themselves (each trains both ways)."""
+        return triples
+
+    def kg_loss(self, batch: torch.Tensor, *, regularizer: Regularizer = "n3",
+                weight: float = 0.0, label_smoothing: float = 0.0) -> torch.Tensor:
+        """1-vs-all loss of a batch of ``(h, r, t)`` rows, as :func:`fit_kg` minimises it.
+
+        The softmax cross-entropy of ``t`` among every entity for ``(h, r, ?)`` plus that
+        of ``h`` for ``(?, r, t)`` (each averaged over the batch), plus ``weight`` times
+        the regulariser (:func:`regularizer_power`) of ``factors(h, r, t)`` (and, with
+        reciprocal relations, of ``factors(t, r⁻¹, h)``), summed and divided by the batch
+        size.
+
+        Examples
+        --------
+        >>> model = DistMult(4, 1, dim=3)
+        >>> loss = model.kg_loss(torch.tensor([[0, 0, 1], [2, 0, 3]]), weight=0.01)
+        >>> loss.ndim, bool(loss > 0)
+        (0, True)
+        """
+        power = regularizer_power(regularizer)
+        h, r, t = batch.unbind(1)
+        ce = nn.functional.cross_entropy(self.score_tails(h, r), t,
+                                         label_smoothing=label_smoothing) \
+            + nn.functional.cross_entropy(self.score_heads(r, t), h,
+                                          label_smoothing=label_smoothing)
+        factors = self.factors(h, r, t)
+        if self.reciprocal:
+            factors += self.factors(t, r + self.n_relations, h)
+        reg = sum(f.abs().pow(power).sum() for f in factors)
+        return ce + weight * reg / len(batch)
+
+    def factors(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor
+                ) -> list[torch.Tensor]:
+        """The embeddings of a batch that the regulariser penalises (each subclass's own)."""
+        raise NotImplementedError
 
     def _init(self, shape: tuple[int, ...], scale: float, generator: torch.Generator
               ) -> nn.Parameter:
@@ -363,113 +424,325 @@ class PopularityBaseline(nn.Module):
         return self.relation_counts.expand(len(h), -1)
 
 
-def fit_kg_model(model: KGModel, kg: KnowledgeGraph | np.ndarray, *, epochs: int = 100,
-                 batch_size: int = 256, lr: float = 0.01,
-                 optimizer: Literal["adam", "adagrad"] = "adam",
-                 regularizer: Literal["n3", "l2"] = "n3", weight: float = 0.01,
-                 label_smoothing: float = 0.0, seed: int = 0, verbose: Verbose = None,
-                 progress: bool | None = None,
-                 callback: Callable[[int, float], bool] | None = None) -> list[float]:
-    """Train a scorer 1-vs-all: softmax cross-entropy over every entity, in both directions.
+@runtime_checkable
+class KGTrainable(Protocol):
+    """What :func:`fit_kg` needs of a scorer: its vocabulary, its training rows and its loss.
 
-    Each training triple ``(h, r, t)`` gives the query ``(h, r, ?)`` with answer
-    ``t`` (scored by ``score_tails``) and ``(?, r, t)`` with answer ``h``
-    (``score_heads``, i.e. ``(t, r⁻¹, ?)`` for a reciprocal model). The loss of
-    a batch is the mean cross-entropy plus ``weight`` times the regulariser of
-    the batch's embeddings (``model.factors``), summed over embeddings and
-    averaged over the batch: N3 is ``Σ|x|³`` (Lacroix et al. 2018), L2 ``Σx²``.
+    :class:`KGModel` (RESCAL, DistMult, ComplEx) and
+    :class:`~neuroattn.semantic.kg_decoder.TensorBrainKG` implement it; the model-specific
+    part of training lives here, the loop is :func:`fit_kg`'s.
+    """
+
+    model_name: str
+    n_entities: int
+    n_relations: int
+
+    def pretrained_config(self) -> dict[str, Any]:
+        """The constructor arguments (recorded in the run's ``config.yaml``)."""
+
+    def training_rows(self, triples: torch.Tensor) -> torch.Tensor:
+        """The rows that :func:`fit_kg` shuffles and batches, from ``(n, 3)`` training triples."""
+
+    def kg_loss(self, batch: torch.Tensor, *, regularizer: Regularizer = "n3",
+                weight: float = 0.0, label_smoothing: float = 0.0) -> torch.Tensor:
+        """The loss of one batch of training rows (a 0-d tensor)."""
+
+
+def regularizer_power(regularizer: Regularizer) -> int:
+    """The exponent of a regulariser: 3 for N3 (``Σ|x|³``), 2 for L2 (``Σx²``).
+
+    Examples
+    --------
+    >>> regularizer_power("n3"), regularizer_power("l2")
+    (3, 2)
+    """
+    return {"n3": 3, "l2": 2}[check_option("regularizer", regularizer, ("n3", "l2"))]
+
+
+class TripleBatches:
+    """Batches of training rows, in a fresh random order each epoch, as :func:`fit_kg` uses them.
+
+    The order of epoch ``e`` is the ``(e + 1)``-th ``torch.randperm`` of one generator
+    seeded with ``seed``, so every epoch's batches follow from the seed alone (a resumed
+    run replays them). Under ``torchrun`` each rank iterates over its own share of the
+    epoch's batches (:func:`~neuroattn.training.distributed.rank_share`).
 
     Parameters
     ----------
-    model : KGModel
-        :class:`RESCAL`, :class:`DistMult` or :class:`ComplEx`; trained in place.
+    rows : torch.Tensor of shape (n, 3)
+    batch_size : int
+        Rows per batch; the last batch of an epoch holds the rest.
+    seed : int
+
+    Examples
+    --------
+    >>> batches = TripleBatches(torch.arange(15).reshape(5, 3), batch_size=2, seed=0)
+    >>> batches.set_epoch(1)
+    >>> len(batches), [len(b) for b in batches]
+    (3, [2, 2, 1])
+    """
+
+    def __init__(self, rows: torch.Tensor, batch_size: int, seed: int) -> None:
+        self.rows, self.batch_size, self.seed = rows, int(batch_size), int(seed)
+        self.epoch = 0
+        self._generator = torch.Generator().manual_seed(self.seed)
+        self._drawn = 0
+        self._order: tuple[int, torch.Tensor] | None = None
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose order to iterate (called by the trainer, also on resume)."""
+        self.epoch = int(epoch)
+
+    def order(self, epoch: int) -> torch.Tensor:
+        """The permutation of the rows in ``epoch`` (0-based)."""
+        if self._order is not None and self._order[0] == epoch:
+            return self._order[1]
+        if epoch < self._drawn:
+            self._generator.manual_seed(self.seed)
+            self._drawn = 0
+        while self._drawn <= epoch:
+            perm = torch.randperm(len(self.rows), generator=self._generator)
+            self._drawn += 1
+        self._order = (epoch, perm)
+        return perm
+
+    def __len__(self) -> int:
+        return len(rank_share(-(-len(self.rows) // self.batch_size)))
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        batches = self.rows[self.order(self.epoch)].split(self.batch_size)
+        for i in rank_share(len(batches)):
+            yield batches[i]
+
+
+class _KGObjective(nn.Module):
+    """The model's ``kg_loss`` as this module's ``forward``, so DDP syncs its gradients.
+
+    Its state dict is the model's, so checkpoints hold the scorer's weights.
+    """
+
+    def __init__(self, model: nn.Module, regularizer: Regularizer, weight: float,
+                 label_smoothing: float) -> None:
+        super().__init__()
+        self.model = model
+        self.settings = {"regularizer": regularizer, "weight": weight,
+                         "label_smoothing": label_smoothing}
+
+    def forward(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
+        return self.model.kg_loss(batch, **self.settings), {}
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The model's state dict (checkpoints hold the model, not this wrapper)."""
+        return self.model.state_dict(*args, **kwargs)
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
+                        assign: bool = False) -> Any:
+        """Load a state dict of the model."""
+        return self.model.load_state_dict(state_dict, strict=strict, assign=assign)
+
+
+class _RestoreBest(Callback):
+    """Load the best validation epoch's weights when training ends (no early stopping)."""
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        """Restore this run's ``best.pt`` weights."""
+        trainer.restore_best()
+
+
+def _objective_loss(objective: nn.Module, batch: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    return objective(batch)
+
+
+_ONE_ROW_PER_EPOCH = 2**31 - 1
+"""``log_every`` of KG runs: the metrics hold one row per epoch, its mean training loss."""
+
+
+def fit_kg(model: KGTrainable, kg: KnowledgeGraph | np.ndarray,
+           out_dir: str | os.PathLike | None = None, *, epochs: int = 100,
+           batch_size: int = 256, lr: float = 0.01, optimizer: Optimizer = "adam",
+           regularizer: Regularizer = "n3", weight: float = 0.01,
+           label_smoothing: float = 0.0, seed: int = 0, eval_every: int | None = None,
+           patience: int | None = None, callbacks: Sequence[Callback] = (),
+           device: str = "cpu", precision: str = "auto", progress: bool | None = None,
+           verbose: Verbose = None, resume: bool = False) -> TrainSummary:
+    """Train a knowledge-graph scorer on the package's training loop.
+
+    One fitter for every scorer: :class:`RESCAL`, :class:`DistMult`, :class:`ComplEx`
+    and :class:`~neuroattn.semantic.kg_decoder.TensorBrainKG`. What a batch costs is the
+    model's own (:class:`KGTrainable`):
+
+    - the factorisations train 1-vs-all: a training triple ``(h, r, t)`` gives the query
+      ``(h, r, ?)`` with answer ``t`` (``score_tails``) and ``(?, r, t)`` with answer
+      ``h`` (``score_heads``, i.e. ``(t, r⁻¹, ?)`` for a reciprocal model), each a softmax
+      cross-entropy over every entity;
+    - the tensor brain is teacher-forced on the triples and their reciprocals
+      ``(t, r + m, h)``, shuffled together: the cross-entropy of the true subject,
+      predicate and object, one softmax per window.
+
+    The loss of a batch is that mean cross-entropy plus ``weight`` times the regulariser
+    of the batch's embeddings (``KGModel.factors``, or the tensor brain's rows of ``A``),
+    summed over embeddings and divided by the batch size: N3 is ``Σ|x|³`` (Lacroix et al.
+    2018), L2 ``Σx²``.
+
+    Training runs on :class:`~neuroattn.training.loop.Trainer` (a constant learning rate,
+    no warmup, no weight decay, no gradient clipping): an atomic ``last.pt`` after every
+    epoch, ``resume``, progress bars, callbacks, and DDP under ``torchrun`` (each rank
+    trains on its share of every epoch's batches, :class:`TripleBatches`). Each epoch
+    shuffles the rows with a generator seeded by ``seed``, so the batches and the steps
+    are those of a plain loop with one ``torch.randperm`` per epoch.
+
+    Parameters
+    ----------
+    model : KGTrainable
+        :class:`RESCAL`, :class:`DistMult`, :class:`ComplEx` or
+        :class:`~neuroattn.semantic.kg_decoder.TensorBrainKG`; trained in place, in eval
+        mode on return.
     kg : KnowledgeGraph or array of shape (n, 3)
-        Its ``train`` split, or the training triples themselves.
+        Its ``train`` split, or the training triples themselves (forward relations).
+    out_dir : path-like, optional
+        Run directory: ``last.pt`` after every epoch, ``best.pt`` at each better
+        validation MRR, ``config.yaml``, ``metrics.jsonl``/``.csv`` (one row per epoch).
+        ``None``: a temporary directory, deleted on return with its checkpoints (for the
+        many small runs of :func:`~neuroattn.semantic.kg_search.search_kg_model`); the
+        summary's ``out_dir`` then names a directory that no longer exists.
     epochs, batch_size : int
-        Passes over the (shuffled) triples and triples per step.
+        Passes over the shuffled rows, and rows per step.
     lr : float
-        Learning rate of the optimiser.
+        Learning rate (``> 0``), constant.
     optimizer : {"adam", "adagrad"}
+        Adam (the trainer's AdamW without weight decay, which is Adam) or Adagrad.
     regularizer : {"n3", "l2"}
     weight : float
         Regularisation weight (0 for none).
     label_smoothing : float
-        Passed to :func:`torch.nn.functional.cross_entropy`.
+        Of the factorisations' cross-entropy (:func:`torch.nn.functional.cross_entropy`);
+        the tensor brain accepts only 0.
     seed : int
-        Seed of the shuffling; the initialisation is seeded by the model.
-    verbose : bool, int, str or None
-        Log level while training; the mean loss is logged at INFO each tenth of the epochs.
+        Seed of the shuffling (and of the trainer's global seeding: Python, NumPy and
+        torch are seeded with it); the initialisation is seeded by the model.
+    eval_every : int, optional
+        Measure the filtered MRR (both directions, realistic ties, the filter of
+        ``kg.known_triples()``, see :func:`link_prediction_metrics`) on ``kg.valid`` every
+        ``eval_every`` epochs and after the last one; the model then ends with the weights
+        of the best evaluation. Needs a :class:`KnowledgeGraph` with validation triples.
+    patience : int, optional
+        With ``eval_every``: stop once ``patience`` evaluations in a row did not beat the
+        best validation MRR (:class:`~neuroattn.training.loop.EarlyStopping`).
+    callbacks : sequence of Callback
+        More :class:`~neuroattn.training.loop.Callback` objects for the trainer.
+    device, precision : str
+        Where and how to train (default: the CPU in float32; ``"auto"`` picks CUDA when
+        there is one, where ``precision="auto"`` means bf16 autocast).
     progress : bool or None
-        Force the epoch bar on or off (``None``: :mod:`neuroattn.progress` decides).
-    callback : callable, optional
-        Called after each epoch with the epoch number (from 1) and its mean loss; a true
-        return value stops training after that epoch (early stopping, as
-        :func:`~neuroattn.semantic.kg_search.search_kg_model` uses it).
+        Force the progress bar over each epoch's batches on or off (``None``:
+        :mod:`neuroattn.progress` decides).
+    verbose : bool, int, str or None
+        Log level while training; the trainer logs each epoch's losses at INFO.
+    resume : bool
+        Continue the run in ``out_dir`` from its last checkpoint (exactly as the
+        uninterrupted run would); settings other than ``epochs``, ``device`` and the
+        logging must be the run's.
 
     Returns
     -------
-    list of float
-        The mean training loss of each epoch run.
+    TrainSummary
+        The trainer's summary: ``history`` has one row per epoch (``epoch`` from 0,
+        ``step``, ``lr``, ``loss``, the mean of the epoch's batch losses, ``seconds``, and
+        with ``eval_every`` on evaluated epochs ``val_mrr`` and ``val_hits@1``/``3``/``10``);
+        ``best`` is the best validation MRR and ``best_epoch`` its epoch (from 0; -1
+        without validation), ``stopped_early`` whether patience ran out.
+
+    Raises
+    ------
+    ParameterError
+        A setting out of range, a model that is not a :class:`KGTrainable`, ids outside
+        the model's vocabulary, or no training triples.
+    neuroattn.config.ConfigError
+        ``resume=True`` with settings that differ from the run's.
 
     Examples
     --------
     >>> model = DistMult(4, 1, dim=4, seed=0)
-    >>> losses = fit_kg_model(model, [[0, 0, 1], [1, 0, 2], [2, 0, 3]], epochs=20,
-    ...                       batch_size=2, lr=0.05, seed=0)
-    >>> losses[-1] < losses[0]
-    True
+    >>> fit = fit_kg(model, [[0, 0, 1], [1, 0, 2], [2, 0, 3]], epochs=20, batch_size=2,
+    ...              lr=0.05, progress=False, verbose="WARNING")
+    >>> fit["epoch"], fit["history"][-1]["loss"] < fit["history"][0]["loss"]
+    (20, True)
     """
-    if not isinstance(model, KGModel):
-        raise TypeError(f"model must be a KGModel (RESCAL, DistMult, ComplEx), got "
-                        f"{type(model).__name__}.")
-    triples = as_triples(kg.train if isinstance(kg, KnowledgeGraph) else kg)
+    if not isinstance(model, nn.Module) or not isinstance(model, KGTrainable):
+        raise ParameterError(
+            f"model is a {type(model).__name__}, which fit_kg cannot train; pass a KG scorer "
+            "with training_rows and kg_loss (RESCAL, DistMult, ComplEx or TensorBrainKG).")
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        check_int(name, value, 1)
+    check_number("lr", lr, lo=0.0, strict=True)
+    check_number("weight", weight, lo=0.0)
+    check_number("label_smoothing", label_smoothing, lo=0.0, hi=1.0)
+    check_int("seed", seed, 0, 2**31 - 1)
+    check_option("optimizer", optimizer, tuple(_OPTIMIZERS))
+    regularizer_power(regularizer)
+    if patience is not None and eval_every is None:
+        raise ParameterError(f"patience={patience!r} needs validation; pass eval_every too "
+                             "(or drop patience).")
+    for name, value in (("eval_every", eval_every), ("patience", patience)):
+        if value is not None:
+            check_int(name, value, 1)
+    if resume and out_dir is None:
+        raise ParameterError("resume=True needs the run's out_dir; pass the directory of the "
+                             "run to continue.")
     if isinstance(kg, KnowledgeGraph) and (kg.n_entities, kg.n_relations) != \
             (model.n_entities, model.n_relations):
-        raise ValueError(f"The model has {model.n_entities} entities and {model.n_relations} "
-                         f"relations, the graph {kg.n_entities} and {kg.n_relations}.")
+        raise ParameterError(
+            f"The model has {model.n_entities} entities and {model.n_relations} relations, "
+            f"the graph {kg.n_entities} and {kg.n_relations}; build the model with the "
+            "graph's sizes.")
+    if eval_every is not None and (not isinstance(kg, KnowledgeGraph) or len(kg.valid) == 0):
+        raise ParameterError("eval_every needs a KnowledgeGraph with validation triples; "
+                             "pass one, or drop eval_every.")
+    triples = as_triples(kg.train if isinstance(kg, KnowledgeGraph) else kg)
     if len(triples) == 0:
-        raise ValueError("No training triples.")
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be positive, got {epochs}, {batch_size}.")
-    if regularizer not in ("n3", "l2"):
-        raise ValueError(f"regularizer must be 'n3' or 'l2', got {regularizer!r}.")
-    optimizers = {"adam": torch.optim.Adam, "adagrad": torch.optim.Adagrad}
-    if optimizer not in optimizers:
-        raise ValueError(f"optimizer must be 'adam' or 'adagrad', got {optimizer!r}.")
+        raise ParameterError("kg has no training triples; pass at least one.")
     rows = torch.as_tensor(triples)
     for column, name, size in ((0, "head", model.n_entities), (1, "relation", model.n_relations),
                                (2, "tail", model.n_entities)):
         as_ids(rows[:, column], size, name)
-    power = 3 if regularizer == "n3" else 2
-    opt = optimizers[optimizer](model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    losses = []
-    model.train()
-    with use_log_level(verbose):
-        for epoch in progress_bar(range(epochs), desc="fit KG model", enabled=progress):
-            total = 0.0
-            for batch in rows[torch.randperm(len(rows), generator=gen)].split(batch_size):
-                h, r, t = batch.unbind(1)
-                ce = nn.functional.cross_entropy(model.score_tails(h, r), t,
-                                                 label_smoothing=label_smoothing) \
-                    + nn.functional.cross_entropy(model.score_heads(r, t), h,
-                                                  label_smoothing=label_smoothing)
-                factors = model.factors(h, r, t)
-                if model.reciprocal:
-                    factors += model.factors(t, r + model.n_relations, h)
-                reg = sum(f.abs().pow(power).sum() for f in factors)
-                loss = ce + weight * reg / len(batch)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(batch)
-            losses.append(total / len(rows))
-            if (epoch + 1) % max(1, epochs // 10) == 0:
-                logger.info("KG epoch %d/%d: loss %.4f", epoch + 1, epochs, losses[-1])
-            if callback is not None and callback(epoch + 1, losses[-1]):
-                break
+    config = TrainConfig(epochs=int(epochs), lr=float(lr), weight_decay=0.0, warmup_steps=0,
+                         grad_clip=None, schedule="constant", precision=precision,
+                         device=str(device), seed=int(seed), log_every=_ONE_ROW_PER_EPOCH)
+    run_config = {"train": config,
+                  "model": {"name": model.model_name, **model.pretrained_config()},
+                  "batch_size": int(batch_size), "optimizer": optimizer,
+                  "regularizer": regularizer, "weight": float(weight),
+                  "label_smoothing": float(label_smoothing), "eval_every": eval_every,
+                  "patience": patience, "n_train": len(triples)}
+    val_fn = None
+    if eval_every is not None:
+        known = kg.known_triples()
+
+        def val_fn(_: nn.Module) -> dict[str, float]:
+            if trainer.epoch % eval_every and trainer.epoch != trainer.config.epochs:
+                return {}
+            return link_prediction_metrics(model.score_tails, model.score_heads, kg.valid,
+                                           known)["both"]
+
+    stoppers: list[Callback] = []
+    if eval_every is not None:
+        stoppers.append(_RestoreBest() if patience is None else
+                        EarlyStopping(patience * eval_every))
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(use_log_level(verbose))
+        if out_dir is None:
+            out_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="neuroattn-kg-"))
+        trainer = Trainer(_KGObjective(model, regularizer, float(weight), float(label_smoothing)),
+                          _objective_loss, config, out_dir, val_fn=val_fn, monitor="mrr",
+                          mode="max", model_name=model.model_name, progress=progress,
+                          run_config=run_config,
+                          resume_may_change=[f"train.{key}" for key in RESUME_MAY_CHANGE],
+                          callbacks=[*stoppers, *callbacks],
+                          optimizer_factory=_OPTIMIZERS[optimizer])
+        summary = trainer.fit(TripleBatches(model.training_rows(rows), batch_size, int(seed)),
+                              resume=resume)
     model.eval()
-    return losses
+    return summary
 
 
 def filtered_ranks(scores: np.ndarray | torch.Tensor, targets: np.ndarray | Sequence[int],

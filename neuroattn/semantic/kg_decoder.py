@@ -21,9 +21,19 @@ object window sees both the subject and the predicate:
 
 Every score is the decoder's joint log-probability ``log P(s) + log P(p | s) + log P(o | s,
 p)`` of the decoded triple (``(h, r, t)``, or ``(t, r⁻¹, h)`` for head queries), so within a
-query it ranks as the posterior of the missing index. Training (:func:`fit_tensor_brain_kg`)
-is teacher forcing on the train triples and their reciprocals: the cross-entropy of the true
-index in each of the three windows, Adam, an N3 penalty on the rows of ``A`` in the batch.
+query it ranks as the posterior of the missing index. Training
+(:func:`~neuroattn.semantic.kg.fit_kg`, the fitter of every KG scorer, with
+:meth:`TensorBrainKG.kg_loss`) is teacher forcing on the train triples and their
+reciprocals: the cross-entropy of the true index in each of the three windows, Adam, an N3
+penalty on the rows of ``A`` in the batch.
+
+Measured on Kinships, validation filtered MRR (both directions, realistic ties), one CPU
+thread, batch 256, lr 0.003, N3 0.01, 20 epochs unless said: d = 256 0.767; 40 epochs 0.787;
+N3 0.03: 0.784 (30 epochs), **0.806** (60 epochs), 0.797 (100 epochs); N3 0.1, 60 epochs:
+0.802; d = 512, N3 0.03, 60 epochs: 0.807; feedback dropout 0.3: 0.752; d = 128, lr 0.005:
+0.725 (20 epochs), 0.754 (40 epochs); d = 128, lr 0.01: 0.65; d = 128, lr 0.005 without N3:
+0.716. ``benchmarks/bench_tensor_brain.py`` now selects the TB's settings, and every
+baseline's, with one search (:func:`~neuroattn.semantic.kg_search.search_kg_model`).
 
 Examples
 --------
@@ -37,17 +47,15 @@ torch.Size([1, 2])
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from neuroattn._logging import Verbose, logger, use_log_level
-from neuroattn.datasets.knowledge_graphs import KnowledgeGraph
+from neuroattn.errors import ParameterError
 from neuroattn.nn.pretrained import PretrainedMixin
-from neuroattn.progress import progress as progress_bar
 from neuroattn.semantic.concepts import ConceptBank, Nonlinearity
 from neuroattn.semantic.decoder import (
     ContextForm,
@@ -56,9 +64,9 @@ from neuroattn.semantic.decoder import (
     TensorBrainDecoder,
     Window,
 )
-from neuroattn.semantic.kg import as_ids, as_triples
+from neuroattn.semantic.kg import Regularizer, as_ids, regularizer_power
 
-__all__ = ["TensorBrainKG", "fit_tensor_brain_kg"]
+__all__ = ["TensorBrainKG"]
 
 IdLike = torch.Tensor | np.ndarray | Sequence[int]
 
@@ -208,6 +216,49 @@ class TensorBrainKG(nn.Module, PretrainedMixin):
         out = self.decode(h.repeat_interleave(m), rel, t.repeat_interleave(m))
         return out.log_likelihood.reshape(len(h), m).cpu()
 
+    def training_rows(self, triples: torch.Tensor) -> torch.Tensor:
+        """The rows :func:`~neuroattn.semantic.kg.fit_kg` shuffles: the triples and reciprocals.
+
+        Each ``(h, r, t)`` and its reciprocal ``(t, r + m, h)``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> TensorBrainKG(3, 2, dim=4).training_rows(torch.tensor([[0, 1, 2]])).tolist()
+        [[0, 1, 2], [2, 3, 0]]
+        """
+        return torch.cat([triples, torch.stack([triples[:, 2], triples[:, 1] + self.n_relations,
+                                                triples[:, 0]], 1)])
+
+    def kg_loss(self, batch: torch.Tensor, *, regularizer: Regularizer = "n3",
+                weight: float = 0.0, label_smoothing: float = 0.0) -> torch.Tensor:
+        """Teacher-forced loss of a batch of rows ``(h, r, t)`` (``r`` in ``[0, 2m)``).
+
+        :meth:`nll` (the mean cross-entropy of the true subject, predicate and object, one
+        softmax per window over its group) plus ``weight`` times the regulariser
+        (:func:`~neuroattn.semantic.kg.regularizer_power`; N3 is ``Σ |a|³``) of the
+        batch's rows of ``A``, divided by the batch size. The decoder's windows are
+        trained with their own softmax, so ``label_smoothing`` must be 0.
+
+        Examples
+        --------
+        >>> import torch
+        >>> tb = TensorBrainKG(3, 1, dim=4, seed=0)
+        >>> bool(tb.kg_loss(torch.tensor([[0, 1, 2]]), weight=0.01) > 0)
+        True
+        """
+        power = regularizer_power(regularizer)
+        if label_smoothing:
+            raise ParameterError(
+                f"label_smoothing={label_smoothing!r} is not supported by TensorBrainKG (its "
+                "windows are teacher-forced log-likelihoods); pass label_smoothing=0.")
+        loss = self.nll(batch)
+        if weight:
+            used = torch.cat([self.bank.global_index("entity", batch[:, [0, 2]]),
+                              self.bank.global_index("predicate", batch[:, 1])[:, None]], 1)
+            loss = loss + weight * self.bank.A[used].abs().pow(power).sum() / len(batch)
+        return loss
+
     def nll(self, triples: torch.Tensor) -> torch.Tensor:
         """Mean teacher-forced NLL of ``(h, r, t)`` rows (``r`` in ``[0, 2m)``): all 3 windows.
 
@@ -220,99 +271,3 @@ class TensorBrainKG(nn.Module, PretrainedMixin):
         """
         h, r, t = triples.unbind(1)
         return -self.decode(h, r, t).log_likelihood.mean()
-
-
-def fit_tensor_brain_kg(model: TensorBrainKG, kg: KnowledgeGraph | np.ndarray, *,
-                        epochs: int = 20, batch_size: int = 256, lr: float = 0.003,
-                        weight: float = 0.01, seed: int = 0, verbose: Verbose = None,
-                        progress: bool | None = None,
-                        callback: Callable[[int, float], bool] | None = None) -> list[float]:
-    """Teacher-force the decoder on the train triples and their reciprocals (Adam, N3 on ``A``).
-
-    Measured on Kinships, validation filtered MRR (both directions, realistic ties), one CPU
-    thread: d = 256 with these defaults 0.767; 40 epochs 0.787; N3 0.03: 0.784 (30 epochs),
-    **0.806** (60 epochs), 0.797 (100 epochs); N3 0.1, 60 epochs:
-    0.802; d = 512, N3 0.03, 60 epochs: 0.807; feedback dropout 0.3: 0.752 (20 epochs);
-    d = 128, lr 0.005: 0.725 (20 epochs), 0.754 (40 epochs); d = 128, lr 0.01: 0.65;
-    d = 128, lr 0.005 without N3: 0.716. ``benchmarks/bench_tensor_brain.py`` now selects the
-    TB's settings, and every baseline's, with one search
-    (:func:`~neuroattn.semantic.kg_search.search_kg_model`).
-
-    Each epoch shuffles the ``2n`` rows ``(h, r, t)`` and ``(t, r + m, h)``; the loss of a
-    batch is the mean cross-entropy of the true subject, predicate and object (one softmax per
-    window, over its group) plus ``weight`` times ``Σ |a|³`` over the batch's rows of ``A``
-    divided by the batch size (N3, as in :func:`~neuroattn.semantic.kg.fit_kg_model`).
-
-    Parameters
-    ----------
-    model : TensorBrainKG
-        Trained in place.
-    kg : KnowledgeGraph or array of shape (n, 3)
-        Its ``train`` split, or the training triples themselves (forward relations).
-    epochs, batch_size : int
-    lr : float
-        Adam's learning rate.
-    weight : float
-        N3 weight (0 for none).
-    seed : int
-        Seed of the shuffling.
-    verbose : bool, int, str or None
-        Log level; the mean loss is logged at INFO each tenth of the epochs.
-    progress : bool or None
-        Force the epoch bar on or off.
-    callback : callable, optional
-        Called after each epoch with the epoch number (from 1) and its mean loss; a true
-        return value stops training after that epoch (early stopping, as
-        :func:`~neuroattn.semantic.kg_search.search_kg_model` uses it).
-
-    Returns
-    -------
-    list of float
-        Mean training loss of each epoch run.
-
-    Examples
-    --------
-    >>> tb = TensorBrainKG(4, 1, dim=8, seed=0)
-    >>> losses = fit_tensor_brain_kg(tb, [[0, 0, 1], [1, 0, 2], [2, 0, 3]], epochs=10,
-    ...                              batch_size=3, lr=0.05)
-    >>> losses[-1] < losses[0]
-    True
-    """
-    if not isinstance(model, TensorBrainKG):
-        raise TypeError(f"model must be a TensorBrainKG, got {type(model).__name__}.")
-    triples = as_triples(kg.train if isinstance(kg, KnowledgeGraph) else kg)
-    if len(triples) == 0:
-        raise ValueError("No training triples.")
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be positive, got {epochs}, {batch_size}.")
-    rows = torch.as_tensor(triples)
-    as_ids(rows[:, 0], model.n_entities, "head")
-    as_ids(rows[:, 1], model.n_relations, "relation")
-    as_ids(rows[:, 2], model.n_entities, "tail")
-    rows = torch.cat([rows, torch.stack([rows[:, 2], rows[:, 1] + model.n_relations,
-                                         rows[:, 0]], 1)])
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    losses = []
-    model.train()
-    with use_log_level(verbose):
-        for epoch in progress_bar(range(epochs), desc="fit tensor brain KG", enabled=progress):
-            total = 0.0
-            for batch in rows[torch.randperm(len(rows), generator=gen)].split(batch_size):
-                loss = model.nll(batch)
-                if weight:
-                    used = torch.cat([model.bank.global_index("entity", batch[:, [0, 2]]),
-                                      model.bank.global_index("predicate", batch[:, 1])[:, None]],
-                                     1)
-                    loss = loss + weight * model.bank.A[used].abs().pow(3).sum() / len(batch)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(batch)
-            losses.append(total / len(rows))
-            if (epoch + 1) % max(1, epochs // 10) == 0:
-                logger.info("TB KG epoch %d/%d: loss %.4f", epoch + 1, epochs, losses[-1])
-            if callback is not None and callback(epoch + 1, losses[-1]):
-                break
-    model.eval()
-    return losses

@@ -36,14 +36,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-import torch
 from torch import nn
 
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.datasets.knowledge_graphs import KnowledgeGraph
 from neuroattn.errors import NeuroattnError
-from neuroattn.semantic.kg import RESCAL, ComplEx, DistMult, fit_kg_model, link_prediction_metrics
-from neuroattn.semantic.kg_decoder import TensorBrainKG, fit_tensor_brain_kg
+from neuroattn.semantic.kg import RESCAL, ComplEx, DistMult, fit_kg
+from neuroattn.semantic.kg_decoder import TensorBrainKG
 
 __all__ = ["KG_MODEL_KINDS", "REGULARIZERS", "KGSearchResult", "KGSearchSpace",
            "SearchSpaceError", "search_kg_model"]
@@ -68,7 +67,7 @@ class KGSearchSpace:
     Parameters
     ----------
     dims, lrs, weights : tuple
-        Embedding sizes (in the model's own ``dim``), Adam learning rates (``>= 0``) and
+        Embedding sizes (in the model's own ``dim``), Adam learning rates (``> 0``) and
         regularisation weights (``>= 0``).
     max_epochs : int
         Epoch cap of every configuration.
@@ -110,9 +109,11 @@ class KGSearchSpace:
             object.__setattr__(self, name, values)
         if any(int(d) != d or d < 1 for d in self.dims):
             raise SearchSpaceError(f"dims must be positive integers, got {self.dims}.")
-        if any(v < 0 for v in self.lrs + self.weights):
-            raise SearchSpaceError(f"learning rates and weights must be >= 0, got lrs "
-                                   f"{self.lrs} and weights {self.weights}.")
+        if any(v <= 0 for v in self.lrs):
+            raise SearchSpaceError(f"learning rates must be > 0, got lrs {self.lrs}; for an "
+                                   "untrained control, use a tiny rate such as 1e-9.")
+        if any(v < 0 for v in self.weights):
+            raise SearchSpaceError(f"weights must be >= 0, got weights {self.weights}.")
         for name in ("max_epochs", "eval_every", "patience"):
             if int(getattr(self, name)) < 1:
                 raise SearchSpaceError(f"{name} must be a positive integer, got "
@@ -181,31 +182,18 @@ def _build(kind: str, kg: KnowledgeGraph, dim: int, seed: int) -> nn.Module:
     return _MODELS[kind](kg.n_entities, kg.n_relations, dim=dim, seed=seed)
 
 
-def _fit(kind: str, model: nn.Module, kg: KnowledgeGraph, config: dict, epochs: int,
-         batch_size: int, seed: int, callback) -> None:
-    if kind == "tb":
-        fit_tensor_brain_kg(model, kg, epochs=epochs, batch_size=batch_size, lr=config["lr"],
-                            weight=config["weight"], seed=seed, verbose=False, progress=False,
-                            callback=callback)
-    else:
-        fit_kg_model(model, kg, epochs=epochs, batch_size=batch_size, lr=config["lr"],
-                     regularizer=REGULARIZERS[kind], weight=config["weight"], seed=seed,
-                     verbose=False, progress=False, callback=callback)
-
-
 def search_kg_model(kind: ModelKind, kg: KnowledgeGraph, space: KGSearchSpace, *,
                     batch_size: int = 256, seed: int = 0, verbose: Verbose = None
                     ) -> KGSearchResult:
     """Train ``kind`` for every configuration of ``space``; keep the best on validation MRR.
 
     Each configuration starts from the same seeded initialisation and shuffling
-    (``seed``), trains with Adam (:func:`~neuroattn.semantic.kg.fit_kg_model`, or
-    :func:`~neuroattn.semantic.kg_decoder.fit_tensor_brain_kg` for ``"tb"``; regulariser
-    :data:`REGULARIZERS`), and is evaluated on ``kg.valid`` every ``space.eval_every``
-    epochs and after its last epoch. It stops at ``space.max_epochs``, or once
-    ``space.patience`` evaluations in a row did not beat its best validation MRR; its
-    weights at the best evaluation are kept. The configuration with the highest validation
-    MRR wins (the first one on a tie).
+    (``seed``), trains with Adam (:func:`~neuroattn.semantic.kg.fit_kg`, in a temporary
+    run directory whose checkpoints are discarded; regulariser :data:`REGULARIZERS`), and
+    is evaluated on ``kg.valid`` every ``space.eval_every`` epochs and after its last
+    epoch. It stops at ``space.max_epochs``, or once ``space.patience`` evaluations in a
+    row did not beat its best validation MRR; its weights at the best evaluation are kept.
+    The configuration with the highest validation MRR wins (the first one on a tie).
 
     Parameters
     ----------
@@ -235,10 +223,10 @@ def search_kg_model(kind: ModelKind, kg: KnowledgeGraph, space: KGSearchSpace, *
     >>> from neuroattn.datasets.knowledge_graphs import KnowledgeGraph
     >>> rows = np.array([[e, 0, (e + 1) % 5] for e in range(5)])
     >>> kg = KnowledgeGraph(tuple("abcde"), ("next",), rows[:3], rows[3:4], rows[4:])
-    >>> space = KGSearchSpace(dims=(4,), lrs=(0.0, 0.05), weights=(0.0,), max_epochs=6,
+    >>> space = KGSearchSpace(dims=(4,), lrs=(1e-9, 0.05), weights=(0.0,), max_epochs=6,
     ...                       eval_every=2, patience=1)
     >>> result = search_kg_model("complex", kg, space)
-    >>> result.trials[0]["epochs_run"]  # lr 0 never improves: stopped after 1 + patience checks
+    >>> result.trials[0]["epochs_run"]  # lr 1e-9 never improves: stopped after 1 + patience
     4
     >>> result.config["lr"], result.valid_mrr > result.trials[0]["valid_mrr"]
     (0.05, True)
@@ -251,41 +239,26 @@ def search_kg_model(kind: ModelKind, kg: KnowledgeGraph, space: KGSearchSpace, *
     if len(kg.valid) == 0:
         raise SearchSpaceError("kg has no validation triples to select on; split some off "
                                "the training triples.")
-    known = kg.known_triples()
     trials: list[dict[str, Any]] = []
     best: tuple[float, int, dict, nn.Module] | None = None
     with use_log_level(verbose):
         for config in space.configs():
             model = _build(kind, kg, config["dim"], seed)
-            state = {"mrr": -1.0, "epoch": 0, "weights": None, "curve": [], "last": 0}
-
-            def validate(epoch: int, _loss: float, model=model, state=state) -> bool:
-                state["last"] = epoch
-                if epoch % space.eval_every and epoch != space.max_epochs:
-                    return False
-                model.eval()
-                with torch.no_grad():
-                    mrr = link_prediction_metrics(model.score_tails, model.score_heads,
-                                                  kg.valid, known)["both"]["mrr"]
-                model.train()
-                state["curve"].append([epoch, mrr])
-                if mrr > state["mrr"]:
-                    state.update(mrr=mrr, epoch=epoch, weights={
-                        k: v.detach().clone() for k, v in model.state_dict().items()})
-                return epoch - state["epoch"] >= space.patience * space.eval_every
-
             start = time.perf_counter()
-            _fit(kind, model, kg, config, space.max_epochs, batch_size, seed, validate)
+            fit = fit_kg(model, kg, epochs=space.max_epochs, batch_size=batch_size,
+                         lr=config["lr"], regularizer=REGULARIZERS[kind],
+                         weight=config["weight"], seed=seed, eval_every=space.eval_every,
+                         patience=space.patience, progress=False, verbose=False)
             seconds = time.perf_counter() - start
-            model.load_state_dict(state["weights"])
-            model.eval()
-            trials.append({**config, "best_epoch": state["epoch"], "valid_mrr": state["mrr"],
-                           "epochs_run": state["last"], "curve": state["curve"],
-                           "train_s": seconds})
+            curve = [[row["epoch"] + 1, row["val_mrr"]] for row in fit["history"]
+                     if "val_mrr" in row]
+            trial = {**config, "best_epoch": fit["best_epoch"] + 1, "valid_mrr": fit["best"],
+                     "epochs_run": fit["epoch"], "curve": curve, "train_s": seconds}
+            trials.append(trial)
             logger.info("%s %s: valid MRR %.4f at epoch %d of %d (%.0f s)", kind, config,
-                        state["mrr"], state["epoch"], state["last"], seconds)
-            if best is None or state["mrr"] > best[0]:
-                best = (state["mrr"], len(trials) - 1, config, model)
+                        trial["valid_mrr"], trial["best_epoch"], trial["epochs_run"], seconds)
+            if best is None or trial["valid_mrr"] > best[0]:
+                best = (trial["valid_mrr"], len(trials) - 1, config, model)
     mrr, index, config, model = best
     return KGSearchResult(kind=kind, model=model,
                           config={**config, "epochs": trials[index]["best_epoch"]},

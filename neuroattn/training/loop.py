@@ -415,6 +415,13 @@ class Trainer:
     callbacks : sequence of Callback
         Run after each epoch's validation, in order (all of them, every epoch);
         training stops when any returns True. Their states are checkpointed.
+    optimizer_factory : callable, optional
+        Builds the optimiser instead of AdamW: called as
+        ``optimizer_factory(params, lr=config.lr, weight_decay=config.weight_decay)``
+        with the trainable parameters (or ``param_groups``), e.g.
+        ``torch.optim.Adagrad``; the schedule scales its rate. It is not part of
+        ``config.yaml``: put its name in ``run_config`` so that a resume checks it.
+        Default: AdamW (the fused kernel on CUDA).
 
     Attributes
     ----------
@@ -442,7 +449,9 @@ class Trainer:
                  progress: bool | None = None, tensorboard: bool = False,
                  run_config: Any = None, param_groups: list[dict[str, Any]] | None = None,
                  resume_may_change: Collection[str] = RESUME_MAY_CHANGE,
-                 callbacks: Sequence[Callback] = ()) -> None:
+                 callbacks: Sequence[Callback] = (),
+                 optimizer_factory: Callable[..., torch.optim.Optimizer] | None = None
+                 ) -> None:
         self.config, self.loss_fn, self.val_fn = config, loss_fn, val_fn
         self.run_config = config if run_config is None else run_config
         self.monitor, self.model_name = monitor, model_name
@@ -478,10 +487,20 @@ class Trainer:
                 model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self._tensorboard = _tensorboard_writer(self.out_dir) if tensorboard and self.main \
             else None
-        # The fused CUDA kernel: fewer launches, and no host sync under a GradScaler.
-        self.optimizer = torch.optim.AdamW(params if param_groups is None else param_groups,
-                                           lr=config.lr, weight_decay=config.weight_decay,
-                                           fused=True if self.device.type == "cuda" else None)
+        groups = params if param_groups is None else param_groups
+        if optimizer_factory is None:
+            # The fused CUDA kernel: fewer launches, and no host sync under a GradScaler.
+            self.optimizer = torch.optim.AdamW(groups, lr=config.lr,
+                                               weight_decay=config.weight_decay,
+                                               fused=True if self.device.type == "cuda" else None)
+        else:
+            self.optimizer = optimizer_factory(groups, lr=config.lr,
+                                               weight_decay=config.weight_decay)
+            if not isinstance(self.optimizer, torch.optim.Optimizer):
+                raise ParameterError(
+                    f"optimizer_factory={optimizer_factory!r} returned "
+                    f"{type(self.optimizer).__name__}, not a torch.optim.Optimizer; pass an "
+                    "optimiser class such as torch.optim.Adagrad, or None for AdamW.")
         self.scheduler: torch.optim.lr_scheduler.LambdaLR | None = None
         self.step, self.epoch = 0, 0
         self._reset_progress()

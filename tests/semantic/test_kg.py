@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
 
 from neuroattn.datasets.knowledge_graphs import KnowledgeGraph, load_knowledge_graph
+from neuroattn.errors import ParameterError
 from neuroattn.semantic import (
     RESCAL,
     ComplEx,
     DistMult,
     PopularityBaseline,
     filtered_ranks,
-    fit_kg_model,
+    fit_kg,
     link_prediction_metrics,
     relation_prediction_metrics,
 )
@@ -192,14 +195,26 @@ def test_fit_validates_inputs():
     model = DistMult(N_ENT, N_REL, DIM)
     kg = KnowledgeGraph(tuple("ab"), ("r",), np.array([[0, 0, 1]]), np.zeros((0, 3), int),
                         np.zeros((0, 3), int))
-    with pytest.raises(ValueError, match="The model has 7 entities and 3 relations"):
-        fit_kg_model(model, kg, epochs=1)
-    with pytest.raises(ValueError, match="regularizer must be"):
-        fit_kg_model(model, [[0, 0, 1]], epochs=1, regularizer="l1")
+    with pytest.raises(ParameterError, match="The model has 7 entities and 3 relations"):
+        fit_kg(model, kg, epochs=1)
+    with pytest.raises(ParameterError, match="regularizer='l1' is not one of 'n3', 'l2'"):
+        fit_kg(model, [[0, 0, 1]], epochs=1, regularizer="l1")
+    with pytest.raises(ParameterError, match="optimizer='sgd' is not one of"):
+        fit_kg(model, [[0, 0, 1]], epochs=1, optimizer="sgd")
+    with pytest.raises(ParameterError, match="lr=0.0 must be > 0"):
+        fit_kg(model, [[0, 0, 1]], epochs=1, lr=0.0)
     with pytest.raises(ValueError, match=r"tail ids must lie in \[0, 7\)"):
-        fit_kg_model(model, [[0, 0, 7]], epochs=1)
-    with pytest.raises(TypeError, match="KGModel"):
-        fit_kg_model(PopularityBaseline([[0, 0, 1]], N_ENT, N_REL), [[0, 0, 1]], epochs=1)
+        fit_kg(model, [[0, 0, 7]], epochs=1)
+    with pytest.raises(ParameterError, match="no training triples"):
+        fit_kg(model, np.zeros((0, 3), int), epochs=1)
+    with pytest.raises(ParameterError, match="PopularityBaseline, which fit_kg cannot train"):
+        fit_kg(PopularityBaseline([[0, 0, 1]], N_ENT, N_REL), [[0, 0, 1]], epochs=1)
+    with pytest.raises(ParameterError, match="eval_every needs a KnowledgeGraph"):
+        fit_kg(model, [[0, 0, 1]], epochs=1, eval_every=1)
+    with pytest.raises(ParameterError, match="patience=2 needs validation"):
+        fit_kg(model, [[0, 0, 1]], epochs=1, patience=2)
+    with pytest.raises(ParameterError, match="resume=True needs the run's out_dir"):
+        fit_kg(model, [[0, 0, 1]], epochs=1, resume=True)
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "adagrad"])
@@ -208,11 +223,74 @@ def test_fit_is_deterministic_given_seeds(optimizer):
     runs = []
     for _ in range(2):
         model = ComplEx(N_ENT, N_REL, DIM, seed=8)
-        losses = fit_kg_model(model, triples, epochs=5, batch_size=2, optimizer=optimizer,
-                              regularizer="l2", seed=9)
-        runs.append((losses, model.entity_re.detach().clone()))
+        fit = fit_kg(model, triples, epochs=5, batch_size=2, optimizer=optimizer,
+                     regularizer="l2", seed=9, progress=False)
+        runs.append(([row["loss"] for row in fit["history"]], model.entity_re.detach().clone()))
     assert runs[0][0] == runs[1][0]
     torch.testing.assert_close(runs[0][1], runs[1][1], rtol=0, atol=0)
+
+
+def test_fit_takes_the_steps_of_a_plain_loop():
+    """One randperm per epoch from a generator seeded by ``seed``, Adam at a constant rate."""
+    triples = torch.tensor([[0, 0, 1], [1, 1, 2], [2, 2, 3], [4, 0, 6], [5, 1, 0]])
+    model, plain = ComplEx(N_ENT, N_REL, DIM, seed=3), ComplEx(N_ENT, N_REL, DIM, seed=3)
+    fit_kg(model, triples, epochs=3, batch_size=2, lr=0.05, weight=0.01, seed=4, progress=False)
+    opt, gen = torch.optim.Adam(plain.parameters(), lr=0.05), torch.Generator().manual_seed(4)
+    for _ in range(3):
+        for batch in triples[torch.randperm(5, generator=gen)].split(2):
+            opt.zero_grad()
+            plain.kg_loss(batch, weight=0.01).backward()
+            opt.step()
+    for (name, a), b in zip(model.state_dict().items(), plain.state_dict().values(),
+                            strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_fit_writes_a_run_directory_or_discards_a_temporary_one(tmp_path):
+    model = DistMult(N_ENT, N_REL, DIM)
+    fit = fit_kg(model, [[0, 0, 1], [1, 1, 2]], tmp_path / "run", epochs=2, progress=False)
+    assert {"last.pt", "config.yaml", "metrics.csv"} <= {p.name for p in (tmp_path / "run")
+                                                         .iterdir()}
+    assert "optimizer: adam" in (tmp_path / "run" / "config.yaml").read_text()
+    assert not model.training
+    fit = fit_kg(model, [[0, 0, 1], [1, 1, 2]], epochs=2, progress=False)
+    assert fit["epoch"] == 2 and not os.path.exists(fit["out_dir"])
+
+
+def _killed_then_resumed(make, kg, tmp_path, kill_at_step, **settings):
+    """Weights of a straight run, and of a run killed mid-way (after a checkpoint) and resumed."""
+    straight = make()
+    fit_kg(straight, kg, tmp_path / "straight", progress=False, **settings)
+    broken = make()
+    calls = {"n": 0}
+    kg_loss = broken.kg_loss
+
+    def dying(batch, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == kill_at_step:
+            raise KeyboardInterrupt("killed")
+        return kg_loss(batch, **kwargs)
+
+    broken.kg_loss = dying
+    with pytest.raises(KeyboardInterrupt):
+        fit_kg(broken, kg, tmp_path / "broken", progress=False, **settings)
+    del broken.kg_loss
+    resumed = make()  # a fresh process would start from a new model
+    summary = fit_kg(resumed, kg, tmp_path / "broken", progress=False, resume=True, **settings)
+    return straight, resumed, summary
+
+
+def test_a_killed_fit_resumes_exactly(tmp_path):
+    """Killed in epoch 2 of 3 (epoch 1 checkpointed), resumed: the straight run's weights."""
+    kg = _cycle_world()
+    settings = {"epochs": 3, "batch_size": 16, "lr": 0.05, "seed": 5, "eval_every": 1,
+                "patience": 2}
+    straight, resumed, summary = _killed_then_resumed(
+        lambda: ComplEx(24, 3, 4, seed=1), kg, tmp_path, kill_at_step=4, **settings)
+    assert summary["epoch"] == 3 and len(summary["history"]) == 3
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values(),
+                            strict=True):
+        assert torch.equal(a, b), name
 
 
 def _cycle_world(n=24, seed=0):
@@ -242,9 +320,9 @@ def test_complex_and_rescal_learn_an_asymmetric_world_that_popularity_cannot():
                                                  known)["both"]["mrr"]}
     for name, model, epochs, reg in (("complex", ComplEx(24, 3, 16, seed=0), 120, 0.001),
                                      ("rescal", RESCAL(24, 3, 8, seed=0), 150, 0.01)):
-        fit_kg_model(model, kg, epochs=epochs, batch_size=32, lr=0.02,
-                     regularizer="n3" if name == "complex" else "l2", weight=reg, seed=0,
-                     verbose="WARNING")
+        fit_kg(model, kg, epochs=epochs, batch_size=32, lr=0.02,
+               regularizer="n3" if name == "complex" else "l2", weight=reg, seed=0,
+               verbose="WARNING", progress=False)
         mrr[name] = link_prediction_metrics(model.score_tails, model.score_heads, kg.test,
                                             known)["both"]["mrr"]
     # measured: popularity 0.065, ComplEx 1.0, RESCAL 0.48
@@ -259,8 +337,8 @@ def test_complex_on_kinships_reaches_the_reference_mrr():
     torch.set_num_threads(1)
     kg = load_knowledge_graph("kinships")
     model = ComplEx(kg.n_entities, kg.n_relations, dim=100, seed=0)
-    fit_kg_model(model, kg, epochs=20, batch_size=256, lr=0.01, regularizer="n3",
-                 weight=0.01, seed=0, verbose="WARNING")
+    fit_kg(model, kg, epochs=20, batch_size=256, lr=0.01, regularizer="n3", weight=0.01,
+           seed=0, verbose="WARNING", progress=False)
     known = kg.known_triples()
     metrics = link_prediction_metrics(model.score_tails, model.score_heads, kg.test, known)
     pop = PopularityBaseline(kg.train, kg.n_entities, kg.n_relations)

@@ -9,12 +9,14 @@ import pytest
 import torch
 
 from neuroattn.datasets.knowledge_graphs import KnowledgeGraph, load_knowledge_graph
+from neuroattn.errors import ParameterError
 from neuroattn.semantic.kg import (
     PopularityBaseline,
+    fit_kg,
     link_prediction_metrics,
     relation_prediction_metrics,
 )
-from neuroattn.semantic.kg_decoder import TensorBrainKG, fit_tensor_brain_kg
+from neuroattn.semantic.kg_decoder import TensorBrainKG
 
 N_ENT, N_REL, DIM = 7, 3, 9
 
@@ -66,12 +68,14 @@ def test_shapes_and_bad_inputs(tb: TensorBrainKG) -> None:
         tb.score_relations([0, 1], [2])
     with pytest.raises(ValueError, match="at least one"):
         TensorBrainKG(0, 1)
-    with pytest.raises(TypeError, match="TensorBrainKG"):
-        fit_tensor_brain_kg(torch.nn.Linear(2, 2), [[0, 0, 1]])  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="Linear, which fit_kg cannot train"):
+        fit_kg(torch.nn.Linear(2, 2), [[0, 0, 1]])  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="relation ids"):
-        fit_tensor_brain_kg(tb, [[0, N_REL, 1]], epochs=1)
-    with pytest.raises(ValueError, match="positive"):
-        fit_tensor_brain_kg(tb, [[0, 0, 1]], epochs=0)
+        fit_kg(tb, [[0, N_REL, 1]], epochs=1)
+    with pytest.raises(ParameterError, match="epochs=0 must be >= 1"):
+        fit_kg(tb, [[0, 0, 1]], epochs=0)
+    with pytest.raises(ParameterError, match="label_smoothing=0.1 is not supported"):
+        fit_kg(tb, [[0, 0, 1]], epochs=1, label_smoothing=0.1, progress=False)
 
 
 def test_training_is_seeded() -> None:
@@ -79,9 +83,50 @@ def test_training_is_seeded() -> None:
     runs = []
     for _ in range(2):
         model = TensorBrainKG(5, 3, dim=6, seed=1)
-        fit_tensor_brain_kg(model, triples, epochs=3, batch_size=3, seed=2, progress=False)
+        fit_kg(model, triples, epochs=3, batch_size=3, seed=2, progress=False)
         runs.append(model.bank.A.detach().clone())
     torch.testing.assert_close(runs[0], runs[1])
+
+
+def test_training_rows_are_the_triples_and_their_reciprocals_shuffled_together() -> None:
+    """8 rows from 4 triples; 3 epochs of 3 batches (3, 3, 2 rows) are 9 steps."""
+    triples = [[0, 0, 1], [1, 1, 2], [2, 2, 3], [3, 0, 4]]
+    fit = fit_kg(TensorBrainKG(5, 3, dim=6, seed=1), triples, epochs=3, batch_size=3,
+                 progress=False)
+    assert fit["step"] == 9
+    rows = TensorBrainKG(5, 3, dim=6).training_rows(torch.tensor(triples))
+    assert rows[4:].tolist() == [[1, 3, 0], [2, 4, 1], [3, 5, 2], [4, 3, 3]]
+
+
+def test_a_killed_fit_resumes_exactly(tmp_path) -> None:
+    """Killed in epoch 2 of 3 (epoch 1 checkpointed), resumed: the straight run's weights."""
+    kg = _synthetic_kg()
+    settings = {"epochs": 3, "batch_size": 16, "lr": 0.01, "weight": 0.01, "seed": 3,
+                "eval_every": 2}
+
+    def make() -> TensorBrainKG:
+        return TensorBrainKG(kg.n_entities, kg.n_relations, dim=8, seed=0)
+
+    straight = make()
+    fit_kg(straight, kg, tmp_path / "straight", progress=False, **settings)
+    broken, calls = make(), {"n": 0}
+    kg_loss = broken.kg_loss
+
+    def dying(batch: torch.Tensor, **kwargs) -> torch.Tensor:
+        calls["n"] += 1
+        if calls["n"] == 6:  # 68 rows: 5 batches per epoch; the first batch of epoch 2
+            raise KeyboardInterrupt("killed")
+        return kg_loss(batch, **kwargs)
+
+    broken.kg_loss = dying
+    with pytest.raises(KeyboardInterrupt):
+        fit_kg(broken, kg, tmp_path / "broken", progress=False, **settings)
+    resumed = make()
+    summary = fit_kg(resumed, kg, tmp_path / "broken", progress=False, resume=True, **settings)
+    assert summary["step"] == 15 and [h["epoch"] for h in summary["history"]] == [0, 1, 2]
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values(),
+                            strict=True):
+        assert torch.equal(a, b), name
 
 
 def _synthetic_kg(seed: int = 0) -> KnowledgeGraph:
@@ -99,8 +144,8 @@ def test_learns_a_small_synthetic_kg_fast() -> None:
     kg = _synthetic_kg()
     start = time.perf_counter()
     model = TensorBrainKG(kg.n_entities, kg.n_relations, dim=32, seed=0)
-    fit_tensor_brain_kg(model, kg.train, epochs=150, batch_size=32, lr=0.005, weight=0.0,
-                        progress=False)
+    fit_kg(model, kg.train, epochs=150, batch_size=32, lr=0.005, weight=0.0, progress=False,
+           verbose="WARNING")
     train_metrics = link_prediction_metrics(model.score_tails, model.score_heads, kg.train,
                                             kg.known_triples())
     pop = PopularityBaseline(kg.train, kg.n_entities, kg.n_relations)
@@ -122,8 +167,8 @@ def test_kinships_mrr_beats_popularity() -> None:
     kg = load_knowledge_graph("kinships")
     start = time.perf_counter()
     model = TensorBrainKG(kg.n_entities, kg.n_relations, dim=256, seed=0)
-    fit_tensor_brain_kg(model, kg, epochs=20, batch_size=256, lr=0.003, weight=0.01, seed=0,
-                        progress=False)
+    fit_kg(model, kg, epochs=20, batch_size=256, lr=0.003, weight=0.01, seed=0, progress=False,
+           verbose="WARNING")
     seconds = time.perf_counter() - start
     known = kg.known_triples()
     tb = link_prediction_metrics(model.score_tails, model.score_heads, kg.test, known,

@@ -292,6 +292,36 @@ def test_constant_schedule_keeps_the_rate_after_warmup(tmp_path):
     assert warmup_constant(2)(0) == 0.5
 
 
+def test_an_optimizer_factory_replaces_adamw_and_resumes(tmp_path):
+    """``optimizer_factory`` builds the optimiser (Adagrad here); the default stays AdamW."""
+    cfg = TrainConfig(epochs=2, lr=0.1, weight_decay=0.0, grad_clip=None, schedule="constant")
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    trainer = Trainer(model, _mse, cfg, tmp_path / "a", progress=False,
+                      optimizer_factory=torch.optim.Adagrad)
+    assert type(trainer.optimizer) is torch.optim.Adagrad
+    assert type(Trainer(torch.nn.Linear(3, 1), _mse, cfg, tmp_path / "b").optimizer) \
+        is torch.optim.AdamW
+    trainer.fit(_regression())
+    # the same steps as plain Adagrad at a constant rate
+    plain = torch.nn.Linear(3, 1)
+    plain.load_state_dict(start)
+    opt = torch.optim.Adagrad(plain.parameters(), lr=0.1)
+    for _ in range(2):
+        for batch in _regression():
+            opt.zero_grad()
+            _mse(plain, batch)[0].backward()
+            opt.step()
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), plain.parameters(),
+                                                 strict=True))
+    longer = Trainer(model, _mse, TrainConfig(**{**cfg.__dict__, "epochs": 3}), tmp_path / "a",
+                     progress=False, optimizer_factory=torch.optim.Adagrad)
+    assert longer.fit(_regression(), resume=True)["epoch"] == 3  # its state loads back
+    with pytest.raises(ParameterError, match="not a torch.optim.Optimizer"):
+        Trainer(model, _mse, cfg, tmp_path / "c", optimizer_factory=lambda params, **kw: None)
+
+
 def test_unknown_schedule_and_mode_are_refused(tmp_path):
     model = torch.nn.Linear(3, 1)
     with pytest.raises(ConfigError, match="train.schedule='step' is not one of 'cosine', "
