@@ -56,11 +56,33 @@ def retina(run_dir: Path, seen: list) -> torch.nn.Module:
     return model
 
 
+def kg(run_dir: Path, seen: list) -> torch.nn.Module:
+    import numpy as np
+
+    from neuroattn.datasets.knowledge_graphs import KnowledgeGraph
+    from neuroattn.semantic.kg import ComplEx, fit_kg
+
+    triples = np.array([(h, h % 3, (h + 1 + h % 3) % 10) for h in range(10)])  # 10 distinct
+    graph = KnowledgeGraph(tuple("abcdefghij"), ("r", "s", "t"), triples, triples[:2],
+                           triples[2:4])
+    model = ComplEx(10, 3, dim=4, seed=0)
+    loss = model.kg_loss
+
+    def recorded(batch, **kwargs):
+        seen.append(["-".join(map(str, row)) for row in batch.tolist()])
+        return loss(batch, **kwargs)
+
+    model.kg_loss = recorded
+    fit_kg(model, graph, run_dir, epochs=1, batch_size=2, lr=0.05, progress=False)
+    del model.kg_loss
+    return model
+
+
 if __name__ == "__main__":
     family, probe, run_dir = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     distributed.init_distributed(torch.device("cpu"))
     seen: list = []
-    model = {"tensor_brain": tensor_brain, "retina": retina}[family](run_dir, seen)
+    model = {"tensor_brain": tensor_brain, "retina": retina, "kg": kg}[family](run_dir, seen)
     rank = distributed.rank()
     (probe / f"seen{rank}.json").write_text(json.dumps(seen))
     torch.save(model.state_dict(), probe / f"weights{rank}.pt")

@@ -2,7 +2,8 @@
 
 Two ranks must train on disjoint shards that together cover the data, end with
 identical weights, and leave one run directory written by rank 0 (the iEEG
-command line has its own test in tests/train_ieeg/test_ddp.py).
+command line and OAT have their own tests, in tests/train_ieeg/test_ddp.py and
+tests/gaze/oat/test_training.py).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ WORKER = Path(__file__).with_name("ddp_family_worker.py")
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("family", ["tensor_brain", "retina"])
+@pytest.mark.parametrize("family", ["tensor_brain", "retina", "kg"])
 def test_two_ranks_split_the_data_and_agree_on_the_weights(family, tmp_path):
     probe, run_dir = tmp_path / "probe", tmp_path / "run"
     probe.mkdir()
