@@ -1,7 +1,8 @@
 """Every figure in a benchmark table of RESULTS.md or the README is in the JSON file it cites.
 
 A table row is *tagged* when its last cell is a code span naming a file of
-``benchmarks/results/``, ```store_cpu2.json```, optionally scoped to one part of it with
+``benchmarks/results/``, ```store_cpu2.json``` (or, with a ``/``, a path from the
+repository root, such as an analysis's results), optionally scoped to one part of it with
 dot-separated keys, ```mvpa_cpu2.json:results.64```. Every number in the row's other
 cells must equal a number of that file (or of that part, or a numeric key on the way to it)
 at the precision it is displayed with:
@@ -28,7 +29,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 DOCUMENTS = [ROOT / "benchmarks" / "RESULTS.md", ROOT / "README.md"]
-TAG = re.compile(r"^`([\w.-]+\.json)(?::([\w.@-]+))?`$")
+TAG = re.compile(r"^`([\w./-]+\.json)(?::([\w.@-]+))?`$")
 TARGET = re.compile(r"\([^()]*(?:≥|≤|\btarget\b)[^()]*\)")
 FIGURE = re.compile(r"(?<![\w.@])([-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:e[-+]?\d+)?)"
                     r"(?![\w.]*\w)(\s?%)?")
@@ -160,7 +161,7 @@ def test_documents_tag_their_benchmark_rows():
 def test_tagged_row_matches_its_json(path, line, header, cells):
     tag = TAG.match(cells[-1])
     assert tag, f"{path.name}:{line}: a row of a table with a JSON column names no file"
-    file = RESULTS_DIR / tag.group(1)
+    file = (ROOT if "/" in tag.group(1) else RESULTS_DIR) / tag.group(1)
     assert file.is_file(), f"{path.name}:{line}: {file} does not exist"
     values = scoped_values(with_derived(json.loads(file.read_text())), tag.group(2))
     shown = [(col, f) for col, cell in zip(header[:-1], cells[:-1], strict=True)
