@@ -44,7 +44,13 @@ import torch
 from neuroattn._logging import logger
 from neuroattn.errors import FormatError
 from neuroattn.ieeg.config import MVPFormerConfig
-from neuroattn.nn.pretrained import CONFIG_FILE, WEIGHTS_FILE, read_config, read_weights
+from neuroattn.nn.pretrained import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    read_config,
+    read_weights,
+    state_mismatch,
+)
 from neuroattn.nn.wavelet import db4_coeff_lengths
 
 KNOWN_HEADS = {768: 12, 2048: 16}
@@ -141,18 +147,10 @@ def infer_config(state: dict[str, torch.Tensor], **overrides: Any) -> MVPFormerC
 
 
 def _check_fit(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state) - OPTIONAL_KEYS)
-    unexpected = sorted(set(state) - set(expected))
-    mismatched = sorted(f"{k}: checkpoint {tuple(state[k].shape)} vs model "
-                        f"{tuple(expected[k].shape)}"
-                        for k in set(state) & set(expected) if state[k].shape != expected[k].shape)
-    if missing or unexpected or mismatched:
-        parts = [f"{name} ({len(keys)}): {keys[:6]}{' ...' if len(keys) > 6 else ''}"
-                 for name, keys in (("missing", missing), ("unexpected", unexpected),
-                                    ("shape mismatch", mismatched)) if keys]
+    problems = state_mismatch(model, state, optional=OPTIONAL_KEYS)
+    if problems:
         raise WeightsError(
-            f"{source} does not fit this MVPFormer: " + "; ".join(parts) +
+            f"{source} does not fit this MVPFormer: " + problems +
             ". Is it a checkpoint of another model, or of a different size?")
 
 

@@ -58,7 +58,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -70,7 +70,8 @@ from neuroattn.errors import FormatError, InputNotFoundError, ParameterError
 
 __all__ = ["CONFIG_FILE", "FORMAT", "WEIGHTS_FILE", "PretrainedFormatError", "PretrainedMixin",
            "check_jsonable", "check_model_name", "init_arguments", "load_state_strict",
-           "preset_config", "read_config", "read_model_name", "read_weights", "state_tensors",
+           "preset_config", "read_config", "read_model_name", "read_weights", "state_mismatch",
+           "state_tensors",
            "write_pretrained"]
 
 CONFIG_FILE = "config.json"
@@ -338,6 +339,30 @@ def read_weights(directory: str | os.PathLike, file: str = WEIGHTS_FILE
             "copy it again or save the model again.") from None
 
 
+def state_mismatch(module: torch.nn.Module, state: Mapping[str, torch.Tensor], *,
+                   optional: Collection[str] = ()) -> str:
+    """What keeps ``state`` from loading into ``module`` exactly, in words ("" if nothing).
+
+    Missing tensors (except ``optional`` ones), unexpected ones and shape mismatches, each
+    listed (at most six per kind).
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> state_mismatch(nn.Linear(2, 1), {"weight": torch.ones(1, 3)})
+    "missing (1): ['bias']; shape mismatch (1): ['weight: file (1, 3) vs model (1, 2)']"
+    """
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state) - set(optional))
+    unexpected = sorted(set(state) - set(expected))
+    mismatched = sorted(f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+                        for k in set(state) & set(expected)
+                        if tuple(state[k].shape) != tuple(expected[k].shape))
+    return "; ".join(f"{what} ({len(keys)}): {keys[:6]}{' ...' if len(keys) > 6 else ''}"
+                     for what, keys in (("missing", missing), ("unexpected", unexpected),
+                                        ("shape mismatch", mismatched)) if keys)
+
+
 def load_state_strict(module: torch.nn.Module, state: Mapping[str, torch.Tensor],
                       source: str | os.PathLike) -> None:
     """Load ``state`` into ``module``, naming the missing, unexpected or misshapen tensors.
@@ -355,18 +380,10 @@ def load_state_strict(module: torch.nn.Module, state: Mapping[str, torch.Tensor]
     ...
     neuroattn.nn.pretrained.PretrainedFormatError: w.safetensors does not fit this Linear: ...
     """
-    expected = module.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    mismatched = sorted(f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
-                        for k in set(state) & set(expected)
-                        if tuple(state[k].shape) != tuple(expected[k].shape))
-    if missing or unexpected or mismatched:
-        parts = [f"{what} ({len(keys)}): {keys[:6]}{' ...' if len(keys) > 6 else ''}"
-                 for what, keys in (("missing", missing), ("unexpected", unexpected),
-                                    ("shape mismatch", mismatched)) if keys]
+    problems = state_mismatch(module, state)
+    if problems:
         raise PretrainedFormatError(
-            f"{source} does not fit this {type(module).__name__}: " + "; ".join(parts) +
+            f"{source} does not fit this {type(module).__name__}: " + problems +
             ". Are the weights of another model or size, or was config.json edited? Save the "
             "model again.")
     try:
