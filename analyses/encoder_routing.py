@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import time
 from pathlib import Path
 
@@ -45,12 +44,12 @@ import numpy as np  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
-from neuroattn._atomic import atomic_path  # noqa: E402
 from neuroattn.datasets.synthetic import make_synthetic_encoding  # noqa: E402
 from neuroattn.encoding import SpatialFeatureEncoder, TransformerBrainEncoder  # noqa: E402
 from neuroattn.encoding.metrics import noise_normalized_accuracy  # noqa: E402
 from neuroattn.encoding.ridge import RidgeEncoder  # noqa: E402
 from neuroattn.plotting import save_figure  # noqa: E402
+from neuroattn.reports import write_json  # noqa: E402
 
 MODELS = ("transformer", "spatial", "ridge")
 GENERATORS = {
@@ -234,8 +233,7 @@ def _write_table(runs: list[dict], seeds: list[int], out: Path) -> dict:
               "sum_rule_model": "the transformer with overlap_rule='sum', on generators with "
                                 "overlapping voxels",
               "summary": summary, "runs": runs}
-    with atomic_path(out / "generator_table.json") as tmp:
-        tmp.write_text(json.dumps(result, indent=2, default=str))
+    write_json(out / "generator_table.json", result)
     return result
 
 
@@ -325,8 +323,7 @@ def figures(seed: int, out: Path) -> None:
         "routing_r_per_roi": {**routing, "ridge": None},
         "example_images": images, "seconds": timings,
     }
-    with atomic_path(out / "encoder_routing.json") as tmp:
-        tmp.write_text(json.dumps(result, indent=2, default=str))
+    write_json(out / "encoder_routing.json", result)
 
     print("\n| model | all | " + " | ".join(KINDS) + " | routing r (" + ", ".join(KINDS)
           + ") |")

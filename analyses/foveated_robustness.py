@@ -50,7 +50,6 @@ and prints the tables.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -63,9 +62,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from neuroattn import sys_info  # noqa: E402
-from neuroattn._atomic import atomic_path  # noqa: E402
 from neuroattn.datasets.cluttered_digits import make_cluttered_digits  # noqa: E402
 from neuroattn.plotting import save_figure  # noqa: E402
+from neuroattn.reports import write_report  # noqa: E402
 from neuroattn.retina import CartesianResNet, FoveatedResNet, LogPolar  # noqa: E402
 from neuroattn.retina.sampling import FixationCrop, rotate_zoom_about  # noqa: E402
 from neuroattn.retina.scan import scan_fixations  # noqa: E402
@@ -312,11 +311,8 @@ def main() -> None:
                             "3 x 3 neighbourhood; grid_peak_in_box: the argmax grid point"},
         "results": results, "seconds": timings,
     }
-    with atomic_path(out / "foveated_robustness.json") as tmp:
-        tmp.write_text(json.dumps(result, indent=2, default=float))
     text = markdown(result)
-    with atomic_path(out / "foveated_robustness.md") as tmp:
-        tmp.write_text(text)
+    write_report(out, "foveated_robustness", result, text)
     print("\n" + text)
     print(f"wrote {out}/ in {timings['total']:.0f} s")
 

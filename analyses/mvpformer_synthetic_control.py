@@ -16,13 +16,12 @@ event metrics, plus mean and spread) and prints a Markdown table.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
-from neuroattn._atomic import atomic_path
 from neuroattn.config import apply_overrides
+from neuroattn.reports import write_json
 from neuroattn.train_ieeg import run
 from neuroattn.train_ieeg.demo import demo_configs, make_demo_stores
 
@@ -71,8 +70,7 @@ def main() -> None:
               "seconds": time.perf_counter() - start, "runs": runs, "summary": table}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / "mvpformer_synthetic_control.json") as tmp:
-        tmp.write_text(json.dumps(result, indent=2))
+    write_json(out / "mvpformer_synthetic_control.json", result)
     print("\n| labels | " + " | ".join(label for *_, label in METRICS) + " |")
     print("|---|" + "---|" * len(METRICS))
     for labels, stats in table.items():

@@ -51,7 +51,6 @@ timings) and ``scanpath_nevaclip.md`` (the tables), and prints the tables.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import tempfile
@@ -65,7 +64,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from neuroattn._atomic import atomic_path  # noqa: E402
 from neuroattn.datasets.synthetic import make_captioned_scenes  # noqa: E402
 from neuroattn.gaze.metrics import (  # noqa: E402
     ScanpathPairs,
@@ -86,6 +84,7 @@ from neuroattn.gaze.neva import (  # noqa: E402
 )
 from neuroattn.gaze.saliency_maps import spectral_residual  # noqa: E402
 from neuroattn.plotting import plot_scanpath, save_figure  # noqa: E402
+from neuroattn.reports import write_report  # noqa: E402
 from neuroattn.retina import EccentricityFoveation  # noqa: E402
 from neuroattn.seeding import set_seed  # noqa: E402
 
@@ -563,11 +562,8 @@ def main() -> None:
         },
         "photos": photo, "seconds": timings,
     }
-    with atomic_path(out / "scanpath_nevaclip.json") as tmp:
-        tmp.write_text(json.dumps(result, indent=2, default=float))
     text = markdown(result)
-    with atomic_path(out / "scanpath_nevaclip.md") as tmp:
-        tmp.write_text(text)
+    write_report(out, "scanpath_nevaclip", result, text)
     print("\n" + text)
     print(f"wrote {out}/ in {timings['total']:.0f} s")
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -50,7 +49,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from neuroattn._atomic import atomic_path  # noqa: E402
 from neuroattn.datasets.synthetic import make_visual_search  # noqa: E402
 from neuroattn.gaze.metrics import (  # noqa: E402
     ScanpathPairs,
@@ -70,6 +68,7 @@ from neuroattn.gaze.oat import (  # noqa: E402
     scanpath_report,
 )
 from neuroattn.plotting import plot_scanpath, save_figure  # noqa: E402
+from neuroattn.reports import write_json  # noqa: E402
 from neuroattn.seeding import set_seed  # noqa: E402
 
 FIXATION_S = 0.25
@@ -287,8 +286,7 @@ def main() -> None:
         "table": table, "best_baseline": best, "ceiling": place, "example_trials": images,
         "threads": args.threads, "seconds": timings,
     }
-    with atomic_path(out / "scanpath_oat.json") as tmp:
-        tmp.write_text(json.dumps(result, indent=2, default=float))
+    write_json(out / "scanpath_oat.json", result)
 
     print("\n| model | " + " | ".join(COLUMNS) + " |")
     print("|---|" + "---|" * len(COLUMNS))

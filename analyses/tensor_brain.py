@@ -68,7 +68,6 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from neuroattn import sys_info  # noqa: E402
-from neuroattn._atomic import atomic_path  # noqa: E402
 from neuroattn.datasets.synthetic.tb_shapes import (  # noqa: E402
     LABELS,
     PREDICATES,
@@ -76,6 +75,7 @@ from neuroattn.datasets.synthetic.tb_shapes import (  # noqa: E402
     make_tb_shapes,
 )
 from neuroattn.plotting import save_figure  # noqa: E402
+from neuroattn.reports import write_report  # noqa: E402
 from neuroattn.semantic import (  # noqa: E402
     TensorBrainPerception,
     evaluate_episodic,
@@ -539,11 +539,8 @@ def main() -> None:
         "semantic_vs_episodic": {"persistent": facts, "transient": transient},
         "knowledge_graphs": graphs, "seconds": timings,
     }
-    with atomic_path(out / "tensor_brain.json") as tmp_path:
-        tmp_path.write_text(json.dumps(result, indent=2, default=float) + "\n")
     text = markdown(result)
-    with atomic_path(out / "tensor_brain.md") as tmp_path:
-        tmp_path.write_text(text)
+    write_report(out, "tensor_brain", result, text)
     print("\n" + text)
     print(f"wrote {out}/ in {timings['total']:.0f} s")
 

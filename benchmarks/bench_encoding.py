@@ -40,6 +40,7 @@ from sklearn.model_selection import KFold
 
 from neuroattn.encoding.metrics import pearson_r
 from neuroattn.encoding.ridge import RidgeEncoder
+from neuroattn.reports import write_json
 
 
 def make_data(n_samples: int, n_features: int, n_targets: int, n_test: int, seed: int = 0):
@@ -180,7 +181,7 @@ def main() -> None:
                      indent=1))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        write_json(args.out, report)
 
 
 if __name__ == "__main__":

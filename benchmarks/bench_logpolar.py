@@ -44,8 +44,8 @@ import torch
 import torchvision
 
 from neuroattn import sys_info
-from neuroattn._atomic import atomic_path
 from neuroattn.device import resolve_device
+from neuroattn.reports import write_json
 from neuroattn.retina import FoveatedResNet, LogPolar
 from neuroattn.retina.scan import fixation_grid, scan_fixations
 
@@ -159,8 +159,7 @@ def main() -> None:
     }
     print(json.dumps({k: v for k, v in report.items() if not isinstance(v, dict)}, indent=1))
     if args.out:
-        with atomic_path(args.out) as tmp:
-            tmp.write_text(json.dumps(report, indent=2) + "\n")
+        write_json(args.out, report)
 
 
 if __name__ == "__main__":

@@ -62,6 +62,7 @@ from neuroattn.ieeg.mvpa_functional import (
     mvpa_flex,
     mvpa_reference,
 )
+from neuroattn.reports import write_json
 
 WIDTHS = {"tiny": dict(heads=4, kv_heads=2, head_dim=8),
           "s": dict(heads=12, kv_heads=4, head_dim=64)}
@@ -215,7 +216,7 @@ def main() -> None:
         report["flex_compilations"] = flex_compilations()
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        write_json(args.out, report)
 
 
 if __name__ == "__main__":

@@ -52,11 +52,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neuroattn._atomic import atomic_path
 from neuroattn.datasets.synthetic import make_captioned_scenes
 from neuroattn.datasets.synthetic.captioned_scenes import COLOURS, SHAPES
 from neuroattn.device import resolve_device
 from neuroattn.gaze.neva import ChannelEnergyEncoder, NevaClip, TinyCLIP, search_chunk_size
+from neuroattn.reports import write_json
 
 
 def build(encoder: str, images: torch.Tensor, device: torch.device) -> NevaClip:
@@ -177,8 +177,7 @@ def main() -> None:
     }
     print(json.dumps({k: v for k, v in report.items() if not isinstance(v, dict)}, indent=1))
     if args.out:
-        with atomic_path(args.out) as tmp:
-            tmp.write_text(json.dumps(report, indent=2) + "\n")
+        write_json(args.out, report)
 
 
 if __name__ == "__main__":

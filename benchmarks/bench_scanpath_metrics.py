@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from neuroattn._atomic import atomic_path
 from neuroattn.gaze.metrics.multimatch_similarity import multimatch_scores
+from neuroattn.reports import write_json
 
 SCREEN = (1280, 720)
 GROUPING = {"amplitude_threshold": 150.0, "direction_threshold": 45.0,
@@ -205,8 +205,7 @@ def main() -> None:
     print(json.dumps({k: v for k, v in report.items() if not isinstance(v, (dict, list))},
                      indent=1))
     if args.out:
-        with atomic_path(args.out) as tmp:
-            tmp.write_text(json.dumps(report, indent=2) + "\n")
+        write_json(args.out, report)
 
 
 if __name__ == "__main__":

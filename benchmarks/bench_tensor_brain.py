@@ -53,8 +53,8 @@ from pathlib import Path
 import torch
 
 from neuroattn import sys_info
-from neuroattn._atomic import atomic_path
 from neuroattn.datasets.knowledge_graphs import KnowledgeGraph, load_knowledge_graph
+from neuroattn.reports import write_json
 from neuroattn.semantic.kg import (
     PopularityBaseline,
     link_prediction_metrics,
@@ -197,8 +197,7 @@ def main() -> None:
                  "predicate_mrr": round(run["predicate_ranking"][k]["mrr"], 4)}
              for k in run["mrr"]}, indent=1))
     if args.out:
-        with atomic_path(args.out) as tmp:
-            tmp.write_text(json.dumps(report, indent=2) + "\n")
+        write_json(args.out, report)
 
 
 def _run_many(names: tuple[str, ...], *settings) -> dict:

@@ -56,7 +56,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
@@ -73,6 +72,7 @@ from neuroattn.datasets.synthetic import make_synthetic_ieeg
 from neuroattn.device import autocast, resolve_device
 from neuroattn.ieeg import MVPFormer, preset
 from neuroattn.ieeg.gpu_checks import streaming_realtime_factor
+from neuroattn.reports import write_json
 from neuroattn.store import WindowBatch, make_loader
 from neuroattn.train_ieeg.data import RecordingMix, class_weights, open_recordings
 from neuroattn.train_ieeg.tasks import classification_loss, prepare_finetuning
@@ -538,7 +538,7 @@ def finish(result: dict, out: Path | None) -> None:
     print("\n".join(lines))
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2) + "\n")
+        write_json(out, result)
 
 
 if __name__ == "__main__":

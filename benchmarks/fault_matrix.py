@@ -19,7 +19,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("NEUROATTN_PROGRESS", "off")
 
+from neuroattn.reports import write_json  # noqa: E402
 from neuroattn.testing.fault_matrix import all_cases, quick_subset, run_matrix  # noqa: E402
 from neuroattn.testing.faults import OUTCOMES  # noqa: E402
 
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
               **result}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2) + "\n")
+    write_json(out, record)
     print(summary_table(result))
     print(f"wrote {out}")
     return 0
