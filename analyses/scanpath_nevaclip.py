@@ -79,8 +79,8 @@ from neuroattn.gaze.neva import (  # noqa: E402
     ChannelEnergyEncoder,
     NevaClip,
     as_image_batch,
+    fit_tiny_clip,
     make_image_baseline,
-    train_tiny_clip,
 )
 from neuroattn.gaze.saliency_maps import spectral_residual  # noqa: E402
 from neuroattn.plotting import plot_scanpath, save_figure  # noqa: E402
@@ -175,13 +175,13 @@ def synthetic(args, budget: dict, timings: dict) -> dict:
     train = make_captioned_scenes(budget["train_scenes"], size=TRAIN_DATA["size"],
                                   n_objects=TRAIN_DATA["n_objects"],
                                   seed=TRAIN_DATA["seed"] + args.seed)
-    model = train_tiny_clip(train, steps=budget["train_steps"], batch_size=TINY_CLIP["batch_size"],
+    model = fit_tiny_clip(train, steps=budget["train_steps"], batch_size=TINY_CLIP["batch_size"],
                             lr=TINY_CLIP["lr"], width=TINY_CLIP["width"],
                             seed=TINY_CLIP["seed"] + args.seed, device=args.device,
                             progress=False)
-    timings["train_tiny_clip"] = time.perf_counter() - t
+    timings["fit_tiny_clip"] = time.perf_counter() - t
     print(f"TinyCLIP: {budget['train_steps']} steps on {len(train)} single-object scenes in "
-          f"{timings['train_tiny_clip']:.1f} s", flush=True)
+          f"{timings['fit_tiny_clip']:.1f} s", flush=True)
 
     test = make_captioned_scenes(budget["test_scenes"], size=TEST_DATA["size"],
                                  n_objects=TEST_DATA["n_objects"],

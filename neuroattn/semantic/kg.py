@@ -40,7 +40,7 @@ import contextlib
 import os
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -61,6 +61,7 @@ from neuroattn.training.loop import (
     Trainer,
     TrainSummary,
 )
+from neuroattn.training.objective import ModelObjective, objective_loss
 
 __all__ = ["RESCAL", "ComplEx", "DistMult", "KGModel", "KGTrainable", "PopularityBaseline",
            "TripleBatches", "as_ids", "as_triples", "filtered_ranks", "fit_kg",
@@ -515,7 +516,7 @@ class TripleBatches:
             yield batches[i]
 
 
-class _KGObjective(nn.Module):
+class _KGObjective(ModelObjective):
     """The model's ``kg_loss`` as this module's ``forward``, so DDP syncs its gradients.
 
     Its state dict is the model's, so checkpoints hold the scorer's weights.
@@ -523,22 +524,13 @@ class _KGObjective(nn.Module):
 
     def __init__(self, model: nn.Module, regularizer: Regularizer, weight: float,
                  label_smoothing: float) -> None:
-        super().__init__()
-        self.model = model
+        super().__init__(model)
         self.settings = {"regularizer": regularizer, "weight": weight,
                          "label_smoothing": label_smoothing}
 
     def forward(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
         return self.model.kg_loss(batch, **self.settings), {}
 
-    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """The model's state dict (checkpoints hold the model, not this wrapper)."""
-        return self.model.state_dict(*args, **kwargs)
-
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
-                        assign: bool = False) -> Any:
-        """Load a state dict of the model."""
-        return self.model.load_state_dict(state_dict, strict=strict, assign=assign)
 
 
 class _RestoreBest(Callback):
@@ -548,9 +540,6 @@ class _RestoreBest(Callback):
         """Restore this run's ``best.pt`` weights."""
         trainer.restore_best()
 
-
-def _objective_loss(objective: nn.Module, batch: torch.Tensor) -> tuple[torch.Tensor, dict]:
-    return objective(batch)
 
 
 _ONE_ROW_PER_EPOCH = 2**31 - 1
@@ -733,7 +722,7 @@ def fit_kg(model: KGTrainable, kg: KnowledgeGraph | np.ndarray,
         if out_dir is None:
             out_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="neuroattn-kg-"))
         trainer = Trainer(_KGObjective(model, regularizer, float(weight), float(label_smoothing)),
-                          _objective_loss, config, out_dir, val_fn=val_fn, monitor="mrr",
+                          objective_loss, config, out_dir, val_fn=val_fn, monitor="mrr",
                           mode="max", model_name=model.model_name, progress=progress,
                           run_config=run_config,
                           resume_may_change=[f"train.{key}" for key in RESUME_MAY_CHANGE],

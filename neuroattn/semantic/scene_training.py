@@ -36,13 +36,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from neuroattn.semantic.decoder import Decoding
 from neuroattn.semantic.perception import TensorBrainPerception
 from neuroattn.semantic.world import SceneWorld
 from neuroattn.training.distributed import rank_share
 from neuroattn.training.loop import TrainConfig, Trainer
+from neuroattn.training.objective import ModelObjective, objective_loss
 
 __all__ = ["SceneRows", "SceneTaskBatches", "TaskObjective", "fit_tensor_brain",
            "perception_rows", "semantic_rows", "task_nll"]
@@ -209,7 +209,7 @@ class SceneTaskBatches:
         return batch
 
 
-class TaskObjective(nn.Module):
+class TaskObjective(ModelObjective):
     """The weighted multi-task loss of a :class:`TensorBrainPerception`, as a module.
 
     Its ``forward(batch)`` runs perception, episodic and semantic recall, so
@@ -230,8 +230,8 @@ class TaskObjective(nn.Module):
     """
 
     def __init__(self, model: TensorBrainPerception, weights: Mapping[str, float]) -> None:
-        super().__init__()
-        self.model, self.weights = model, dict(weights)
+        super().__init__(model)
+        self.weights = dict(weights)
 
     def forward(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         model, weights = self.model, self.weights
@@ -251,19 +251,7 @@ class TaskObjective(nn.Module):
         loss = sum(weights[k] * v for k, v in losses.items()) / sum(weights.values())
         return loss, {f"{k}_nll": v.detach() for k, v in losses.items()}
 
-    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """The model's state dict (checkpoints hold the model, not this wrapper)."""
-        return self.model.state_dict(*args, **kwargs)
 
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
-                        assign: bool = False) -> Any:
-        """Load a state dict of the model."""
-        return self.model.load_state_dict(state_dict, strict=strict, assign=assign)
-
-
-def _objective_loss(objective: nn.Module, batch: dict[str, Any]
-                    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    return objective(batch)
 
 
 def fit_tensor_brain(model: TensorBrainPerception, world: SceneWorld,
@@ -328,7 +316,7 @@ def fit_tensor_brain(model: TensorBrainPerception, world: SceneWorld,
     rest = [p for p in model.parameters() if all(p is not m for m in memory)]
     groups = [{"params": rest, "lr": lr},
               {"params": memory, "lr": lr if memory_lr is None else memory_lr}]
-    trainer = Trainer(TaskObjective(model, weights), _objective_loss, config, out_dir,
+    trainer = Trainer(TaskObjective(model, weights), objective_loss, config, out_dir,
                       model_name=type(model).__name__, progress=progress, param_groups=groups)
     summary = trainer.fit(batches, resume=resume)
     model.eval()

@@ -422,6 +422,12 @@ class Trainer:
         ``torch.optim.Adagrad``; the schedule scales its rate. It is not part of
         ``config.yaml``: put its name in ``run_config`` so that a resume checks it.
         Default: AdamW (the fused kernel on CUDA).
+    scheduler_factory : callable, optional
+        Builds the learning-rate schedule instead of ``config.schedule``: called
+        as ``scheduler_factory(optimizer, total_steps)`` (``total_steps`` is
+        ``max_steps`` or ``epochs`` times the loader's length) and stepped after
+        every optimisation step, e.g. ``OneCycleLR``. Like ``optimizer_factory``,
+        name it in ``run_config`` so that a resume checks it.
 
     Attributes
     ----------
@@ -429,8 +435,9 @@ class Trainer:
         The model itself; ``model`` is its DDP wrapper under ``torchrun``.
     scaler : torch.amp.GradScaler
         Enabled for fp16 autocast only.
-    scheduler : torch.optim.lr_scheduler.LambdaLR or None
-        Warmup + ``config.schedule``, made by :meth:`fit` (or by the first
+    scheduler : torch.optim.lr_scheduler.LRScheduler or None
+        Warmup + ``config.schedule`` (or ``scheduler_factory``'s), made by :meth:`fit` (or by
+        the first
         :meth:`training_step` outside ``fit``).
     run_id : str or None
         This run's identity, set by :meth:`fit` (new, or the resumed run's)
@@ -450,8 +457,11 @@ class Trainer:
                  run_config: Any = None, param_groups: list[dict[str, Any]] | None = None,
                  resume_may_change: Collection[str] = RESUME_MAY_CHANGE,
                  callbacks: Sequence[Callback] = (),
-                 optimizer_factory: Callable[..., torch.optim.Optimizer] | None = None
+                 optimizer_factory: Callable[..., torch.optim.Optimizer] | None = None,
+                 scheduler_factory: Callable[[torch.optim.Optimizer, int],
+                                             torch.optim.lr_scheduler.LRScheduler] | None = None
                  ) -> None:
+        self.scheduler_factory = scheduler_factory
         self.config, self.loss_fn, self.val_fn = config, loss_fn, val_fn
         self.run_config = config if run_config is None else run_config
         self.monitor, self.model_name = monitor, model_name
@@ -501,7 +511,7 @@ class Trainer:
                     f"optimizer_factory={optimizer_factory!r} returned "
                     f"{type(self.optimizer).__name__}, not a torch.optim.Optimizer; pass an "
                     "optimiser class such as torch.optim.Adagrad, or None for AdamW.")
-        self.scheduler: torch.optim.lr_scheduler.LambdaLR | None = None
+        self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
         self.step, self.epoch = 0, 0
         self._reset_progress()
         self._sums: dict[str, Metric] = {}
@@ -520,12 +530,14 @@ class Trainer:
             return False
         return value > self.best if self.mode == "max" else value < self.best
 
-    def _schedule(self, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
+    def _schedule(self, steps_per_epoch: int) -> torch.optim.lr_scheduler.LRScheduler:
         cfg = self.config
+        total = cfg.epochs * steps_per_epoch if cfg.max_steps is None else cfg.max_steps
+        if self.scheduler_factory is not None:
+            return self.scheduler_factory(self.optimizer, total)
         if cfg.schedule == "constant":
             factor = warmup_constant(cfg.warmup_steps)
         else:
-            total = cfg.epochs * steps_per_epoch if cfg.max_steps is None else cfg.max_steps
             factor = warmup_cosine(total, cfg.warmup_steps)
         return torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
 

@@ -515,3 +515,27 @@ def test_numpy_and_tensor_validation_values_are_checkpointed_as_plain_numbers(tm
     row = state["history"][0]
     assert (row["val_err"], row["val_acc"], row["val_n"]) == (0.5, 0.75, 3)
     assert type(row["val_acc"]) is float and type(summary["best"]) is float
+
+
+def test_scheduler_factory_replaces_the_schedule(tmp_path):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    data = [torch.randn(4, 3) for _ in range(5)]
+    seen = []
+
+    def one_cycle(optimizer, total):
+        seen.append(total)
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=total)
+
+    trainer = Trainer(model, lambda m, b: (m(b).square().mean(), {}),
+                      TrainConfig(epochs=2, lr=0.1, grad_clip=None), tmp_path, progress=False,
+                      scheduler_factory=one_cycle)
+    trainer.fit(data)
+    assert seen == [10] and isinstance(trainer.scheduler, torch.optim.lr_scheduler.OneCycleLR)
+    reference = torch.optim.lr_scheduler.OneCycleLR(
+        torch.optim.AdamW(torch.nn.Linear(3, 1).parameters(), lr=0.1), max_lr=0.1,
+        total_steps=10)
+    for _ in range(10):
+        reference.optimizer.step()
+        reference.step()
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(reference.get_last_lr()[0])

@@ -39,12 +39,12 @@ from neuroattn.gaze.neva.search import (
     neva_search,
     search_chunk_size,
 )
-from neuroattn.gaze.neva.toy_encoders import ChannelEnergyEncoder, TinyCLIP, train_tiny_clip
+from neuroattn.gaze.neva.toy_encoders import ChannelEnergyEncoder, TinyCLIP, fit_tiny_clip
 
 __all__ = [
     "CLIP_MEAN", "CLIP_STD", "CPU_CHUNK_BYTES", "CLEScanpaths", "CentreBiasScanpaths",
     "ChannelEnergyEncoder", "IMAGE_BASELINES", "ImageScanpathBaseline", "NeVAResult", "NevaClip",
     "Objective", "RandomScanpaths", "Record", "SaliencyPeakScanpaths", "TinyCLIP",
     "as_image_batch", "image_list", "make_image_baseline", "neva_search", "search_chunk_size",
-    "train_tiny_clip",
+    "fit_tiny_clip",
 ]

@@ -10,7 +10,7 @@
   see the proportions of the channels, and a glimpse of the target's edge
   would score as well as its centre.
 * :class:`TinyCLIP` — a small CLIP-style dual encoder (a 4-layer CNN and a
-  bag-of-words text tower) trained contrastively by :func:`train_tiny_clip`
+  bag-of-words text tower) trained contrastively by :func:`fit_tiny_clip`
   on :func:`~neuroattn.datasets.synthetic.make_captioned_scenes`, in a few
   CPU minutes.
 
@@ -26,8 +26,11 @@ torch.Size([2, 4])
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,10 +42,12 @@ from neuroattn._logging import logger
 from neuroattn.device import resolve_device
 from neuroattn.errors import ParameterError
 from neuroattn.nn.pretrained import PretrainedMixin
-from neuroattn.progress import progress as progress_bar
 from neuroattn.seeding import set_seed
+from neuroattn.training.distributed import rank_share
+from neuroattn.training.loop import TrainConfig, Trainer
+from neuroattn.training.objective import ModelObjective, objective_loss
 
-__all__ = ["RGB_PALETTE", "ChannelEnergyEncoder", "TinyCLIP", "train_tiny_clip"]
+__all__ = ["RGB_PALETTE", "CaptionBatches", "ChannelEnergyEncoder", "TinyCLIP", "fit_tiny_clip"]
 
 RGB_PALETTE: dict[str, tuple[int, int, int]] = {
     "red": (1, 0, 0), "green": (0, 1, 0), "blue": (0, 0, 1),
@@ -197,11 +202,48 @@ class TinyCLIP(nn.Module, PretrainedMixin):
         return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets))
 
 
-def train_tiny_clip(scenes: Any, *, steps: int = 600, batch_size: int = 128,
-                    lr: float = 3e-3, embed_dim: int = 64, width: int = 32, seed: int = 0,
-                    device: str | torch.device = "auto",
-                    progress: bool | None = None) -> TinyCLIP:
-    """Train a :class:`TinyCLIP` on scenes and their captions (AdamW, cosine schedule).
+class CaptionBatches:
+    """``steps`` seeded batches of ``(images, captions)``, one epoch of :func:`fit_tiny_clip`.
+
+    Each batch draws ``batch_size`` different scenes; the whole plan is drawn up front from
+    ``seed``, so every rank of a ``torchrun`` job knows it and iterates over its own share
+    (:func:`~neuroattn.training.distributed.rank_share`).
+    """
+
+    def __init__(self, images: torch.Tensor, captions: Sequence[str], batch_size: int,
+                 steps: int, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        size = min(batch_size, len(captions))
+        self.images, self.captions = images, list(captions)
+        self.plan = [rng.choice(len(captions), size=size, replace=False) for _ in range(steps)]
+
+    def __len__(self) -> int:
+        return len(rank_share(len(self.plan)))
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, list[str]]]:
+        for i in rank_share(len(self.plan)):
+            pick = self.plan[i]
+            yield self.images[pick], [self.captions[k] for k in pick]
+
+
+class _Contrastive(ModelObjective):
+    """The symmetric contrastive loss of a :class:`TinyCLIP` as a module's ``forward``."""
+
+    def forward(self, batch: tuple[torch.Tensor, list[str]]) -> tuple[torch.Tensor, dict]:
+        images, captions = batch
+        return self.model.contrastive_loss(images, captions), {}
+
+
+def fit_tiny_clip(scenes: Any, out_dir: str | os.PathLike | None = None, *, steps: int = 600,
+                  batch_size: int = 128, lr: float = 3e-3, embed_dim: int = 64, width: int = 32,
+                  seed: int = 0, device: str | torch.device = "auto",
+                  progress: bool | None = None) -> TinyCLIP:
+    """Train a :class:`TinyCLIP` on scenes and their captions, on the package's training loop.
+
+    AdamW (weight decay 1e-4) under a one-cycle schedule (warm-up over 10 % of the steps),
+    one epoch of ``steps`` batches (:class:`CaptionBatches`), on
+    :class:`~neuroattn.training.loop.Trainer`: checkpoints, progress, and a contrastive loss
+    that goes through ``forward`` so ``torchrun`` syncs it.
 
     Parameters
     ----------
@@ -209,6 +251,9 @@ def train_tiny_clip(scenes: Any, *, steps: int = 600, batch_size: int = 128,
         Training scenes (:func:`~neuroattn.datasets.synthetic.make_captioned_scenes`,
         or any object with ``images``, ``captions``, ``colour_names`` and
         ``shape_names``); each image is paired with its caption.
+    out_dir : path-like, optional
+        Run directory (``last.pt``, ``metrics.csv``, ``config.yaml``); default: a
+        temporary directory, deleted with its checkpoint on return.
     steps, batch_size, lr : int, int, float
         Optimisation budget.
     embed_dim, width : int
@@ -226,10 +271,12 @@ def train_tiny_clip(scenes: Any, *, steps: int = 600, batch_size: int = 128,
     --------
     >>> from neuroattn.datasets.synthetic import make_captioned_scenes
     >>> scenes = make_captioned_scenes(16, size=32, seed=0)
-    >>> model = train_tiny_clip(scenes, steps=2, batch_size=8, width=4, device="cpu")
+    >>> model = fit_tiny_clip(scenes, steps=2, batch_size=8, width=4, device="cpu")
     >>> model.training
     False
     """
+    if int(steps) != steps or steps < 2:
+        raise ParameterError(f"steps={steps!r} must be an integer >= 2; pass a longer budget.")
     set_seed(seed)
     dev = resolve_device(device)
     vocabulary = ["a", *scenes.colour_names, *scenes.shape_names]
@@ -237,21 +284,24 @@ def train_tiny_clip(scenes: Any, *, steps: int = 600, batch_size: int = 128,
     mean = torch.tensor(model.mean, device=dev).view(1, 3, 1, 1)
     std = torch.tensor(model.std, device=dev).view(1, 3, 1, 1)
     images = (torch.from_numpy(scenes.images).to(dev) - mean) / std
-    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    if int(steps) != steps or steps < 2:
-        raise ValueError(f"steps must be an integer >= 2, got {steps!r}.")
-    # Warm up over 10 % of the steps, and over at least 1.5 so the warm-up phase is not empty.
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps,
-                                                   pct_start=max(0.1, 1.5 / steps))
-    rng = np.random.default_rng(seed)
-    model.train()
-    for step in progress_bar(range(steps), desc="TinyCLIP", enabled=progress):
-        pick = rng.choice(len(scenes), size=min(batch_size, len(scenes)), replace=False)
-        loss = model.contrastive_loss(images[pick], [scenes.captions[i] for i in pick])
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-        if step % 100 == 0 or step == steps - 1:
-            logger.debug("TinyCLIP step %d: loss %.3f", step, loss.item())
+    batches = CaptionBatches(images, scenes.captions, batch_size, int(steps), seed)
+    config = TrainConfig(epochs=1, lr=lr, weight_decay=1e-4, grad_clip=None, warmup_steps=0,
+                         precision="fp32", device=str(dev), seed=seed, log_every=100)
+
+    def one_cycle(optimizer: torch.optim.Optimizer, total: int
+                  ) -> torch.optim.lr_scheduler.LRScheduler:
+        # Warm up over 10 % of the steps, and over at least 1.5 so the warm-up is not empty.
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total,
+                                                   pct_start=max(0.1, 1.5 / total))
+
+    with contextlib.ExitStack() as stack:
+        run_dir = out_dir if out_dir is not None else \
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="tiny_clip_"))
+        trainer = Trainer(_Contrastive(model), objective_loss, config, run_dir,
+                          model_name="tiny_clip", progress=progress, scheduler_factory=one_cycle,
+                          run_config={"train": config, "schedule": "one_cycle",
+                                      "model": model.pretrained_config()})
+        trainer.fit(batches)
+    logger.debug("TinyCLIP: %d steps, last loss %.3f", trainer.step,
+                 trainer.history[-1]["loss"] if trainer.history else float("nan"))
     return model.eval().requires_grad_(False)

@@ -45,7 +45,7 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -68,6 +68,7 @@ from neuroattn.training.loop import (
     Trainer,
     TrainSummary,
 )
+from neuroattn.training.objective import ModelObjective, objective_loss
 
 __all__ = ["TrialBatches", "fit_oat", "teacher_forced_loss"]
 
@@ -170,7 +171,7 @@ def teacher_forced_loss(model: OAT, trials: SearchTrials, index: np.ndarray,
                            reduction=reduction)
 
 
-class _TeacherForcing(nn.Module):
+class _TeacherForcing(ModelObjective):
     """:func:`teacher_forced_loss` as a module's ``forward``, so DDP syncs its gradients.
 
     The loss calls the model's ``encode`` and ``decode``; methods called on a
@@ -181,25 +182,14 @@ class _TeacherForcing(nn.Module):
     """
 
     def __init__(self, model: OAT, trials: SearchTrials, precision: str) -> None:
-        super().__init__()
-        self.model, self.trials, self.precision = model, trials, precision
+        super().__init__(model)
+        self.trials, self.precision = trials, precision
 
     def forward(self, index: np.ndarray) -> tuple[torch.Tensor, dict[str, Any]]:
         device = next(self.model.parameters()).device
         return teacher_forced_loss(self.model, self.trials, index, device, self.precision), {}
 
-    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """The model's state dict (checkpoints hold the model, not this wrapper)."""
-        return self.model.state_dict(*args, **kwargs)
 
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
-                        assign: bool = False) -> Any:
-        """Load a state dict of the model."""
-        return self.model.load_state_dict(state_dict, strict=strict, assign=assign)
-
-
-def _objective_loss(objective: nn.Module, batch: np.ndarray) -> tuple[torch.Tensor, dict]:
-    return objective(batch)
 
 
 def fit_oat(
@@ -337,7 +327,7 @@ def fit_oat(
         return {"loss": val_loss, "delta": report["delta"],
                 "sequence_score": report["sequence_score"]}
 
-    trainer = Trainer(_TeacherForcing(model, train, precision), _objective_loss, config, out_dir,
+    trainer = Trainer(_TeacherForcing(model, train, precision), objective_loss, config, out_dir,
                       val_fn=val_fn, monitor="delta", mode="min", model_name=MODEL_NAME,
                       progress=progress, run_config=run_config,
                       resume_may_change=[f"train.{key}" for key in RESUME_MAY_CHANGE],

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from neuroattn.datasets.synthetic import make_captioned_scenes
-from neuroattn.gaze.neva import ChannelEnergyEncoder, NevaClip, make_image_baseline, train_tiny_clip
+from neuroattn.gaze.neva import ChannelEnergyEncoder, NevaClip, fit_tiny_clip, make_image_baseline
 
 
 def first_hits(scenes, result, objects):
@@ -43,7 +43,7 @@ def test_a_analytic_encoder_fixates_the_captioned_colour():
 def test_b_tiny_clip_fixates_the_named_object_and_a_wrong_caption_is_chance():
     # Captions describe whole images, as in CLIP's data: one object per training scene.
     train = make_captioned_scenes(2000, size=48, n_objects=1, seed=11)
-    model = train_tiny_clip(train, steps=200, batch_size=128, lr=3e-3, width=16, seed=1,
+    model = fit_tiny_clip(train, steps=200, batch_size=128, lr=3e-3, width=16, seed=1,
                             device="cpu")
     test = make_captioned_scenes(60, size=48, n_objects=3, seed=99)
     clip = NevaClip(model.encode_image, model.encode_text, image_size=48, mean=model.mean,

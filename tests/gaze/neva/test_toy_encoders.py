@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from neuroattn.datasets.synthetic import make_captioned_scenes
-from neuroattn.gaze.neva import ChannelEnergyEncoder, TinyCLIP, train_tiny_clip
+from neuroattn.gaze.neva import ChannelEnergyEncoder, TinyCLIP, fit_tiny_clip
 from neuroattn.retina import gaussian_blur
 
 
@@ -43,16 +43,16 @@ def test_tiny_clip_training_lowers_the_contrastive_loss():
     untrained = TinyCLIP(["a", *scenes.colour_names, *scenes.shape_names], width=8)
     with torch.no_grad():
         before = float(untrained.contrastive_loss(images, scenes.captions))
-    model = train_tiny_clip(scenes, steps=100, batch_size=32, width=8, device="cpu")
+    model = fit_tiny_clip(scenes, steps=100, batch_size=32, width=8, device="cpu")
     after = float(model.contrastive_loss(images, scenes.captions))
     assert after < 0.6 * before
 
 
 def test_short_training_budgets_work_and_degenerate_ones_are_refused():
     scenes = make_captioned_scenes(8, size=24, n_objects=1, seed=0)
-    assert not train_tiny_clip(scenes, steps=10, batch_size=4, width=4, device="cpu").training
+    assert not fit_tiny_clip(scenes, steps=10, batch_size=4, width=4, device="cpu").training
     with pytest.raises(ValueError, match="steps"):
-        train_tiny_clip(scenes, steps=1, device="cpu")
+        fit_tiny_clip(scenes, steps=1, device="cpu")
 
 
 def test_the_analytic_palette_agrees_with_the_captioned_world():
