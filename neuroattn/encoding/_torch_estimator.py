@@ -70,6 +70,15 @@ class TorchEncoder(BaseEncoder, PretrainedMixin):
     ``X`` is a feature grid (n, H, W, F), or (n, F): one feature vector per
     stimulus (a pooled or class token), read as a 1 × 1 grid. ``Y`` is
     (n, voxels), or (n,) for one target, which is then predicted 1-D.
+
+    ``fit`` keeps its own short epoch loop instead of
+    :class:`~neuroattn.training.loop.Trainer`, for now: a scikit-learn ``fit`` must leave
+    no files behind and is called hundreds of times by ``GridSearchCV`` and
+    ``cross_val_score``, while the trainer checkpoints every epoch to a run directory and
+    reseeds the global random streams at the start (which would change the dropout masks,
+    and with them the figures the README reports, of every encoder fitted so far). It
+    shares the trainer's conventions: AdamW, a one-cycle schedule, autocast, gradient
+    clipping, early stopping on validation correlation with the best weights restored.
     """
 
     def _grid(self, X: Any, name: str = "X", *, reset: bool = False,
