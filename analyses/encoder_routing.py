@@ -69,12 +69,9 @@ N_EXAMPLES = 3
 
 def _encoders(seed: int, overlap_rule: str = "mean") -> dict:
     return {
-        "transformer": TransformerBrainEncoder(d_model=32, n_heads=1, dim_feedforward=64, lr=5e-3,
-                                               dropout=0.0, max_epochs=20, patience=20,
-                                               overlap_rule=overlap_rule, random_state=seed,
-                                               progress=False),
-        "spatial": SpatialFeatureEncoder(max_epochs=20, patience=20, random_state=seed,
-                                         progress=False),
+        "transformer": TransformerBrainEncoder.preset("small", overlap_rule=overlap_rule,
+                                                      random_state=seed),
+        "spatial": SpatialFeatureEncoder.preset("small", random_state=seed),
         "ridge": RidgeEncoder(cv=3),
     }
 

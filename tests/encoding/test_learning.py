@@ -51,11 +51,9 @@ def _fit_three(data) -> tuple[dict, dict]:
     def accuracy(pred: np.ndarray) -> float:
         return float(noise_normalized_accuracy(pred, data.Y_test, nc).mean())
 
-    transformer = TransformerBrainEncoder(d_model=32, n_heads=1, dim_feedforward=64, lr=5e-3,
-                                          dropout=0.0, max_epochs=20, patience=20,
-                                          progress=False)
+    transformer = TransformerBrainEncoder.preset("small")
     transformer.fit(data.X_train, data.Y_train, rois=rois)
-    spatial = SpatialFeatureEncoder(max_epochs=20, patience=20, progress=False)
+    spatial = SpatialFeatureEncoder.preset("small")
     spatial.fit(data.X_train, data.Y_train, rois=rois)
     ridge = RidgeEncoder(cv=3).fit(data.X_train.reshape(len(data.X_train), -1), data.Y_train)
 
