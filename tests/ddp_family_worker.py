@@ -78,11 +78,30 @@ def kg(run_dir: Path, seen: list) -> torch.nn.Module:
     return model
 
 
+def tiny_clip(run_dir: Path, seen: list) -> torch.nn.Module:
+    from neuroattn.datasets.synthetic import make_captioned_scenes
+    from neuroattn.gaze.neva import toy_encoders
+    from neuroattn.gaze.neva.toy_encoders import fit_tiny_clip
+
+    share = toy_encoders.rank_share
+
+    def recorded(n):          # the batches of the plan this rank trains on, by index
+        mine = share(n)
+        seen[:] = [[f"batch{i}"] for i in mine]    # (called by len() and by iter())
+        return mine
+
+    toy_encoders.rank_share = recorded
+    scenes = make_captioned_scenes(12, size=32, seed=0)
+    return fit_tiny_clip(scenes, run_dir, steps=5, batch_size=4, width=4, embed_dim=8,
+                         device="cpu", progress=False)
+
+
 if __name__ == "__main__":
     family, probe, run_dir = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     distributed.init_distributed(torch.device("cpu"))
     seen: list = []
-    model = {"tensor_brain": tensor_brain, "retina": retina, "kg": kg}[family](run_dir, seen)
+    model = {"tensor_brain": tensor_brain, "retina": retina, "kg": kg,
+             "tiny_clip": tiny_clip}[family](run_dir, seen)
     rank = distributed.rank()
     (probe / f"seen{rank}.json").write_text(json.dumps(seen))
     torch.save(model.state_dict(), probe / f"weights{rank}.pt")

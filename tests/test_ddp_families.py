@@ -22,8 +22,9 @@ WORKER = Path(__file__).with_name("ddp_family_worker.py")
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("family", ["tensor_brain", "retina", "kg"])
-def test_two_ranks_split_the_data_and_agree_on_the_weights(family, tmp_path):
+@pytest.mark.parametrize(("family", "n_items", "per_batch"), [
+    ("tensor_brain", 10, 2), ("retina", 10, 2), ("kg", 10, 2), ("tiny_clip", 5, 1)])
+def test_two_ranks_split_the_data_and_agree_on_the_weights(family, n_items, per_batch, tmp_path):
     probe, run_dir = tmp_path / "probe", tmp_path / "run"
     probe.mkdir()
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
@@ -37,8 +38,8 @@ def test_two_ranks_split_the_data_and_agree_on_the_weights(family, tmp_path):
     ids = [{i for batch in s for i in batch} for s in seen]
     firsts = [{i for i in s[0]} for s in seen]
     assert not firsts[0] & firsts[1]               # different batches at the same step
-    assert len(ids[0] | ids[1]) == 10              # together: every item of the epoch
-    assert len(ids[0] & ids[1]) <= 2               # overlap: only the one wrapped batch
+    assert len(ids[0] | ids[1]) == n_items         # together: every item of the epoch
+    assert len(ids[0] & ids[1]) <= per_batch       # overlap: only the one wrapped batch
 
     w0, w1 = (torch.load(probe / f"weights{r}.pt", weights_only=True) for r in (0, 1))
     assert w0.keys() == w1.keys()
