@@ -265,7 +265,7 @@ def main() -> None:
         "data_config": dataclasses.asdict(data.config),
         "oat_config": {"preset": OAT_SIZE, **OAT.presets[OAT_SIZE]},
         "train_config": {**TRAIN_CONFIG, "epochs": args.epochs},
-        "best_epoch": fit.best_epoch, "n_test_trials": len(test),
+        "best_epoch": fit["best_epoch"], "n_test_trials": len(test),
         "protocol": {
             "sequence_score": "Needleman-Wunsch on object indices (match 1, mismatch 0, gap 0) "
                               "divided by the longer path; each path against every human of "
