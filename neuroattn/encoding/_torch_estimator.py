@@ -8,8 +8,8 @@ and the best epoch's weights are kept.
 
 from __future__ import annotations
 
-import copy
 import os
+import tempfile
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from neuroattn._logging import logger
+from neuroattn._logging import logger, use_log_level
 from neuroattn.device import autocast, resolve_device
 from neuroattn.encoding._base import (
     BaseEncoder,
@@ -34,7 +34,8 @@ from neuroattn.nn.pretrained import (
     load_state_strict,
     preset_config,
 )
-from neuroattn.progress import progress as progress_bar
+from neuroattn.training.loop import EarlyStopping, TrainConfig, Trainer
+from neuroattn.training.objective import ModelObjective, objective_loss
 
 
 def _membership(rois: Any, n_voxels: int) -> tuple[torch.Tensor, list[str] | None]:
@@ -61,6 +62,31 @@ def _membership(rois: Any, n_voxels: int) -> tuple[torch.Tensor, list[str] | Non
     return torch.from_numpy(rois), names
 
 
+class _ShuffledBatches:
+    """``(x, y)`` batches of one epoch, in an order drawn from ``generator`` at each pass."""
+
+    def __init__(self, X: torch.Tensor, Y: torch.Tensor, batch_size: int,
+                 generator: torch.Generator) -> None:
+        self.X, self.Y, self.batch_size, self.generator = X, Y, batch_size, generator
+
+    def __len__(self) -> int:
+        return -(-len(self.X) // self.batch_size)
+
+    def __iter__(self):
+        order = torch.randperm(len(self.X), generator=self.generator)
+        for idx in order.split(self.batch_size):
+            yield self.X[idx], self.Y[idx]
+
+
+class _Regression(ModelObjective):
+    """The mean squared error of the encoder's predictions, as the trainer's ``forward``."""
+
+    def forward(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, dict]:
+        x, y = batch
+        pred, _ = self.model(x)
+        return nn.functional.mse_loss(pred.float(), y), {}
+
+
 class TorchEncoder(BaseEncoder, PretrainedMixin):
     """Base of the gradient-trained encoders (see the module docstring).
 
@@ -71,14 +97,11 @@ class TorchEncoder(BaseEncoder, PretrainedMixin):
     stimulus (a pooled or class token), read as a 1 × 1 grid. ``Y`` is
     (n, voxels), or (n,) for one target, which is then predicted 1-D.
 
-    ``fit`` keeps its own short epoch loop instead of
-    :class:`~neuroattn.training.loop.Trainer`, for now: a scikit-learn ``fit`` must leave
-    no files behind and is called hundreds of times by ``GridSearchCV`` and
-    ``cross_val_score``, while the trainer checkpoints every epoch to a run directory and
-    reseeds the global random streams at the start (which would change the dropout masks,
-    and with them the figures the README reports, of every encoder fitted so far). It
-    shares the trainer's conventions: AdamW, a one-cycle schedule, autocast, gradient
-    clipping, early stopping on validation correlation with the best weights restored.
+    ``fit`` trains on :class:`~neuroattn.training.loop.Trainer` (AdamW, a one-cycle
+    schedule, autocast, gradient clipping, early stopping on the validation correlation
+    with the best epoch's weights restored) in a temporary run directory that is deleted
+    when ``fit`` returns, so a fit leaves no files behind; its per-epoch log lines are
+    kept at DEBUG, as ``GridSearchCV`` fits many times.
     """
 
     def _grid(self, X: Any, name: str = "X", *, reset: bool = False,
@@ -156,46 +179,38 @@ class TorchEncoder(BaseEncoder, PretrainedMixin):
     def _train(self, X, Y, X_val, Y_val, device, generator) -> None:
         from neuroattn.encoding.metrics import pearson_r
 
-        opt = torch.optim.AdamW(self.module_.parameters(), lr=self.lr,
-                                weight_decay=self.weight_decay)
         steps = self.max_epochs * -(-len(X) // self.batch_size)
-        # OneCycleLR divides by zero when pct_start * total_steps == 1 (0.1 × 10 steps).
-        schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.lr, total_steps=steps,
-                                                       pct_start=0.1 if steps != 10 else 0.15)
-        best, best_state, stale = -np.inf, None, 0
-        self.history_ = []
-        epochs = progress_bar(range(self.max_epochs), desc=type(self).__name__,
-                              enabled=self.progress)
-        for epoch in epochs:
-            self.module_.train()
-            order = torch.randperm(len(X), generator=generator)
-            total = 0.0
-            for idx in order.split(self.batch_size):
-                x, y = X[idx].to(device), Y[idx].to(device)
-                with autocast(device, self.precision):
-                    pred, _ = self.module_(x)
-                loss = nn.functional.mse_loss(pred.float(), y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if self.grad_clip:
-                    nn.utils.clip_grad_norm_(self.module_.parameters(), self.grad_clip)
-                opt.step()
-                schedule.step()
-                total += loss.item() * len(idx)
-            val_r = float(np.mean(pearson_r(self._predict_scaled(X_val, device), Y_val)))
-            self.history_.append({"epoch": epoch + 1, "loss": total / len(X), "val_r": val_r})
-            logger.debug("%s epoch %d: loss %.4f, val r %.4f", type(self).__name__, epoch + 1,
-                         total / len(X), val_r)
-            if val_r > best:
-                best, stale = val_r, 0
-                best_state = copy.deepcopy(self.module_.state_dict())
-                self.best_epoch_ = epoch + 1
-            else:
-                stale += 1
-                if stale >= self.patience:
-                    break
-        self.module_.load_state_dict(best_state)
-        self.best_val_r_ = best
+        config = TrainConfig(epochs=self.max_epochs, lr=self.lr, weight_decay=self.weight_decay,
+                             grad_clip=self.grad_clip or None, warmup_steps=0,
+                             precision=self.precision, device=str(device), seed=self.random_state,
+                             log_every=max(1, steps), tf32=False)
+
+        def one_cycle(optimizer: torch.optim.Optimizer, total: int
+                      ) -> torch.optim.lr_scheduler.LRScheduler:
+            # OneCycleLR divides by zero when pct_start * total_steps == 1 (0.1 × 10 steps).
+            return torch.optim.lr_scheduler.OneCycleLR(
+                optimizer, max_lr=self.lr, total_steps=total,
+                pct_start=0.1 if total != 10 else 0.15)
+
+        def validation(_: nn.Module) -> dict[str, float]:
+            return {"r": float(np.mean(pearson_r(self._predict_scaled(X_val, device), Y_val)))}
+
+        with tempfile.TemporaryDirectory(prefix="neuroattn_encoder_") as run_dir, \
+                use_log_level("WARNING"):
+            trainer = Trainer(
+                _Regression(self.module_), objective_loss, config, run_dir, val_fn=validation,
+                monitor="r", mode="max", model_name=type(self).__name__,
+                progress=self.progress, callbacks=[EarlyStopping(self.patience)],
+                scheduler_factory=one_cycle,
+                run_config={"train": config, "estimator": type(self).__name__})
+            summary = trainer.fit(_ShuffledBatches(X, Y, self.batch_size, generator))
+        self.history_ = [{"epoch": row["epoch"] + 1, "loss": row["loss"], "val_r": row["val_r"]}
+                         for row in summary["history"]]
+        self.best_epoch_ = summary["best_epoch"] + 1
+        self.best_val_r_ = float(trainer.best)
+        for row in self.history_:
+            logger.debug("%s epoch %d: loss %.4f, val r %.4f", type(self).__name__,
+                         row["epoch"], row["loss"], row["val_r"])
 
     @torch.no_grad()
     def _run(self, X: torch.Tensor, device: torch.device, batch: int = 256
