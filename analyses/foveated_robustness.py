@@ -64,6 +64,7 @@ import torch  # noqa: E402
 from neuroattn import sys_info  # noqa: E402
 from neuroattn.datasets.cluttered_digits import make_cluttered_digits  # noqa: E402
 from neuroattn.plotting import save_figure  # noqa: E402
+from neuroattn.plotting.retina import plot_fixation_scan, plot_rotation_sweep  # noqa: E402
 from neuroattn.reports import write_report  # noqa: E402
 from neuroattn.retina import CartesianResNet, FoveatedResNet, LogPolar  # noqa: E402
 from neuroattn.retina.sampling import FixationCrop, rotate_zoom_about  # noqa: E402
@@ -128,11 +129,8 @@ def localize(model, test, n: int) -> dict:
 
 
 def plot_curves(xs, curves: dict[str, list[float]], xlabel: str, title: str, path: Path,
-                log_x: bool = False, grid_step: float | None = None) -> None:
+                log_x: bool = False) -> None:
     fig, ax = plt.subplots(figsize=(6.2, 3.8))
-    if grid_step is not None:
-        for x in np.arange(0.0, max(xs) + 1e-9, grid_step):
-            ax.axvline(x, color="grey", lw=0.6, alpha=0.4)
     for name, ys in curves.items():
         ax.plot(xs, ys, "o-", ms=3, color=COLOURS[name], label=name.replace("_", " "))
     ax.axhline(0.1, color="grey", lw=0.8, ls=":", label="chance")
@@ -154,18 +152,12 @@ def plot_localization(test, scans: dict, path: Path, n_examples: int = 4) -> Non
         x0, y0, x1, y1 = test.boxes[col]
         for row, (name, scan) in enumerate([("canvas", None), *scans.items()]):
             ax = axes[row, col]
-            ax.imshow(test.images[col, 0], cmap="gray", vmin=0, vmax=1)
-            if scan is not None:
-                points = scan.fixations.numpy()
-                half = (points[0, 1, 0] - points[0, 0, 0]) / 2
-                extent = (points[0, 0, 0] - half, points[0, -1, 0] + half,
-                          points[-1, 0, 1] + half, points[0, 0, 1] - half)
-                ax.imshow(scan.probabilities[col].numpy(), cmap="magma", alpha=0.6, vmin=0,
-                          vmax=1, extent=extent, interpolation="nearest")
-                px, py = scan.peaks()[col].tolist()
-                ax.plot(px, py, "c+", ms=12, mew=2)
-            ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="lime"))
-            ax.set(xlim=(-0.5, size - 0.5), ylim=(size - 0.5, -0.5), xticks=[], yticks=[])
+            if scan is None:
+                ax.imshow(test.images[col, 0], cmap="gray", vmin=0, vmax=1)
+                ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="lime"))
+                ax.set(xlim=(-0.5, size - 0.5), ylim=(size - 0.5, -0.5), xticks=[], yticks=[])
+            else:
+                plot_fixation_scan(test.images[col, 0], scan, col, box=(x0, y0, x1, y1), axes=ax)
             if col == 0:
                 ax.set_ylabel(name.replace("_", " "), fontsize=9)
         axes[0, col].set_title(f"digit {test.labels[col]}", fontsize=9)
@@ -242,7 +234,7 @@ def main() -> None:
     start = time.perf_counter()
     train = make_cluttered_digits(budget["train"], seed=args.seed, split="train")
     test = make_cluttered_digits(budget["test"], seed=args.seed + 1, split="test")
-    results, scans, timings = {}, {}, {}
+    results, scans, sweeps, timings = {}, {}, {}, {}
     with tempfile.TemporaryDirectory() as runs:
         for name in MODELS:
             set_seed(args.seed)
@@ -261,8 +253,9 @@ def main() -> None:
             t = time.perf_counter()
             found = localize(model, test, budget["scan"])
             scans[name] = found.pop("scan")
-            rotated = rotation_sweep(model, test.images, test.labels, test.centres, ANGLES,
-                                     grid_step=GRID_STEP, device=args.device)
+            rotated = sweeps[name] = rotation_sweep(
+                model, test.images, test.labels, test.centres, ANGLES, grid_step=GRID_STEP,
+                device=args.device)
             results[name] = {"rotation": rotated.accuracy.tolist(),
                              "rotation_on_grid": rotated.on_grid.tolist(),
                              "rotation_summary": rotated.summary(),
@@ -271,11 +264,10 @@ def main() -> None:
             timings[f"evaluate_{name}"] = time.perf_counter() - t
             print(f"{name}: trained in {timings[f'train_{name}']:.0f} s; "
                   f"rotation {np.round(results[name]['rotation'], 3).tolist()}")
-    plot_curves(ANGLES, {n: r["rotation"] for n, r in results.items()},
-                "rotation about the fixation (degrees; lines: the 22.5° grid)",
-                "Rotation (only cartesian rotated saw rotations in training)",
-                out / "rotation.png",
-                grid_step=GRID_STEP)
+    fig = plot_rotation_sweep(sweeps, colours=COLOURS,
+                              title="Rotation (only cartesian rotated saw rotations in training)")
+    fig.tight_layout()
+    save_figure(fig, out / "rotation.png", dpi=110, close=True)
     plot_curves(ZOOMS, {n: r["zoom"] for n, r in results.items()},
                 "zoom about the fixation", "Zoom (trained at 20-28 px digits)",
                 out / "zoom.png", log_x=True)
