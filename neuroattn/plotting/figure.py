@@ -15,9 +15,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from neuroattn._atomic import atomic_path
+import numpy as np
 
-__all__ = ["figure_and_axes", "save_figure"]
+from neuroattn._atomic import atomic_path
+from neuroattn.errors import ParameterError
+
+__all__ = ["figure_and_axes", "figure_and_grid", "save_figure"]
 
 
 def figure_and_axes(axes: Any = None, *, figsize: tuple[float, float] = (6.0, 4.0)
@@ -36,6 +39,56 @@ def figure_and_axes(axes: Any = None, *, figsize: tuple[float, float] = (6.0, 4.
 
     fig, new = plt.subplots(figsize=figsize)
     return fig, new
+
+
+def figure_and_grid(axes: Any = None, nrows: int = 1, ncols: int = 1, *,
+                    figsize: tuple[float, float] = (6.0, 4.0), **subplots: Any
+                    ) -> tuple[Any, np.ndarray]:
+    """``(figure, axes grid)`` for a figure of several panels: the caller's or new ones.
+
+    Parameters
+    ----------
+    axes : sequence or array of matplotlib.axes.Axes, optional
+        ``nrows * ncols`` axes of one figure, in row order; ``None``: a new figure.
+    nrows, ncols : int
+        The grid's shape.
+    figsize : (float, float)
+        Size of a new figure.
+    **subplots
+        Passed to :func:`matplotlib.pyplot.subplots` for a new figure (``gridspec_kw``,
+        ``layout``, ``subplot_kw``...).
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+    grid : numpy.ndarray of Axes, shape (nrows, ncols)
+
+    Examples
+    --------
+    >>> fig, grid = figure_and_grid(None, 1, 2, figsize=(4, 2))
+    >>> grid.shape, figure_and_grid(list(grid.ravel()), 1, 2)[0] is fig
+    ((1, 2), True)
+    >>> figure_and_grid(grid[0, :1], 1, 2)
+    Traceback (most recent call last):
+    ...
+    neuroattn.errors.ParameterError: axes holds 1 axes; this figure draws 1 x 2 = 2 panels, \
+so pass 2 axes of one figure (row order) or axes=None.
+    """
+    if axes is None:
+        import matplotlib.pyplot as plt
+
+        fig, grid = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False, **subplots)
+        return fig, grid
+    grid = np.asarray(axes, dtype=object).ravel()
+    if grid.size != nrows * ncols:
+        raise ParameterError(
+            f"axes holds {grid.size} axes; this figure draws {nrows} x {ncols} = "
+            f"{nrows * ncols} panels, so pass {nrows * ncols} axes of one figure (row order) "
+            "or axes=None.")
+    figures = {id(ax.figure) for ax in grid}
+    if len(figures) != 1:
+        raise ParameterError(f"axes belong to {len(figures)} figures; pass axes of one figure.")
+    return grid[0].figure, grid.reshape(nrows, ncols)
 
 
 def save_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 120,
