@@ -57,14 +57,18 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from neuroattn import sys_info  # noqa: E402
 from neuroattn.datasets.cluttered_digits import make_cluttered_digits  # noqa: E402
 from neuroattn.plotting import save_figure  # noqa: E402
-from neuroattn.plotting.retina import plot_fixation_scan, plot_rotation_sweep  # noqa: E402
+from neuroattn.plotting.retina import (  # noqa: E402
+    plot_fixation_scans,
+    plot_log_polar_view,
+    plot_rotation_sweep,
+    plot_zoom_sweep,
+)
 from neuroattn.reports import write_report  # noqa: E402
 from neuroattn.retina import CartesianResNet, FoveatedResNet, LogPolar  # noqa: E402
 from neuroattn.retina.sampling import FixationCrop, rotate_zoom_about  # noqa: E402
@@ -126,62 +130,6 @@ def localize(model, test, n: int) -> dict:
     return {"scan": scan,
             "peak_in_box": float(scan.peak_in_box(boxes).float().mean()),
             "grid_peak_in_box": float(scan.peak_in_box(boxes, refine=False).float().mean())}
-
-
-def plot_curves(xs, curves: dict[str, list[float]], xlabel: str, title: str, path: Path,
-                log_x: bool = False) -> None:
-    fig, ax = plt.subplots(figsize=(6.2, 3.8))
-    for name, ys in curves.items():
-        ax.plot(xs, ys, "o-", ms=3, color=COLOURS[name], label=name.replace("_", " "))
-    ax.axhline(0.1, color="grey", lw=0.8, ls=":", label="chance")
-    if log_x:
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(xs, [f"{x:g}" for x in xs])
-        ax.minorticks_off()
-    ax.set(xlabel=xlabel, ylabel="test accuracy", ylim=(0, 1.02), title=title)
-    ax.legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
-    save_figure(fig, path, dpi=110, close=True)
-
-
-def plot_localization(test, scans: dict, path: Path, n_examples: int = 4) -> None:
-    fig, axes = plt.subplots(len(scans) + 1, n_examples, figsize=(2.6 * n_examples,
-                                                                 2.6 * (len(scans) + 1)))
-    size = test.images.shape[-1]
-    for col in range(n_examples):
-        x0, y0, x1, y1 = test.boxes[col]
-        for row, (name, scan) in enumerate([("canvas", None), *scans.items()]):
-            ax = axes[row, col]
-            if scan is None:
-                ax.imshow(test.images[col, 0], cmap="gray", vmin=0, vmax=1)
-                ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="lime"))
-                ax.set(xlim=(-0.5, size - 0.5), ylim=(size - 0.5, -0.5), xticks=[], yticks=[])
-            else:
-                plot_fixation_scan(test.images[col, 0], scan, col, box=(x0, y0, x1, y1), axes=ax)
-            if col == 0:
-                ax.set_ylabel(name.replace("_", " "), fontsize=9)
-        axes[0, col].set_title(f"digit {test.labels[col]}", fontsize=9)
-    fig.suptitle("P(true class) over an 11 x 11 fixation scan (+: refined peak; box: digit)",
-                 fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=110, close=True)
-
-
-def plot_retina(test, path: Path) -> None:
-    retina = LogPolar(64, 64, **FIELD)
-    image = torch.from_numpy(test.images[:1])
-    centre = torch.from_numpy(test.centres[:1])
-    view = retina(image, centre)
-    back = retina.inverse(view, image.shape[-2:], centre)
-    fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
-    titles = ("canvas (+: fixation)", "log-polar view (64 x 64)", "view mapped back")
-    for ax, img, title in zip(axes, (image, view, back), titles, strict=True):
-        ax.imshow(img[0, 0].numpy(), cmap="gray", vmin=0, vmax=1)
-        ax.set(title=title, xticks=[], yticks=[])
-    axes[0].plot(*test.centres[0], "c+", ms=10, mew=2)
-    axes[1].set(xlabel="angle →", ylabel="← fovea   radius   periphery →")
-    fig.tight_layout()
-    save_figure(fig, path, dpi=110, close=True)
 
 
 def markdown(result: dict) -> str:
@@ -268,11 +216,19 @@ def main() -> None:
                               title="Rotation (only cartesian rotated saw rotations in training)")
     fig.tight_layout()
     save_figure(fig, out / "rotation.png", dpi=110, close=True)
-    plot_curves(ZOOMS, {n: r["zoom"] for n, r in results.items()},
-                "zoom about the fixation", "Zoom (trained at 20-28 px digits)",
-                out / "zoom.png", log_x=True)
-    plot_localization(test, scans, out / "localization.png")
-    plot_retina(test, out / "retina.png")
+    figures = {
+        "zoom": plot_zoom_sweep(ZOOMS, {n: r["zoom"] for n, r in results.items()},
+                                colours=COLOURS, title="Zoom (trained at 20-28 px digits)"),
+        "localization": plot_fixation_scans(test.images[:, 0], scans, test.boxes,
+                                            titles=[f"digit {d}" for d in test.labels]),
+        "retina": plot_log_polar_view(LogPolar(64, 64, **FIELD), torch.from_numpy(test.images[0]),
+                                      torch.from_numpy(test.centres[0]),
+                                      image_title="canvas (+: fixation)")}
+    figures["localization"].suptitle("P(true class) over an 11 x 11 fixation scan (+: refined "
+                                     "peak; box: digit)", fontsize=10)
+    for name, fig in figures.items():
+        fig.tight_layout()
+        save_figure(fig, out / f"{name}.png", dpi=110, close=True)
     timings["total"] = time.perf_counter() - start
     result = {
         "what": __doc__.split("\n\n")[0], "seed": args.seed, "quick": args.quick,

@@ -1,4 +1,4 @@
-"""Figures of the foveated-retinotopy family: rotation sweeps and fixation-scan maps.
+"""Figures of the foveated-retinotopy family: rotation and zoom sweeps, scan maps, the retina.
 
 Examples
 --------
@@ -19,11 +19,24 @@ from typing import Any
 
 import numpy as np
 
-from neuroattn.plotting.figure import figure_and_axes, save_figure
+from neuroattn.plotting.figure import figure_and_axes, figure_and_grid, save_figure
+from neuroattn.retina.logpolar import LogPolar
 from neuroattn.retina.scan import FixationScan
 from neuroattn.retina.training import RotationSweep
 
-__all__ = ["plot_fixation_scan", "plot_rotation_sweep"]
+__all__ = ["plot_fixation_scan", "plot_fixation_scans", "plot_log_polar_view",
+           "plot_rotation_sweep", "plot_zoom_sweep"]
+
+
+def _accuracy_curves(ax: Any, curves: Mapping[str, tuple[Any, Any]],
+                     colours: Mapping[str, str] | None, chance: float | None) -> None:
+    """One ``o-`` line per model (underscores shown as spaces), the chance line, the legend."""
+    for name, (xs, ys) in curves.items():
+        ax.plot(xs, ys, "o-", ms=3, label=name.replace("_", " "),
+                color=None if colours is None else colours.get(name))
+    if chance is not None:
+        ax.axhline(chance, color="grey", lw=0.8, ls=":", label="chance")
+    ax.legend(fontsize=8, loc="lower left")
 
 
 def plot_rotation_sweep(sweeps: Mapping[str, RotationSweep], *, chance: float | None = 0.1,
@@ -53,16 +66,49 @@ def plot_rotation_sweep(sweeps: Mapping[str, RotationSweep], *, chance: float | 
     first = next(iter(sweeps.values()))
     for x in np.arange(0.0, float(np.max(first.degrees)) + 1e-9, first.grid_step):
         ax.axvline(x, color="grey", lw=0.6, alpha=0.4)
-    for name, sweep in sweeps.items():
-        ax.plot(sweep.degrees, sweep.accuracy, "o-", ms=3, label=name.replace("_", " "),
-                color=None if colours is None else colours.get(name))
-    if chance is not None:
-        ax.axhline(chance, color="grey", lw=0.8, ls=":", label="chance")
+    _accuracy_curves(ax, {name: (sweep.degrees, sweep.accuracy) for name, sweep in sweeps.items()},
+                     colours, chance)
     ax.set(xlabel=f"rotation about the fixation (degrees; lines: the {first.grid_step:g}° grid)",
            ylabel="test accuracy", ylim=(0, 1.02))
     if title is not None:
         ax.set_title(title)
-    ax.legend(fontsize=8, loc="lower left")
+    if output_file is not None:
+        save_figure(fig, output_file)
+    return fig
+
+
+def plot_zoom_sweep(zooms: Any, accuracy: Mapping[str, Any], *, chance: float | None = 0.1,
+                    colours: Mapping[str, str] | None = None, title: str | None = None,
+                    axes: Any = None, output_file: str | os.PathLike | None = None) -> Any:
+    """Accuracy against zoom about the fixation, one line per model, on a log2 axis.
+
+    Parameters
+    ----------
+    zooms : sequence of float
+        The zoom factors (1: as trained).
+    accuracy : mapping of str to sequence of float
+        Model name -> accuracy at each zoom.
+    chance, colours, title, axes, output_file
+        As for :func:`plot_rotation_sweep`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> fig = plot_zoom_sweep([0.5, 1.0, 2.0], {"foveated": [0.6, 0.9, 0.7]})
+    >>> [tick.get_text() for tick in fig.axes[0].get_xticklabels()]
+    ['0.5', '1', '2']
+    """
+    fig, ax = figure_and_axes(axes, figsize=(6.2, 3.8))
+    _accuracy_curves(ax, {name: (zooms, ys) for name, ys in accuracy.items()}, colours, chance)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(zooms, [f"{z:g}" for z in zooms])
+    ax.minorticks_off()
+    ax.set(xlabel="zoom about the fixation", ylabel="test accuracy", ylim=(0, 1.02))
+    if title is not None:
+        ax.set_title(title)
     if output_file is not None:
         save_figure(fig, output_file)
     return fig
@@ -120,6 +166,116 @@ def plot_fixation_scan(image: Any, scan: FixationScan, index: int = 0, *,
         x0, y0, x1, y1 = box
         ax.add_patch(patches.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="lime"))
     ax.set(xlim=(-0.5, width - 0.5), ylim=(height - 0.5, -0.5), xticks=[], yticks=[])
+    if output_file is not None:
+        save_figure(fig, output_file)
+    return fig
+
+
+def plot_fixation_scans(images: Any, scans: Mapping[str, FixationScan], boxes: Any, *,
+                        titles: Any = None, n_examples: int = 4, axes: Any = None,
+                        output_file: str | os.PathLike | None = None) -> Any:
+    """A grid of scan maps: the first images (columns), as shown, then one row per model.
+
+    Parameters
+    ----------
+    images : array-like, shape (N, H, W)
+        The grey images that were scanned (the first ``n_examples`` are drawn).
+    scans : mapping of str to FixationScan
+        Model name -> its scan of those images.
+    boxes : array-like, shape (N, 4)
+        Each object's pixel box ``(x0, y0, x1, y1)``, drawn in green.
+    titles : sequence of str, optional
+        A title per column (such as the true class).
+    n_examples : int
+    axes : sequence of matplotlib.axes.Axes, optional
+        ``(len(scans) + 1) * n_examples`` axes of one figure, in row order.
+    output_file : path-like, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import torch
+    >>> xy = torch.stack(torch.meshgrid(torch.tensor([4.0, 12.0]), torch.tensor([4.0, 12.0]),
+    ...                                 indexing="xy"), -1)
+    >>> scan = FixationScan(torch.rand(2, 2, 2), xy, torch.tensor([0, 1]))
+    >>> fig = plot_fixation_scans(np.zeros((2, 16, 16)), {"foveated": scan},
+    ...                           [(0, 0, 8, 8), (8, 8, 16, 16)], n_examples=2)
+    >>> len(fig.axes), fig.axes[2].get_ylabel()
+    (4, 'foveated')
+    """
+    import matplotlib.patches as patches
+
+    rows = [("canvas", None), *scans.items()]
+    fig, grid = figure_and_grid(axes, len(rows), n_examples,
+                                figsize=(2.6 * n_examples, 2.6 * len(rows)))
+    pictures, boxes = np.asarray(images), np.asarray(boxes)
+    height, width = pictures.shape[-2:]
+    for col in range(n_examples):
+        x0, y0, x1, y1 = boxes[col]
+        for row, (name, scan) in enumerate(rows):
+            ax = grid[row, col]
+            if scan is None:
+                ax.imshow(pictures[col], cmap="gray", vmin=0, vmax=1)
+                ax.add_patch(patches.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False,
+                                               ec="lime"))
+                ax.set(xlim=(-0.5, width - 0.5), ylim=(height - 0.5, -0.5), xticks=[],
+                       yticks=[])
+            else:
+                plot_fixation_scan(pictures[col], scan, col, box=(x0, y0, x1, y1), axes=ax)
+            if col == 0:
+                ax.set_ylabel(name.replace("_", " "), fontsize=9)
+        if titles is not None:
+            grid[0, col].set_title(titles[col], fontsize=9)
+    if output_file is not None:
+        save_figure(fig, output_file)
+    return fig
+
+
+def plot_log_polar_view(retina: LogPolar, image: Any, fixation: Any, *,
+                        image_title: str = "image (+: fixation)", axes: Any = None,
+                        output_file: str | os.PathLike | None = None) -> Any:
+    """An image with its fixation, the retina's log-polar view of it, and the view mapped back.
+
+    Parameters
+    ----------
+    retina : LogPolar
+    image : tensor, shape (C, H, W)
+        One image (the first channel is drawn, in grey).
+    fixation : tensor, shape (2,)
+        Pixel ``(x, y)`` of the fixation.
+    image_title : str
+        The first panel's title.
+    axes : sequence of three matplotlib.axes.Axes, optional
+    output_file : path-like, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import torch
+    >>> fig = plot_log_polar_view(LogPolar(16, 16), torch.rand(1, 32, 32), torch.tensor([16., 16.]))
+    >>> [ax.get_title() for ax in fig.axes]
+    ['image (+: fixation)', 'log-polar view (16 x 16)', 'view mapped back']
+    """
+    import torch
+
+    images = torch.as_tensor(image)[None]
+    centre = torch.as_tensor(fixation, dtype=torch.float32)[None]
+    view = retina(images, centre)
+    back = retina.inverse(view, images.shape[-2:], centre)
+    fig, grid = figure_and_grid(axes, 1, 3, figsize=(9, 3.2))
+    titles = (image_title, f"log-polar view ({view.shape[-2]} x {view.shape[-1]})",
+              "view mapped back")
+    for ax, picture, title in zip(grid[0], (images, view, back), titles, strict=True):
+        ax.imshow(picture[0, 0].detach().numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.set(title=title, xticks=[], yticks=[])
+    grid[0, 0].plot(*centre[0].tolist(), "c+", ms=10, mew=2)
+    grid[0, 1].set(xlabel="angle →", ylabel="← fovea   radius   periphery →")
     if output_file is not None:
         save_figure(fig, output_file)
     return fig
