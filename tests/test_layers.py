@@ -2,8 +2,8 @@
 
 Layers, lowest first (a module may import its own layer and the ones below):
 
-0. foundation: ``errors``, ``_validation``, ``_logging``, ``_atomic``, ``config``, ``device``,
-   ``progress``, ``seeding``, ``sys_info``, ``dispatch_audit``, ``reports``;
+0. foundation: ``errors``, ``_validation``, ``_logging``, ``_atomic``, ``_docs``, ``config``,
+   ``device``, ``progress``, ``seeding``, ``sys_info``, ``dispatch_audit``, ``reports``;
 1. ``store``;
 2. ``datasets`` (readers, converters and, in ``datasets.synthetic``, the simulated worlds);
 3. ``nn`` and ``training``;
@@ -25,8 +25,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "neuroattn"
 LAYERS = {
-    **dict.fromkeys(("errors", "_validation", "_logging", "_atomic", "config", "device",
-                     "progress", "seeding", "sys_info", "dispatch_audit", "reports"), 0),
+    **dict.fromkeys(("errors", "_validation", "_logging", "_atomic", "_docs", "config",
+                     "device", "progress", "seeding", "sys_info", "dispatch_audit", "reports"), 0),
     "store": 1, "datasets": 2, "nn": 3, "training": 3,
     **dict.fromkeys(("ieeg", "encoding", "gaze", "retina", "semantic"), 4),
     "plotting": 5, "models": 5, "train_ieeg": 6, "__main__": 6, "testing": 6,

@@ -44,6 +44,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from neuroattn._docs import fill_doc
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.datasets.edf import (
     MNE_SIZE_MISMATCH,
@@ -254,6 +255,7 @@ def check_sidecars(bids_path: Any) -> dict[str, str]:
     return problems
 
 
+@fill_doc
 def convert_bids_ieeg(
     bids_root: str | os.PathLike,
     dst: str | os.PathLike,
@@ -295,15 +297,10 @@ def convert_bids_ieeg(
     allow_truncated : bool
         Convert an EDF that ends before the duration its header declares (with
         a warning; see :func:`~neuroattn.datasets.edf.convert_edf`).
-    overwrite : bool
-        Replace an existing store.
-    verbose : bool, str, int or None
-        Log level for this call.
+    %(overwrite_store)s
+    %(verbose)s
 
-    Returns
-    -------
-    pathlib.Path
-        ``dst``.
+    %(returns_dst)s
 
     Raises
     ------

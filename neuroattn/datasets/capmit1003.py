@@ -65,6 +65,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from neuroattn._docs import fill_doc
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.errors import FormatError, InputNotFoundError
 from neuroattn.store import fixations_from_table
@@ -418,6 +419,7 @@ class CapMIT1003:
             return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
+@fill_doc
 def read_capmit1003(db_path: str | os.PathLike, *, verbose: Verbose = None) -> xr.Dataset:
     """Read every CapMIT1003 click path into one fixations table (one row per click).
 
@@ -425,8 +427,7 @@ def read_capmit1003(db_path: str | os.PathLike, *, verbose: Verbose = None) -> x
     ----------
     db_path : path-like
         ``capmit1003.db``.
-    verbose : bool, str, int or None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------

@@ -62,6 +62,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neuroattn._docs import fill_doc
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.datasets.prepare import check_destination
 from neuroattn.errors import FormatError, InputNotFoundError
@@ -235,6 +236,7 @@ def _load(path: Path) -> list:
     return data
 
 
+@fill_doc
 def read_cocosearch18(
     paths: str | os.PathLike | Sequence[str | os.PathLike],
     *,
@@ -251,8 +253,7 @@ def read_cocosearch18(
     drop_initial : bool
         Drop the first fixation of every trial, the initial fixation on the
         display centre that the files include. Trials left empty are dropped.
-    verbose : bool, str, int or None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from neuroattn._docs import fill_doc
 from neuroattn.datasets.bids import convert_bids_ieeg
 from neuroattn.datasets.cocosearch18 import convert_cocosearch18
 from neuroattn.datasets.edf import convert_edf
@@ -62,6 +63,7 @@ def converter_options(name: str) -> list[str]:
     return [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
 
 
+@fill_doc
 def convert(name: str, src: str | os.PathLike, dst: str | os.PathLike, **options: Any) -> Path:
     """Convert ``src`` into the store ``dst`` with the converter ``name``.
 
@@ -79,10 +81,7 @@ def convert(name: str, src: str | os.PathLike, dst: str | os.PathLike, **options
         Passed to the converter; unknown ones raise an error that lists the
         accepted ones.
 
-    Returns
-    -------
-    pathlib.Path
-        ``dst``.
+    %(returns_dst)s
 
     Examples
     --------

@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from neuroattn._docs import fill_doc
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.datasets.prepare import (
     check_destination,
@@ -334,6 +335,7 @@ def raw_to_store(
     return dst
 
 
+@fill_doc
 def convert_edf(
     src: str | os.PathLike,
     dst: str | os.PathLike,
@@ -377,15 +379,10 @@ def convert_edf(
         Convert an EDF/BDF that ends before the duration its header declares
         (with a warning; ``attrs["truncated_from_s"]`` records the declared
         length). By default such a file is refused.
-    overwrite : bool
-        Replace an existing store.
-    verbose : bool, str, int or None
-        Log level for this call.
+    %(overwrite_store)s
+    %(verbose)s
 
-    Returns
-    -------
-    pathlib.Path
-        ``dst``.
+    %(returns_dst)s
 
     Raises
     ------

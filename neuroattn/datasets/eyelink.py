@@ -66,6 +66,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
+from neuroattn._docs import fill_doc
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.datasets.prepare import check_destination
 from neuroattn.errors import InputNotFoundError
@@ -299,6 +300,7 @@ def _contains_blink(start: np.ndarray, end: np.ndarray, eyes: np.ndarray,
     return out
 
 
+@fill_doc
 def read_eyelink(
     source: str | os.PathLike | Any,
     *,
@@ -332,8 +334,7 @@ def read_eyelink(
     onset_message : str, optional
         Time-lock each trial to the first such message in it (e.g.
         ``"SYNCTIME"``): earlier events are dropped, and so are trials without it.
-    verbose : bool, str, int or None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------

@@ -61,6 +61,7 @@ import pandas as pd
 import xarray as xr
 from numpy.lib.stride_tricks import sliding_window_view
 
+from neuroattn._docs import fill_doc
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.errors import FormatError, InputNotFoundError
 from neuroattn.progress import progress
@@ -366,6 +367,7 @@ def _image_size(root: str | os.PathLike, stem: str) -> tuple[int, int]:
         return image.size
 
 
+@fill_doc
 def read_mit1003(
     root: str | os.PathLike,
     subjects: Sequence[str] | None = None,
@@ -403,8 +405,7 @@ def read_mit1003(
     drop_initial : bool
         Drop the first fixation of every scanpath, as Judd et al. did (it
         is usually still on the central fixation cross shown before the image).
-    verbose : bool, str, int or None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------

@@ -64,6 +64,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from neuroattn._docs import fill_doc
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.errors import FormatError
 
@@ -543,6 +544,7 @@ class AlgonautsSubject:
         return np.concatenate(out)
 
     # --------------------------------------------------------------- stores
+    @fill_doc
     def to_fmri_store(self, path: str | os.PathLike, *, split: Split = "train",
                       hemi: Hemi = "both", overwrite: bool = False,
                       verbose: Verbose = None) -> Path:
@@ -564,8 +566,8 @@ class AlgonautsSubject:
             Which responses.
         hemi : {"lh", "rh", "both"}
             Which hemispheres.
-        overwrite : bool
-            Replace an existing store.
+        %(overwrite_store)s
+        %(verbose)s
 
         Returns
         -------
@@ -635,6 +637,7 @@ class AlgonautsSubject:
         return dst
 
 
+@fill_doc
 def convert_algonauts(
     src: str | os.PathLike,
     dst: str | os.PathLike,
@@ -665,15 +668,10 @@ def convert_algonauts(
         Which hemispheres.
     trust_mapping : bool
         Fully unpickle the ``mapping_*.npy`` files (only for trusted files).
-    overwrite : bool
-        Replace an existing store.
-    verbose : bool, str, int or None
-        Log level for this call.
+    %(overwrite_store)s
+    %(verbose)s
 
-    Returns
-    -------
-    pathlib.Path
-        ``dst``.
+    %(returns_dst)s
 
     Examples
     --------

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from neuroattn._docs import fill_doc
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.errors import DestinationExistsError, ParameterError
 from neuroattn.progress import progress
@@ -337,6 +338,7 @@ def check_destination(dst: str | os.PathLike, overwrite: bool, *sources: Any) ->
     return dst
 
 
+@fill_doc
 def write_ieeg_stream(
     read: ReadFn,
     n_times: int,
@@ -388,10 +390,7 @@ def write_ieeg_stream(
     dtype : str
         Sample dtype in the store.
 
-    Returns
-    -------
-    pathlib.Path
-        ``dst``.
+    %(returns_dst)s
 
     Examples
     --------
@@ -432,6 +431,7 @@ def write_ieeg_stream(
     return Path(dst)
 
 
+@fill_doc
 def resample_store(
     src: str | os.PathLike,
     dst: str | os.PathLike,
@@ -459,13 +459,9 @@ def resample_store(
         New sampling rate in Hz.
     block_s : float
         Seconds of input per block (memory is about two blocks).
-    overwrite : bool
-        Replace an existing ``dst``.
+    %(overwrite_store)s
 
-    Returns
-    -------
-    pathlib.Path
-        ``dst``.
+    %(returns_dst)s
 
     Examples
     --------

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from neuroattn._docs import fill_doc
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.datasets.prepare import check_destination, select_channels, write_ieeg_stream
 from neuroattn.errors import FormatError, InputNotFoundError
@@ -376,6 +377,7 @@ def _check_filters(dset: Any, path: Path) -> None:
             raise _codec_error(path, OSError(f"HDF5 filter {code} ({label}) is not available"))
 
 
+@fill_doc
 def convert_swec(
     src_h5: str | os.PathLike,
     dst: str | os.PathLike,
@@ -415,15 +417,10 @@ def convert_swec(
     units : str, optional
         Units of the samples, if known (e.g. ``"uV"``); default from a
         ``units`` attribute in the file, else ``"a.u."``.
-    overwrite : bool
-        Replace an existing store.
-    verbose : bool, str, int or None
-        Log level for this call.
+    %(overwrite_store)s
+    %(verbose)s
 
-    Returns
-    -------
-    pathlib.Path
-        ``dst``.
+    %(returns_dst)s
 
     Raises
     ------

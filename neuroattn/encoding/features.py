@@ -58,6 +58,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neuroattn._docs import fill_doc
 from neuroattn._logging import Verbose, logger
 from neuroattn.device import autocast, resolve_device
 from neuroattn.encoding.backbones import Backbone
@@ -563,6 +564,7 @@ class FeatureExtractor:
 
     # ------------------------------------------------------------------ stores
 
+    @fill_doc
     def to_store(
         self,
         images: Any,
@@ -614,8 +616,7 @@ class FeatureExtractor:
         chunk_mb : float
             Target chunk size; a chunk holds whole stimuli, and a whole number
             of chunks fits in one batch (so parallel writes never share a chunk).
-        verbose : bool, int, str or None
-            Log level for this call.
+        %(verbose)s
 
         Returns
         -------

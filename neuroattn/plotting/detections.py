@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from neuroattn._docs import fill_doc
 from neuroattn.ieeg.evaluation import (
     DetectionRule,
     detection_trace,
@@ -32,6 +33,7 @@ from neuroattn.ieeg.evaluation import (
 from neuroattn.plotting.figure import figure_and_axes, save_figure
 
 
+@fill_doc
 def plot_detections(
     times: np.ndarray | Sequence[float],
     probabilities: np.ndarray | Sequence[float],
@@ -70,14 +72,10 @@ def plot_detections(
     duration_s : float, optional
         Recording length for SzCORE scoring (default: the end of the last
         window or seizure).
-    axes : matplotlib Axes, optional
-        Draw here instead of a new figure.
-    output_file : path-like, optional
-        Save the figure there (written atomically).
+    %(axes)s
+    %(output_file)s
 
-    Returns
-    -------
-    matplotlib.figure.Figure
+    %(returns_figure)s
     """
     trace = detection_trace(times, probabilities, seizures, rule, labels)
     t, p, sz, y = trace.times, trace.probabilities, trace.seizures, trace.labels
@@ -141,6 +139,7 @@ def _draw_events(axes: Any, t: np.ndarray, p: np.ndarray, seizures: np.ndarray,
             f"alarm{'' if n_false == 1 else 's'} (SzCORE)")
 
 
+@fill_doc
 def plot_sensitivity_fa(
     results: Mapping[str, dict[str, Any]],
     *,
@@ -165,14 +164,10 @@ def plot_sensitivity_fa(
         ``budgets`` when points were chosen).
     title : str, optional
         Axes title (default: the recordings' hours and seizures).
-    axes : matplotlib Axes, optional
-        Draw here instead of a new figure.
-    output_file : path-like, optional
-        Save the figure there (written atomically).
+    %(axes)s
+    %(output_file)s
 
-    Returns
-    -------
-    matplotlib.figure.Figure
+    %(returns_figure)s
 
     Examples
     --------

@@ -22,10 +22,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neuroattn._docs import fill_doc
 from neuroattn.plotting.figure import figure_and_axes, save_figure
 from neuroattn.store.build import seizure_intervals
 
 
+@fill_doc
 def plot_ieeg(
     ds: xr.Dataset,
     *,
@@ -50,14 +52,10 @@ def plot_ieeg(
         Length of the view.
     channels : sequence of str, optional
         Channels to draw; by default the first ``max_channels``.
-    axes : matplotlib Axes, optional
-        Draw here instead of a new figure.
-    output_file : path-like, optional
-        Save the figure there (written atomically).
+    %(axes)s
+    %(output_file)s
 
-    Returns
-    -------
-    matplotlib.figure.Figure
+    %(returns_figure)s
     """
 
 

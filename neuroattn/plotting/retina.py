@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from neuroattn._docs import fill_doc
 from neuroattn.plotting.figure import figure_and_axes, figure_and_grid, save_figure
 from neuroattn.retina.logpolar import LogPolar
 from neuroattn.retina.scan import FixationScan
@@ -39,6 +40,7 @@ def _accuracy_curves(ax: Any, curves: Mapping[str, tuple[Any, Any]],
     ax.legend(fontsize=8, loc="lower left")
 
 
+@fill_doc
 def plot_rotation_sweep(sweeps: Mapping[str, RotationSweep], *, chance: float | None = 0.1,
                         colours: Mapping[str, str] | None = None, title: str | None = None,
                         axes: Any = None, output_file: str | os.PathLike | None = None) -> Any:
@@ -54,13 +56,10 @@ def plot_rotation_sweep(sweeps: Mapping[str, RotationSweep], *, chance: float | 
     colours : mapping of str to str, optional
         Line colour per model name.
     title : str, optional
-    axes : matplotlib.axes.Axes, optional
-    output_file : path-like, optional
-        Save the figure there (atomically).
+    %(axes)s
+    %(output_file)s
 
-    Returns
-    -------
-    matplotlib.figure.Figure
+    %(returns_figure)s
     """
     fig, ax = figure_and_axes(axes, figsize=(6.2, 3.8))
     first = next(iter(sweeps.values()))
@@ -77,6 +76,7 @@ def plot_rotation_sweep(sweeps: Mapping[str, RotationSweep], *, chance: float | 
     return fig
 
 
+@fill_doc
 def plot_zoom_sweep(zooms: Any, accuracy: Mapping[str, Any], *, chance: float | None = 0.1,
                     colours: Mapping[str, str] | None = None, title: str | None = None,
                     axes: Any = None, output_file: str | os.PathLike | None = None) -> Any:
@@ -91,9 +91,7 @@ def plot_zoom_sweep(zooms: Any, accuracy: Mapping[str, Any], *, chance: float | 
     chance, colours, title, axes, output_file
         As for :func:`plot_rotation_sweep`.
 
-    Returns
-    -------
-    matplotlib.figure.Figure
+    %(returns_figure)s
 
     Examples
     --------
@@ -114,6 +112,7 @@ def plot_zoom_sweep(zooms: Any, accuracy: Mapping[str, Any], *, chance: float | 
     return fig
 
 
+@fill_doc
 def plot_fixation_scan(image: Any, scan: FixationScan, index: int = 0, *,
                        box: tuple[float, float, float, float] | None = None, axes: Any = None,
                        output_file: str | os.PathLike | None = None) -> Any:
@@ -132,9 +131,7 @@ def plot_fixation_scan(image: Any, scan: FixationScan, index: int = 0, *,
     axes, output_file
         As for :func:`plot_rotation_sweep`.
 
-    Returns
-    -------
-    matplotlib.figure.Figure
+    %(returns_figure)s
 
     Examples
     --------
@@ -171,6 +168,7 @@ def plot_fixation_scan(image: Any, scan: FixationScan, index: int = 0, *,
     return fig
 
 
+@fill_doc
 def plot_fixation_scans(images: Any, scans: Mapping[str, FixationScan], boxes: Any, *,
                         titles: Any = None, n_examples: int = 4, axes: Any = None,
                         output_file: str | os.PathLike | None = None) -> Any:
@@ -191,9 +189,7 @@ def plot_fixation_scans(images: Any, scans: Mapping[str, FixationScan], boxes: A
         ``(len(scans) + 1) * n_examples`` axes of one figure, in row order.
     output_file : path-like, optional
 
-    Returns
-    -------
-    matplotlib.figure.Figure
+    %(returns_figure)s
 
     Examples
     --------
@@ -234,6 +230,7 @@ def plot_fixation_scans(images: Any, scans: Mapping[str, FixationScan], boxes: A
     return fig
 
 
+@fill_doc
 def plot_log_polar_view(retina: LogPolar, image: Any, fixation: Any, *,
                         image_title: str = "image (+: fixation)", axes: Any = None,
                         output_file: str | os.PathLike | None = None) -> Any:
@@ -251,9 +248,7 @@ def plot_log_polar_view(retina: LogPolar, image: Any, fixation: Any, *,
     axes : sequence of three matplotlib.axes.Axes, optional
     output_file : path-like, optional
 
-    Returns
-    -------
-    matplotlib.figure.Figure
+    %(returns_figure)s
 
     Examples
     --------

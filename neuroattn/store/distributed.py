@@ -37,6 +37,7 @@ import zarr
 from scipy import signal as sps
 
 from neuroattn._atomic import prepare_destination, remove, temporary_sibling
+from neuroattn._docs import fill_doc
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.store.io import open_store, write_store
 
@@ -441,6 +442,7 @@ def _source_chunks(ds: Any) -> tuple[int, int]:
     return int(enc[0]), int(enc[1])
 
 
+@fill_doc
 def preprocess_ieeg(
     src: str | os.PathLike,
     dst: str | os.PathLike,
@@ -513,15 +515,10 @@ def preprocess_ieeg(
         both must be on a file system that all workers share.
     client : distributed.Client, optional
         An existing client to compute on (instead of ``address``).
-    overwrite : bool
-        Replace an existing ``dst``.
-    verbose : bool, int, str or None
-        Log level for this call.
+    %(overwrite_store)s
+    %(verbose)s
 
-    Returns
-    -------
-    pathlib.Path
-        ``dst``.
+    %(returns_dst)s
 
     Raises
     ------
