@@ -34,16 +34,13 @@ the MIT1003 stimuli, unpacked from ``ALLSTIMULI.zip``. The data set card is
 
 Examples
 --------
->>> import sqlite3, tempfile
->>> from pathlib import Path
->>> db = Path(tempfile.mkdtemp()) / "capmit1003.db"
->>> cnx = sqlite3.connect(db)
->>> _ = cnx.executescript(SCHEMA_SQL + '''
+>>> import tempfile
+>>> from neuroattn.testing.files import write_fake_capmit1003
+>>> db = write_fake_capmit1003(tempfile.mkdtemp() + "/capmit1003.db", '''
 ...     INSERT INTO captions VALUES ('o1', 'u1', '2022-05-04 10:00:00', 'a red car', 'i1');
 ...     INSERT INTO images VALUES ('i1', 'i05june05_static_street_boston_p1010764.jpeg');
 ...     INSERT INTO clicks VALUES (7, 'o1', 512, 384, '2022-05-04 10:00:01.500'),
 ...                               (8, 'o1', 100, 80, '2022-05-04 10:00:02.250');''')
->>> cnx.close()
 >>> with CapMIT1003(db) as data:
 ...     data.click_path("o1")[["x", "y", "t"]].values.tolist()
 [[512.0, 384.0, 0.0], [100.0, 80.0, 0.75]]
@@ -165,14 +162,9 @@ class CapMIT1003:
 
     Examples
     --------
-    >>> import sqlite3, tempfile
-    >>> from pathlib import Path
-    >>> db = Path(tempfile.mkdtemp()) / "capmit1003.db"
-    >>> cnx = sqlite3.connect(db)
-    >>> _ = cnx.executescript(SCHEMA_SQL + "INSERT INTO captions VALUES "
-    ...     "('o1', 'u1', 0, 'a car', 'i1'), ('o2', 'u2', 5, 'two dogs', 'i1');")
-    >>> cnx.close()
-    >>> data = CapMIT1003(db)
+    >>> import tempfile
+    >>> from neuroattn.testing.files import write_fake_capmit1003
+    >>> data = CapMIT1003(write_fake_capmit1003(tempfile.mkdtemp()))  # two captions
     >>> data.captions()["caption"].tolist()
     ['a car', 'two dogs']
     >>> data.close()
@@ -219,11 +211,9 @@ class CapMIT1003:
 
         Examples
         --------
-        >>> import sqlite3, tempfile
-        >>> from pathlib import Path
-        >>> db = Path(tempfile.mkdtemp()) / "capmit1003.db"
-        >>> cnx = sqlite3.connect(db); _ = cnx.executescript(SCHEMA_SQL); cnx.close()
-        >>> data = CapMIT1003(db)
+        >>> import tempfile
+        >>> from neuroattn.testing.files import write_fake_capmit1003
+        >>> data = CapMIT1003(write_fake_capmit1003(tempfile.mkdtemp(), sql=""))
         >>> data.close(); data.close()
         >>> data.captions()
         Traceback (most recent call last):
@@ -253,15 +243,9 @@ class CapMIT1003:
 
         Examples
         --------
-        >>> import sqlite3, tempfile
-        >>> from pathlib import Path
-        >>> db = Path(tempfile.mkdtemp()) / "capmit1003.db"
-        >>> cnx = sqlite3.connect(db)
-        >>> _ = cnx.executescript(SCHEMA_SQL + "INSERT INTO captions VALUES "
-        ...     "('o1', 'u1', '2022-05-04 10:00:00', 'a car', 'i1');"
-        ...     "INSERT INTO images VALUES ('i1', 'i1.jpeg');")
-        >>> cnx.close()
-        >>> with CapMIT1003(db) as data:
+        >>> import tempfile
+        >>> from neuroattn.testing.files import write_fake_capmit1003
+        >>> with CapMIT1003(write_fake_capmit1003(tempfile.mkdtemp())) as data:
         ...     row = data.captions().iloc[0]
         >>> row.tolist()
         ['o1', 'u1', 'i1', 'a car', '2022-05-04 10:00:00', 'i1.jpeg']
@@ -297,15 +281,9 @@ class CapMIT1003:
 
         Examples
         --------
-        >>> import sqlite3, tempfile
-        >>> from pathlib import Path
-        >>> db = Path(tempfile.mkdtemp()) / "capmit1003.db"
-        >>> cnx = sqlite3.connect(db)
-        >>> _ = cnx.executescript(SCHEMA_SQL + "INSERT INTO captions VALUES "
-        ...     "('o1', 'u1', 0, 'a car', 'i1'); INSERT INTO clicks VALUES "
-        ...     "(2, 'o1', 30, 40, 12.5), (1, 'o1', 10, 20, 10.0);")
-        >>> cnx.close()
-        >>> with CapMIT1003(db) as data:
+        >>> import tempfile
+        >>> from neuroattn.testing.files import write_fake_capmit1003
+        >>> with CapMIT1003(write_fake_capmit1003(tempfile.mkdtemp())) as data:
         ...     data.click_path("o1").to_dict("list")
         {'click_id': [1, 2], 'x': [10.0, 30.0], 'y': [20.0, 40.0], 't': [0.0, 2.5]}
         """
@@ -372,14 +350,12 @@ class CapMIT1003:
 
         Examples
         --------
-        >>> import sqlite3, tempfile
+        >>> import tempfile
         >>> from pathlib import Path
+        >>> from neuroattn.testing.files import write_fake_capmit1003
         >>> tmp = Path(tempfile.mkdtemp())
-        >>> cnx = sqlite3.connect(tmp / "capmit1003.db")
-        >>> _ = cnx.executescript(SCHEMA_SQL + "INSERT INTO images VALUES ('i1', 'i1.jpeg');")
-        >>> cnx.close()
         >>> _ = (tmp / "i1.jpeg").write_bytes(b"")
-        >>> with CapMIT1003(tmp / "capmit1003.db") as data:
+        >>> with CapMIT1003(write_fake_capmit1003(tmp)) as data:    # i1 is i1.jpeg
         ...     data.image_path("i1", tmp).name
         'i1.jpeg'
         """
@@ -400,15 +376,13 @@ class CapMIT1003:
 
         Examples
         --------
-        >>> import sqlite3, tempfile
+        >>> import tempfile
         >>> from pathlib import Path
         >>> from PIL import Image
+        >>> from neuroattn.testing.files import write_fake_capmit1003
         >>> tmp = Path(tempfile.mkdtemp())
-        >>> cnx = sqlite3.connect(tmp / "capmit1003.db")
-        >>> _ = cnx.executescript(SCHEMA_SQL + "INSERT INTO images VALUES ('i1', 'i1.jpeg');")
-        >>> cnx.close()
         >>> Image.new("RGB", (6, 4), (200, 10, 10)).save(tmp / "i1.jpeg")
-        >>> with CapMIT1003(tmp / "capmit1003.db") as data:
+        >>> with CapMIT1003(write_fake_capmit1003(tmp)) as data:
         ...     image = data.load_image("i1", tmp)
         >>> image.shape, image.dtype
         ((4, 6, 3), dtype('uint8'))
@@ -459,17 +433,14 @@ def read_capmit1003(db_path: str | os.PathLike, *, verbose: Verbose = None) -> x
 
     Examples
     --------
-    >>> import sqlite3, tempfile
-    >>> from pathlib import Path
-    >>> db = Path(tempfile.mkdtemp()) / "capmit1003.db"
-    >>> cnx = sqlite3.connect(db)
-    >>> _ = cnx.executescript(SCHEMA_SQL + '''
+    >>> import tempfile
+    >>> from neuroattn.testing.files import write_fake_capmit1003
+    >>> db = write_fake_capmit1003(tempfile.mkdtemp() + "/capmit1003.db", '''
     ...     INSERT INTO captions VALUES ('o1', 'u1', 0, 'a car', 'i1'),
     ...                                 ('o2', 'u2', 0, 'a dog', 'i1');
     ...     INSERT INTO images VALUES ('i1', 'i1.jpeg');
     ...     INSERT INTO clicks VALUES (1, 'o2', 5, 6, 3.0), (2, 'o1', 1, 2, 1.0),
     ...                               (3, 'o1', 3, 4, 1.5);''')
-    >>> cnx.close()
     >>> ds = read_capmit1003(db)
     >>> ds.obs_uid.values.tolist(), ds.trial.values.tolist(), ds.fixation.values.tolist()
     (['o1', 'o1', 'o2'], [0, 0, 1], [0, 1, 0])

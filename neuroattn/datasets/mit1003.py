@@ -34,15 +34,9 @@ Examples
 --------
 >>> import tempfile
 >>> import numpy as np
->>> from pathlib import Path
->>> from PIL import Image
->>> from scipy.io import savemat
->>> root = Path(tempfile.mkdtemp())
->>> for folder in ("ALLSTIMULI", "DATA/ajs"):
-...     (root / folder).mkdir(parents=True)
->>> Image.new("RGB", (1024, 768)).save(root / "ALLSTIMULI" / "i1.jpeg")
+>>> from neuroattn.testing.files import write_fake_mit1003
 >>> gaze = np.repeat([[200.0, 300.0], [600.0, 400.0]], 60, axis=0)  # two 250 ms fixations
->>> savemat(root / "DATA/ajs/i1.mat", {"i1": {"DATA": {"eyeData": gaze}}})
+>>> root = write_fake_mit1003(tempfile.mkdtemp(), {"ajs": {"i1": gaze}}, {"i1": (1024, 768)})
 >>> ds = read_mit1003(root)
 >>> ds.x.values.tolist(), ds.duration.values.tolist(), str(ds.image.values[0])
 ([200.0, 600.0], [0.25, 0.25], 'i1.jpeg')
@@ -146,13 +140,10 @@ def read_mit1003_fixation_points(root: str | os.PathLike, stem: str, *,
     --------
     >>> import tempfile
     >>> import numpy as np
-    >>> from pathlib import Path
-    >>> from PIL import Image
-    >>> root = Path(tempfile.mkdtemp())
-    >>> (root / "ALLFIXATIONMAPS").mkdir()
+    >>> from neuroattn.testing.files import write_fake_mit1003
     >>> points = np.zeros((30, 40), np.uint8)
     >>> points[5, 10] = points[20, 30] = 255
-    >>> Image.fromarray(points).save(root / "ALLFIXATIONMAPS" / "i1_fixPts.jpg", quality=100)
+    >>> root = write_fake_mit1003(tempfile.mkdtemp(), maps={"i1": {"fixPts": points}})
     >>> x, y = read_mit1003_fixation_points(root, "i1")
     >>> x.tolist(), y.tolist()
     ([10.0, 30.0], [5.0, 20.0])
@@ -172,12 +163,8 @@ def read_mit1003_fixation_map(root: str | os.PathLike, stem: str) -> np.ndarray:
     Examples
     --------
     >>> import tempfile
-    >>> import numpy as np
-    >>> from pathlib import Path
-    >>> from PIL import Image
-    >>> root = Path(tempfile.mkdtemp())
-    >>> (root / "ALLFIXATIONMAPS").mkdir()
-    >>> Image.fromarray(np.full((3, 4), 128, np.uint8)).save(root / "ALLFIXATIONMAPS/i1_fixMap.jpg")
+    >>> from neuroattn.testing.files import write_fake_mit1003
+    >>> root = write_fake_mit1003(tempfile.mkdtemp(), maps={"i1": {"fixMap": [[128] * 4] * 3}})
     >>> density = read_mit1003_fixation_map(root, "i1")
     >>> density.shape, round(float(density.sum()), 12), round(float(density[0, 0]), 4)
     ((3, 4), 1.0, 0.0833)
@@ -220,12 +207,8 @@ def read_mit1003_gaze(root: str | os.PathLike, subject: str, stem: str) -> np.nd
     Examples
     --------
     >>> import tempfile
-    >>> import numpy as np
-    >>> from pathlib import Path
-    >>> from scipy.io import savemat
-    >>> root = Path(tempfile.mkdtemp())
-    >>> (root / "DATA/hp").mkdir(parents=True)
-    >>> savemat(root / "DATA/hp/i1.mat", {"i1": {"DATA": {"eyeData": [[1, 2], [3, -4]]}}})
+    >>> from neuroattn.testing.files import write_fake_mit1003
+    >>> root = write_fake_mit1003(tempfile.mkdtemp(), {"hp": {"i1": [[1, 2], [3, -4]]}})
     >>> read_mit1003_gaze(root, "hp", "i1").tolist()
     [[1.0, 2.0], [3.0, -4.0]]
     """
@@ -429,19 +412,11 @@ def read_mit1003(
     Examples
     --------
     >>> import tempfile
-    >>> import numpy as np
-    >>> from pathlib import Path
-    >>> from PIL import Image
-    >>> from scipy.io import savemat
-    >>> root = Path(tempfile.mkdtemp())
-    >>> for folder in ("ALLSTIMULI", "DATA/hp", "DATA/tu"):
-    ...     (root / folder).mkdir(parents=True)
-    >>> Image.new("RGB", (800, 600)).save(root / "ALLSTIMULI" / "i7.jpeg")
+    >>> from neuroattn.testing.files import write_fake_mit1003
     >>> centre, target = [[400.0, 300.0]] * 48, [[700.0, 100.0]] * 72
-    >>> blink = [[-1.0, -1.0]] * 12
-    >>> for subject in ("hp", "tu"):
-    ...     gaze = np.array(centre + blink + target)
-    ...     savemat(root / f"DATA/{subject}/i7.mat", {"i7": {"DATA": {"eyeData": gaze}}})
+    >>> gaze = centre + [[-1.0, -1.0]] * 12 + target                 # a blink in between
+    >>> root = write_fake_mit1003(tempfile.mkdtemp(), {"hp": {"i7": gaze}, "tu": {"i7": gaze}},
+    ...                           {"i7": (800, 600)})
     >>> ds = read_mit1003(root, subjects=["tu"], drop_initial=True)
     >>> ds.x.values.tolist(), ds.duration.values.tolist(), ds.start.values.tolist()
     ([700.0], [0.3], [0.25])

@@ -15,10 +15,15 @@ Examples
 from __future__ import annotations
 
 import os
+import sqlite3
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from neuroattn.datasets.capmit1003 import SCHEMA_SQL
+from neuroattn.datasets.mit1003 import DATA_DIR, MAPS_DIR, STIMULI_DIR
 from neuroattn.datasets.nsd import (
     ALGONAUTS_ROIS,
     FSAVERAGE_N_VERTICES,
@@ -27,7 +32,8 @@ from neuroattn.datasets.nsd import (
     subject_number,
 )
 
-__all__ = ["write_fake_algonauts"]
+__all__ = ["CAPMIT1003_EXAMPLE_SQL", "write_fake_algonauts", "write_fake_capmit1003",
+           "write_fake_mit1003"]
 
 
 def write_fake_algonauts(
@@ -99,3 +105,105 @@ def write_fake_algonauts(
             nc = rng.uniform(0.0, 1.0, nv) * (100.0 if noise_ceiling_percent else 1.0)
             np.save(nc_dir / f"{h}_noise_ceiling.npy", nc.astype(np.float32))
     return root
+
+
+def write_fake_mit1003(root: str | os.PathLike,
+                       gaze: Mapping[str, Mapping[str, Any]] | None = None,
+                       image_sizes: Mapping[str, tuple[int, int]] | None = None, *,
+                       maps: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
+    """Write MIT1003's layout: stimuli, raw gaze in ``DATA/<subject>``, fixation maps.
+
+    Parameters
+    ----------
+    root : path-like
+        The data set's folder (created).
+    gaze : mapping of str to mapping of str to array-like of shape (n_samples, 2), optional
+        Subject -> image stem -> gaze samples ``(x, y)`` in pixels at 240 Hz
+        (``-1`` or NaN: lost), stored as ``<stem>.mat`` holding ``<stem>.DATA.eyeData``.
+    image_sizes : mapping of str to (int, int), optional
+        Image stem -> ``(width, height)`` of a black JPEG written to ``ALLSTIMULI``.
+    maps : mapping of str to mapping of str to array-like of shape (H, W), optional
+        Image stem -> ``{"fixPts": ..., "fixMap": ...}``: grey levels (0-255) written
+        as ``ALLFIXATIONMAPS/<stem>_<kind>.jpg`` at JPEG quality 100.
+
+    Returns
+    -------
+    pathlib.Path
+        ``root``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = write_fake_mit1003(tempfile.mkdtemp(), {"ajs": {"i1": [[10.0, 20.0]] * 60}},
+    ...                           {"i1": (64, 48)})
+    >>> sorted(str(p.relative_to(root)) for p in root.rglob("*.*"))
+    ['ALLSTIMULI/i1.jpeg', 'DATA/ajs/i1.mat']
+    """
+    from PIL import Image
+    from scipy.io import savemat
+
+    root = Path(root)
+    (root / STIMULI_DIR).mkdir(parents=True, exist_ok=True)
+    for stem, size in (image_sizes or {}).items():
+        Image.new("RGB", tuple(size)).save(root / STIMULI_DIR / f"{stem}.jpeg")
+    for stem, kinds in (maps or {}).items():
+        (root / MAPS_DIR).mkdir(exist_ok=True)
+        for kind, grey in kinds.items():
+            Image.fromarray(np.asarray(grey, dtype=np.uint8)).save(
+                root / MAPS_DIR / f"{stem}_{kind}.jpg", quality=100)
+    for subject, samples in (gaze or {}).items():
+        folder = root / DATA_DIR / subject
+        folder.mkdir(parents=True, exist_ok=True)
+        for stem, points in samples.items():     # MATLAB names hold at most 63 characters
+            savemat(folder / f"{stem}.mat",
+                    {stem[:63]: {"DATA": {"eyeData": np.asarray(points, dtype=float)}}})
+    return root
+
+
+CAPMIT1003_EXAMPLE_SQL = """
+INSERT INTO captions VALUES ('o1', 'u1', '2022-05-04 10:00:00', 'a car', 'i1'),
+                            ('o2', 'u2', '2022-05-04 10:05:00', 'two dogs', 'i1');
+INSERT INTO images VALUES ('i1', 'i1.jpeg');
+INSERT INTO clicks VALUES (2, 'o1', 30, 40, 12.5), (1, 'o1', 10, 20, 10.0), (3, 'o2', 5, 6, 3.0);
+"""
+"""The rows :func:`write_fake_capmit1003` writes by default: two captions of image ``i1``
+(``i1.jpeg``), two clicks of ``o1`` given out of order, one click of ``o2``."""
+
+
+def write_fake_capmit1003(path: str | os.PathLike, sql: str | None = None) -> Path:
+    """Write a CapMIT1003 SQLite database: the reader's schema, then the statements ``sql``.
+
+    Parameters
+    ----------
+    path : path-like
+        The database file (such as ``capmit1003.db``), or a folder to write
+        ``capmit1003.db`` into.
+    sql : str, optional
+        ``INSERT`` statements for the ``captions``, ``images`` and ``clicks`` tables
+        (see :data:`neuroattn.datasets.capmit1003.SCHEMA_SQL`); ``None``:
+        :data:`CAPMIT1003_EXAMPLE_SQL`, ``""``: empty tables.
+
+    Returns
+    -------
+    pathlib.Path
+        The database file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from neuroattn.datasets.capmit1003 import CapMIT1003
+    >>> db = write_fake_capmit1003(tempfile.mkdtemp(),
+    ...                            "INSERT INTO captions VALUES ('o1', 'u1', 0, 'a car', 'i1');")
+    >>> with CapMIT1003(db) as data:
+    ...     data.captions()["caption"].tolist()
+    ['a car']
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "capmit1003.db"
+    connection = sqlite3.connect(path)
+    try:
+        connection.executescript(SCHEMA_SQL + (CAPMIT1003_EXAMPLE_SQL if sql is None else sql))
+    finally:
+        connection.close()
+    return path

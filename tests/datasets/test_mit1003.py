@@ -18,6 +18,7 @@ from neuroattn.datasets import (
 from neuroattn.datasets.mit1003 import MIN_DURATION, SAMPLING_RATE, MIT1003FormatError
 from neuroattn.store import open_store, write_store
 from neuroattn.store.schema import validate_metadata
+from neuroattn.testing.files import write_fake_mit1003
 
 STREET = "i05june05_static_street_boston_p1010764"  # 1024 x 768
 LONG = "i" + "_long_name" * 7  # 71 characters: its MATLAB variable is cut to 63
@@ -44,12 +45,6 @@ def _scanpath(centres, n_fix, n_sac=6, noise=1.0, seed=0):
     return np.concatenate(parts), np.array(firsts), np.array(means)
 
 
-def _save_gaze(root, subject, stem, gaze):
-    folder = root / "DATA" / subject
-    folder.mkdir(parents=True, exist_ok=True)
-    savemat(folder / f"{stem}.mat", {stem[:63]: {"DATA": {"eyeData": np.asarray(gaze)}}})
-
-
 @pytest.fixture
 def root(tmp_path):
     """Two images, two subjects, fixation maps, and the per-subject files the reader ignores."""
@@ -61,7 +56,7 @@ def root(tmp_path):
     for k, subject in enumerate(("ajs", "hp")):
         for stem, points in centres.items():
             gaze, _, _ = _scanpath(points, [48 + 12 * k] * len(points), seed=k)
-            _save_gaze(tmp_path, subject, stem, gaze)
+            write_fake_mit1003(tmp_path, {subject: {stem: gaze}})
         savemat(tmp_path / "DATA" / subject / "CalibrationData.mat", {"calib": np.zeros(3)})
     (tmp_path / "DATA" / "readme.txt").write_text("not a subject")
     return tmp_path
@@ -138,7 +133,7 @@ def test_blinks_and_off_image_samples_are_dropped(root):
     gaze[66:76] = -1.0  # a blink in the middle of the second fixation (12 + 26 samples left)
     gaze[-20:, 0] = 1030.0  # the end of the third is off the 1024 px wide image
     gaze[5, 1] = np.nan
-    _save_gaze(root, "ajs", STREET, gaze)
+    write_fake_mit1003(root, {"ajs": {STREET: gaze}})
     ds = read_mit1003(root, subjects=["ajs"], stems=[STREET])
     assert ds.n_samples.values.tolist() == [48 - 6, 26, 48 - 20]
     np.testing.assert_allclose(ds.x.values, [100, 500, 1000], atol=1.0)
