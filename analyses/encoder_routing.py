@@ -41,14 +41,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Circle  # noqa: E402
 
 from neuroattn.datasets.synthetic import make_synthetic_encoding  # noqa: E402
 from neuroattn.encoding import SpatialFeatureEncoder, TransformerBrainEncoder  # noqa: E402
 from neuroattn.encoding.metrics import noise_normalized_accuracy  # noqa: E402
 from neuroattn.encoding.ridge import RidgeEncoder  # noqa: E402
-from neuroattn.plotting import save_figure  # noqa: E402
+from neuroattn.plotting.encoding import (  # noqa: E402
+    plot_roi_kind_accuracy,
+    plot_routing_maps,
+    plot_surface_accuracy,
+)
 from neuroattn.reports import write_json  # noqa: E402
 
 MODELS = ("transformer", "spatial", "ridge")
@@ -64,6 +66,12 @@ LABELS = {"transformer": "transformer (routing per image)",
           "spatial": "spatial-feature (static map)", "ridge": "ridge (flattened grid)"}
 COLORS = {"transformer": "tab:blue", "spatial": "tab:orange", "ridge": "tab:gray"}
 KINDS = ("retinotopic", "category", "mixed")
+MAP_COLUMNS = {"truth": "ground truth", "transformer": "transformer", "spatial": "static map"}
+"""The routing overlay's columns per image: key of the maps -> column title."""
+OVERLAY_TITLE = ("Where each ROI reads the image: ground-truth routing vs the models' maps "
+                 "(each map scaled to its maximum; circles: objects, radius = blob sd)")
+SURFACE_TITLE = ("Transformer encoder: r²/NC per voxel on fsaverage5\n(retinotopic ROIs at the "
+                 "occipital pole, category ROIs on the fusiform, mixed on lateral occipital)")
 N_EXAMPLES = 3
 
 
@@ -94,107 +102,6 @@ def _examples(objects: dict, n_test: int) -> list[int]:
               if len(set(objects["category"][objects["image"] == i].tolist())) >= 2]
     picked += [i for i in range(n_test) if i not in picked]
     return picked[:N_EXAMPLES]
-
-
-def plot_overlay(data, maps: dict, images: list[int], path: Path) -> None:
-    """Rows: ROIs; per image three columns: ground truth, transformer, static map."""
-    cat_colors = plt.get_cmap("tab10")(np.arange(data.config.n_categories) + 2)
-    n_roi = len(data.roi_names)
-    columns = [("truth", "ground truth"), ("transformer", "transformer"),
-               ("spatial", "static map")]
-    n_img = len(images)
-    ratios = ([1, 1, 1, 0.3] * n_img)[:-1]  # a narrow spacer between images
-    fig, grid = plt.subplots(n_roi, len(ratios), figsize=(1.35 * sum(ratios) + 1.6,
-                                                          1.35 * n_roi + 1.4),
-                             squeeze=False, gridspec_kw={"wspace": 0.06, "hspace": 0.1,
-                                                         "width_ratios": ratios})
-    for ax in grid[:, 3::4].ravel():
-        ax.axis("off")
-    axes = np.delete(grid, np.s_[3::4], axis=1)
-    obj = data.objects_test
-    for k, image in enumerate(images):
-        here = obj["image"] == image
-        for c, (key, title) in enumerate(columns):
-            for r in range(n_roi):
-                ax = axes[r, 3 * k + c]
-                m = maps[key][image, r]
-                ax.imshow(m / m.max(), cmap="magma", vmin=0, vmax=1, interpolation="nearest")
-                for y, x, s, cat in zip(obj["y"][here], obj["x"][here], obj["size"][here],
-                                        obj["category"][here], strict=True):
-                    ax.add_patch(Circle((x, y), s, fill=False, lw=1.6, color=cat_colors[cat]))
-                    ax.plot(x, y, "+", ms=5, mew=1.5, color=cat_colors[cat])
-                ax.set_xticks([])
-                ax.set_yticks([])
-                if r == 0:
-                    ax.set_title(f"image {image}\n{title}" if c == 1 else f"\n{title}",
-                                 fontsize=9)
-                if k == 0 and c == 0:
-                    kind = data.roi_kinds[r]
-                    pref = int(data.roi_categories[r])
-                    ax.set_ylabel(f"{data.roi_names[r]}\n{kind}"
-                                  + (f"\n(prefers cat {pref})" if pref >= 0 else ""),
-                                  fontsize=8, rotation=0, ha="right", va="center",
-                                  color=cat_colors[pref] if pref >= 0 else "k")
-    handles = [Line2D([], [], marker="o", ls="", mfc="none", mec=cat_colors[i], mew=1.6,
-                      label=f"category {i} object") for i in range(len(cat_colors))]
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8,
-               frameon=False, bbox_to_anchor=(0.5, 0.0))
-    fig.suptitle("Where each ROI reads the image: ground-truth routing vs the models' maps "
-                 "(each map scaled to its maximum; circles: objects, radius = blob sd)",
-                 fontsize=10)
-    save_figure(fig, path, dpi=130, close=True)
-
-
-def plot_surface(data, accuracy: np.ndarray, path: Path) -> None:
-    """The transformer's per-voxel r²/NC on fsaverage5; vertices outside the ROIs are blank."""
-    from nilearn import datasets, plotting
-
-    mesh = datasets.load_fsaverage("fsaverage5")["inflated"]
-    sulc = datasets.load_fsaverage_data(mesh="fsaverage5", data_type="sulcal",
-                                        mesh_type="inflated")
-    views = ("ventral", "posterior")
-    fig, axes = plt.subplots(2, 2, figsize=(9, 6.5), subplot_kw={"projection": "3d"},
-                             gridspec_kw={"hspace": 0.0, "wspace": 0.0})
-    for row, (hemi, side) in enumerate((("lh", "left"), ("rh", "right"))):
-        texture = np.full(mesh.parts[side].n_vertices, np.nan)
-        mine = data.voxel_hemisphere == hemi
-        texture[data.voxel_vertex[mine]] = accuracy[mine]
-        rois = [n for n, h in zip(data.roi_names, data.roi_hemispheres, strict=True) if h == hemi]
-        for col, view in enumerate(views):
-            plotting.plot_surf_stat_map(
-                mesh.parts[side], texture, hemi=side, view=view,
-                bg_map=np.asarray(sulc.data.parts[side]), cmap="viridis",
-                vmin=0.0, vmax=1.0, colorbar=(col == 1), symmetric_cbar=False,
-                axes=axes[row, col], figure=fig,
-                title=f"{hemi} {view} ({', '.join(rois)})")
-    fig.suptitle("Transformer encoder: r²/NC per voxel on fsaverage5\n(retinotopic ROIs at the "
-                 "occipital pole, category ROIs on the fusiform, mixed on lateral occipital)",
-                 fontsize=10)
-    save_figure(fig, path, dpi=130, close=True)
-
-
-def plot_comparison(data, per_roi: dict, path: Path) -> None:
-    """Mean r²/NC per ROI kind for each model, with the ROIs as points."""
-    fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
-    width = 0.26
-    kinds = np.asarray(data.roi_kinds)
-    for m, model in enumerate(MODELS):
-        scores = np.array([per_roi[model][name] for name in data.roi_names])
-        means = [scores[kinds == kind].mean() for kind in KINDS]
-        x = np.arange(len(KINDS)) + (m - 1) * width
-        ax.bar(x, means, width=width * 0.95, color=COLORS[model], label=LABELS[model])
-        for i, kind in enumerate(KINDS):
-            pts = scores[kinds == kind]
-            ax.scatter(np.full(pts.size, x[i]) + np.linspace(-0.05, 0.05, pts.size), pts,
-                       s=14, color="k", zorder=3)
-            ax.text(x[i], 0.03, f"{means[i]:.2f}", ha="center", fontsize=8, color="white",
-                    fontweight="bold")  # inside the bar, clear of the dots
-    ax.axhline(1.0, color="k", lw=0.8, ls="--")
-    ax.set(xticks=range(len(KINDS)), xticklabels=[f"{k} ROIs" for k in KINDS],
-           ylabel="mean r²/NC (test)", ylim=(0, 1.12),
-           title="Encoding accuracy per ROI kind (dots: single ROIs; 1 = noise ceiling)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, fontsize=8, frameon=False)
-    save_figure(fig, path, dpi=130, close=True)
 
 
 def _fit_predict(name: str, enc, data) -> np.ndarray:
@@ -297,9 +204,21 @@ def figures(seed: int, out: Path) -> None:
 
     t = time.perf_counter()
     images = _examples(data.objects_test, data.X_test.shape[0])
-    plot_overlay(data, maps, images, out / "routing_overlay.png")
-    plot_surface(data, accuracy["transformer"], out / "accuracy_surface.png")
-    plot_comparison(data, per_roi, out / "model_comparison.png")
+    figs = [
+        plot_routing_maps(maps, images, data.roi_names, objects=data.objects_test,
+                          roi_kinds=data.roi_kinds, roi_categories=data.roi_categories,
+                          n_categories=data.config.n_categories, columns=MAP_COLUMNS,
+                          title=OVERLAY_TITLE, output_file=out / "routing_overlay.png", dpi=130),
+        plot_surface_accuracy(accuracy["transformer"], data.voxel_vertex, data.voxel_hemisphere,
+                              roi_names=data.roi_names, roi_hemispheres=data.roi_hemispheres,
+                              title=SURFACE_TITLE, output_file=out / "accuracy_surface.png",
+                              dpi=130),
+        plot_roi_kind_accuracy(per_roi, data.roi_names, data.roi_kinds, kinds=KINDS,
+                               labels=LABELS, colours=COLORS,
+                               output_file=out / "model_comparison.png", dpi=130),
+    ]
+    for fig in figs:
+        plt.close(fig)
     timings["figures"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - start
 

@@ -70,11 +70,16 @@ import torch  # noqa: E402
 from neuroattn import sys_info  # noqa: E402
 from neuroattn.datasets.synthetic.tb_shapes import (  # noqa: E402
     LABELS,
-    PREDICATES,
     TBShapesConfig,
     make_tb_shapes,
 )
-from neuroattn.plotting import save_figure  # noqa: E402
+from neuroattn.plotting.semantic import (  # noqa: E402
+    plot_decoded_scenes,
+    plot_episodic_capacity,
+    plot_link_prediction,
+    plot_memory_recall,
+    plot_perception_accuracy,
+)
 from neuroattn.reports import write_report  # noqa: E402
 from neuroattn.semantic import (  # noqa: E402
     TensorBrainPerception,
@@ -84,6 +89,7 @@ from neuroattn.semantic import (  # noqa: E402
     fit_tensor_brain,
 )
 from neuroattn.semantic.memory_eval import (  # noqa: E402
+    decode_scene_objects,
     majority_rates,
     persistent_facts,
     subject_recall_at_n,
@@ -216,153 +222,8 @@ PERCEPTION_KEYS = {"test_known": ("shape_acc", "colour_acc", "size_acc", "age_ac
                                   "predicate_hits1"),
                    "test_novel": ("shape_acc", "colour_acc", "size_acc", "age_acc",
                                   "dangerous_acc", "predicate_hits1")}
-
-
-def plot_perception(table: dict, path: Path) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.3), gridspec_kw={"width_ratios": [8, 6]},
-                             layout="constrained")
-    names = {"entity_acc_non_twins": "entity\nnon-twins", "entity_acc_twins": "entity\ntwins",
-             "predicate_hits1": "predicate\nHits@1"}
-    for ax, (split, keys) in zip(axes, PERCEPTION_KEYS.items(), strict=True):
-        x = np.arange(len(keys))
-        width = 0.8 / len(COLOURS)
-        for i, (label, colour) in enumerate(COLOURS.items()):
-            ax.bar(x + (i - 1.5) * width, [table[label][split].get(k, np.nan) for k in keys],
-                   width, color=colour, label=label)
-        base = table["majority value (in-split)"][split]
-        ax.scatter(x, [base.get(k, np.nan) for k in keys], marker="_", s=400, color="k",
-                   zorder=3, label="majority value")
-        ax.set_xticks(x, [names.get(k, k.replace("_acc", "")) for k in keys], fontsize=8)
-        ax.set(ylim=(0, 1.05), title=split.replace("_", " "), ylabel="accuracy")
-    axes[0].axhline(0.5, color="grey", lw=0.6, ls=":")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=5, fontsize=8)
-    save_figure(fig, path, dpi=110, close=True)
-
-
-def plot_capacity(curves: dict, path: Path) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for dim, points, style in zip(curves, curves.values(), ("o-", "s--"), strict=False):
-        ts = [p["T"] for p in points]
-        axes[0].plot(ts, [p["subject_hits5"] for p in points], style, color="tab:red",
-                     label=f"subject Hits@5, d={dim}")
-        axes[0].plot(ts, [p["subject_recall_at_n"] for p in points], style, color="tab:purple",
-                     label=f"subject recall@n, d={dim}")
-        axes[1].plot(ts, [p["predicate_hits1"] for p in points], style, color="tab:blue",
-                     label=f"predicate Hits@1, d={dim}")
-    for ax, ylabel in zip(axes, ("who was in episode t", "relation of a forced pair"),
-                          strict=True):
-        ax.set_xscale("log", base=2)
-        ts = [p["T"] for p in next(iter(curves.values()))]
-        ax.set_xticks(ts, [str(t) for t in ts])
-        ax.minorticks_off()
-        ax.set(xlabel="stored episodes T", ylabel=ylabel, ylim=(0, 1.02))
-        ax.legend(fontsize=7, loc="lower left")
-    axes[0].axhline(5 / 32, color="grey", lw=0.8, ls=":")
-    fig.suptitle("Episodic recall from the time index alone (memory tasks only; "
-                 "≥ 40 epochs, ≥ 500 steps)",
-                 fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=110, close=True)
-
-
-def plot_semantic_episodic(facts: dict, transient: dict, path: Path) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [7, 5]},
-                             layout="constrained")
-    keys = list(LABELS) + ["friend_of", "friends_recall"]
-    x = np.arange(len(keys))
-    colours = ("tab:green", "tab:olive", "tab:red")
-    for i, ((name, row), colour) in enumerate(zip(facts.items(), colours, strict=True)):
-        values = [row[k] for k in keys]
-        axes[0].bar(x + (i - 1) * 0.27, values, 0.27, color=colour, label=name)
-        for xi, v in zip(x + (i - 1) * 0.27, values, strict=True):
-            if v < 0.1:
-                axes[0].text(xi, v + 0.01, f"{v:.2f}", ha="center", fontsize=6, rotation=90)
-    axes[0].set_xticks(x, keys, fontsize=8)
-    axes[0].axhline(2 / 31, color="grey", lw=0.6, ls=":")
-    axes[0].set(ylim=(0, 1.05), ylabel="Hits@1 (friends_recall: recall@2)",
-                title="persistent facts")
-    axes[0].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3)
-    rows = transient["rows"]
-    subsets = list(next(iter(rows.values()))["direction_acc"])
-    names = list(rows)
-    x = np.arange(len(subsets))
-    width = 0.8 / len(names)
-    palette = ("tab:red", "tab:green", "tab:olive", "0.8", "0.6", "0.35")
-    for i, (name, colour) in enumerate(zip(names, palette, strict=True)):
-        axes[1].bar(x + (i - (len(names) - 1) / 2) * width,
-                    [rows[name]["direction_acc"][s] for s in subsets], width, color=colour,
-                    label=name)
-    axes[1].set_xticks(x, [s.replace("pairs whose direction varies across episodes",
-                                     "direction varies").replace("pairs seen in >= 2 episodes",
-                                                                 "seen >= 2 times")
-                           for s in subsets], fontsize=8)
-    axes[1].set(ylim=(0, 1.05), ylabel="direction accuracy (4-way)",
-                title="transient relations of the training episodes")
-    axes[1].legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
-    save_figure(fig, path, dpi=110, close=True)
-
-
-@torch.no_grad()
-def plot_decoded(model, world, path: Path, n_scenes: int = 4) -> None:
-    """Test scenes with each object's decoded identity and shape (green: right individual)."""
-    scenes = world.test_known
-    pairs = scenes.pairs()
-    fig, axes = plt.subplots(1, n_scenes, figsize=(3.2 * n_scenes, 4.6), layout="constrained")
-    shapes = LABELS["shape"]
-    for ax, n in zip(axes, range(n_scenes), strict=True):
-        rows = pairs[pairs[:, 0] == n]
-        first = rows[np.unique(rows[:, 1], return_index=True)[1]]  # one pair per subject slot
-        boxes = torch.as_tensor(np.stack([scenes.boxes[n, first[:, 1]],
-                                          scenes.boxes[n, first[:, 2]]], 1))
-        out = model.perceive(torch.as_tensor(scenes.images[[n]]), boxes,
-                             torch.zeros(len(first), dtype=torch.long))
-        ax.imshow(scenes.images[n].transpose(1, 2, 0))
-        lines = []
-        for i, (_, s, _o) in enumerate(first.tolist()):
-            x0, y0, x1, y1 = scenes.boxes[n, s]
-            who, truth = int(out.indices["subject"][i]), int(scenes.individuals[n, s])
-            colour = "lime" if who == truth else "red"
-            ax.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
-                                       ec=colour, lw=1.5))
-            inside = y0 < 6  # at the top edge: write the label under the box
-            ax.text(x0, y1 + 0.5 if inside else y0 - 1, f"e{who}", color=colour, fontsize=8,
-                    va="top" if inside else "bottom")
-            lines.append(f"e{who} {shapes[int(out.indices['subject.shape'][i])]} "
-                         f"{PREDICATES[int(out.indices['predicate'][i])]} "
-                         f"e{int(out.indices['object'][i])}")
-        ax.set(xticks=[], yticks=[], title=f"test scene {n}")
-        ax.set_xlabel("\n".join(lines), fontsize=7)
-    fig.suptitle("Decoded subject, its shape label, predicate and object (box: green = right "
-                 "individual)", fontsize=9)
-    save_figure(fig, path, dpi=110, close=True)
-
-
+"""The scores of part (a)'s figure, per split."""
 KG_MODELS = ("tb", "complex", "rescal", "distmult", "popularity")
-KG_NAMES = {"tb": "TB decoder", "complex": "ComplEx", "rescal": "RESCAL", "distmult": "DistMult",
-            "popularity": "popularity"}
-
-
-def plot_knowledge_graphs(bench: dict, path: Path) -> None:
-    """Test MRR of link prediction and predicate ranking, one panel per graph."""
-    runs = bench["datasets"]
-    fig, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 3.4), squeeze=False)
-    for ax, (name, run) in zip(axes[0], runs.items(), strict=True):
-        names = [n for n in KG_MODELS if n in run["link_prediction"]]
-        x = np.arange(len(names))
-        ax.bar(x - 0.2, [run["link_prediction"][n]["both"]["mrr"] for n in names], 0.4,
-               color="tab:blue", label="link prediction MRR (both directions)")
-        ax.bar(x + 0.2, [run["predicate_ranking"][n]["mrr"] for n in names], 0.4,
-               color="tab:orange", label="predicate ranking MRR")
-        ax.set_xticks(x, [KG_NAMES[n] for n in names], fontsize=8)
-        ax.set(ylim=(0, 1.05), ylabel="filtered test MRR", title=f"{name} (pykeen split)")
-    axes[0][0].legend(fontsize=7, loc="lower left")
-    cfg = bench["config"]
-    fig.suptitle(f"Every model selected by the same validation search\n"
-                 f"({cfg['n_configs_per_model']} configurations, <= "
-                 f"{cfg['search']['max_epochs']} epochs, early stopping)", fontsize=9)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=110, close=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -506,13 +367,27 @@ def main() -> None:
         facts = persistent_facts(models["feedback"], world)
         transient = transient_relations(models["feedback"], world)
         timings["semantic_vs_episodic"] = time.perf_counter() - t
-        plot_decoded(models["feedback"], world, out / "decoded.png")
+        decoded = [decode_scene_objects(models["feedback"], world, n) for n in range(4)]
         capacity = capacity_part(budget, runs, args.seed, timings)
         graphs = kg_part(args.kg or ("quick" if args.quick else "stored"), runs, timings)
-    plot_perception(perception, out / "perception.png")
-    plot_capacity(capacity, out / "capacity.png")
-    plot_semantic_episodic(facts, transient, out / "semantic_vs_episodic.png")
-    plot_knowledge_graphs(graphs, out / "knowledge_graphs.png")
+    scenes = world.test_known
+    plt.close(plot_decoded_scenes(
+        scenes.images[:4], scenes.boxes[:4], scenes.individuals[:4], decoded,
+        shape_names=world.label_names("shape"), predicate_names=world.predicate_names,
+        titles=[f"test scene {d.scene}" for d in decoded], output_file=out / "decoded.png"))
+    plt.close(plot_perception_accuracy(perception, PERCEPTION_KEYS, colours=COLOURS,
+                                       output_file=out / "perception.png"))
+    plt.close(plot_episodic_capacity(
+        capacity, title="Episodic recall from the time index alone (memory tasks only; "
+                        "≥ 40 epochs, ≥ 500 steps)", output_file=out / "capacity.png"))
+    plt.close(plot_memory_recall(facts, transient, output_file=out / "semantic_vs_episodic.png"))
+    search = graphs["config"]
+    plt.close(plot_link_prediction(
+        graphs["datasets"], models=KG_MODELS, panel_title="{name} (pykeen split)",
+        title=f"Every model selected by the same validation search\n"
+              f"({search['n_configs_per_model']} configurations, <= "
+              f"{search['search']['max_epochs']} epochs, early stopping)",
+        output_file=out / "knowledge_graphs.png"))
     timings["total"] = time.perf_counter() - start
     result = {
         "what": __doc__.split("\n\n")[0], "seed": args.seed, "quick": args.quick,

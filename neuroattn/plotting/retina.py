@@ -30,13 +30,17 @@ __all__ = ["plot_fixation_scan", "plot_fixation_scans", "plot_log_polar_view",
 
 
 def _accuracy_curves(ax: Any, curves: Mapping[str, tuple[Any, Any]],
-                     colours: Mapping[str, str] | None, chance: float | None) -> None:
-    """One ``o-`` line per model (underscores shown as spaces), the chance line, the legend."""
+                     colours: Mapping[str, str] | None, chance: float | None,
+                     title: str | None, xlabel: str) -> None:
+    """One ``o-`` line per model (underscores shown as spaces), chance, labels and legend."""
     for name, (xs, ys) in curves.items():
         ax.plot(xs, ys, "o-", ms=3, label=name.replace("_", " "),
                 color=None if colours is None else colours.get(name))
     if chance is not None:
         ax.axhline(chance, color="grey", lw=0.8, ls=":", label="chance")
+    ax.set(xlabel=xlabel, ylabel="test accuracy", ylim=(0, 1.02))
+    if title is not None:
+        ax.set_title(title)
     ax.legend(fontsize=8, loc="lower left")
 
 
@@ -66,11 +70,8 @@ def plot_rotation_sweep(sweeps: Mapping[str, RotationSweep], *, chance: float | 
     for x in np.arange(0.0, float(np.max(first.degrees)) + 1e-9, first.grid_step):
         ax.axvline(x, color="grey", lw=0.6, alpha=0.4)
     _accuracy_curves(ax, {name: (sweep.degrees, sweep.accuracy) for name, sweep in sweeps.items()},
-                     colours, chance)
-    ax.set(xlabel=f"rotation about the fixation (degrees; lines: the {first.grid_step:g}° grid)",
-           ylabel="test accuracy", ylim=(0, 1.02))
-    if title is not None:
-        ax.set_title(title)
+                     colours, chance, title,
+                     f"rotation about the fixation (degrees; lines: the {first.grid_step:g}° grid)")
     if output_file is not None:
         save_figure(fig, output_file)
     return fig
@@ -100,13 +101,11 @@ def plot_zoom_sweep(zooms: Any, accuracy: Mapping[str, Any], *, chance: float | 
     ['0.5', '1', '2']
     """
     fig, ax = figure_and_axes(axes, figsize=(6.2, 3.8))
-    _accuracy_curves(ax, {name: (zooms, ys) for name, ys in accuracy.items()}, colours, chance)
+    _accuracy_curves(ax, {name: (zooms, ys) for name, ys in accuracy.items()}, colours, chance,
+                     title, "zoom about the fixation")
     ax.set_xscale("log", base=2)
     ax.set_xticks(zooms, [f"{z:g}" for z in zooms])
     ax.minorticks_off()
-    ax.set(xlabel="zoom about the fixation", ylabel="test accuracy", ylim=(0, 1.02))
-    if title is not None:
-        ax.set_title(title)
     if output_file is not None:
         save_figure(fig, output_file)
     return fig

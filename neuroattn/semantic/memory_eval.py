@@ -9,7 +9,10 @@ its README figures, on any :class:`~neuroattn.semantic.world.SceneWorld`:
 * :func:`persistent_facts` — labels and the memory-only relation from semantic memory
   (the learned ``ā`` and the theory's mixture over time) and from the episodes;
 * :func:`transient_relations` — each episode's relation of each pair (direction),
-  against uniform, most-frequent and the pair's own majority direction.
+  against uniform, most-frequent and the pair's own majority direction;
+* :func:`decode_scene_objects` — what perception reads in one scene: each object's decoded
+  identity, labels and relation to another object (:class:`SceneDecoding`, the decoded-scenes
+  figure's input).
 
 Examples
 --------
@@ -27,17 +30,19 @@ True
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
+from neuroattn.semantic.decoder import DecodeMode
 from neuroattn.semantic.memory import SemanticMemory
 from neuroattn.semantic.perception import TensorBrainPerception
 from neuroattn.semantic.world import SceneWorld
 
-__all__ = ["DIRECTIONS", "majority_rates", "persistent_facts", "subject_recall_at_n",
-           "transient_relations", "twin_stats"]
+__all__ = ["DIRECTIONS", "SceneDecoding", "decode_scene_objects", "majority_rates",
+           "persistent_facts", "subject_recall_at_n", "transient_relations", "twin_stats"]
 
 DIRECTIONS = ("left_of", "right_of", "above", "below")
 """The default direction predicates of :func:`transient_relations` (TB-Shapes' own)."""
@@ -248,3 +253,70 @@ def transient_relations(model: TensorBrainPerception, world: SceneWorld, *,
         "direction_acc": {s: float(pair_majority[m].mean()) for s, m in subsets.items()}}
     return {"rows": rows, "n_pairs": {s: int(m.sum()) for s, m in subsets.items()},
             "n_distinct_pairs": len(counts)}
+
+
+@dataclass(frozen=True)
+class SceneDecoding:
+    """Free decoding of one scene's objects: one ordered pair per subject slot.
+
+    Attributes
+    ----------
+    scene : int
+        The scene's index in its split.
+    subject_slots, object_slots : numpy.ndarray of int, shape (K,)
+        The object slots of each decoded pair: every occupied slot once as the subject, with
+        the first other object it is paired with.
+    indices : dict of str to numpy.ndarray, shape (K,)
+        The decoded index of every head (``"subject"``, ``"subject.shape"``, ``"predicate"``,
+        ``"object"``...), one per pair.
+    """
+
+    scene: int
+    subject_slots: np.ndarray
+    object_slots: np.ndarray
+    indices: dict[str, np.ndarray]
+
+
+@torch.no_grad()
+def decode_scene_objects(model: TensorBrainPerception, world: SceneWorld, scene: int,
+                         split: str = "test_known", *, mode: DecodeMode = "argmax"
+                         ) -> SceneDecoding:
+    """Decode each object of one scene as a subject, paired with its first other object.
+
+    Parameters
+    ----------
+    model : TensorBrainPerception
+    world : SceneWorld
+    scene : int
+        Index of the scene in ``split``.
+    split : str
+    mode : {"argmax", "expected", "sample"}
+        As for :meth:`~neuroattn.semantic.perception.TensorBrainPerception.perceive`.
+
+    Returns
+    -------
+    SceneDecoding
+
+    Examples
+    --------
+    >>> from neuroattn.datasets.synthetic.tb_shapes import TBShapesConfig, make_tb_shapes
+    >>> world = make_tb_shapes(TBShapesConfig.ci(n_train=2, n_test_known=2, n_test_novel=0))
+    >>> model = TensorBrainPerception.for_world(world, dim=8).eval()
+    >>> decoded = decode_scene_objects(model, world, 0)
+    >>> decoded.subject_slots.tolist() == sorted(set(world.test_known.pairs()[:, 1]
+    ...                                              [world.test_known.pairs()[:, 0] == 0]))
+    True
+    >>> decoded.indices["subject"].shape == decoded.subject_slots.shape
+    True
+    """
+    scenes = world.scenes(split)
+    pairs = scenes.pairs()
+    rows = pairs[pairs[:, 0] == scene]
+    first = rows[np.unique(rows[:, 1], return_index=True)[1]]  # one pair per subject slot
+    device = model.bank.A.device
+    boxes = torch.as_tensor(np.stack([scenes.boxes[scene, first[:, 1]],
+                                      scenes.boxes[scene, first[:, 2]]], 1))
+    out = model.perceive(torch.as_tensor(scenes.images[[scene]]), boxes.to(device),
+                         torch.zeros(len(first), dtype=torch.long, device=device), mode=mode)
+    return SceneDecoding(int(scene), first[:, 1], first[:, 2],
+                         {head: index.cpu().numpy() for head, index in out.indices.items()})

@@ -11,10 +11,12 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import torch
 
 from neuroattn.datasets.synthetic.tb_shapes import TBShapesConfig, make_tb_shapes
 from neuroattn.semantic import TensorBrainPerception
 from neuroattn.semantic.memory_eval import (
+    decode_scene_objects,
     majority_rates,
     persistent_facts,
     subject_recall_at_n,
@@ -84,3 +86,26 @@ def test_twin_stats_count_every_twin_appearance(world, model):
     assert stats["n_appearances"] == expected
     assert 0.5 <= stats["within_pair_confidence"] <= 1.0
     assert 0.5 <= stats["constant_guess_acc"] <= 1.0
+
+
+def test_decode_scene_objects_pairs_each_object_with_its_first_partner(world, model):
+    scenes = world.test_known
+    scene = 1
+    present = np.nonzero(scenes.individuals[scene] >= 0)[0]
+    decoded = decode_scene_objects(model, world, scene)
+    assert decoded.scene == scene
+    np.testing.assert_array_equal(decoded.subject_slots, present)   # every object once
+    pairs = scenes.pairs()
+    for s, o in zip(decoded.subject_slots, decoded.object_slots, strict=True):
+        partners = pairs[(pairs[:, 0] == scene) & (pairs[:, 1] == s), 2]
+        assert o == partners.min() and o != s
+    # the same as perceiving those box pairs of the scene directly
+    boxes = torch.as_tensor(np.stack([scenes.boxes[scene, decoded.subject_slots],
+                                      scenes.boxes[scene, decoded.object_slots]], 1))
+    with torch.no_grad():
+        out = model.perceive(torch.as_tensor(scenes.images[[scene]]), boxes,
+                             torch.zeros(len(present), dtype=torch.long))
+    assert set(decoded.indices) == set(out.indices) >= {"subject", "subject.shape",
+                                                         "predicate", "object"}
+    for head, index in out.indices.items():
+        np.testing.assert_array_equal(decoded.indices[head], index.numpy())
