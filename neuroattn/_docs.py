@@ -41,6 +41,8 @@ pathlib.Path
     Draw there; ``None``: a new figure.""",
     "output_file": """output_file : path-like, optional
     Save the figure there (written atomically).""",
+    "dpi": """dpi : int
+    Resolution of ``output_file``.""",
     "returns_figure": """Returns
 -------
 matplotlib.figure.Figure""",

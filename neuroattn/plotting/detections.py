@@ -30,7 +30,7 @@ from neuroattn.ieeg.evaluation import (
     event_metrics,
     hypothesis_events,
 )
-from neuroattn.plotting.figure import figure_and_axes, save_figure
+from neuroattn.plotting.figure import figure_and_axes, finish_figure
 
 
 @fill_doc
@@ -119,9 +119,7 @@ def plot_detections(
     axes.set_title(title or "seizure probability")
     axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     fig.tight_layout()
-    if output_file is not None:
-        save_figure(fig, output_file)
-    return fig
+    return finish_figure(fig, output_file)
 
 
 def _draw_events(axes: Any, t: np.ndarray, p: np.ndarray, seizures: np.ndarray,
@@ -217,6 +215,4 @@ def plot_sensitivity_fa(
                    f"{first['curve']['n_seizures']} seizures")
     axes.legend(loc="lower right", fontsize=8, frameon=False)
     fig.tight_layout()
-    if output_file is not None:
-        save_figure(fig, output_file)
-    return fig
+    return finish_figure(fig, output_file)

@@ -21,7 +21,7 @@ import numpy as np
 
 from neuroattn._docs import fill_doc
 from neuroattn.errors import ParameterError
-from neuroattn.plotting.figure import figure_and_axes, figure_and_grid, save_figure
+from neuroattn.plotting.figure import figure_and_axes, figure_and_grid, finish_figure
 
 __all__ = ["plot_roi_kind_accuracy", "plot_routing_maps", "plot_surface_accuracy"]
 
@@ -72,8 +72,7 @@ def plot_routing_maps(maps: Mapping[str, Any], images: Sequence[int], roi_names:
         ``R * (len(images) * (len(columns) + 1) - 1)`` axes of one figure, in row order; each
         row holds the spacer axes between images too (they are switched off).
     %(output_file)s
-    dpi : int
-        Resolution of ``output_file``.
+    %(dpi)s
 
     %(returns_figure)s
 
@@ -147,11 +146,7 @@ def plot_routing_maps(maps: Mapping[str, Any], images: Sequence[int], roi_names:
                           label=f"category {i} object") for i in range(n_categories)]
         fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8,
                    frameon=False, bbox_to_anchor=(0.5, 0.0))
-    if title is not None:
-        fig.suptitle(title, fontsize=10)
-    if output_file is not None:
-        save_figure(fig, output_file, dpi=dpi)
-    return fig
+    return finish_figure(fig, output_file, dpi=dpi, suptitle=title)
 
 
 @fill_doc
@@ -194,8 +189,7 @@ def plot_surface_accuracy(accuracy: Any, voxel_vertex: Any, voxel_hemisphere: An
         ``len(hemispheres) * len(views)`` 3-D axes (``projection="3d"``) of one figure, in
         row order.
     %(output_file)s
-    dpi : int
-        Resolution of ``output_file``.
+    %(dpi)s
 
     %(returns_figure)s
 
@@ -244,11 +238,7 @@ def plot_surface_accuracy(accuracy: Any, voxel_vertex: Any, voxel_hemisphere: An
                 bg_map=np.asarray(sulc.data.parts[side]), cmap=cmap,
                 vmin=vmin, vmax=vmax, colorbar=(col == len(views) - 1), symmetric_cbar=False,
                 axes=grid[row, col], figure=fig, title=f"{hemi} {view}{rois}")
-    if title is not None:
-        fig.suptitle(title, fontsize=10)
-    if output_file is not None:
-        save_figure(fig, output_file, dpi=dpi)
-    return fig
+    return finish_figure(fig, output_file, dpi=dpi, suptitle=title)
 
 
 @fill_doc
@@ -282,8 +272,7 @@ def plot_roi_kind_accuracy(per_roi: Mapping[str, Mapping[str, float]], roi_names
     title : str, optional
     %(axes)s
     %(output_file)s
-    dpi : int
-        Resolution of ``output_file``.
+    %(dpi)s
 
     %(returns_figure)s
 
@@ -320,6 +309,4 @@ def plot_roi_kind_accuracy(per_roi: Mapping[str, Mapping[str, float]], roi_names
         ax.set_title(title)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(per_roi), fontsize=8,
               frameon=False)
-    if output_file is not None:
-        save_figure(fig, output_file, dpi=dpi)
-    return fig
+    return finish_figure(fig, output_file, dpi=dpi)

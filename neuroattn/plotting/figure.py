@@ -20,7 +20,7 @@ import numpy as np
 from neuroattn._atomic import atomic_path
 from neuroattn.errors import ParameterError
 
-__all__ = ["figure_and_axes", "figure_and_grid", "save_figure"]
+__all__ = ["figure_and_axes", "figure_and_grid", "finish_figure", "save_figure"]
 
 
 def figure_and_axes(axes: Any = None, *, figsize: tuple[float, float] = (6.0, 4.0)
@@ -115,3 +115,44 @@ def save_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 120,
 
         plt.close(fig)
     return path
+
+
+def finish_figure(fig: Any, output_file: str | os.PathLike | None = None, *, dpi: int = 120,
+                  suptitle: str | None = None, fontsize: float = 10,
+                  tight_layout: bool = False) -> Any:
+    """The common end of every ``plot_*``: a figure title, the layout, the file; returns ``fig``.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    output_file : path-like, optional
+        Save the figure there (atomically, :func:`save_figure`).
+    dpi : int
+        Resolution of ``output_file``.
+    suptitle : str, optional
+        The figure's title.
+    fontsize : float
+        Its size.
+    tight_layout : bool
+        Apply ``fig.tight_layout()`` (only for a figure the plot function made itself).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``fig``.
+
+    Examples
+    --------
+    >>> fig, ax = figure_and_axes(figsize=(2, 2))
+    >>> finish_figure(fig, suptitle="two panels", tight_layout=True) is fig
+    True
+    >>> fig.get_suptitle()
+    'two panels'
+    """
+    if suptitle is not None:
+        fig.suptitle(suptitle, fontsize=fontsize)
+    if tight_layout:
+        fig.tight_layout()
+    if output_file is not None:
+        save_figure(fig, output_file, dpi=dpi)
+    return fig

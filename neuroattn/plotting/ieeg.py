@@ -23,7 +23,7 @@ import numpy as np
 import xarray as xr
 
 from neuroattn._docs import fill_doc
-from neuroattn.plotting.figure import figure_and_axes, save_figure
+from neuroattn.plotting.figure import figure_and_axes, finish_figure
 from neuroattn.store.build import seizure_intervals
 
 
@@ -100,6 +100,4 @@ def plot_ieeg(
     axes.set_xlabel("time (s)")
     axes.set_title(title or f"{ds.attrs.get('subject', 'recording')}: seizures shaded red")
     fig.tight_layout()
-    if output_file is not None:
-        save_figure(fig, output_file)
-    return fig
+    return finish_figure(fig, output_file)

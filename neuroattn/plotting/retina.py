@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from neuroattn._docs import fill_doc
-from neuroattn.plotting.figure import figure_and_axes, figure_and_grid, save_figure
+from neuroattn.plotting.figure import figure_and_axes, figure_and_grid, finish_figure
 from neuroattn.retina.logpolar import LogPolar
 from neuroattn.retina.scan import FixationScan
 from neuroattn.retina.training import RotationSweep
@@ -72,9 +72,7 @@ def plot_rotation_sweep(sweeps: Mapping[str, RotationSweep], *, chance: float | 
     _accuracy_curves(ax, {name: (sweep.degrees, sweep.accuracy) for name, sweep in sweeps.items()},
                      colours, chance, title,
                      f"rotation about the fixation (degrees; lines: the {first.grid_step:g}° grid)")
-    if output_file is not None:
-        save_figure(fig, output_file)
-    return fig
+    return finish_figure(fig, output_file)
 
 
 @fill_doc
@@ -106,9 +104,7 @@ def plot_zoom_sweep(zooms: Any, accuracy: Mapping[str, Any], *, chance: float | 
     ax.set_xscale("log", base=2)
     ax.set_xticks(zooms, [f"{z:g}" for z in zooms])
     ax.minorticks_off()
-    if output_file is not None:
-        save_figure(fig, output_file)
-    return fig
+    return finish_figure(fig, output_file)
 
 
 @fill_doc
@@ -162,9 +158,7 @@ def plot_fixation_scan(image: Any, scan: FixationScan, index: int = 0, *,
         x0, y0, x1, y1 = box
         ax.add_patch(patches.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="lime"))
     ax.set(xlim=(-0.5, width - 0.5), ylim=(height - 0.5, -0.5), xticks=[], yticks=[])
-    if output_file is not None:
-        save_figure(fig, output_file)
-    return fig
+    return finish_figure(fig, output_file)
 
 
 @fill_doc
@@ -224,9 +218,7 @@ def plot_fixation_scans(images: Any, scans: Mapping[str, FixationScan], boxes: A
                 ax.set_ylabel(name.replace("_", " "), fontsize=9)
         if titles is not None:
             grid[0, col].set_title(titles[col], fontsize=9)
-    if output_file is not None:
-        save_figure(fig, output_file)
-    return fig
+    return finish_figure(fig, output_file)
 
 
 @fill_doc
@@ -270,6 +262,4 @@ def plot_log_polar_view(retina: LogPolar, image: Any, fixation: Any, *,
         ax.set(title=title, xticks=[], yticks=[])
     grid[0, 0].plot(*centre[0].tolist(), "c+", ms=10, mew=2)
     grid[0, 1].set(xlabel="angle →", ylabel="← fovea   radius   periphery →")
-    if output_file is not None:
-        save_figure(fig, output_file)
-    return fig
+    return finish_figure(fig, output_file)

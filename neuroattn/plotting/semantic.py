@@ -37,7 +37,7 @@ import numpy as np
 
 from neuroattn._docs import fill_doc
 from neuroattn.errors import ParameterError
-from neuroattn.plotting.figure import figure_and_grid, save_figure
+from neuroattn.plotting.figure import figure_and_grid, finish_figure
 from neuroattn.semantic.memory_eval import SceneDecoding
 
 __all__ = ["KG_MODEL_NAMES", "plot_decoded_scenes", "plot_episodic_capacity",
@@ -88,8 +88,7 @@ def plot_perception_accuracy(table: Mapping[str, Mapping[str, Mapping[str, float
     axes : sequence of matplotlib.axes.Axes, optional
         One axes per panel, of one figure (default: a new figure).
     %(output_file)s
-    dpi : int
-        Resolution of the saved file.
+    %(dpi)s
 
     %(returns_figure)s
 
@@ -123,9 +122,7 @@ def plot_perception_accuracy(table: Mapping[str, Mapping[str, Mapping[str, float
         grid[0, 0].axhline(chance, color="grey", lw=0.6, ls=":")
     handles, labels = grid[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=8)
-    if output_file is not None:
-        save_figure(fig, output_file, dpi=dpi)
-    return fig
+    return finish_figure(fig, output_file, dpi=dpi)
 
 
 @fill_doc
@@ -181,13 +178,7 @@ def plot_episodic_capacity(curves: Mapping[str, Sequence[Mapping[str, float]]], 
         ax.legend(fontsize=7, loc="lower left")
     if chance is not None:
         left.axhline(chance, color="grey", lw=0.8, ls=":")
-    if title is not None:
-        fig.suptitle(title, fontsize=10)
-    if axes is None:
-        fig.tight_layout()
-    if output_file is not None:
-        save_figure(fig, output_file, dpi=dpi)
-    return fig
+    return finish_figure(fig, output_file, dpi=dpi, suptitle=title, tight_layout=axes is None)
 
 
 @fill_doc
@@ -269,9 +260,7 @@ def plot_memory_recall(facts: Mapping[str, Mapping[str, float]], transient: Mapp
     right.set(ylim=(0, 1.05), ylabel="direction accuracy (4-way)",
               title="transient relations of the training episodes")
     right.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
-    if output_file is not None:
-        save_figure(fig, output_file, dpi=dpi)
-    return fig
+    return finish_figure(fig, output_file, dpi=dpi)
 
 
 @fill_doc
@@ -351,11 +340,7 @@ def plot_decoded_scenes(images: Sequence[Any], boxes: Sequence[Any], individuals
                          f"e{int(index['object'][i])}")
         ax.set(xticks=[], yticks=[], title=name)
         ax.set_xlabel("\n".join(lines), fontsize=7)
-    if title is not None:
-        fig.suptitle(title, fontsize=9)
-    if output_file is not None:
-        save_figure(fig, output_file, dpi=dpi)
-    return fig
+    return finish_figure(fig, output_file, dpi=dpi, suptitle=title, fontsize=9)
 
 
 @fill_doc
@@ -408,10 +393,5 @@ def plot_link_prediction(datasets: Mapping[str, Mapping[str, Any]], *,
         ax.set_xticks(x, [names.get(m, m) for m in shown], fontsize=8)
         ax.set(ylim=(0, 1.05), ylabel="filtered test MRR", title=panel_title.format(name=name))
     grid[0, 0].legend(fontsize=7, loc="lower left")
-    if title is not None:
-        fig.suptitle(title, fontsize=9)
-    if axes is None:
-        fig.tight_layout()
-    if output_file is not None:
-        save_figure(fig, output_file, dpi=dpi)
-    return fig
+    return finish_figure(fig, output_file, dpi=dpi, suptitle=title, fontsize=9,
+                         tight_layout=axes is None)
