@@ -60,7 +60,6 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
@@ -70,7 +69,7 @@ from neuroattn.gaze.metrics import (  # noqa: E402
     edit_distances,
     human_human_pairs,
     model_human_pairs,
-    multimatch_scores,
+    multimatch_means,
     nss,
     sequence_scores,
 )
@@ -83,7 +82,12 @@ from neuroattn.gaze.neva import (  # noqa: E402
     make_image_baseline,
 )
 from neuroattn.gaze.saliency_maps import spectral_residual  # noqa: E402
-from neuroattn.plotting import plot_scanpath, save_figure  # noqa: E402
+from neuroattn.plotting import save_figure  # noqa: E402
+from neuroattn.plotting.scanpaths import (  # noqa: E402
+    plot_metric_bars,
+    plot_photo_scanpaths,
+    plot_scanpath_grid,
+)
 from neuroattn.reports import write_report  # noqa: E402
 from neuroattn.retina import EccentricityFoveation  # noqa: E402
 from neuroattn.seeding import set_seed  # noqa: E402
@@ -115,6 +119,11 @@ CLIP_CAPTIONS = {"astronaut": "the face of a woman", "coffee": "a cup of coffee"
                  "chelsea": "the eyes of a cat", "rocket": "a rocket on the launch pad"}
 COLOUR_CAPTIONS = ("red", "blue")
 """The analytic encoder's "captions" on the photos (it knows colour words only)."""
+METRIC_PANELS = {"first_on_target": "first fixation on target (↑)",
+                 "sequence_score": "sequence score (↑)", "mm_position": "MultiMatch position (↑)",
+                 "mm_vector": "MultiMatch vector (↑)"}
+BAR_COLOURS = {"observers": "0.35", "NevaClip (wrong": "lightsteelblue", "NevaClip": "tab:blue"}
+"""Bar colour by model-name prefix; the baselines are orange."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,17 +137,11 @@ def symbols(scenes, i: int, path: np.ndarray) -> list[int]:
 
 
 def _pair_metrics(pairs: ScanpathPairs, scenes) -> dict[str, float]:
-    sym_a = [symbols(scenes, i, p) for i, p in zip(pairs.trial, pairs.a, strict=True)]
-    sym_b = [symbols(scenes, i, p) for i, p in zip(pairs.trial, pairs.b, strict=True)]
-    row = {"sequence_score": float(pairs.trial_mean(sequence_scores(sym_a, sym_b))),
-           "edit_distance": float(pairs.trial_mean(edit_distances(sym_a, sym_b,
-                                                                  normalize=True)))}
-    with_durations = [np.column_stack([p, np.full(len(p), FIXATION_S)]) for p in pairs.a]
-    other = [np.column_stack([p, np.full(len(p), FIXATION_S)]) for p in pairs.b]
-    mm = multimatch_scores(with_durations, other, (scenes.size, scenes.size),
-                          progress=False)[:, :len(MM_KEYS)]
-    row.update({f"mm_{k}": float(v) for k, v in
-                zip(MM_KEYS, pairs.trial_mean(mm), strict=True)})
+    sym = pairs.map_paths(lambda path, i: symbols(scenes, i, path))
+    row = {"sequence_score": float(sym.trial_mean(sequence_scores(sym.a, sym.b))),
+           "edit_distance": float(sym.trial_mean(edit_distances(sym.a, sym.b, normalize=True)))}
+    mm = multimatch_means(pairs, (scenes.size, scenes.size), duration=FIXATION_S)
+    row.update({f"mm_{k}": mm[k] for k in MM_KEYS})
     return row
 
 
@@ -316,107 +319,50 @@ def photo_scanpaths(args, n_fixations: int, timings: dict) -> dict:
 # --------------------------------------------------------------------------------------------
 # Figures and tables
 # --------------------------------------------------------------------------------------------
-def _colour(name: str) -> str:
-    if name.startswith("observers"):
-        return "0.35"
-    if name.startswith("NevaClip"):
-        return "tab:blue" if "wrong" not in name else "lightsteelblue"
-    return "tab:orange"
+def figures(synth: dict, photo: dict, out: Path) -> None:
+    """``metrics.png``, ``scanpaths.png`` (the first test scenes) and ``photos.png``."""
+    bars = plot_metric_bars(
+        synth["table"], METRIC_PANELS, colours=BAR_COLOURS, xlim_scale=1.3, panel_size=(3.4, 3.4),
+        title="Held-out 3-object captioned scenes: NevaClip (TinyCLIP), baselines and "
+              "observer-observer agreement (grey)")
+    save_figure(bars, out / "metrics.png", dpi=110, close=True)
 
-
-def plot_metrics(table: dict[str, dict[str, float]], path: Path) -> None:
-    """Bars per model for the first fixation, the sequence score and two MultiMatch columns."""
-    panels = (("first_on_target", "first fixation on target (↑)"),
-              ("sequence_score", "sequence score (↑)"),
-              ("mm_position", "MultiMatch position (↑)"), ("mm_vector", "MultiMatch vector (↑)"))
-    names = list(table)
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.4))
-    for ax, (key, title) in zip(axes, panels, strict=True):
-        values = [table[n][key] for n in names]
-        ax.barh(names, values, color=[_colour(n) for n in names])
-        for y, v in enumerate(values):
-            ax.text(v, y, f" {v:.2f}", va="center", fontsize=8)
-        ax.set_title(title, fontsize=10)
-        ax.invert_yaxis()
-        ax.set_xlim(0, max(values) * 1.3 + 1e-9)
-        if ax is not axes[0]:
-            ax.set_yticklabels([])
-    fig.suptitle("Held-out 3-object captioned scenes: NevaClip (TinyCLIP), baselines and "
-                 "observer-observer agreement (grey)", fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=110, close=True)
-
-
-def plot_scanpaths(synth: dict, path: Path) -> None:
-    """One row per test scene: an observer, NevaClip with both captions, the best baseline."""
     test, best = synth["test"], synth["best_baseline"]
     columns = {"observer 0": [obs[0] for obs in synth["observers"]],
                "NevaClip (caption)": synth["paths"]["NevaClip (caption)"],
                "NevaClip (wrong caption)": synth["paths"]["NevaClip (wrong caption)"],
                f"best baseline: {best}": synth["paths"][best]}
-    scenes = list(range(min(N_EXAMPLES, len(test))))
-    fig, axes = plt.subplots(len(scenes), len(columns), squeeze=False,
-                             figsize=(2.9 * len(columns), 3.0 * len(scenes)))
-    for r, i in enumerate(scenes):
-        x, y = test.centres[i, test.target[i]]
-        for c, (name, paths) in enumerate(columns.items()):
-            ax = axes[r, c]
-            plot_scanpath(paths[i], image=test.images[i], axes=ax,
-                          target_box=(x - test.radius, y - test.radius, x + test.radius,
-                                      y + test.radius),
-                          colour="tab:blue" if name.startswith("NevaClip") else "tab:red",
-                          merge_within=0.3 * test.radius)
-            caption = (test.wrong_captions[i] if "wrong" in name else test.captions[i])
-            ax.set_title(f"{name}\n'{caption}'" if name.startswith("NevaClip") else name,
-                         fontsize=8)
-        axes[r, 0].set_ylabel(f"test scene {i}: '{test.captions[i]}'", fontsize=8)
-    fig.suptitle("Scanpaths of 3 fixations over held-out scenes (green box: the captioned "
-                 "object; numbers: fixation order)", fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=110, close=True)
+    scenes = range(min(N_EXAMPLES, len(test)))
+    centres = [test.centres[i, test.target[i]] for i in scenes]
+    titles = [[f"{name}\n'{test.wrong_captions[i] if 'wrong' in name else test.captions[i]}'"
+               if name.startswith("NevaClip") else name for name in columns] for i in scenes]
+    grid = plot_scanpath_grid(
+        [test.images[i] for i in scenes], {n: [p[i] for i in scenes] for n, p in columns.items()},
+        [(x - test.radius, y - test.radius, x + test.radius, y + test.radius) for x, y in centres],
+        row_labels=[f"test scene {i}: '{test.captions[i]}'" for i in scenes], cell_titles=titles,
+        colours={n: "tab:blue" for n in columns if n.startswith("NevaClip")},
+        merge_within=0.3 * test.radius, fontsize=8, panel_size=(2.9, 3.0),
+        title="Scanpaths of 3 fixations over held-out scenes (green box: the captioned object; "
+              "numbers: fixation order)")
+    save_figure(grid, out / "scanpaths.png", dpi=110, close=True)
 
-
-def plot_photos(photo: dict, path: Path) -> None:
-    """One row per photo: free viewing (two foveations), captioned, the saliency map."""
-    photos = load_photos()
-    fig, axes = plt.subplots(len(photos), 4, figsize=(15, 3.1 * len(photos)), squeeze=False)
-    colours = ("tab:red", "tab:blue", "tab:green")
-    for r, (name, image) in enumerate(photos.items()):
-        entry = photo["photos"][name]
-        free = [k for k in entry["paths"] if k.startswith("free")]
-        captioned = [k for k in entry["paths"] if k.startswith("caption")]
-        for c, label in enumerate(free):
-            plot_scanpath(entry["paths"][label], image=image, axes=axes[r, c],
-                          colour="tab:blue", merge_within=6.0)
-            axes[r, c].set_title(f"{name}: {label}\nNSS on saliency "
-                                 f"{entry['nss_spectral_residual'][label]:.2f}", fontsize=8)
-        ax = axes[r, 2]
-        ax.imshow(image)
-        for k, (colour, label) in enumerate(zip(colours, captioned, strict=False)):
-            points = np.array(entry["paths"][label])
-            plot_scanpath(points, axes=ax, colour=colour, merge_within=6.0,
-                          label_offset=(3, 3 - 11 * k))
-            ax.plot([], [], "-o", color=colour, label=label.removeprefix("caption "))
-        ax.legend(fontsize=7, loc="lower right")
-        ax.set_title(f"{name}: captioned", fontsize=8)
-        ax = axes[r, 3]
-        ax.imshow(spectral_residual(image), cmap="magma")
-        first = np.array(entry["paths"][free[0]])
-        ax.plot(*first.T, "o", mfc="none", mec="cyan", ms=6)
-        ax.set_title("spectral-residual saliency\n(circles: free viewing, Gaussian fovea)",
-                     fontsize=8)
-        for a in axes[r]:
-            a.set_xticks([])
-            a.set_yticks([])
+    photos, entries = load_photos(), photo["photos"]
     if photo["is_clip"]:
         title = f"NevaClip scanpaths with {photo['encoder']}"
     else:
         title = ("NOT CLIP scanpaths (no CLIP weights offline): NevaClip's search with an "
                  "analytic channel-energy encoder; free viewing seeks the photo's own "
                  "high-frequency energy, 'captions' are colour words")
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=80, close=True)  # photographs: keep the file near 1 MB
+    fig = plot_photo_scanpaths(
+        photos, {n: {k: p for k, p in e["paths"].items() if k.startswith("free")}
+                 for n, e in entries.items()},
+        {n: {k.removeprefix("caption "): p for k, p in e["paths"].items()
+             if k.startswith("caption")} for n, e in entries.items()},
+        {n: spectral_residual(image) for n, image in photos.items()},
+        nss={n: e["nss_spectral_residual"] for n, e in entries.items()},
+        saliency_title="spectral-residual saliency\n(circles: free viewing, Gaussian fovea)",
+        title=title)
+    save_figure(fig, out / "photos.png", dpi=80, close=True)  # photographs: keep it near 1 MB
 
 
 def markdown(result: dict) -> str:
@@ -518,9 +464,7 @@ def main() -> None:
     photo = photo_scanpaths(args, budget["photo_fixations"], timings)
 
     t = time.perf_counter()
-    plot_metrics(synth["table"], out / "metrics.png")
-    plot_scanpaths(synth, out / "scanpaths.png")
-    plot_photos(photo, out / "photos.png")
+    figures(synth, photo, out)
     timings["figures"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - start
 

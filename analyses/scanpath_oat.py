@@ -45,7 +45,6 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
@@ -55,7 +54,7 @@ from neuroattn.gaze.metrics import (  # noqa: E402
     edit_distances,
     human_human_pairs,
     model_human_pairs,
-    multimatch_scores,
+    multimatch_means,
 )
 from neuroattn.gaze.oat import (  # noqa: E402
     BASELINES,
@@ -67,7 +66,8 @@ from neuroattn.gaze.oat import (  # noqa: E402
     make_baseline,
     scanpath_report,
 )
-from neuroattn.plotting import plot_scanpath, save_figure  # noqa: E402
+from neuroattn.plotting import save_figure  # noqa: E402
+from neuroattn.plotting.scanpaths import plot_metric_bars, plot_scanpath_grid  # noqa: E402
 from neuroattn.reports import write_json  # noqa: E402
 from neuroattn.seeding import set_seed  # noqa: E402
 
@@ -84,24 +84,18 @@ TRAIN_CONFIG = {"batch_size": 24, "lr": 2e-3, "patience": 6, "val_method": "samp
                 "val_samples": 3, "progress": False}
 ORACLE_MOST_LIKELY = "oracle: most likely path"
 ORACLE_GREEDY = "oracle: step-wise arg-max"
-
-
-def _multimatch(pairs: ScanpathPairs, trials) -> np.ndarray:
-    def xyd(path, i):
-        centres = trials.object_centres(int(i))[np.asarray(path)]
-        return np.column_stack([centres, np.full(len(path), FIXATION_S)])
-
-    screen = trials.image(0).shape[1::-1]
-    mm = multimatch_scores([xyd(p, i) for p, i in zip(pairs.a, pairs.trial, strict=True)],
-                          [xyd(p, i) for p, i in zip(pairs.b, pairs.trial, strict=True)], screen)
-    return mm[:, :len(MM_KEYS)]
+METRIC_PANELS = {"sequence_score": "sequence score (↑)", "mm_position": "MultiMatch position (↑)",
+                 "mm_direction": "MultiMatch direction (↑)", "delta": "behavioural delta (↓)"}
+BAR_COLOURS = {"humans": "0.35", "OAT": "tab:blue", "oracle": "tab:green"}
+"""Bar colour by model-name prefix; the baselines are orange."""
 
 
 def _pair_metrics(pairs: ScanpathPairs, trials) -> dict[str, float]:
     row = {"edit_distance": float(pairs.trial_mean(edit_distances(pairs.a, pairs.b,
                                                                   normalize=True)))}
-    mm = pairs.trial_mean(_multimatch(pairs, trials))
-    row.update({f"mm_{k}": float(v) for k, v in zip(MM_KEYS, mm, strict=True)})
+    centres = pairs.map_paths(lambda path, i: trials.object_centres(i)[np.asarray(path)])
+    mm = multimatch_means(centres, trials.image(0).shape[1::-1], duration=FIXATION_S)
+    row.update({f"mm_{k}": mm[k] for k in MM_KEYS})
     return row
 
 
@@ -126,51 +120,6 @@ def score_humans(trials) -> dict[str, float]:
     return row
 
 
-def plot_metrics(table: dict[str, dict[str, float]], path: Path) -> None:
-    """Bars per model for the sequence score, MultiMatch position and delta."""
-    panels = (("sequence_score", "sequence score (↑)"), ("mm_position", "MultiMatch position (↑)"),
-              ("mm_direction", "MultiMatch direction (↑)"), ("delta", "behavioural delta (↓)"))
-    names = list(table)
-    colors = ["0.35" if n == "humans" else "tab:blue" if n.startswith("OAT")
-              else "tab:green" if n.startswith("oracle") else "tab:orange" for n in names]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.6))
-    for ax, (key, title) in zip(axes, panels, strict=True):
-        values = [table[n][key] for n in names]
-        ax.barh(names, values, color=colors)
-        for y, v in enumerate(values):
-            ax.text(v, y, f" {v:.2f}", va="center", fontsize=8)
-        ax.set_title(title, fontsize=10)
-        ax.invert_yaxis()
-        ax.set_xlim(0, max(values) * 1.25 + 1e-9)
-        if ax is not axes[0]:
-            ax.set_yticklabels([])
-    fig.suptitle("Held-out visual-search trials: OAT (blue), baselines (orange), the generating "
-                 "policy (green) and the humans vs the other humans (grey)", fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=130, close=True)
-
-
-def plot_scanpaths(trials, drawn: dict[str, list], images: list[int], path: Path) -> None:
-    """One row per trial: the display with one path per column, numbered, target boxed."""
-    names = list(drawn)
-    fig, axes = plt.subplots(len(images), len(names), squeeze=False,
-                             figsize=(3.3 * len(names), 2.5 * len(images)))
-    for r, i in enumerate(images):
-        centres = trials.object_centres(i)
-        for c, name in enumerate(names):
-            ax = axes[r, c]
-            x0, y0, x1, y1 = trials.boxes[i, trials.targets[i]]
-            plot_scanpath(centres[np.asarray(drawn[name][i])], image=trials.image(i),
-                          target_box=(x0 - 1, y0 - 1, x1, y1), axes=ax, merge_within=0.0)
-            if r == 0:
-                ax.set_title(name, fontsize=9)
-        axes[r, 0].set_ylabel(f"test trial {i}", fontsize=9)
-    fig.suptitle("Scanpaths over the search displays (green box: target; numbers: the "
-                 "fixations on each object, in order)", fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=130, close=True)
-
-
 def ceiling(table: dict[str, dict[str, float]], baselines: list[str], samples: int,
             ) -> dict[str, dict[str, float]]:
     """OAT's place between the best baseline and the oracle, per comparison."""
@@ -190,6 +139,26 @@ def ceiling(table: dict[str, dict[str, float]], baselines: list[str], samples: i
     return {name: {"best_baseline": base, "oat": table[oat][key], "oracle": table[orc][key],
                    "gap_closed": gap_closed(table[oat][key], base, table[orc][key])}
             for name, (oat, orc, key, base) in rows.items()}
+
+
+def figures(table: dict[str, dict[str, float]], trials, drawn: dict[str, list],
+            images: list[int], out: Path) -> None:
+    """``metrics.png`` and ``scanpaths.png`` (the ``drawn`` object paths over ``images``)."""
+    bars = plot_metric_bars(
+        table, METRIC_PANELS, colours=BAR_COLOURS,
+        title="Held-out visual-search trials: OAT (blue), baselines (orange), the generating "
+              "policy (green) and the humans vs the other humans (grey)")
+    save_figure(bars, out / "metrics.png", dpi=130, close=True)
+    boxes = [trials.boxes[i, trials.targets[i]] for i in images]
+    grid = plot_scanpath_grid(
+        [trials.image(i) for i in images],
+        {name: [trials.object_centres(i)[np.asarray(paths[i])] for i in images]
+         for name, paths in drawn.items()},
+        [(x0 - 1, y0 - 1, x1, y1) for x0, y0, x1, y1 in boxes], merge_within=0.0,
+        row_labels=[f"test trial {i}" for i in images],
+        title="Scanpaths over the search displays (green box: target; numbers: the fixations "
+              "on each object, in order)")
+    save_figure(grid, out / "scanpaths.png", dpi=130, close=True)
 
 
 def main() -> None:
@@ -255,8 +224,7 @@ def main() -> None:
 
     t = time.perf_counter()
     images = list(range(min(N_EXAMPLES, len(test))))
-    plot_metrics(table, out / "metrics.png")
-    plot_scanpaths(test, drawn, images, out / "scanpaths.png")
+    figures(table, test, drawn, images, out)
     timings["figures"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - start
 

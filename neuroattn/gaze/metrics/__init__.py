@@ -42,6 +42,7 @@ from neuroattn.gaze.metrics.protocol import (
     ScanpathPairs,
     human_human_pairs,
     model_human_pairs,
+    multimatch_means,
 )
 from neuroattn.gaze.metrics.saliency import auc_judd, cc, kl_divergence, nss, sim
 from neuroattn.gaze.metrics.semantic import (
@@ -69,6 +70,7 @@ __all__ = [
     "ScanpathPairs",
     "human_human_pairs",
     "model_human_pairs",
+    "multimatch_means",
     "auc_judd",
     "behaviour",
     "behaviour_summary",

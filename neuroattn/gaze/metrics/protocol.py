@@ -8,7 +8,8 @@ averaged over the pairs of each trial and then over trials, so that every
 trial weighs the same whatever its number of humans or model samples
 (:meth:`ScanpathPairs.trial_mean`). OAT's sequence score
 (:func:`~neuroattn.gaze.metrics.sequence.sequence_scores`), the edit distance
-and MultiMatch are all scored this way in the scanpath analyses.
+and MultiMatch are all scored this way in the scanpath analyses; paths without
+fixation durations are scored with MultiMatch by :func:`multimatch_means`.
 
 Examples
 --------
@@ -26,15 +27,16 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from neuroattn.errors import ParameterError
+from neuroattn.gaze.metrics.multimatch_similarity import MULTIMATCH_DIMENSIONS, multimatch_scores
 
-__all__ = ["ScanpathPairs", "human_human_pairs", "model_human_pairs"]
+__all__ = ["ScanpathPairs", "human_human_pairs", "model_human_pairs", "multimatch_means"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,22 @@ class ScanpathPairs:
                                  "one model path and one human path (two for humans).")
         return np.mean([values[self.trial == i].mean(0) for i in present], axis=0)
 
+    def map_paths(self, function: Callable[[Any, int], Any]) -> ScanpathPairs:
+        """The same pairs with every path ``p`` of trial ``i`` replaced by ``function(p, i)``.
+
+        For scoring one pairing in several forms: object indices turned into pixel
+        centres, pixel fixations into the symbols of the objects under them...
+
+        Examples
+        --------
+        >>> pairs = model_human_pairs([[[0, 1]]], [[[1, 0], [1]]])
+        >>> pairs.map_paths(lambda path, trial: [10 * k + trial for k in path]).b
+        [[10, 0], [10]]
+        """
+        return ScanpathPairs([function(p, int(i)) for p, i in zip(self.a, self.trial, strict=True)],
+                             [function(p, int(i)) for p, i in zip(self.b, self.trial, strict=True)],
+                             self.trial, self.n_trials)
+
 
 def model_human_pairs(model_paths: Sequence[Sequence[Any]],
                       human_paths: Sequence[Sequence[Any]]) -> ScanpathPairs:
@@ -115,3 +133,48 @@ def human_human_pairs(human_paths: Sequence[Sequence[Any]]) -> ScanpathPairs:
                     b.append(h)
                     trial.append(i)
     return ScanpathPairs(a, b, np.asarray(trial, dtype=int), len(human_paths))
+
+
+def multimatch_means(pairs: ScanpathPairs, screen_size: Sequence[float], *,
+                     duration: float = 0.25, progress: bool | None = False) -> dict[str, float]:
+    """Trial-mean MultiMatch of pixel scanpaths that have no fixation durations.
+
+    Every fixation is given the same ``duration``, so the duration dimension is 1
+    for every pair and is left out; the others do not depend on it. MultiMatch is
+    :func:`~neuroattn.gaze.metrics.multimatch_similarity.multimatch_scores` without
+    grouping.
+
+    Parameters
+    ----------
+    pairs : ScanpathPairs
+        Pixel paths, array-like ``(n_fixations, 2)`` of ``(x, y)`` each
+        (:meth:`ScanpathPairs.map_paths` turns other forms into these).
+    screen_size : (width, height)
+        Image size in px.
+    duration : float
+        Seconds given to every fixation.
+    progress : bool, optional
+        Progress bar over the pair groups (``None``: on a terminal).
+
+    Returns
+    -------
+    dict of str to float
+        ``vector``, ``direction``, ``length`` and ``position``, each averaged over the
+        pairs of each trial, then over the trials.
+
+    Examples
+    --------
+    >>> path = [[10, 10], [50, 10], [50, 40]]
+    >>> pairs = model_human_pairs([[path]], [[path, [[10, 10], [50, 40], [50, 10]]]])
+    >>> {k: round(v, 3) for k, v in multimatch_means(pairs, (64, 48)).items()}
+    {'vector': 0.859, 'direction': 0.699, 'length': 0.969, 'position': 0.906}
+    """
+    def timed(path: Any) -> np.ndarray:
+        xy = np.asarray(path, dtype=float)
+        return np.column_stack([xy, np.full(len(xy), duration)])
+
+    names = [d for d in MULTIMATCH_DIMENSIONS if d != "duration"]
+    scores = multimatch_scores([timed(p) for p in pairs.a], [timed(p) for p in pairs.b],
+                               screen_size, progress=progress)
+    means = pairs.trial_mean(scores[:, [MULTIMATCH_DIMENSIONS.index(d) for d in names]])
+    return {d: float(v) for d, v in zip(names, means, strict=True)}
