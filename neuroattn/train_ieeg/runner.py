@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import csv
 import json
-import warnings
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -98,7 +97,7 @@ from neuroattn.train_ieeg.tasks import (
     validation_scores,
 )
 from neuroattn.training import RESUME_MAY_CHANGE as TRAIN_MAY_CHANGE
-from neuroattn.training import Trainer, distributed, load_checkpoint, resolve_training_device
+from neuroattn.training import Trainer, distributed, resolve_training_device
 
 MODEL_NAMES = {"pretrain": "mvpformer-pretrain", "finetune": "mvpformer-seizure"}
 #: Settings a ``--resume`` may change (applied, logged and recorded in ``config.yaml``):
@@ -182,24 +181,6 @@ def default_window_segments(model: MVPFormer) -> int:
 def _export(model: MVPFormer, out_dir: Path) -> Path:
     model = merge_lora(model)
     return model.save_pretrained(out_dir / "model", overwrite=True)
-
-
-def _restore_best(module: torch.nn.Module, out_dir: Path, model_name: str,
-                  run_id: str | None) -> str:
-    """Load ``best.pt`` into ``module`` if this run's validation wrote it; say which is used."""
-    best = out_dir / "best.pt"
-    if not best.exists():
-        return "last"
-    state = load_checkpoint(best, model_name=model_name, map_location="cpu")
-    if state.get("run_id") != run_id:
-        message = (f"{best} was written by another run (run id {state.get('run_id')!r}, this "
-                   f"run is {run_id!r}), so it is not used: this run's last weights are "
-                   f"exported; delete {best.name}, or start runs with --overwrite.")
-        logger.warning(message)
-        warnings.warn(message, UserWarning, stacklevel=3)
-        return "last"
-    module.load_state_dict(state["model"])
-    return "best"
 
 
 def _write_predictions(preds: list[RecordingPrediction], path: Path) -> None:
@@ -500,8 +481,7 @@ def _run(cfg: RunConfig, out_dir: Path, device: torch.device, *, resume: bool,
                       **common)
     summary.update(trainer.fit(loader, resume=resume))
     if distributed.is_main():
-        summary["weights"] = _restore_best(model, out_dir, MODEL_NAMES["finetune"],
-                                           trainer.run_id)
+        summary["weights"] = "best" if trainer.restore_best() else "last"
         summary["model"] = str(_export(model, out_dir))
         if split["test"] or split["val"]:
             targets = "test" if split["test"] else "val"

@@ -123,6 +123,8 @@ SCHEDULES = ("cosine", "constant")
 
 #: Directions of the monitored validation value: higher (``"max"``) or lower is better.
 MODES = ("max", "min")
+_RESUME_HINT = "Trainer.fit(resume=True), or on the command line --config {config} --resume"
+_RESTART_HINT = "Trainer.fit(resume=False), or on the command line --overwrite"
 
 
 @dataclass
@@ -799,9 +801,10 @@ class Trainer:
             raise CheckpointError(
                 f"{used} does not fit this training run ({type(err).__name__}: "
                 f"{detail[:400]}{' ...' if len(detail) > 400 else ''}): it was written for "
-                "another model or optimiser setup; resume with the run's own settings "
-                f"(--config {self.out_dir / 'config.yaml'} --resume), or start over "
-                "(--overwrite).") from None
+                "another model or optimiser setup; resume with the run's own settings in "
+                f"{self.out_dir / 'config.yaml'} "
+                f"({_RESUME_HINT.format(config=self.out_dir / 'config.yaml')}), or start over "
+                f"({_RESTART_HINT}).") from None
         self.run_id = state.get("run_id") or uuid.uuid4().hex
         if self.rank:
             set_seed(self.config.seed + 1000 * self.rank + self.step)
@@ -833,8 +836,8 @@ class Trainer:
             raise ConfigError(
                 f"Cannot resume {self.out_dir} with changed settings: {_listed(fixed)}; "
                 f"{used.name} was trained with the old values, so resume with the same values "
-                f"(--config {self.out_dir / 'config.yaml'} --resume), or start a new run "
-                "(--overwrite, or another --out-dir).")
+                f"({_RESUME_HINT.format(config=self.out_dir / 'config.yaml')}), or start a "
+                f"new run ({_RESTART_HINT}, or another output folder).")
         if not changes:
             return
         logger.info("resuming %s with changed settings %s (recorded in config.yaml)",
