@@ -16,7 +16,8 @@ The data set card is ``datasets/swec-ieeg.md``.
 Examples
 --------
 >>> import tempfile, numpy as np
->>> from neuroattn.datasets.swec import convert_swec, read_swec_info, write_swec_h5
+>>> from neuroattn.datasets.swec import convert_swec, read_swec_info
+>>> from neuroattn.testing.files import write_swec_h5
 >>> tmp = tempfile.mkdtemp()
 >>> h5 = write_swec_h5(tmp + "/ID07_total.h5", np.zeros((4, 2048), "float32"), 512.0,
 ...                    seizures=[(1.0, 2.5)])
@@ -297,6 +298,7 @@ def read_swec_info(path: str | os.PathLike) -> SWECInfo:
     Examples
     --------
     >>> import tempfile, numpy as np
+    >>> from neuroattn.testing.files import write_swec_h5
     >>> h5 = write_swec_h5(tempfile.mkdtemp() + "/ID01_part_1.h5", np.zeros((3, 1000)), 100.0)
     >>> info = read_swec_info(h5)
     >>> info.n_channels, info.sfreq, info.duration_s, info.seizures.shape
@@ -433,6 +435,7 @@ def convert_swec(
     Examples
     --------
     >>> import tempfile, numpy as np
+    >>> from neuroattn.testing.files import write_swec_h5
     >>> tmp = tempfile.mkdtemp()
     >>> h5 = write_swec_h5(tmp + "/ID02_total.h5", np.ones((3, 1000)), 100.0)
     >>> from neuroattn.store import open_store
@@ -474,58 +477,3 @@ def convert_swec(
         logger.info("%s: %d channels x %.1f h at %g Hz, %d seizure(s) -> %s", path.name,
                     len(names), info.duration_s / 3600, sfreq or info.sfreq, len(seizures), dst)
     return dst
-
-
-def write_swec_h5(
-    path: str | os.PathLike,
-    data: np.ndarray,
-    sfreq: float,
-    *,
-    seizures: Sequence[tuple[float, float]] = (),
-    chunk_s: float = CHUNK_S,
-    compression: Any = None,
-) -> Path:
-    """Write samples in the SWEC HDF5 layout (for tests, examples and small exports).
-
-    Parameters
-    ----------
-    path : path-like
-        The ``.h5`` file to create (replaced if it exists).
-    data : ndarray, shape (n_channels, n_times)
-        Samples, as in the real files.
-    sfreq : float
-        Stored as the root attribute ``sampling_rate``.
-    seizures : sequence of (onset, offset)
-        Seconds; written to ``data/seizures`` with fields ``onsets``/``offsets``.
-    chunk_s : float
-        Chunk length along time (all channels per chunk).
-    compression : optional
-        An h5py compression argument, e.g. ``hdf5plugin.LZ4()``.
-
-    Returns
-    -------
-    pathlib.Path
-        ``path``.
-
-    Examples
-    --------
-    >>> import tempfile, numpy as np
-    >>> write_swec_h5(tempfile.mkdtemp() + "/ID01_part_1.h5", np.zeros((2, 10)), 5.0).suffix
-    '.h5'
-    """
-    import h5py
-
-    data = np.asarray(data)
-    if data.ndim != 2:
-        raise ValueError(f"data must be (n_channels, n_times); got shape {data.shape}.")
-    path = Path(path)
-    chunk = (data.shape[0], max(1, min(data.shape[1], round(chunk_s * sfreq))))
-    table = np.array([tuple(map(float, row)) for row in seizures],
-                     dtype=[("onsets", "f8"), ("offsets", "f8")])
-    with h5py.File(path, "w") as file:
-        file.attrs["sampling_rate"] = float(sfreq)
-        file.attrs["channels"] = int(data.shape[0])
-        file.create_dataset("data/ieeg", data=data, chunks=chunk,
-                            **({"compression": compression} if compression is not None else {}))
-        file.create_dataset("data/seizures", data=table)
-    return path

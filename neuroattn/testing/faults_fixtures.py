@@ -4,7 +4,7 @@
 cases copies (a case may damage its copy). The writers here make real
 files: EDF through MNE's exporter, BDF by hand (24-bit, as BioSemi writes
 it), BIDS through ``mne_bids``, SWEC HDF5 through
-:func:`neuroattn.datasets.swec.write_swec_h5`.
+:func:`neuroattn.testing.files.write_swec_h5`.
 
 Examples
 --------
@@ -270,7 +270,7 @@ def swec(path: Path, data: np.ndarray | None = None, *, sfreq: Any = 128.0,
     """A SWEC-layout HDF5 file (default 3 channels x 20 s of noise); ``sfreq`` stored as is."""
     import h5py
 
-    from neuroattn.datasets.swec import write_swec_h5
+    from neuroattn.testing.files import write_swec_h5
 
     if data is None:
         data = np.random.default_rng(0).standard_normal((3, 2560)).astype("float32")

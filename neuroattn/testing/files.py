@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,11 @@ from neuroattn.datasets.nsd import (
     SPLIT_FOLDERS,
     subject_number,
 )
+from neuroattn.datasets.swec import CHUNK_S
+from neuroattn.errors import ParameterError
 
 __all__ = ["CAPMIT1003_EXAMPLE_SQL", "write_fake_algonauts", "write_fake_capmit1003",
-           "write_fake_mit1003"]
+           "write_fake_mit1003", "write_swec_h5"]
 
 
 def write_fake_algonauts(
@@ -206,4 +208,59 @@ def write_fake_capmit1003(path: str | os.PathLike, sql: str | None = None) -> Pa
         connection.executescript(SCHEMA_SQL + (CAPMIT1003_EXAMPLE_SQL if sql is None else sql))
     finally:
         connection.close()
+    return path
+
+
+def write_swec_h5(
+    path: str | os.PathLike,
+    data: np.ndarray,
+    sfreq: float,
+    *,
+    seizures: Sequence[tuple[float, float]] = (),
+    chunk_s: float = CHUNK_S,
+    compression: Any = None,
+) -> Path:
+    """Write samples in the SWEC HDF5 layout, which :func:`~neuroattn.datasets.convert_swec` reads.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.h5`` file to create (replaced if it exists).
+    data : ndarray, shape (n_channels, n_times)
+        Samples, as in the real files.
+    sfreq : float
+        Stored as the root attribute ``sampling_rate``.
+    seizures : sequence of (onset, offset)
+        Seconds; written to ``data/seizures`` with fields ``onsets``/``offsets``.
+    chunk_s : float
+        Chunk length along time (all channels per chunk).
+    compression : optional
+        An h5py compression argument, e.g. ``hdf5plugin.LZ4()``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> write_swec_h5(tempfile.mkdtemp() + "/ID01_part_1.h5", np.zeros((2, 10)), 5.0).suffix
+    '.h5'
+    """
+    import h5py
+
+    data = np.asarray(data)
+    if data.ndim != 2:
+        raise ParameterError(f"data must be (n_channels, n_times); got shape {data.shape}.")
+    path = Path(path)
+    chunk = (data.shape[0], max(1, min(data.shape[1], round(chunk_s * sfreq))))
+    table = np.array([tuple(map(float, row)) for row in seizures],
+                     dtype=[("onsets", "f8"), ("offsets", "f8")])
+    with h5py.File(path, "w") as file:
+        file.attrs["sampling_rate"] = float(sfreq)
+        file.attrs["channels"] = int(data.shape[0])
+        file.create_dataset("data/ieeg", data=data, chunks=chunk,
+                            **({"compression": compression} if compression is not None else {}))
+        file.create_dataset("data/seizures", data=table)
     return path

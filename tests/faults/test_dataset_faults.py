@@ -34,11 +34,12 @@ from neuroattn.datasets.capmit1003 import SCHEMA_SQL, CapMIT1003FormatError, rea
 from neuroattn.datasets.cocosearch18 import COCOSearch18FormatError, read_cocosearch18
 from neuroattn.datasets.edf import TruncatedRecordingError, convert_edf, edf_header_duration
 from neuroattn.datasets.prepare import ConversionWarning
-from neuroattn.datasets.swec import SWECFormatError, convert_swec, write_swec_h5
+from neuroattn.datasets.swec import SWECFormatError, convert_swec
 from neuroattn.errors import NeuroattnError
 from neuroattn.retina.foveated_cnn import FoveatedResNet, ResNetWeightsError
 from neuroattn.retina.logpolar import LogPolar
 from neuroattn.store import StoreError, open_store
+from neuroattn.testing.files import write_swec_h5
 
 SFREQ = 128.0
 
