@@ -4,6 +4,8 @@ Every message names the parameter and its value, says what is allowed, and
 how to fix it: ``"n_channels=0 must be >= 1; choose a value in that range."``.
 Every failure raises :class:`neuroattn.errors.ParameterError` (a
 ``ValueError``), so callers and the command-line tools catch one class.
+:func:`as_array` and :func:`as_tensor` take data in any of the forms users
+hold it (NumPy, torch, xarray, pandas, lists) and check it the same way.
 
 Examples
 --------
@@ -28,8 +30,8 @@ import numpy as np
 
 from neuroattn.errors import ParameterError
 
-__all__ = ["check_int", "check_number", "check_option", "check_pair", "is_real",
-           "to_jsonable"]
+__all__ = ["as_array", "as_tensor", "check_int", "check_number", "check_option", "check_pair",
+           "is_real", "plain_values", "to_jsonable"]
 
 
 def is_real(value: Any) -> bool:
@@ -143,3 +145,164 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def plain_values(name: str, value: Any) -> Any:
+    """The data inside an xarray object (in its stored dimension order); else ``value``.
+
+    A :class:`xarray.Dataset` gives its one data variable; one with several is refused.
+    Anything else (NumPy, torch, pandas) is returned as it is.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> plain_values("x", xr.DataArray([[1, 2]], dims=("a", "b"))).shape
+    (1, 2)
+    >>> plain_values("x", xr.Dataset({"u": ("t", [1]), "v": ("t", [2])}))
+    Traceback (most recent call last):
+    ...
+    neuroattn.errors.ParameterError: x is an xarray.Dataset with variables ['u', 'v']; pass \
+the one to use, such as x['u'].
+    """
+    if hasattr(value, "data_vars"):                            # xarray.Dataset
+        names = list(value.data_vars)
+        if len(names) != 1:
+            raise ParameterError(f"{name} is an xarray.Dataset with variables {names}; pass "
+                                 f"the one to use, such as {name}[{names[0]!r}].")
+        return value[names[0]].values
+    if hasattr(value, "dims") and hasattr(value, "values"):    # xarray.DataArray
+        return value.values
+    return value
+
+
+def _check_array(name: str, shape: tuple[int, ...], ndim: int | tuple[int, ...] | None,
+                 allow_empty: bool, hint: str) -> None:
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if len(shape) not in allowed:
+            dims = " or ".join(f"{n}-D" for n in allowed)
+            raise ParameterError(f"{name} must be {dims}; got shape {shape}; "
+                                 f"{hint or 'reshape it'}.")
+    if not allow_empty and 0 in shape:
+        raise ParameterError(f"{name} is empty (shape {shape}); pass at least one value.")
+
+
+def _non_finite(name: str, count: int) -> ParameterError:
+    return ParameterError(f"{name} holds {count} NaN or infinite value(s); drop or impute "
+                          "them first.")
+
+
+def as_array(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = None,
+             dtype: Any = np.float64, finite: bool = True, allow_empty: bool = True,
+             hint: str = "") -> np.ndarray:
+    """``value`` (NumPy, torch, xarray, pandas, list, scalar) as a checked NumPy array.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the messages.
+    value : array-like
+        Numbers or booleans; text, complex and other objects are refused.
+    ndim : int or tuple of int, optional
+        Accepted numbers of dimensions.
+    dtype : numpy dtype
+        Of the result (torch half precision is widened first).
+    finite : bool
+        Refuse NaN and infinite values.
+    allow_empty : bool
+        Accept an array with no values.
+    hint : str
+        How to fix a wrong number of dimensions (default: "reshape it").
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Raises
+    ------
+    ParameterError
+        For each failure, naming ``name`` and the fix.
+
+    Examples
+    --------
+    >>> import torch
+    >>> as_array("scores", torch.tensor([0.5, 1.0]), ndim=1)
+    array([0.5, 1. ])
+    >>> as_array("scores", [[0.5, float("nan")]], ndim=1, hint="pass one value per window")
+    Traceback (most recent call last):
+    ...
+    neuroattn.errors.ParameterError: scores must be 1-D; got shape (1, 2); pass one value per \
+window.
+    """
+    value = plain_values(name, value)
+    if hasattr(value, "detach") and hasattr(value, "cpu"):       # torch.Tensor
+        value = value.detach().cpu()
+        value = (value.double() if value.is_floating_point() else value).numpy()  # bf16, fp16
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError) as err:                      # ragged nested lists
+        raise ParameterError(f"{name} must hold numbers in a regular array; got "
+                             f"{type(value).__name__} that is not one ({err}).") from None
+    if raw.dtype.kind not in "biuf" and raw.dtype != object:
+        raise ParameterError(f"{name} must hold real numbers; got dtype {raw.dtype} "
+                             f"({type(value).__name__}); convert it to numbers first.")
+    try:
+        floats = raw.astype(np.float64) if raw.dtype == object else raw
+    except (TypeError, ValueError) as err:
+        raise ParameterError(f"{name} must hold numbers; got {type(value).__name__} that "
+                             f"cannot be read as numbers ({err}).") from None
+    _check_array(name, raw.shape, ndim, allow_empty, hint)
+    if finite and floats.dtype.kind == "f" and not np.isfinite(floats).all():
+        raise _non_finite(name, int((~np.isfinite(floats)).sum()))
+    array = floats.astype(dtype)
+    return array
+
+
+def as_tensor(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = None,
+              dtype: Any = None, device: Any = None, finite: bool = True,
+              allow_empty: bool = True, hint: str = "") -> Any:
+    """``value`` as a checked torch tensor; a tensor stays on its device unless ``device``.
+
+    Parameters
+    ----------
+    name, ndim, finite, allow_empty, hint
+        As for :func:`as_array`.
+    value : array-like or torch.Tensor
+    dtype : torch.dtype, optional
+        Default: ``torch.float32``.
+    device : str or torch.device, optional
+        Where the result lives (default: where a tensor already is, else the CPU).
+
+    Returns
+    -------
+    torch.Tensor
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> as_tensor("labels", np.array([1, 0]), dtype=torch.long)
+    tensor([1, 0])
+    >>> as_tensor("images", torch.full((1, 2), float("inf")))
+    Traceback (most recent call last):
+    ...
+    neuroattn.errors.ParameterError: images holds 2 NaN or infinite value(s); drop or impute \
+them first.
+    """
+    import torch
+
+    dtype = torch.float32 if dtype is None else dtype
+    value = plain_values(name, value)
+    if not isinstance(value, torch.Tensor):
+        host = torch.float32 if dtype == torch.bfloat16 else dtype   # bf16 has no NumPy type
+        value = torch.from_numpy(as_array(name, value, dtype=torch.empty(0, dtype=host)
+                                          .numpy().dtype, finite=finite))
+    elif value.is_complex():
+        raise ParameterError(f"{name} must hold real numbers; got dtype {value.dtype}; "
+                             "pass its real part or its magnitude.")
+    elif finite and value.is_floating_point():
+        bad = ~torch.isfinite(value.detach())
+        if bool(bad.any()):
+            raise _non_finite(name, int(bad.sum()))
+    tensor = value.detach().to(dtype=dtype, device=device)
+    _check_array(name, tuple(tensor.shape), ndim, allow_empty, hint)
+    return tensor

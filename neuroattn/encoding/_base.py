@@ -6,7 +6,8 @@ arrays, torch tensors, pandas frames or xarray objects (a features store's
 ``("stimulus", "voxel")`` responses) and return NumPy arrays, so they
 drop into scikit-learn pipelines and cross-validation.
 
-Every input goes through :func:`as_tensor`, which checks it with
+Every input goes through :func:`check_input`, which reads xarray objects with
+:func:`neuroattn._validation.plain_values` and checks the data with
 :func:`sklearn.utils.validation.check_array` (so the messages are
 scikit-learn's: "Reshape your data", "Complex data not supported", "Found
 array with 0 sample(s)", "Sparse data was passed ... Use '.toarray()'") and
@@ -18,10 +19,10 @@ The estimators pass scikit-learn's ``check_estimator``
 Examples
 --------
 >>> import numpy as np
->>> from neuroattn.encoding._base import as_tensor
->>> as_tensor(np.ones((2, 3)), "X", ndim=2).dtype
+>>> from neuroattn.encoding._base import check_input
+>>> check_input(np.ones((2, 3)), "X", ndim=2).dtype
 torch.float32
->>> as_tensor(np.ones(3), "X", ndim=2)
+>>> check_input(np.ones(3), "X", ndim=2)
 Traceback (most recent call last):
 ...
 ValueError: Expected 2D array, got 1D array instead:
@@ -40,25 +41,13 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_array
 
+from neuroattn._validation import plain_values
 from neuroattn.errors import ParameterError
 
-__all__ = ["BaseEncoder", "as_tensor", "check_n_features", "check_pair", "check_targets"]
+__all__ = ["BaseEncoder", "check_input", "check_n_features", "check_pair", "check_targets"]
 
 _RESHAPE = ("Reshape your data either using array.reshape(-1, 1) if your data has a single "
             "feature or array.reshape(1, -1) if it contains a single sample.")
-
-
-def _unwrap_xarray(data: Any, name: str) -> Any:
-    """An xarray object's values in their stored dimension order; anything else unchanged."""
-    if hasattr(data, "dims") and hasattr(data, "values"):  # xarray.DataArray
-        return data.values
-    if hasattr(data, "data_vars"):  # xarray.Dataset: its one data variable
-        names = list(data.data_vars)
-        if len(names) != 1:
-            raise ParameterError(f"{name} is an xarray.Dataset with variables {names}; pass "
-                                 f"the one to use, e.g. ds[{names[0]!r}].")
-        return data[names[0]].values
-    return data
 
 
 def _check_shape(shape: tuple[int, ...], name: str, allowed: tuple[int, ...],
@@ -78,7 +67,7 @@ def _check_shape(shape: tuple[int, ...], name: str, allowed: tuple[int, ...],
                              f"of 1 is required{by}.")
 
 
-def as_tensor(data: Any, name: str, *, ndim: int | tuple[int, ...],
+def check_input(data: Any, name: str, *, ndim: int | tuple[int, ...],
               device: torch.device | str | None = "cpu",
               dtype: torch.dtype | None = torch.float32,
               estimator: Any = None, min_samples: int = 1) -> torch.Tensor:
@@ -116,16 +105,16 @@ def as_tensor(data: Any, name: str, *, ndim: int | tuple[int, ...],
     Examples
     --------
     >>> import numpy as np, torch
-    >>> as_tensor(torch.ones(2, 3, dtype=torch.float64), "X", ndim=2, dtype=None).dtype
+    >>> check_input(torch.ones(2, 3, dtype=torch.float64), "X", ndim=2, dtype=None).dtype
     torch.float64
-    >>> as_tensor(np.array([[1.0, np.nan]]), "X", ndim=2)
+    >>> check_input(np.array([[1.0, np.nan]]), "X", ndim=2)
     Traceback (most recent call last):
     ...
     neuroattn.errors.ParameterError: X holds NaN or Inf; impute or drop those stimuli first.
     """
     allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
     by = "" if estimator is None else f" by {type(estimator).__name__}"
-    data = _unwrap_xarray(data, name)
+    data = plain_values(name, data)
     if isinstance(data, torch.Tensor):
         if data.layout != torch.strided:
             raise ParameterError(f"{name} is a sparse torch tensor, but dense data is required; "
@@ -179,7 +168,7 @@ None; pass the responses Y, of shape (n_stimuli,) or (n_stimuli, n_targets).
         raise ParameterError(f"{type(estimator).__name__} requires y to be passed, but the "
                              "target y is None; pass the responses Y, of shape (n_stimuli,) "
                              "or (n_stimuli, n_targets).")
-    return as_tensor(Y, "Y", ndim=(1, 2), dtype=dtype)
+    return check_input(Y, "Y", ndim=(1, 2), dtype=dtype)
 
 
 def check_n_features(estimator: Any, n_features: int, *, reset: bool, note: str = "") -> None:

@@ -21,7 +21,7 @@ from neuroattn._logging import logger, use_log_level
 from neuroattn.device import autocast, resolve_device
 from neuroattn.encoding._base import (
     BaseEncoder,
-    as_tensor,
+    check_input,
     check_n_features,
     check_pair,
     check_targets,
@@ -107,7 +107,7 @@ class TorchEncoder(BaseEncoder, PretrainedMixin):
     def _grid(self, X: Any, name: str = "X", *, reset: bool = False,
               dtype: torch.dtype | None = torch.float32, min_samples: int = 1) -> torch.Tensor:
         """``X`` checked, as a (n, H, W, F) grid on the host; sets or checks the fitted layout."""
-        X = as_tensor(X, name, ndim=(2, 4), device="cpu", dtype=dtype, estimator=self,
+        X = check_input(X, name, ndim=(2, 4), device="cpu", dtype=dtype, estimator=self,
                       min_samples=min_samples)
         if X.ndim == 2:
             X = X[:, None, None, :]
@@ -152,7 +152,7 @@ class TorchEncoder(BaseEncoder, PretrainedMixin):
                 Y[order[n_val:]]
         else:
             X_val = self._grid(X_val, "X_val")
-            Y_val = as_tensor(Y_val, "Y_val", ndim=(1, 2))
+            Y_val = check_input(Y_val, "Y_val", ndim=(1, 2))
             check_pair(X_val, Y_val)
             Y_val = Y_val[:, None] if Y_val.ndim == 1 else Y_val
         self.x_mean_, self.x_std_ = X.mean((0, 1, 2)), X.std((0, 1, 2)).clamp_min(1e-6)

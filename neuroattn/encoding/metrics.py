@@ -21,27 +21,16 @@ from typing import Any
 
 import numpy as np
 
+from neuroattn._validation import as_array
+
 __all__ = ["algonauts_score", "noise_ceiling", "noise_normalized_accuracy", "pearson_r"]
 
 #: What the Algonauts 2023 code puts in place of a zero noise ceiling.
 NC_FLOOR = 1e-14
 
 
-def _as_numpy(data: Any, name: str) -> np.ndarray:
-    """``data`` (NumPy, torch, xarray, list, scalar) as a float64 array."""
-    if hasattr(data, "dims") and hasattr(data, "values"):  # xarray.DataArray
-        data = data.values
-    elif hasattr(data, "detach") and hasattr(data, "cpu"):  # torch.Tensor
-        data = data.detach().cpu().double().numpy()  # bf16/fp16 have no NumPy dtype
-    try:
-        return np.asarray(data, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be array-like (NumPy, torch or xarray); got "
-                        f"{type(data).__name__}.") from err
-
-
 def _pair(pred: Any, true: Any) -> tuple[np.ndarray, np.ndarray]:
-    p, t = _as_numpy(pred, "pred"), _as_numpy(true, "true")
+    p, t = as_array("pred", pred, finite=False), as_array("true", true, finite=False)
     if p.shape != t.shape:
         raise ValueError(f"pred has shape {p.shape} but true has shape {t.shape}; both must be "
                          "(stimulus, voxel) with the same stimuli and voxels.")
@@ -116,7 +105,7 @@ def noise_ceiling(ncsnr: Any, n_repeats: int = 3) -> np.ndarray:
             or n_repeats < 1:
         raise ValueError(f"n_repeats must be a positive int (trials averaged per stimulus); "
                          f"got {n_repeats!r}.")
-    s = _as_numpy(ncsnr, "ncsnr")
+    s = as_array("ncsnr", ncsnr, finite=False)
     if not np.isfinite(s).all():
         raise ValueError("ncsnr holds NaN or Inf; set those voxels to 0 (no signal) or drop "
                          "them first.")
@@ -155,7 +144,7 @@ def noise_normalized_accuracy(pred: Any, true: Any, nc: Any) -> np.ndarray:
     array([0.5, 0. ])
     """
     r = pearson_r(pred, true)
-    c = _as_numpy(nc, "nc")
+    c = as_array("nc", nc, finite=False)
     if c.shape != r.shape:
         raise ValueError(f"nc has shape {c.shape} but there are {r.size} voxels; pass one "
                          "noise ceiling per voxel.")

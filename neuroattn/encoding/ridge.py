@@ -47,7 +47,7 @@ from neuroattn._logging import logger
 from neuroattn.device import resolve_device
 from neuroattn.encoding._base import (
     BaseEncoder,
-    as_tensor,
+    check_input,
     check_n_features,
     check_pair,
     check_targets,
@@ -215,7 +215,7 @@ class RidgeEncoder(BaseEncoder):
                   reset: bool) -> torch.Tensor:
         """``X`` checked and flattened to (n_stimuli, n_features); sets or checks
         ``n_features_in_``."""
-        X = as_tensor(X, "X", ndim=(2, 4), device=device, dtype=dtype, estimator=self,
+        X = check_input(X, "X", ndim=(2, 4), device=device, dtype=dtype, estimator=self,
                       min_samples=2 if reset else 1)
         X = X.reshape(X.shape[0], -1)
         check_n_features(self, X.shape[1], reset=reset,

@@ -64,6 +64,7 @@ import numpy as np
 import torch
 
 from neuroattn._logging import logger
+from neuroattn._validation import as_array
 from neuroattn.ieeg.evaluation import RecordingPrediction
 
 if TYPE_CHECKING:
@@ -88,15 +89,6 @@ _REFERENCE_ROWS = 256  # windows per step of the causal running median (bounds i
 REFERENCES = ("causal", "recording")
 
 
-def _as_numpy(x: Any, name: str = "x") -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    arr = np.asarray(x, dtype=np.float64)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} holds NaN or infinite samples; clean the recording first.")
-    return arr
-
-
 def line_length(x: Any) -> np.ndarray:
     """Line length ``sum_t |x[..., t+1] - x[..., t]|`` along the last axis.
 
@@ -115,7 +107,7 @@ def line_length(x: Any) -> np.ndarray:
     >>> line_length([[0.0, 1.0, -1.0, 2.0]])
     array([6.])
     """
-    arr = _as_numpy(x)
+    arr = as_array("x", x)
     if arr.ndim == 0 or arr.shape[-1] < 2:
         raise ValueError(f"line_length needs at least 2 samples along the last axis, got shape "
                          f"{arr.shape}.")
@@ -166,7 +158,7 @@ def band_powers(x: Any, sfreq: float,
     >>> [name for name, _, _ in BANDS][int(np.argmax(logp))]
     'alpha'
     """
-    arr = _as_numpy(x)
+    arr = as_array("x", x)
     if sfreq <= 0:
         raise ValueError(f"sfreq={sfreq} must be positive (Hz).")
     n = arr.shape[-1] if arr.ndim else 0
@@ -192,7 +184,7 @@ def _last_segments(x: Any, segment: int) -> np.ndarray:
     if segment > x.shape[-1]:
         raise ValueError(f"The segment ({segment} samples) is longer than the windows "
                          f"({x.shape[-1]} samples); lower segment_s.")
-    return _as_numpy(x[..., -segment:])
+    return as_array("windows", x[..., -segment:])
 
 
 class _FeatureDetector(ABC):
@@ -356,7 +348,7 @@ class _FeatureDetector(ABC):
         if not recordings:
             raise ValueError("No training windows to fit the baseline on.")
         features = np.concatenate([self.features(x, sfreq) for x, _ in recordings])
-        labels = np.concatenate([_as_numpy(y, "y") for _, y in recordings])
+        labels = np.concatenate([as_array("y", y) for _, y in recordings])
         return self._fit(features, labels, len(recordings))
 
     def _check_fitted(self) -> None:

@@ -95,7 +95,7 @@ import numpy as np
 
 from neuroattn._atomic import atomic_path
 from neuroattn._logging import logger
-from neuroattn._validation import to_jsonable
+from neuroattn._validation import as_array, to_jsonable
 from neuroattn.ieeg.szcore import (
     as_events,
     detections_to_events,
@@ -136,28 +136,12 @@ _NAN = float("nan")
 # --------------------------------------------------------------------------- validation
 
 
-def _vector(x: Any, name: str) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.ndim != 1:
-        raise ValueError(
-            f"{name} must be 1-D (one value per window), got shape {arr.shape}; "
-            "flatten it or pass one recording at a time."
-        )
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty; pass at least one window.")
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}.")
-    arr = arr.astype(float)
-    if np.isnan(arr).any():
-        raise ValueError(
-            f"{name} contains {int(np.isnan(arr).sum())} NaN value(s); drop or impute those "
-            "windows first."
-        )
-    return arr
+#: How to fix per-window input of the wrong shape.
+ONE_PER_WINDOW = "one value per window: flatten it or pass one recording at a time"
 
 
 def _probabilities(x: Any, name: str = "probabilities") -> np.ndarray:
-    p = _vector(x, name)
+    p = as_array(name, x, ndim=1, allow_empty=False, hint=ONE_PER_WINDOW)
     if p.min() < 0 or p.max() > 1:
         raise ValueError(
             f"{name} must lie in [0, 1], got values in [{p.min():g}, {p.max():g}]; "
@@ -167,7 +151,7 @@ def _probabilities(x: Any, name: str = "probabilities") -> np.ndarray:
 
 
 def _labels(x: Any) -> np.ndarray:
-    y = _vector(x, "labels")
+    y = as_array("labels", x, ndim=1, allow_empty=False, hint=ONE_PER_WINDOW)
     bad = ~np.isin(y, (0.0, 1.0))
     if bad.any():
         raise ValueError(
@@ -185,7 +169,7 @@ def _same_length(**arrays: np.ndarray) -> None:
 
 
 def _times(x: Any) -> np.ndarray:
-    t = _vector(x, "times")
+    t = as_array("times", x, ndim=1, allow_empty=False, hint=ONE_PER_WINDOW)
     if not np.isfinite(t).all():
         raise ValueError("times must be finite seconds from the recording start.")
     if len(t) > 1 and not (np.diff(t) > 0).all():

@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neuroattn._validation import check_number
+from neuroattn._validation import as_tensor, check_number
 from neuroattn.device import resolve_device
 from neuroattn.errors import ParameterError
 from neuroattn.retina.sampling import rotate_zoom_about
@@ -86,14 +86,6 @@ class FixationBatches:
             yield self.images[take], self.fixations[take], self.labels[take]
 
 
-def _as_tensor(name: str, value: Any, dtype: torch.dtype) -> torch.Tensor:
-    tensor = torch.as_tensor(np.asarray(value) if not isinstance(value, torch.Tensor)
-                             else value).to(dtype)
-    if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-        raise ValueError(f"{name} hold NaN or infinite values; clean them before training.")
-    return tensor
-
-
 def _centres(images: torch.Tensor) -> torch.Tensor:
     height, width = images.shape[-2:]
     return images.new_tensor([(width - 1) / 2, (height - 1) / 2]).expand(len(images), 2)
@@ -105,12 +97,12 @@ def fixation_batches(images: Any, labels: Any, fixations: Any = None, *, batch_s
 
     ``fixations`` are pixel ``(x, y)`` ``(N, 2)``; default: the image centres.
     """
-    images = _as_tensor("images", images, torch.float32)
-    labels = _as_tensor("labels", labels, torch.long)
+    images = as_tensor("images", images, dtype=torch.float32)
+    labels = as_tensor("labels", labels, dtype=torch.long)
     if images.ndim != 4:
         raise ValueError(f"images must be (N, C, H, W), got {tuple(images.shape)}.")
     fixations = _centres(images) if fixations is None else \
-        _as_tensor("fixations", fixations, torch.float32)
+        as_tensor("fixations", fixations, dtype=torch.float32)
     if labels.shape != (len(images),) or fixations.shape != (len(images), 2):
         raise ValueError(f"need labels ({len(images)},) and fixations ({len(images)}, 2) for "
                          f"{len(images)} images, got {tuple(labels.shape)} and "
@@ -260,9 +252,9 @@ def predict(model: nn.Module, images: Any, fixations: Any = None, *, batch_size:
     Runs in eval mode (restored afterwards) on ``device``, in batches.
     """
     device = resolve_device(device)
-    images = _as_tensor("images", images, torch.float32)
+    images = as_tensor("images", images, dtype=torch.float32)
     fixations = _centres(images) if fixations is None else \
-        _as_tensor("fixations", fixations, torch.float32)
+        as_tensor("fixations", fixations, dtype=torch.float32)
     was_training = model.training
     model.eval().to(device)
     try:
@@ -277,7 +269,7 @@ def accuracy(model: nn.Module, images: Any, labels: Any, fixations: Any = None, 
              batch_size: int = 256, device: str | torch.device = "auto") -> float:
     """Fraction of images classified correctly at one fixation each (default: the centre)."""
     probs = predict(model, images, fixations, batch_size=batch_size, device=device)
-    return float((probs.argmax(-1) == _as_tensor("labels", labels, torch.long)).float().mean())
+    return float((probs.argmax(-1) == as_tensor("labels", labels, dtype=torch.long)).float().mean())
 
 
 @dataclass(frozen=True)
@@ -365,8 +357,8 @@ def rotation_sweep(model: nn.Module, images: Any, labels: Any, fixations: Any,
         raise ParameterError(f"degrees={np.asarray(degrees).tolist()} must be a 1-D list of "
                              "angles that includes 0 (the upright reference); add 0.")
     check_number("grid_step", grid_step, lo=0.0, strict=True)
-    images = _as_tensor("images", images, torch.float32)
-    fixations = _as_tensor("fixations", fixations, torch.float32)
+    images = as_tensor("images", images, dtype=torch.float32)
+    fixations = as_tensor("fixations", fixations, dtype=torch.float32)
     accs = [accuracy(model, rotate_zoom_about(images, fixations, degrees=float(a)), labels,
                      fixations, batch_size=batch_size, device=device) for a in angles]
     steps = angles / grid_step
