@@ -26,7 +26,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from neuroattn.errors import DestinationExistsError, NeuroattnError
+from neuroattn.errors import DestinationExistsError, NeuroattnError, ParameterError
 
 #: The failures the commands report on one line, with exit status 2 (OSError:
 #: missing or existing paths; ImportError: a missing optional package).
@@ -152,7 +152,7 @@ def _convert(args: argparse.Namespace) -> None:
         if args.trust_mapping:
             options["trust_mapping"] = True
     elif args.trust_mapping or args.split is not None or args.hemi is not None:
-        raise ValueError("--split, --hemi and --trust-mapping are for convert algonauts only.")
+        raise ParameterError("--split, --hemi and --trust-mapping are for convert algonauts only.")
     options = {k: v for k, v in options.items() if v is not None}
     if args.ch_type is not None:
         options["ch_type"] = None if args.ch_type == "keep" else args.ch_type
@@ -161,9 +161,10 @@ def _convert(args: argparse.Namespace) -> None:
     if args.channels:
         options["channels"] = [c.strip() for c in args.channels.split(",") if c.strip()]
     if args.name == "bids" and "subject" not in options:
-        raise ValueError("convert bids needs --subject (the BIDS subject label, e.g. 01).")
+        raise ParameterError("convert bids needs --subject (the BIDS subject label, e.g. 01).")
     if args.name == "algonauts" and "subject" not in options:
-        raise ValueError("convert algonauts needs --subject (the NSD subject: 1-8, 01 or subj01).")
+        raise ParameterError("convert algonauts needs --subject (the NSD subject: 1-8, 01 or "
+                             "subj01).")
     convert(args.name, args.src, args.dst, overwrite=args.overwrite, **options)
 
 

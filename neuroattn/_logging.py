@@ -20,6 +20,8 @@ import logging
 import os
 from collections.abc import Iterator
 
+from neuroattn.errors import ParameterError
+
 logger = logging.getLogger("neuroattn")
 
 Verbose = bool | int | str | None
@@ -40,7 +42,7 @@ def _to_level(verbose: Verbose) -> int:
         level = logging.getLevelName(verbose.upper())
         if isinstance(level, int):
             return level
-    raise ValueError(
+    raise ParameterError(
         f"verbose={verbose!r} is not a log level; use True/False, an int, "
         "or one of 'DEBUG', 'INFO', 'WARNING', 'ERROR'."
     )

@@ -14,7 +14,7 @@ import contextlib
 import torch
 
 from neuroattn._logging import logger
-from neuroattn.errors import NeuroattnError
+from neuroattn.errors import NeuroattnError, ParameterError
 
 
 class DeviceError(NeuroattnError, ValueError, RuntimeError):
@@ -97,7 +97,7 @@ def precision_dtype(device: torch.device, precision: str = "auto") -> torch.dtyp
     True
     """
     if precision not in PRECISIONS:
-        raise ValueError(
+        raise ParameterError(
             f"precision={precision!r} is unknown; use 'auto', '32', 'bf16' or '16' "
             f"(accepted spellings: {', '.join(PRECISIONS)})."
         )

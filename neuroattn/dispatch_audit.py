@@ -66,6 +66,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from neuroattn._logging import logger
+from neuroattn.errors import ParameterError
 
 KINDS = ("list_indexings", "host_to_device", "scalar_reads", "device_to_host", "mixed_device")
 """The kinds of finding, in the order reports list them."""
@@ -122,7 +123,7 @@ class DispatchReport:
     def count(self, kind: str) -> int:
         """Number of findings of ``kind`` (one of :data:`KINDS`)."""
         if kind not in KINDS:
-            raise ValueError(f"Unknown finding kind {kind!r}; use one of {KINDS}.")
+            raise ParameterError(f"Unknown finding kind {kind!r}; use one of {KINDS}.")
         return sum(f.kind == kind for f in self.findings)
 
     @property
@@ -166,7 +167,7 @@ class DispatchReport:
     def by_site(self, kind: str | None = None) -> Counter:
         """Findings (of ``kind``, or all) counted by source line, most frequent first."""
         if kind is not None and kind not in KINDS:
-            raise ValueError(f"Unknown finding kind {kind!r}; use one of {KINDS}.")
+            raise ParameterError(f"Unknown finding kind {kind!r}; use one of {KINDS}.")
         return Counter(f.site for f in self.findings if kind is None or f.kind == kind)
 
     def summary(self) -> dict[str, int]:

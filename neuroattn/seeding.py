@@ -15,6 +15,8 @@ import random
 
 import numpy as np
 
+from neuroattn.errors import ParameterError
+
 
 def set_seed(seed: int, *, deterministic: bool = False) -> np.random.Generator:
     """Seed ``random``, NumPy and torch (all devices) and return a NumPy Generator.
@@ -27,7 +29,7 @@ def set_seed(seed: int, *, deterministic: bool = False) -> np.random.Generator:
         Also ask torch for deterministic kernels (slower; some ops then raise).
     """
     if not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}.")
+        raise ParameterError(f"seed must be a non-negative int, got {seed!r}.")
     import torch
 
     random.seed(seed)

@@ -25,6 +25,7 @@ import numpy as np
 
 from neuroattn._atomic import publish, remove, temporary_sibling
 from neuroattn._logging import Verbose, logger, use_log_level
+from neuroattn.errors import ParameterError
 from neuroattn.progress import progress
 
 if TYPE_CHECKING:
@@ -64,37 +65,38 @@ class _Stimuli:
 def _targets(fx: Extractor, path: Any, layer: str | None) -> dict[str, Path]:
     if isinstance(path, Mapping):
         if layer is not None:
-            raise ValueError("Pass either layer= with one path, or path={layer: path}, not both.")
+            raise ParameterError("Pass either layer= with one path, or path={layer: path}, not "
+                                 "both.")
         if not path:
-            raise ValueError("path={} names no layer to store.")
+            raise ParameterError("path={} names no layer to store.")
         unknown = [k for k in path if k not in fx.layers]
         if unknown:
-            raise ValueError(f"Layers {unknown} are not recorded by this extractor "
-                             f"(it records {fx.layers}).")
+            raise ParameterError(f"Layers {unknown} are not recorded by this extractor "
+                                 f"(it records {fx.layers}).")
         targets = {k: Path(p).absolute() for k, p in path.items()}
     else:
         if layer is None:
             if len(fx.layers) != 1:
-                raise ValueError(f"The extractor records {len(fx.layers)} layers {fx.layers}; "
-                                 "pass layer=... or path={layer: path, ...}.")
+                raise ParameterError(f"The extractor records {len(fx.layers)} layers {fx.layers}; "
+                                     "pass layer=... or path={layer: path, ...}.")
             layer = fx.layers[0]
         elif layer not in fx.layers:
-            raise ValueError(f"layer={layer!r} is not recorded by this extractor "
-                             f"(it records {fx.layers}).")
+            raise ParameterError(f"layer={layer!r} is not recorded by this extractor "
+                                 f"(it records {fx.layers}).")
         targets = {layer: Path(path).absolute()}
     if len(set(targets.values())) != len(targets):
-        raise ValueError("Two layers were given the same store path.")
+        raise ParameterError("Two layers were given the same store path.")
     return targets
 
 
 def _stimulus_ids(stimulus: Sequence | np.ndarray | None, n: int) -> np.ndarray:
     ids = np.arange(n) if stimulus is None else np.asarray(stimulus)
     if ids.shape != (n,):
-        raise ValueError(f"Got stimulus ids of shape {ids.shape} for {n} images.")
+        raise ParameterError(f"Got stimulus ids of shape {ids.shape} for {n} images.")
     uniq, counts = np.unique(ids.astype(str), return_counts=True)
     if (counts > 1).any():
-        raise ValueError(f"Stimulus ids {uniq[counts > 1][:5].tolist()} are repeated; every "
-                         "stimulus needs a unique id.")
+        raise ParameterError(f"Stimulus ids {uniq[counts > 1][:5].tolist()} are repeated; every "
+                             "stimulus needs a unique id.")
     return ids.astype(object) if ids.dtype.kind == "U" else ids
 
 
@@ -173,7 +175,7 @@ def extract_to_store(
 
     targets = _targets(fx, path, layer)
     if np.dtype(dtype).kind != "f":
-        raise ValueError(f"dtype={dtype!r} must be a float dtype (feature stores hold floats).")
+        raise ParameterError(f"dtype={dtype!r} must be a float dtype (feature stores hold floats).")
     for dst in targets.values():
         if dst.exists() and not overwrite:
             raise FileExistsError(f"{dst} already exists; pass overwrite=True to replace it, or "
@@ -184,7 +186,7 @@ def extract_to_store(
         raise TypeError(f"images must support len() and slicing (an array or a list); got "
                         f"{type(images).__name__}.") from None
     if n == 0:
-        raise ValueError("No images were given.")
+        raise ParameterError("No images were given.")
     ids = _stimulus_ids(stimulus, n)
     bs = fx.batch_size
     bounds = [(i, min(i + bs, n)) for i in range(0, n, bs)]

@@ -52,13 +52,14 @@ def _membership(rois: Any, n_voxels: int) -> tuple[torch.Tensor, list[str] | Non
         names = [str(label) for label in labels]
         rois = matrix
     if rois.ndim != 2 or rois.shape[0] != n_voxels:
-        raise ValueError(f"rois must be labels (n_voxels,) or a membership (n_voxels, n_rois) "
-                         f"for the {n_voxels} voxels of Y; got shape {rois.shape}.")
+        raise ParameterError(f"rois must be labels (n_voxels,) or a membership (n_voxels, n_rois) "
+                             f"for the {n_voxels} voxels of Y; got shape {rois.shape}.")
     rois = rois.astype(bool)
     orphans = np.flatnonzero(~rois.any(1))
     if orphans.size:
-        raise ValueError(f"{orphans.size} voxel(s) (e.g. {orphans[:5].tolist()}) are in no ROI; "
-                         "add a 'rest' ROI for them, as the paper does.")
+        raise ParameterError(f"{orphans.size} voxel(s) (e.g. {orphans[:5].tolist()}) are in no "
+                             "ROI; "
+                             "add a 'rest' ROI for them, as the paper does.")
     return torch.from_numpy(rois), names
 
 
@@ -161,8 +162,8 @@ class TorchEncoder(BaseEncoder, PretrainedMixin):
         self.roi_names_ = None
         if self.query_mode == "roi":
             if rois is None:
-                raise ValueError('query_mode="roi" needs fit(..., rois=...): a label per voxel '
-                                 "or a (voxels, ROIs) membership.")
+                raise ParameterError('query_mode="roi" needs fit(..., rois=...): a label per voxel '
+                                     "or a (voxels, ROIs) membership.")
             membership, self.roi_names_ = _membership(rois, Y.shape[1])
         torch.manual_seed(self.random_state)
         self.module_ = self._build(*self.grid_shape_, X.shape[-1], Y.shape[1], membership

@@ -44,6 +44,7 @@ from torch import nn
 
 from neuroattn._logging import logger
 from neuroattn.encoding.dinov2 import DinoV2Config, DinoV2ViT, dinov2_config, load_dinov2_weights
+from neuroattn.errors import ParameterError
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "Backbone", "ImageTransform", "dinov2_backbone",
            "open_clip_backbone", "torchvision_backbone"]
@@ -163,12 +164,12 @@ def _read_state(path: str | os.PathLike, what: str) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for foreign files
-        raise ValueError(f"{path} is not a readable torch checkpoint ({err}).") from err
+        raise ParameterError(f"{path} is not a readable torch checkpoint ({err}).") from err
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     if not isinstance(state, dict):
-        raise ValueError(f"{path} holds a {type(state).__name__}, not a state dict.")
+        raise ParameterError(f"{path} holds a {type(state).__name__}, not a state dict.")
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
@@ -219,20 +220,21 @@ def torchvision_backbone(
     available = torchvision.models.list_models(module=torchvision.models)
     if name not in available:
         close = difflib.get_close_matches(name, available, n=5)
-        raise ValueError(f"torchvision has no classification model {name!r}"
-                         + (f"; did you mean {close}?" if close else "."))
+        raise ParameterError(f"torchvision has no classification model {name!r}"
+                             + (f"; did you mean {close}?" if close else "."))
     with _seeded(seed):
         model = torchvision.models.get_model(name, weights=None, **model_kwargs)
     if weights is not None:
         result = model.load_state_dict(_read_state(weights, name), strict=False)
         if result.missing_keys or result.unexpected_keys:
-            raise ValueError(f"{weights} does not fit torchvision {name}: missing "
-                             f"{result.missing_keys[:5]}, unexpected {result.unexpected_keys[:5]}.")
+            raise ParameterError(f"{weights} does not fit torchvision {name}: missing "
+                                 f"{result.missing_keys[:5]}, unexpected "
+                                 f"{result.unexpected_keys[:5]}.")
         logger.info("loaded %s weights from %s", name, weights)
     default, transform, prefix = _torchvision_defaults(model)
     if not default and layers is None:
-        raise ValueError(f"No default layer is known for {name}; pass layers=[...] "
-                         f"(top-level modules: {[n for n, _ in model.named_children()]}).")
+        raise ParameterError(f"No default layer is known for {name}; pass layers=[...] "
+                             f"(top-level modules: {[n for n, _ in model.named_children()]}).")
     factory = functools.partial(torchvision_backbone, name, _absolute(weights), layers=layers,
                                 seed=seed, **model_kwargs)
     return Backbone(model, _as_tuple(layers) or default, transform, f"torchvision:{name}",
@@ -352,8 +354,8 @@ def open_clip_backbone(
     elif hasattr(visual, "layer4"):
         default = ("layer4",)
     elif layers is None:
-        raise ValueError(f"No default layer is known for the {name} visual tower; pass "
-                         f"layers=[...] (modules: {[n for n, _ in visual.named_children()]}).")
+        raise ParameterError(f"No default layer is known for the {name} visual tower; pass "
+                             f"layers=[...] (modules: {[n for n, _ in visual.named_children()]}).")
     if pretrained is not None:
         logger.info("loaded open_clip %s from %s", name, pretrained)
     factory = functools.partial(open_clip_backbone, name, _absolute(pretrained), layers=layers,

@@ -55,6 +55,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuroattn._logging import logger
+from neuroattn.errors import ParameterError
 
 __all__ = ["ARCHS", "DinoV2Config", "DinoV2ViT", "dinov2_config", "load_dinov2_weights"]
 
@@ -94,11 +95,11 @@ class DinoV2Config:
 
     def __post_init__(self) -> None:
         if self.embed_dim % self.num_heads:
-            raise ValueError(f"embed_dim={self.embed_dim} is not divisible by "
-                             f"num_heads={self.num_heads}.")
+            raise ParameterError(f"embed_dim={self.embed_dim} is not divisible by "
+                                 f"num_heads={self.num_heads}.")
         if self.img_size < self.patch_size:
-            raise ValueError(f"img_size={self.img_size} is smaller than one patch "
-                             f"({self.patch_size} px).")
+            raise ParameterError(f"img_size={self.img_size} is smaller than one patch "
+                                 f"({self.patch_size} px).")
 
 
 #: Released DINOv2 sizes: width, depth, heads (head dim 64 everywhere).
@@ -117,11 +118,11 @@ def dinov2_config(arch: str = "vitb14") -> DinoV2Config:
     """
     base, _, reg = arch.lower().removeprefix("dinov2_").partition("_")
     if base == "vitg14":
-        raise ValueError("ViT-g/14 uses a SwiGLU feed-forward block, which DinoV2ViT does not "
-                         "implement; use vits14, vitb14 or vitl14.")
+        raise ParameterError("ViT-g/14 uses a SwiGLU feed-forward block, which DinoV2ViT does not "
+                             "implement; use vits14, vitb14 or vitl14.")
     if base not in ARCHS or reg not in ("", "reg", "reg4"):
-        raise ValueError(f"Unknown DINOv2 arch {arch!r}; use one of "
-                         f"{sorted(ARCHS) + [a + '_reg' for a in sorted(ARCHS)]}.")
+        raise ParameterError(f"Unknown DINOv2 arch {arch!r}; use one of "
+                             f"{sorted(ARCHS) + [a + '_reg' for a in sorted(ARCHS)]}.")
     dim, depth, heads = ARCHS[base]
     return DinoV2Config(embed_dim=dim, depth=depth, num_heads=heads,
                         num_register_tokens=4 if reg else 0)
@@ -261,8 +262,9 @@ class DinoV2ViT(nn.Module):
         b, _, height, width = x.shape
         p = self.patch_size
         if height % p or width % p:
-            raise ValueError(f"Image size {height}x{width} is not a multiple of the {p}-px patch; "
-                             "pad it (the dinov2_backbone transform does) or resize it.")
+            raise ParameterError(f"Image size {height}x{width} is not a multiple of the {p}-px "
+                                 "patch; "
+                                 "pad it (the dinov2_backbone transform does) or resize it.")
         tokens = torch.cat([self.cls_token.expand(b, -1, -1), self.patch_embed(x)], dim=1)
         tokens = tokens + self.interpolate_pos_encoding(height // p, width // p).to(tokens.dtype)
         if self.config.num_register_tokens:
@@ -297,12 +299,12 @@ def _config_from_state(state: dict[str, torch.Tensor], arch: str | DinoV2Config,
     missing = [k for k in ("cls_token", "pos_embed", "patch_embed.proj.weight", "norm.weight")
                if k not in state]
     if missing:
-        raise ValueError(f"{path} is not a DINOv2 state dict: keys {missing} are missing "
-                         f"(found e.g. {sorted(state)[:5]}). See neuroattn.encoding.dinov2 for "
-                         "the accepted layout.")
+        raise ParameterError(f"{path} is not a DINOv2 state dict: keys {missing} are missing "
+                             f"(found e.g. {sorted(state)[:5]}). See neuroattn.encoding.dinov2 for "
+                             "the accepted layout.")
     if any(".mlp.w12." in k for k in state):
-        raise ValueError(f"{path} has a SwiGLU feed-forward (ViT-g/14), which DinoV2ViT does "
-                         "not implement.")
+        raise ParameterError(f"{path} has a SwiGLU feed-forward (ViT-g/14), which DinoV2ViT does "
+                             "not implement.")
     dim = state["cls_token"].shape[-1]
     depth = 1 + max(int(m.group(1)) for k in state if (m := re.match(r"blocks\.(\d+)\.", k)))
     patch = state["patch_embed.proj.weight"].shape[-1]
@@ -317,8 +319,9 @@ def _config_from_state(state: dict[str, torch.Tensor], arch: str | DinoV2Config,
         if getattr(cfg, field) != found[field]:
             guess = [a for a, (d, n, _) in ARCHS.items() if (d, n) == (dim, depth)]
             hint = f"pass arch={guess[0]!r}" if guess else "pass arch=DinoV2Config(...)"
-            raise ValueError(f"{path} holds a ViT with {field}={found[field]}, but the arch asks "
-                             f"for {getattr(cfg, field)}; {hint}.")
+            raise ParameterError(f"{path} holds a ViT with {field}={found[field]}, but the arch "
+                                 "asks "
+                                 f"for {getattr(cfg, field)}; {hint}.")
     return replace(cfg, **found)
 
 
@@ -361,17 +364,17 @@ def load_dinov2_weights(
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for foreign files
-        raise ValueError(f"{path} is not a readable torch checkpoint ({err}).") from err
+        raise ParameterError(f"{path} is not a readable torch checkpoint ({err}).") from err
     if not isinstance(raw, dict):
-        raise ValueError(f"{path} holds a {type(raw).__name__}, not a state dict.")
+        raise ParameterError(f"{path} holds a {type(raw).__name__}, not a state dict.")
     state = _unwrap(raw)
     cfg = _config_from_state(state, arch, path)
     model = DinoV2ViT(cfg)
     state.setdefault("mask_token", model.mask_token.detach().clone())  # optional in files
     result = model.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
-        raise ValueError(f"{path} does not fit a DINOv2 ViT {asdict(cfg)}: missing "
-                         f"{result.missing_keys[:5]}, unexpected {result.unexpected_keys[:5]}.")
+        raise ParameterError(f"{path} does not fit a DINOv2 ViT {asdict(cfg)}: missing "
+                             f"{result.missing_keys[:5]}, unexpected {result.unexpected_keys[:5]}.")
     logger.info("loaded DINOv2 ViT (dim %d, depth %d, %d registers) from %s",
                 cfg.embed_dim, cfg.depth, cfg.num_register_tokens, path)
     return model.eval()

@@ -86,8 +86,8 @@ class _Spec:
     @classmethod
     def parse(cls, text: str) -> _Spec:
         if not isinstance(text, str) or not text.split(":")[0]:
-            raise ValueError(f"Layer {text!r} is not a module name such as 'layer4' or "
-                             "'blocks.11.attn.qkv:q'.")
+            raise ParameterError(f"Layer {text!r} is not a module name such as 'layer4' or "
+                                 "'blocks.11.attn.qkv:q'.")
         name, *ops = text.split(":")
         part, want_cls = None, False
         for op in ops:
@@ -96,8 +96,9 @@ class _Spec:
             elif op == "cls" and not want_cls:
                 want_cls = True
             else:
-                raise ValueError(f"Layer option {op!r} in {text!r} is not understood; use one of "
-                                 "':q', ':k', ':v' (attention projections) and/or ':cls'.")
+                raise ParameterError(f"Layer option {op!r} in {text!r} is not understood; use one "
+                                     "of "
+                                     "':q', ':k', ':v' (attention projections) and/or ':cls'.")
         return cls(text, name, part, want_cls)
 
 
@@ -176,17 +177,18 @@ def _read_image(item: Any) -> torch.Tensor:
     if isinstance(item, torch.Tensor):
         t = item
         if t.ndim == 3 and t.shape[0] != 3 and t.shape[-1] == 3:
-            raise ValueError(f"A torch image must be (3, H, W); got {tuple(t.shape)}: pass "
-                             "img.permute(2, 0, 1).")
+            raise ParameterError(f"A torch image must be (3, H, W); got {tuple(t.shape)}: pass "
+                                 "img.permute(2, 0, 1).")
     else:
         a = np.asarray(item)
         if a.ndim == 3 and a.shape[-1] != 3 and a.shape[0] == 3:
-            raise ValueError(f"A NumPy image must be (H, W, 3); got {a.shape}: pass "
-                             "img.transpose(1, 2, 0).")
+            raise ParameterError(f"A NumPy image must be (H, W, 3); got {a.shape}: pass "
+                                 "img.transpose(1, 2, 0).")
         t = torch.from_numpy(_writable(a)).permute(2, 0, 1) if a.ndim == 3 else None
     if t is None or t.ndim != 3 or t.shape[0] != 3:
-        raise ValueError("Each image must be RGB: (H, W, 3) for NumPy/PIL, (3, H, W) for torch; "
-                         "convert grayscale with np.repeat(img[..., None], 3, -1).")
+        raise ParameterError("Each image must be RGB: (H, W, 3) for NumPy/PIL, (3, H, W) for "
+                             "torch; "
+                             "convert grayscale with np.repeat(img[..., None], 3, -1).")
     return t
 
 
@@ -194,7 +196,7 @@ def _to_float(t: torch.Tensor, what: str) -> torch.Tensor:
     if t.dtype == torch.uint8:
         return t.float() / 255.0
     if not t.is_floating_point():
-        raise ValueError(f"{what} have dtype {t.dtype}; use uint8 (0-255) or floats in [0, 1].")
+        raise ParameterError(f"{what} have dtype {t.dtype}; use uint8 (0-255) or floats in [0, 1].")
     return t.float()
 
 
@@ -202,7 +204,7 @@ def _as_batch(images: Any) -> torch.Tensor | list[torch.Tensor]:
     """A float batch ``(B, 3, H, W)`` in [0, 1], or a list of ``(1, 3, H, W)`` of unequal sizes."""
     if isinstance(images, list | tuple):
         if not images:
-            raise ValueError("No images were given.")
+            raise ParameterError("No images were given.")
         items = [_to_float(_read_image(x), "images")[None] for x in images]
         if len({tuple(x.shape) for x in items}) == 1:
             return torch.cat(items)
@@ -210,22 +212,23 @@ def _as_batch(images: Any) -> torch.Tensor | list[torch.Tensor]:
     if isinstance(images, torch.Tensor):
         t = images
         if t.ndim == 4 and t.shape[1] != 3 and t.shape[-1] == 3:
-            raise ValueError(f"Torch images must be (B, 3, H, W); got {tuple(t.shape)}: pass "
-                             "images.permute(0, 3, 1, 2).")
+            raise ParameterError(f"Torch images must be (B, 3, H, W); got {tuple(t.shape)}: pass "
+                                 "images.permute(0, 3, 1, 2).")
     else:
         a = np.asarray(images)
         if a.ndim == 4 and a.shape[-1] != 3 and a.shape[1] == 3:
-            raise ValueError(f"NumPy images must be (B, H, W, 3) (channels last); got {a.shape}: "
-                             "pass images.transpose(0, 2, 3, 1), or a torch tensor.")
+            raise ParameterError("NumPy images must be (B, H, W, 3) (channels last); got "
+                                 f"{a.shape}: "
+                                 "pass images.transpose(0, 2, 3, 1), or a torch tensor.")
         if a.ndim == 3 and a.shape[-1] == 3:
-            raise ValueError(f"Got one image of shape {a.shape}; pass a batch, images[None].")
+            raise ParameterError(f"Got one image of shape {a.shape}; pass a batch, images[None].")
         t = torch.from_numpy(_writable(a)).permute(0, 3, 1, 2) if a.ndim == 4 else None
     if t is None or t.ndim != 4 or t.shape[1] != 3:
         shape = tuple(getattr(images, "shape", ()))
-        raise ValueError(f"Images must be a batch of RGB images, NumPy (B, H, W, 3) or torch "
-                         f"(B, 3, H, W); got shape {shape}.")
+        raise ParameterError(f"Images must be a batch of RGB images, NumPy (B, H, W, 3) or torch "
+                             f"(B, 3, H, W); got shape {shape}.")
     if t.shape[0] == 0:
-        raise ValueError("No images were given (batch of size 0).")
+        raise ParameterError("No images were given (batch of size 0).")
     return _to_float(t, "images")
 
 
@@ -235,8 +238,8 @@ def _check_images(batch: torch.Tensor | list[torch.Tensor], offset: int = 0) -> 
     for x in items:
         bad = ~torch.isfinite(x.flatten(1)).all(dim=1)
         if bad.any():
-            raise ValueError(f"Image {start + int(bad.nonzero()[0])} holds NaN or Inf pixel "
-                             "values; fix or drop it.")
+            raise ParameterError(f"Image {start + int(bad.nonzero()[0])} holds NaN or Inf pixel "
+                                 "values; fix or drop it.")
         if float(x.max()) > 1.5:
             logger.warning("float images with values up to %.3g: FeatureExtractor expects "
                            "floats in [0, 1] (or uint8 0-255); divide by 255.", float(x.max()))
@@ -315,12 +318,12 @@ class FeatureExtractor:
         stop_early: bool = True,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size={batch_size!r} must be a positive integer.")
+            raise ParameterError(f"batch_size={batch_size!r} must be a positive integer.")
         if prefix_tokens is not None and (not isinstance(prefix_tokens, int) or prefix_tokens < 0):
-            raise ValueError(f"prefix_tokens={prefix_tokens!r} must be a non-negative integer.")
+            raise ParameterError(f"prefix_tokens={prefix_tokens!r} must be a non-negative integer.")
         if precision not in _PRECISIONS:
-            raise ValueError(f"precision={precision!r} is unknown; use 'auto', '32', 'bf16' or "
-                             "'16'.")
+            raise ParameterError(f"precision={precision!r} is unknown; use 'auto', '32', 'bf16' or "
+                                 "'16'.")
         self._source = model
         self._layers_arg = layers
         self._transform_arg = transform
@@ -351,21 +354,22 @@ class FeatureExtractor:
             layers = backbone.layers if backbone else ()
         layers = (layers,) if isinstance(layers, str) else tuple(layers)
         if not layers:
-            raise ValueError("No layers given; pass layers=['name', ...] (names from "
-                             "model.named_modules()).")
+            raise ParameterError("No layers given; pass layers=['name', ...] (names from "
+                                 "model.named_modules()).")
         if len(set(layers)) != len(layers):
-            raise ValueError(f"Layers {list(layers)} contain duplicates.")
+            raise ParameterError(f"Layers {list(layers)} contain duplicates.")
         self.specs = [_Spec.parse(name) for name in layers]
         modules = dict(self.model.named_modules())
         for spec in self.specs:
             if spec.module not in modules:
-                raise ValueError(f"{type(self.model).__name__} has no submodule "
-                                 f"{spec.module!r}; {_close_matches(spec.module, list(modules))}")
+                raise ParameterError(f"{type(self.model).__name__} has no submodule "
+                                     f"{spec.module!r}; "
+                                     f"{_close_matches(spec.module, list(modules))}")
         self._modules = {s.module: modules[s.module] for s in self.specs}
         tf = self._transform_arg
         if isinstance(tf, str):
             if tf != "auto":
-                raise ValueError(f"transform={tf!r}; pass a callable, None or 'auto'.")
+                raise ParameterError(f"transform={tf!r}; pass a callable, None or 'auto'.")
             tf = backbone.transform if backbone else None
         elif tf is not None and not callable(tf):
             raise TypeError(f"transform must be callable; got {type(tf).__name__}.")
@@ -470,9 +474,9 @@ class FeatureExtractor:
         out = [tf(x.to(dev)) if tf is not None else x.to(dev) for x in items]
         shapes = {tuple(x.shape[1:]) for x in out}
         if len(shapes) > 1:
-            raise ValueError(f"The images have different sizes after the transform "
-                             f"{sorted(shapes)}; use a transform that resizes them "
-                             "(e.g. ImageTransform(size=224)).")
+            raise ParameterError(f"The images have different sizes after the transform "
+                                 f"{sorted(shapes)}; use a transform that resizes them "
+                                 "(e.g. ImageTransform(size=224)).")
         return out[0] if len(out) == 1 else torch.cat(out)
 
     def _forward(self, batch: torch.Tensor | list[torch.Tensor],
@@ -518,7 +522,7 @@ class FeatureExtractor:
                 out = _mha_projection(module, args, kwargs, spec.part)
             else:
                 if out.shape[-1] % 3:
-                    raise ValueError(
+                    raise ParameterError(
                         f"Layer {spec.key!r}: ':q/:k/:v' needs an output whose last dimension "
                         f"packs [q; k; v] (a multiple of 3), or an nn.MultiheadAttention; got "
                         f"shape {tuple(out.shape)}. Hook the attention's qkv projection.")
@@ -526,18 +530,18 @@ class FeatureExtractor:
         out = out.float()
         if out.ndim == 4:
             if spec.cls:
-                raise ValueError(f"Layer {spec.key!r}: ':cls' applies to token outputs "
-                                 f"(B, T, D), not to a conv map {tuple(out.shape)}.")
+                raise ParameterError(f"Layer {spec.key!r}: ':cls' applies to token outputs "
+                                     f"(B, T, D), not to a conv map {tuple(out.shape)}.")
             grid = out.permute(0, 2, 3, 1)
         elif out.ndim == 3:
             grid = self._tokens_to_grid(spec, out, b, tuple(x.shape[-2:]))
         elif out.ndim == 2:
             grid = out[:, None, None, :]
         else:
-            raise ValueError(f"Layer {spec.key!r} gives shape {tuple(out.shape)}; expected "
-                             "(B, C, H, W), (B, T, D) or (B, D).")
+            raise ParameterError(f"Layer {spec.key!r} gives shape {tuple(out.shape)}; expected "
+                                 "(B, C, H, W), (B, T, D) or (B, D).")
         if grid.shape[0] != b:
-            raise ValueError(f"Layer {spec.key!r} gives {grid.shape[0]} rows for {b} images.")
+            raise ParameterError(f"Layer {spec.key!r} gives {grid.shape[0]} rows for {b} images.")
         return grid.contiguous().cpu().numpy()
 
     def _tokens_to_grid(self, spec: _Spec, tokens: torch.Tensor, b: int,
@@ -547,8 +551,8 @@ class FeatureExtractor:
         total = tokens.shape[1]
         if spec.cls:
             if self.prefix_tokens == 0:
-                raise ValueError(f"Layer {spec.key!r}: ':cls' but the model has no CLS token "
-                                 "(prefix_tokens=0).")
+                raise ParameterError(f"Layer {spec.key!r}: ':cls' but the model has no CLS token "
+                                     "(prefix_tokens=0).")
             return tokens[:, :1, None, :]
         candidates = [self.prefix_tokens] if self.prefix_tokens is not None else [0, 1]
         for prefix in candidates:
@@ -557,7 +561,7 @@ class FeatureExtractor:
                 return tokens[:, prefix:].reshape(b, *grid, tokens.shape[-1])
         prefix_txt = (f"after dropping {self.prefix_tokens} CLS/register token(s)"
                       if self.prefix_tokens is not None else "with 0 or 1 prefix tokens")
-        raise ValueError(
+        raise ParameterError(
             f"Layer {spec.key!r} gives {total} tokens, which {prefix_txt} do not form a patch "
             f"grid for a {hw[0]}x{hw[1]} input (a square image needs a square number of patch "
             "tokens). Pass prefix_tokens= if the model has register or distillation tokens.")

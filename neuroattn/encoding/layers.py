@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from neuroattn.config import ConfigError
+from neuroattn.errors import ParameterError
 
 OVERLAP_RULES = ("mean", "sum")
 """How a voxel in several ROIs combines their tokens: ours (the default), the reference's."""
@@ -49,7 +50,7 @@ def sine_positions(height: int, width: int, dim: int, *, temperature: float = 10
     torch.Size([6, 8])
     """
     if dim % 4:
-        raise ValueError(f"The positional code needs a width divisible by 4; got {dim}.")
+        raise ParameterError(f"The positional code needs a width divisible by 4; got {dim}.")
     quarter = dim // 4
     freqs = temperature ** (-torch.arange(quarter, dtype=torch.float32) / quarter)
     ys = (torch.arange(height, dtype=torch.float32) + 1) / height * 2 * math.pi

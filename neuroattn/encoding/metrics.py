@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from neuroattn._validation import as_array
+from neuroattn.errors import ParameterError
 
 __all__ = ["algonauts_score", "noise_ceiling", "noise_normalized_accuracy", "pearson_r"]
 
@@ -32,15 +33,15 @@ NC_FLOOR = 1e-14
 def _pair(pred: Any, true: Any) -> tuple[np.ndarray, np.ndarray]:
     p, t = as_array("pred", pred, finite=False), as_array("true", true, finite=False)
     if p.shape != t.shape:
-        raise ValueError(f"pred has shape {p.shape} but true has shape {t.shape}; both must be "
-                         "(stimulus, voxel) with the same stimuli and voxels.")
+        raise ParameterError(f"pred has shape {p.shape} but true has shape {t.shape}; both must be "
+                             "(stimulus, voxel) with the same stimuli and voxels.")
     if p.ndim not in (1, 2):
-        raise ValueError(f"pred and true must be 1-D (one voxel) or 2-D (stimulus, voxel); got "
-                         f"shape {p.shape}. Flatten the voxel dimensions first.")
+        raise ParameterError(f"pred and true must be 1-D (one voxel) or 2-D (stimulus, voxel); got "
+                             f"shape {p.shape}. Flatten the voxel dimensions first.")
     if p.shape[0] < 2:
-        raise ValueError(f"a correlation needs at least 2 stimuli; got {p.shape[0]}.")
+        raise ParameterError(f"a correlation needs at least 2 stimuli; got {p.shape[0]}.")
     if not (np.isfinite(p).all() and np.isfinite(t).all()):
-        raise ValueError("pred or true holds NaN or Inf; drop those stimuli or voxels first.")
+        raise ParameterError("pred or true holds NaN or Inf; drop those stimuli or voxels first.")
     return p, t
 
 
@@ -103,15 +104,15 @@ def noise_ceiling(ncsnr: Any, n_repeats: int = 3) -> np.ndarray:
     """
     if isinstance(n_repeats, bool) or not isinstance(n_repeats, (int, np.integer)) \
             or n_repeats < 1:
-        raise ValueError(f"n_repeats must be a positive int (trials averaged per stimulus); "
-                         f"got {n_repeats!r}.")
+        raise ParameterError(f"n_repeats must be a positive int (trials averaged per stimulus); "
+                             f"got {n_repeats!r}.")
     s = as_array("ncsnr", ncsnr, finite=False)
     if not np.isfinite(s).all():
-        raise ValueError("ncsnr holds NaN or Inf; set those voxels to 0 (no signal) or drop "
-                         "them first.")
+        raise ParameterError("ncsnr holds NaN or Inf; set those voxels to 0 (no signal) or drop "
+                             "them first.")
     if (s < 0).any():
-        raise ValueError("ncsnr must be >= 0 (it is a ratio of standard deviations); got "
-                         f"minimum {s.min():.3g}.")
+        raise ParameterError("ncsnr must be >= 0 (it is a ratio of standard deviations); got "
+                             f"minimum {s.min():.3g}.")
     s2 = s * s
     return s2 / (s2 + 1.0 / n_repeats)
 
@@ -146,13 +147,13 @@ def noise_normalized_accuracy(pred: Any, true: Any, nc: Any) -> np.ndarray:
     r = pearson_r(pred, true)
     c = as_array("nc", nc, finite=False)
     if c.shape != r.shape:
-        raise ValueError(f"nc has shape {c.shape} but there are {r.size} voxels; pass one "
-                         "noise ceiling per voxel.")
+        raise ParameterError(f"nc has shape {c.shape} but there are {r.size} voxels; pass one "
+                             "noise ceiling per voxel.")
     if not np.isfinite(c).all() or (c < 0).any():
-        raise ValueError("nc must be finite and >= 0; set voxels with no estimate to 0.")
+        raise ParameterError("nc must be finite and >= 0; set voxels with no estimate to 0.")
     if (c > 1).any():
-        raise ValueError(f"nc must be a fraction in [0, 1]; got values up to {c.max():.3g}. "
-                         "If these are NSD percentages, divide by 100.")
+        raise ParameterError(f"nc must be a fraction in [0, 1]; got values up to {c.max():.3g}. "
+                             "If these are NSD percentages, divide by 100.")
     c = np.where(c == 0, NC_FLOOR, c)
     return np.minimum(np.maximum(r, 0.0) ** 2 / c, 1.0)
 
@@ -204,7 +205,7 @@ def algonauts_score(pred_lh: Any, true_lh: Any, nc_lh: Any, pred_rh: Any = None,
     rh = (pred_rh, true_rh, nc_rh)
     given = [x is not None for x in rh]
     if any(given) and not all(given):
-        raise ValueError("give all of pred_rh, true_rh and nc_rh, or none of them.")
+        raise ParameterError("give all of pred_rh, true_rh and nc_rh, or none of them.")
     scores = [float(np.mean(noise_normalized_accuracy(pred_lh, true_lh, nc_lh)))]
     if all(given):
         scores.append(float(np.mean(noise_normalized_accuracy(*rh))))

@@ -43,6 +43,7 @@ from torch import nn
 
 from neuroattn.encoding._torch_estimator import TorchEncoder
 from neuroattn.encoding.layers import RoutingDecoder, SpatialPooling, VoxelReadout
+from neuroattn.errors import ParameterError
 
 QUERY_MODES = ("roi", "voxel", "shared")
 
@@ -138,10 +139,10 @@ class TransformerBrainEncoder(TorchEncoder):
     def _build(self, height: int, width: int, n_features: int, n_voxels: int,
                membership: torch.Tensor | None) -> nn.Module:
         if self.query_mode not in QUERY_MODES:
-            raise ValueError(f"query_mode={self.query_mode!r}; use one of {QUERY_MODES}.")
+            raise ParameterError(f"query_mode={self.query_mode!r}; use one of {QUERY_MODES}.")
         if self.d_model % self.n_heads or self.d_model % 4:
-            raise ValueError(f"d_model={self.d_model} must be divisible by n_heads="
-                             f"{self.n_heads} and by 4 (the positional code).")
+            raise ParameterError(f"d_model={self.d_model} must be divisible by n_heads="
+                                 f"{self.n_heads} and by 4 (the positional code).")
         n_queries = {"roi": None, "voxel": n_voxels, "shared": 1}[self.query_mode]
         if membership is None and self.query_mode == "shared":
             membership = torch.ones(n_voxels, 1, dtype=torch.bool)
@@ -193,7 +194,7 @@ class SpatialFeatureEncoder(TorchEncoder):
     def _build(self, height: int, width: int, n_features: int, n_voxels: int,
                membership: torch.Tensor | None) -> nn.Module:
         if self.query_mode not in ("roi", "voxel"):
-            raise ValueError(f"query_mode={self.query_mode!r}; use 'roi' or 'voxel'.")
+            raise ParameterError(f"query_mode={self.query_mode!r}; use 'roi' or 'voxel'.")
         n_queries = n_voxels if membership is None else membership.shape[1]
         return _RoutedEncoder(SpatialPooling(height, width, n_queries),
                               VoxelReadout(membership, n_voxels, n_features,

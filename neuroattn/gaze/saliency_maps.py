@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from neuroattn.errors import ParameterError
+
 __all__ = ["spectral_residual"]
 
 
@@ -35,9 +37,10 @@ def _grey(image: np.ndarray) -> np.ndarray:
     if array.ndim == 3 and array.shape[-1] == 3:
         array = array @ np.array([0.299, 0.587, 0.114])
     if array.ndim != 2:
-        raise ValueError(f"image must be (H, W), (H, W, 3) or (3, H, W); got {np.shape(image)}.")
+        raise ParameterError("image must be (H, W), (H, W, 3) or (3, H, W); got "
+                             f"{np.shape(image)}.")
     if not np.isfinite(array).all():
-        raise ValueError("image contains NaN or infinite values.")
+        raise ParameterError("image contains NaN or infinite values.")
     return array
 
 

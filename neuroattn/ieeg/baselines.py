@@ -65,6 +65,7 @@ import torch
 
 from neuroattn._logging import logger
 from neuroattn._validation import as_array
+from neuroattn.errors import ParameterError
 from neuroattn.ieeg.evaluation import RecordingPrediction
 
 if TYPE_CHECKING:
@@ -109,8 +110,8 @@ def line_length(x: Any) -> np.ndarray:
     """
     arr = as_array("x", x)
     if arr.ndim == 0 or arr.shape[-1] < 2:
-        raise ValueError(f"line_length needs at least 2 samples along the last axis, got shape "
-                         f"{arr.shape}.")
+        raise ParameterError(f"line_length needs at least 2 samples along the last axis, got shape "
+                             f"{arr.shape}.")
     return np.abs(np.diff(arr, axis=-1)).sum(-1)
 
 
@@ -121,7 +122,7 @@ def _band_masks(n_samples: int, sfreq: float,
     masks = np.stack([(freqs >= lo) & (freqs < min(hi, nyquist)) for _, lo, hi in bands])
     empty = [name for (name, _, _), m in zip(bands, masks, strict=True) if not m.any()]
     if empty:
-        raise ValueError(
+        raise ParameterError(
             f"Band(s) {empty} hold no frequency bin for {n_samples} samples at {sfreq:g} Hz "
             f"(resolution {sfreq / n_samples:g} Hz, Nyquist {nyquist:g} Hz); use a longer "
             "segment (segment_s), a higher sampling rate, or other bands.")
@@ -160,11 +161,11 @@ def band_powers(x: Any, sfreq: float,
     """
     arr = as_array("x", x)
     if sfreq <= 0:
-        raise ValueError(f"sfreq={sfreq} must be positive (Hz).")
+        raise ParameterError(f"sfreq={sfreq} must be positive (Hz).")
     n = arr.shape[-1] if arr.ndim else 0
     if n < 2:
-        raise ValueError(f"band_powers needs at least 2 samples along the last axis, got "
-                         f"shape {arr.shape}.")
+        raise ParameterError(f"band_powers needs at least 2 samples along the last axis, got "
+                             f"shape {arr.shape}.")
     masks = _band_masks(n, float(sfreq), bands)
     taper = np.hanning(n + 2)[1:-1]  # no zero end points, so no sample is discarded
     power = np.abs(np.fft.rfft((arr - arr.mean(-1, keepdims=True)) * taper, axis=-1)) ** 2
@@ -179,11 +180,11 @@ def _last_segments(x: Any, segment: int) -> np.ndarray:
     if not isinstance(x, torch.Tensor):
         x = np.asarray(x)
     if x.ndim != 3:
-        raise ValueError(f"Windows must be (n_windows, n_channels, n_samples), got shape "
-                         f"{tuple(x.shape)}; stack the windows of one recording.")
+        raise ParameterError(f"Windows must be (n_windows, n_channels, n_samples), got shape "
+                             f"{tuple(x.shape)}; stack the windows of one recording.")
     if segment > x.shape[-1]:
-        raise ValueError(f"The segment ({segment} samples) is longer than the windows "
-                         f"({x.shape[-1]} samples); lower segment_s.")
+        raise ParameterError(f"The segment ({segment} samples) is longer than the windows "
+                             f"({x.shape[-1]} samples); lower segment_s.")
     return as_array("windows", x[..., -segment:])
 
 
@@ -195,14 +196,14 @@ class _FeatureDetector(ABC):
     def __init__(self, *, segment_s: float = 1.0, reference: str = "causal",
                  history: int = 300, batch_size: int = _READ_BATCH) -> None:
         if not segment_s > 0:
-            raise ValueError(f"segment_s={segment_s} must be positive (seconds).")
+            raise ParameterError(f"segment_s={segment_s} must be positive (seconds).")
         if reference not in REFERENCES:
-            raise ValueError(f"reference={reference!r} is not one of {REFERENCES}; use "
-                             "'causal' (past windows only) or 'recording' (offline).")
+            raise ParameterError(f"reference={reference!r} is not one of {REFERENCES}; use "
+                                 "'causal' (past windows only) or 'recording' (offline).")
         if int(history) < 1:
-            raise ValueError(f"history={history} must be at least 1 window.")
+            raise ParameterError(f"history={history} must be at least 1 window.")
         if int(batch_size) < 1:
-            raise ValueError(f"batch_size={batch_size} must be at least 1.")
+            raise ParameterError(f"batch_size={batch_size} must be at least 1.")
         self.segment_s = float(segment_s)
         self.reference = reference
         self.history = int(history)
@@ -226,8 +227,8 @@ class _FeatureDetector(ABC):
     def _segment(self, sfreq: float) -> int:
         segment = int(round(self.segment_s * sfreq))
         if segment < 2:
-            raise ValueError(f"segment_s={self.segment_s} is under 2 samples at {sfreq:g} Hz; "
-                             "use a longer segment.")
+            raise ParameterError(f"segment_s={self.segment_s} is under 2 samples at {sfreq:g} Hz; "
+                                 "use a longer segment.")
         return segment
 
     def features(self, x: Any, sfreq: float) -> np.ndarray:
@@ -263,8 +264,8 @@ class _FeatureDetector(ABC):
         """
         segment = self._segment(windows.sfreq)
         if segment > windows.window:
-            raise ValueError(f"segment_s={self.segment_s} is longer than the windows of "
-                             f"{windows.path} ({windows.window / windows.sfreq:g} s).")
+            raise ParameterError(f"segment_s={self.segment_s} is longer than the windows of "
+                                 f"{windows.path} ({windows.window / windows.sfreq:g} s).")
         seg_starts = windows.starts + windows.window - segment
         parts = []
         for first in range(0, len(windows), self.batch_size):
@@ -278,12 +279,12 @@ class _FeatureDetector(ABC):
     def _fit(self, features: np.ndarray, labels: np.ndarray, n_recordings: int) -> Any:
         labels = np.asarray(labels).astype(np.int64).ravel()
         if len(labels) != len(features):
-            raise ValueError(f"{len(labels)} labels for {len(features)} windows; pass one "
-                             "label per window.")
+            raise ParameterError(f"{len(labels)} labels for {len(features)} windows; pass one "
+                                 "label per window.")
         if len(np.unique(labels)) < 2:
             which = "no" if labels.max(initial=0) == 0 else "only"
-            raise ValueError(f"The training windows hold {which} seizure windows; fitting "
-                             "needs both classes (check the recordings' annotations).")
+            raise ParameterError(f"The training windows hold {which} seizure windows; fitting "
+                                 "needs both classes (check the recordings' annotations).")
         self.model_ = self._classifier().fit(features, labels)
         logger.info("%s baseline fitted on %d windows (%d seizure) from %d recording(s)",
                     self.name, len(labels), int(labels.sum()), n_recordings)
@@ -317,7 +318,7 @@ class _FeatureDetector(ABC):
         True
         """
         if not recordings:
-            raise ValueError("No training recordings to fit the baseline on.")
+            raise ParameterError("No training recordings to fit the baseline on.")
         features = np.concatenate([self._recording_features(r.windows) for r in recordings])
         labels = np.concatenate([r.windows.labels for r in recordings])
         return self._fit(features, labels, len(recordings))
@@ -346,15 +347,15 @@ class _FeatureDetector(ABC):
         (1,)
         """
         if not recordings:
-            raise ValueError("No training windows to fit the baseline on.")
+            raise ParameterError("No training windows to fit the baseline on.")
         features = np.concatenate([self.features(x, sfreq) for x, _ in recordings])
         labels = np.concatenate([as_array("y", y) for _, y in recordings])
         return self._fit(features, labels, len(recordings))
 
     def _check_fitted(self) -> None:
         if self.model_ is None:
-            raise ValueError(f"This {type(self).__name__} is not fitted; call .fit(recordings) "
-                             "or .fit_windows(...) first.")
+            raise ParameterError(f"This {type(self).__name__} is not fitted; call .fit(recordings) "
+                                 "or .fit_windows(...) first.")
 
     def score_windows(self, x: Any, sfreq: float) -> np.ndarray:
         """Seizure probability of every window of one recording.
@@ -446,7 +447,7 @@ def channel_reference(per_channel: np.ndarray, reference: str = "causal",
     if reference == "recording":
         return np.broadcast_to(np.median(per_channel, axis=0), per_channel.shape)
     if reference != "causal":
-        raise ValueError(f"reference={reference!r} is not one of {REFERENCES}.")
+        raise ParameterError(f"reference={reference!r} is not one of {REFERENCES}.")
     n = len(per_channel)
     out = np.empty_like(per_channel, dtype=np.float64)
     head = min(n, history - 1)
@@ -564,10 +565,10 @@ class BandPowerDetector(_FeatureDetector):
                          batch_size=batch_size)
         bands = tuple((str(name), float(lo), float(hi)) for name, lo, hi in bands)
         if not bands or any(not 0 <= lo < hi for _, lo, hi in bands):
-            raise ValueError(f"bands={bands} must be non-empty (name, low, high) triples with "
-                             "0 <= low < high (Hz).")
+            raise ParameterError(f"bands={bands} must be non-empty (name, low, high) triples with "
+                                 "0 <= low < high (Hz).")
         if not C > 0:
-            raise ValueError(f"C={C} must be positive.")
+            raise ParameterError(f"C={C} must be positive.")
         self.bands, self.C = bands, float(C)
 
     def _channel_features(self, segments: np.ndarray, sfreq: float) -> np.ndarray:
@@ -608,5 +609,5 @@ def make_baseline(name: str, **params: Any) -> LineLengthDetector | BandPowerDet
     """
     detectors = {"linelength": LineLengthDetector, "bandpower": BandPowerDetector}
     if name not in detectors:
-        raise ValueError(f"Unknown baseline {name!r}; the baselines are {list(BASELINES)}.")
+        raise ParameterError(f"Unknown baseline {name!r}; the baselines are {list(BASELINES)}.")
     return detectors[name](**params)

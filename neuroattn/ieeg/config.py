@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from neuroattn.config import ConfigError, Range, check_value
+from neuroattn.errors import ParameterError
 
 #: Fields of :class:`MVPFormerConfig` that must be positive integers.
 _POSITIVE_INTS = ("d_model", "n_layers", "n_heads", "n_kv_heads", "d_mlp", "n_positions",
@@ -112,17 +113,18 @@ class MVPFormerConfig:
                 raise ConfigError(f"{name}={value!r} is not a number; pass a number {rng}.")
             check_value(name, value, rng)
         if self.d_model % self.n_heads:
-            raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}.")
+            raise ParameterError(f"d_model={self.d_model} is not divisible by "
+                                 f"n_heads={self.n_heads}.")
         if self.n_heads % self.n_kv_heads:
-            raise ValueError(
+            raise ParameterError(
                 f"n_heads={self.n_heads} is not a multiple of n_kv_heads={self.n_kv_heads}.")
         if self.attention not in ("flash", "chunked", "reference", "flex"):
-            raise ValueError(f"attention={self.attention!r}; use 'flash', 'chunked', "
-                             "'reference' or 'flex'.")
+            raise ParameterError(f"attention={self.attention!r}; use 'flash', 'chunked', "
+                                 "'reference' or 'flex'.")
         if self.attention == "flex" and self.dropout:
-            raise ValueError("attention='flex' has no attention dropout; set dropout=0.0.")
+            raise ParameterError("attention='flex' has no attention dropout; set dropout=0.0.")
         if self.rows not in ("table", "relative"):
-            raise ValueError(f"rows={self.rows!r}; use 'table' or 'relative'.")
+            raise ParameterError(f"rows={self.rows!r}; use 'table' or 'relative'.")
 
     @property
     def head_dim(self) -> int:
@@ -153,5 +155,5 @@ PRESETS: dict[str, dict[str, Any]] = {
 def preset(name: str, **overrides: Any) -> MVPFormerConfig:
     """The config of a named preset, with optional overrides."""
     if name not in PRESETS:
-        raise ValueError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
+        raise ParameterError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
     return MVPFormerConfig(**{**PRESETS[name], **overrides})

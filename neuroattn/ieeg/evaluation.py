@@ -96,6 +96,7 @@ import numpy as np
 from neuroattn._atomic import atomic_path
 from neuroattn._logging import logger
 from neuroattn._validation import as_array, to_jsonable
+from neuroattn.errors import ParameterError
 from neuroattn.ieeg.szcore import (
     as_events,
     detections_to_events,
@@ -143,7 +144,7 @@ ONE_PER_WINDOW = "one value per window: flatten it or pass one recording at a ti
 def _probabilities(x: Any, name: str = "probabilities") -> np.ndarray:
     p = as_array(name, x, ndim=1, allow_empty=False, hint=ONE_PER_WINDOW)
     if p.min() < 0 or p.max() > 1:
-        raise ValueError(
+        raise ParameterError(
             f"{name} must lie in [0, 1], got values in [{p.min():g}, {p.max():g}]; "
             "pass probabilities (e.g. a softmax or sigmoid output), not logits."
         )
@@ -154,7 +155,7 @@ def _labels(x: Any) -> np.ndarray:
     y = as_array("labels", x, ndim=1, allow_empty=False, hint=ONE_PER_WINDOW)
     bad = ~np.isin(y, (0.0, 1.0))
     if bad.any():
-        raise ValueError(
+        raise ParameterError(
             f"labels must be 0 (no seizure) or 1 (seizure), got {np.unique(y[bad])[:5]}; "
             "binarise them first."
         )
@@ -165,15 +166,15 @@ def _same_length(**arrays: np.ndarray) -> None:
     lengths = {name: len(a) for name, a in arrays.items()}
     if len(set(lengths.values())) > 1:
         detail = ", ".join(f"{name} has {n}" for name, n in lengths.items())
-        raise ValueError(f"One value per window is needed, but {detail}; pass matching arrays.")
+        raise ParameterError(f"One value per window is needed, but {detail}; pass matching arrays.")
 
 
 def _times(x: Any) -> np.ndarray:
     t = as_array("times", x, ndim=1, allow_empty=False, hint=ONE_PER_WINDOW)
     if not np.isfinite(t).all():
-        raise ValueError("times must be finite seconds from the recording start.")
+        raise ParameterError("times must be finite seconds from the recording start.")
     if len(t) > 1 and not (np.diff(t) > 0).all():
-        raise ValueError(
+        raise ParameterError(
             "times must be strictly increasing (each window's decision time); "
             "sort the windows by time and evaluate recordings separately."
         )
@@ -188,7 +189,7 @@ def _seizures(x: Any) -> np.ndarray:
 def _threshold(threshold: Any) -> float:
     value = float(threshold)
     if not 0.0 <= value <= 1.0:
-        raise ValueError(f"threshold={threshold} must lie in [0, 1].")
+        raise ParameterError(f"threshold={threshold} must lie in [0, 1].")
     return value
 
 
@@ -355,19 +356,19 @@ class DetectionRule:
         for name in ("smooth_windows", "min_consecutive"):
             value = getattr(self, name)
             if not _is_int(value) or value < 1:
-                raise ValueError(f"DetectionRule.{name}={value!r} must be an integer >= 1.")
+                raise ParameterError(f"DetectionRule.{name}={value!r} must be an integer >= 1.")
             setattr(self, name, int(value))
         self.threshold = _threshold(self.threshold)
         for name in ("refractory_s", "tolerance_s"):
             value = getattr(self, name)
             if isinstance(value, bool) or not math.isfinite(float(value)) or float(value) < 0:
-                raise ValueError(
+                raise ParameterError(
                     f"DetectionRule.{name}={value!r} must be a finite number of seconds >= 0."
                 )
             setattr(self, name, float(value))
         if self.scoring not in SCORINGS:
-            raise ValueError(f"DetectionRule.scoring={self.scoring!r} is not one of "
-                             f"{', '.join(SCORINGS)}.")
+            raise ParameterError(f"DetectionRule.scoring={self.scoring!r} is not one of "
+                                 f"{', '.join(SCORINGS)}.")
 
 
 def _smooth(p: np.ndarray, k: int) -> np.ndarray:
@@ -710,7 +711,7 @@ def event_metrics(
     if duration_s is None:
         duration_s = _covered_seconds(t)
     elif not math.isfinite(float(duration_s)) or float(duration_s) < 0:
-        raise ValueError(f"duration_s={duration_s} must be a finite number of seconds >= 0.")
+        raise ParameterError(f"duration_s={duration_s} must be a finite number of seconds >= 0.")
     return _events_from_on(t, _on(p, rule), sz, float(duration_s), rule)
 
 
@@ -764,9 +765,9 @@ class RecordingPrediction:
             self.seizures = _seizures(self.seizures)
             self.duration_s = float(self.duration_s)
             if not math.isfinite(self.duration_s) or self.duration_s < 0:
-                raise ValueError(f"duration_s={self.duration_s} must be >= 0 seconds.")
+                raise ParameterError(f"duration_s={self.duration_s} must be >= 0 seconds.")
         except ValueError as err:
-            raise ValueError(f"Recording {self.name!r}: {err}") from None
+            raise ParameterError(f"Recording {self.name!r}: {err}") from None
 
 
 def _group_metrics(recordings: Sequence[RecordingPrediction], rule: DetectionRule,
@@ -782,7 +783,7 @@ def _group_metrics(recordings: Sequence[RecordingPrediction], rule: DetectionRul
 def _checked(recordings: Sequence[RecordingPrediction], what: str) -> list[RecordingPrediction]:
     recordings = list(recordings)
     if not recordings:
-        raise ValueError(f"No recordings to {what}; pass at least one RecordingPrediction.")
+        raise ParameterError(f"No recordings to {what}; pass at least one RecordingPrediction.")
     for rec in recordings:
         if not isinstance(rec, RecordingPrediction):
             raise TypeError(f"Expected RecordingPrediction objects, got {type(rec).__name__}.")
@@ -910,7 +911,7 @@ def sensitivity_fa_curve(
     else:
         th = np.unique([_threshold(x) for x in np.atleast_1d(np.asarray(thresholds, float))])
         if th.size == 0:
-            raise ValueError("thresholds is empty; pass at least one threshold in [0, 1].")
+            raise ParameterError("thresholds is empty; pass at least one threshold in [0, 1].")
     per_threshold: list[list[dict]] = [[] for _ in th]
     for rec, s in zip(recordings, smoothed, strict=True):
         on = _persistent(s[None, :] > th[:, None], rule.min_consecutive)
@@ -945,8 +946,8 @@ def budget_key(budget: float) -> str:
 def _budget(value: Any) -> float:
     budget = float(value)
     if isinstance(value, bool) or not math.isfinite(budget) or budget <= 0:
-        raise ValueError(f"The false-alarm budget {value!r} must be a number of false alarms "
-                         "per hour > 0 (e.g. --max-fa-per-hour 1).")
+        raise ParameterError(f"The false-alarm budget {value!r} must be a number of false alarms "
+                             "per hour > 0 (e.g. --max-fa-per-hour 1).")
     return budget
 
 
@@ -998,8 +999,8 @@ class OperatingPoint:
         names = {f.name for f in fields(cls)}
         if not isinstance(data, dict) or set(data) != names:
             got = sorted(data) if isinstance(data, dict) else type(data).__name__
-            raise ValueError(f"An operating point needs exactly the keys {sorted(names)}, "
-                             f"got {got}.")
+            raise ParameterError(f"An operating point needs exactly the keys {sorted(names)}, "
+                                 f"got {got}.")
         return cls(threshold=_threshold(data["threshold"]),
                    smooth_windows=int(data["smooth_windows"]),
                    max_fa_per_hour=_budget(data["max_fa_per_hour"]),
@@ -1066,13 +1067,13 @@ def choose_operating_points(
     budgets = [_budget(b) for b in budgets]
     options = [rule.smooth_windows] if smooth_options is None else list(smooth_options)
     if not options:
-        raise ValueError("smooth_options is empty; pass at least one moving-average length.")
+        raise ParameterError("smooth_options is empty; pass at least one moving-average length.")
     curves = [sensitivity_fa_curve(val_predictions, replace(rule, smooth_windows=int(k)),
                                    thresholds) for k in options]
     if curves[0]["n_seizures"] == 0:
-        raise ValueError("The validation recordings hold no annotated seizure, so no operating "
-                         "point can be chosen for a false-alarm budget; validate on patients "
-                         "with seizures (--val-patients).")
+        raise ParameterError("The validation recordings hold no annotated seizure, so no operating "
+                             "point can be chosen for a false-alarm budget; validate on patients "
+                             "with seizures (--val-patients).")
     hours = curves[0]["hours"]
     coarse = [b for b in budgets if b * hours < 1.0]
     if coarse:
@@ -1179,9 +1180,10 @@ def evaluate_at_operating_points(
     points = list(points)
     main = [p for p in points if p.max_fa_per_hour == _budget(max_fa_per_hour)]
     if not main:
-        raise ValueError(f"No operating point for {max_fa_per_hour:g} false alarm(s) per hour "
-                         f"among the budgets {[budget_key(p.max_fa_per_hour) for p in points]}; "
-                         "choose one for it on the validation recordings.")
+        raise ParameterError(f"No operating point for {max_fa_per_hour:g} false alarm(s) per hour "
+                             "among the budgets "
+                             f"{[budget_key(p.max_fa_per_hour) for p in points]}; "
+                             "choose one for it on the validation recordings.")
     results = evaluate(recordings, main[0].apply(rule), threshold=threshold)
     results["operating_point"] = main[0].to_dict()
     results["budgets"] = {}

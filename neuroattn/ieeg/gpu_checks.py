@@ -48,6 +48,7 @@ import numpy as np
 import torch
 
 from neuroattn.device import autocast
+from neuroattn.errors import ParameterError
 from neuroattn.ieeg.config import preset
 from neuroattn.ieeg.mvpa_flash import mvpa_flash
 from neuroattn.ieeg.mvpa_functional import (
@@ -144,7 +145,7 @@ def streaming_realtime_factor(
                         ("n_windows", n_windows), ("batch_size", batch_size),
                         ("repeats", repeats)):
         if int(value) < 1:
-            raise ValueError(f"{name}={value} must be a positive integer.")
+            raise ParameterError(f"{name}={value} must be a positive integer.")
     cfg = model.config
     device = _model_device(model)
     seg = cfg.segment_samples
@@ -260,7 +261,7 @@ def mvpa_accuracy(
     (True, True, True)
     """
     if path not in PATHS:
-        raise ValueError(f"path={path!r}; choose one of {sorted(PATHS)}.")
+        raise ParameterError(f"path={path!r}; choose one of {sorted(PATHS)}.")
     device = torch.device(device)
     base = mvpa_inputs(n_channels, n_segments, width=width, batch=batch, seed=seed)
     grad_out = torch.randn(base["q"].shape, generator=torch.Generator().manual_seed(seed + 1),
@@ -309,7 +310,7 @@ def time_steps(step: Callable[[], Any], device: torch.device | str, *, steps: in
     (2, True, None)
     """
     if steps < 1 or warmup < 0:
-        raise ValueError(f"steps={steps} must be >= 1 and warmup={warmup} >= 0.")
+        raise ParameterError(f"steps={steps} must be >= 1 and warmup={warmup} >= 0.")
     device = torch.device(device)
     for _ in range(warmup):
         step()
@@ -349,7 +350,7 @@ def timed_training_step(
     device = _model_device(model)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
-        raise ValueError("The model has no trainable parameters.")
+        raise ParameterError("The model has no trainable parameters.")
     optimizer = torch.optim.AdamW(params, lr=lr)
     was_training = model.training
     model.train()
@@ -378,8 +379,8 @@ def extrapolate_linear(xs: Sequence[float], ys: Sequence[float], x: float
     (1.0, 1.0, 33.0)
     """
     if len(xs) != len(ys) or len(xs) < 2:
-        raise ValueError(f"A line needs at least two (x, y) pairs; got {len(xs)} x and "
-                         f"{len(ys)} y values.")
+        raise ParameterError(f"A line needs at least two (x, y) pairs; got {len(xs)} x and "
+                             f"{len(ys)} y values.")
     slope, intercept = np.polyfit(np.asarray(xs, float), np.asarray(ys, float), 1)
     slope, intercept = round(float(slope), 9), round(float(intercept), 9)
     return slope, intercept, slope * x + intercept

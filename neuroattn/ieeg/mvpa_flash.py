@@ -49,6 +49,7 @@ import math
 import torch
 
 from neuroattn.device import autocast_off
+from neuroattn.errors import ParameterError
 from neuroattn.ieeg.mvpa_functional import Rows, check_grid
 
 #: Logits scored per step by default (one key block; also the channel-table logits of
@@ -272,7 +273,8 @@ def mvpa_flash(
     """
     n_chans = check_grid(q.shape[2], n_segments, time_keys.shape[1], chan_keys.shape[1], rows)
     if q.shape[1] % k.shape[1]:
-        raise ValueError(f"{q.shape[1]} query heads are not a multiple of {k.shape[1]} kv heads.")
+        raise ParameterError(f"{q.shape[1]} query heads are not a multiple of {k.shape[1]} kv "
+                             "heads.")
     B, H, N, d = q.shape
     Hkv, T, C = k.shape[1], n_segments, n_chans
     G = H // Hkv

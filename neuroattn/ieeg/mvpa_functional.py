@@ -70,6 +70,7 @@ import torch
 from torch.utils.checkpoint import checkpoint
 
 from neuroattn._logging import logger
+from neuroattn.errors import ParameterError
 
 Rows = Literal["table", "relative"]
 
@@ -78,22 +79,22 @@ def check_grid(n_tokens: int, n_segments: int, n_positions: int, n_channels: int
                rows: Rows) -> int:
     """Return the channel count C = N / T, or raise if the grid does not fit the tables."""
     if n_segments < 1 or n_tokens % n_segments:
-        raise ValueError(
+        raise ParameterError(
             f"{n_tokens} tokens cannot be split into {n_segments} segments of equal channel count."
         )
     n_chans = n_tokens // n_segments
     if n_segments > n_positions:
-        raise ValueError(
+        raise ParameterError(
             f"{n_segments} segments exceed the time table ({n_positions} rows): use at most "
             f"{n_positions} segments per window, or a model built with more positions."
         )
     if n_chans > n_channels:
-        raise ValueError(
+        raise ParameterError(
             f"{n_chans} channels exceed the channel table ({n_channels} rows): select at most "
             f"{n_channels} channels (e.g. IEEGWindows(channels=...))."
         )
     if rows not in ("table", "relative"):
-        raise ValueError(f"rows={rows!r}; use 'table' (released weights) or 'relative'.")
+        raise ParameterError(f"rows={rows!r}; use 'table' (released weights) or 'relative'.")
     return n_chans
 
 
@@ -178,7 +179,8 @@ def _block_attention(
 def _prepare(q, k, v, time_keys, chan_keys, u, v_bias, w_bias):
     groups = q.shape[1] // k.shape[1]
     if q.shape[1] % k.shape[1]:
-        raise ValueError(f"{q.shape[1]} query heads are not a multiple of {k.shape[1]} kv heads.")
+        raise ParameterError(f"{q.shape[1]} query heads are not a multiple of {k.shape[1]} kv "
+                             "heads.")
     return (_expand(k, groups, 1), _expand(v, groups, 1), _expand(time_keys, groups, 0),
             _expand(chan_keys, groups, 0), _expand(u, groups, 0), _expand(v_bias, groups, 0),
             _expand(w_bias, groups, 0))
@@ -283,7 +285,7 @@ def block_causal_mask(n_segments: int, n_chans: int,
     (torch.Size([6, 6]), [True, True, False, False, False, False], 0.667)
     """
     if n_segments < 1 or n_chans < 1:
-        raise ValueError(f"n_segments={n_segments} and n_chans={n_chans} must be >= 1.")
+        raise ParameterError(f"n_segments={n_segments} and n_chans={n_chans} must be >= 1.")
     t = torch.arange(n_segments, device=device).repeat_interleave(n_chans)
     return t[None, :] <= t[:, None]
 
@@ -409,12 +411,13 @@ def mvpa_flex(
     True
     """
     if dropout_p:
-        raise ValueError("mvpa_flex does not support attention dropout; use mvpa_chunked.")
+        raise ParameterError("mvpa_flex does not support attention dropout; use mvpa_chunked.")
     n_chans = check_grid(q.shape[2], n_segments, time_keys.shape[1], chan_keys.shape[1], rows)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     groups = q.shape[1] // k.shape[1]
     if q.shape[1] % k.shape[1]:
-        raise ValueError(f"{q.shape[1]} query heads are not a multiple of {k.shape[1]} kv heads.")
+        raise ParameterError(f"{q.shape[1]} query heads are not a multiple of {k.shape[1]} kv "
+                             "heads.")
     time_keys, chan_keys, u, v_bias, w_bias = (
         _expand(t, groups, 0) for t in (time_keys, chan_keys, u, v_bias, w_bias))
     qs = q * scale

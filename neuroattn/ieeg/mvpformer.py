@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from neuroattn.errors import ParameterError
 from neuroattn.ieeg.config import PRESETS, MVPFormerConfig, preset
 from neuroattn.ieeg.mvpa_flash import mvpa_flash
 from neuroattn.ieeg.mvpa_functional import (
@@ -60,7 +61,7 @@ def _check_finite(x: torch.Tensor) -> None:
             x.device.type == "cpu" and torch.compiler.is_compiling()):
         torch._assert_async(torch.isfinite(x).all(), _NON_FINITE)
     elif not torch.isfinite(x).all():
-        raise ValueError(_NON_FINITE)
+        raise ParameterError(_NON_FINITE)
 
 
 class WaveletTokenizer(nn.Module):
@@ -212,11 +213,11 @@ class MVPFormer(nn.Module, PretrainedMixin):
         """(B, C, n_samples) → (B, T, C, segment_samples), checking the grid fits."""
         cfg = self.config
         if x.ndim != 3:
-            raise ValueError(
+            raise ParameterError(
                 f"MVPFormer takes (batch, channels, samples); got shape {tuple(x.shape)}.")
         B, C, n = x.shape
         if n % cfg.segment_samples:
-            raise ValueError(
+            raise ParameterError(
                 f"{n} samples are not a whole number of {cfg.segment_samples}-sample segments "
                 f"({cfg.segment_s:g} s at {cfg.sfreq:g} Hz); crop or pad the windows to a "
                 "multiple.")

@@ -42,6 +42,7 @@ import torch
 import torch.nn.functional as F
 
 from neuroattn.device import autocast_off
+from neuroattn.errors import ParameterError
 
 #: Default bound on the gathered (rows, K, d) float32 chunk: 2**25 values, 128 MiB.
 MAX_CHUNK_ELEMENTS = 2**25
@@ -105,18 +106,18 @@ def next_segment_contrastive_loss(
     1.0
     """
     if predictions.shape != embeddings.shape or predictions.ndim != 4:
-        raise ValueError(f"predictions {tuple(predictions.shape)} and embeddings "
-                         f"{tuple(embeddings.shape)} must both be (B, T, C, d).")
+        raise ParameterError(f"predictions {tuple(predictions.shape)} and embeddings "
+                             f"{tuple(embeddings.shape)} must both be (B, T, C, d).")
     if isinstance(num_negatives, bool) or not isinstance(num_negatives, int) or num_negatives < 1:
-        raise ValueError(f"num_negatives={num_negatives!r}; use a positive integer (30 in "
-                         "the reference).")
+        raise ParameterError(f"num_negatives={num_negatives!r}; use a positive integer (30 in "
+                             "the reference).")
     if (isinstance(max_chunk_elements, bool) or not isinstance(max_chunk_elements, int)
             or max_chunk_elements < 1):
-        raise ValueError(f"max_chunk_elements={max_chunk_elements!r}; use a positive integer "
-                         f"(default {MAX_CHUNK_ELEMENTS}).")
+        raise ParameterError(f"max_chunk_elements={max_chunk_elements!r}; use a positive integer "
+                             f"(default {MAX_CHUNK_ELEMENTS}).")
     B, T, C, d = embeddings.shape
     if T < 2:
-        raise ValueError("Next-segment prediction needs windows of at least 2 segments.")
+        raise ParameterError("Next-segment prediction needs windows of at least 2 segments.")
     device = embeddings.device
     dtype = torch.promote_types(embeddings.dtype, torch.float32)  # float32, or float64
     with autocast_off(device):

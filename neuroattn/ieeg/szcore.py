@@ -83,6 +83,7 @@ import numpy as np
 
 from neuroattn._atomic import atomic_path
 from neuroattn._logging import logger
+from neuroattn.errors import ParameterError
 
 __all__ = [
     "SCORING_FS",
@@ -119,16 +120,16 @@ def _number(value: Any, name: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}.") from None
+        raise ParameterError(f"{name} must be a number, got {value!r}.") from None
     if not math.isfinite(number):
-        raise ValueError(f"{name}={value!r} must be finite.")
+        raise ParameterError(f"{name}={value!r} must be finite.")
     return number
 
 
 def _duration(duration_s: Any) -> float:
     value = _number(duration_s, "duration_s")
     if round(value * SCORING_FS) < 1:
-        raise ValueError(
+        raise ParameterError(
             f"duration_s={duration_s!r} must be a recording length of at least "
             f"{1 / SCORING_FS} s."
         )
@@ -153,26 +154,26 @@ def as_events(x: Any, name: str = "events", duration_s: float | None = None) -> 
     [[2.0, 5.0]]
     >>> as_events([[5.0, 2.0]], "seizures")
     Traceback (most recent call last):
-    ValueError: seizures has an offset before its onset; columns are (onset, offset).
+    neuroattn.errors.ParameterError: seizures has an offset before its onset; columns are ...
     """
     try:
         ev = np.asarray(x, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(
+        raise ParameterError(
             f"{name} must be an (n, 2) array of [onset, offset] seconds, got {type(x).__name__}."
         ) from None
     if ev.size == 0:
         return np.zeros((0, 2))
     if ev.ndim != 2 or ev.shape[1] != 2:
-        raise ValueError(
+        raise ParameterError(
             f"{name} must be an (n, 2) array of [onset, offset] seconds, got shape {ev.shape}."
         )
     if not np.isfinite(ev).all():
-        raise ValueError(f"{name} contains NaN or infinite onsets/offsets.")
+        raise ParameterError(f"{name} contains NaN or infinite onsets/offsets.")
     if (ev[:, 1] < ev[:, 0]).any():
-        raise ValueError(f"{name} has an offset before its onset; columns are (onset, offset).")
+        raise ParameterError(f"{name} has an offset before its onset; columns are (onset, offset).")
     if duration_s is not None and (ev.min() < 0 or ev.max() > duration_s):
-        raise ValueError(
+        raise ParameterError(
             f"{name} has events outside the recording [0, {duration_s:g}] s (values in "
             f"[{ev.min():g}, {ev.max():g}]); clip them first, e.g. "
             "np.clip(events, 0, duration_s)."
@@ -187,14 +188,14 @@ def _by_onset(events: np.ndarray) -> np.ndarray:
 def _nonnegative(value: Any, name: str) -> float:
     number = _number(value, name)
     if number < 0:
-        raise ValueError(f"{name}={value!r} must be >= 0.")
+        raise ParameterError(f"{name}={value!r} must be >= 0.")
     return number
 
 
 def _positive(value: Any, name: str) -> float:
     number = _number(value, name)
     if number <= 0:
-        raise ValueError(f"{name}={value!r} must be > 0.")
+        raise ParameterError(f"{name}={value!r} must be > 0.")
     return number
 
 
@@ -316,7 +317,7 @@ def szcore_event_scores(
     gap = _nonnegative(min_gap_s, "min_gap_s")
     overlap = _nonnegative(min_overlap, "min_overlap")
     if overlap >= 1.0:
-        raise ValueError(f"min_overlap={min_overlap!r} must lie in [0, 1) (0: any overlap).")
+        raise ParameterError(f"min_overlap={min_overlap!r} must lie in [0, 1) (0: any overlap).")
     max_duration = _positive(max_event_duration_s, "max_event_duration_s")
 
     ref = _by_onset(as_events(reference, "reference", duration))
@@ -381,16 +382,16 @@ def pool_szcore_scores(scores: Iterable[dict]) -> dict[str, float | int]:
     """
     items = list(scores)
     if not items:
-        raise ValueError("pool_szcore_scores needs at least one recording's scores.")
+        raise ParameterError("pool_szcore_scores needs at least one recording's scores.")
     keys = ("true_positives", "false_positives", "n_reference", "n_hypothesis", "hours")
     missing = [k for k in keys if any(k not in s for s in items)]
     if missing:
-        raise ValueError(
+        raise ParameterError(
             f"Every item must be a result of szcore_event_scores; missing {missing}."
         )
     total = {k: sum(s[k] for s in items) for k in keys}
     if not total["hours"] > 0:
-        raise ValueError(
+        raise ParameterError(
             f"The recordings total {total['hours']} hours; false positives per day need > 0."
         )
     return _scores(
@@ -451,15 +452,17 @@ def detections_to_events(
     t = np.asarray(times, dtype=float)
     state = np.asarray(on)
     if t.ndim != 1 or state.ndim != 1 or len(t) != len(state):
-        raise ValueError(
+        raise ParameterError(
             f"times and on must be 1-D with one value per window, got shapes {t.shape} and "
             f"{state.shape}."
         )
     if not np.isfinite(t).all() or (len(t) > 1 and not (np.diff(t) > 0).all()):
-        raise ValueError("times must be finite and strictly increasing (window decision times).")
+        raise ParameterError("times must be finite and strictly increasing (window decision "
+                             "times).")
     if state.dtype != bool:
         if not np.isin(state, (0, 1)).all():
-            raise ValueError("on must be boolean (or 0/1): whether the detector is on per window.")
+            raise ParameterError("on must be boolean (or 0/1): whether the detector is on per "
+                                 "window.")
         state = state.astype(bool)
     hop = _positive(hop_s, "hop_s")
     idx = np.flatnonzero(state)
@@ -482,25 +485,26 @@ def _confidences(confidence: Any, n: int) -> list[str]:
     try:
         c = np.asarray(confidence, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"confidence must be numbers in [0, 1], got {confidence!r}.") from None
+        raise ParameterError(f"confidence must be numbers in [0, 1], got {confidence!r}.") from None
     if c.ndim == 0:
         c = np.full(n, float(c))
     elif c.shape != (n,):
-        raise ValueError(
+        raise ParameterError(
             f"confidence must be one number or one per event ({n}), got shape {c.shape}."
         )
     if not (np.isfinite(c).all() and ((c >= 0) & (c <= 1)).all()):
-        raise ValueError("confidence must lie in [0, 1] (e.g. the detector's mean probability).")
+        raise ParameterError("confidence must lie in [0, 1] (e.g. the detector's mean "
+                             "probability).")
     return [f"{v:.2f}" for v in c]
 
 
 def _channels(channels: str | Sequence[str]) -> str:
     names = [channels] if isinstance(channels, str) else list(channels)
     if not names or not all(isinstance(c, str) and c for c in names):
-        raise ValueError("channels must be 'n/a', a channel name or a list of channel names.")
+        raise ParameterError("channels must be 'n/a', a channel name or a list of channel names.")
     bad = [c for c in names if any(ch in c for ch in "\t\n,")]
     if bad:
-        raise ValueError(f"Channel names cannot contain tabs, newlines or commas: {bad}.")
+        raise ParameterError(f"Channel names cannot contain tabs, newlines or commas: {bad}.")
     return ",".join(names)
 
 
@@ -512,7 +516,7 @@ def _date_time(date_time: _dt.datetime | str | None) -> str:
     try:
         _dt.datetime.strptime(date_time, _DATETIME_FORMAT)
     except (TypeError, ValueError):
-        raise ValueError(
+        raise ParameterError(
             f"date_time={date_time!r} must be a datetime or a string formatted "
             f"{_DATETIME_FORMAT!r} (e.g. '2024-01-31 08:00:00')."
         ) from None

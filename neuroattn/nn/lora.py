@@ -25,6 +25,8 @@ from collections.abc import Iterable, Iterator
 import torch
 from torch import nn
 
+from neuroattn.errors import ParameterError
+
 
 class LoRALinear(nn.Module):
     """A frozen ``nn.Linear`` plus a trainable rank-``rank`` update.
@@ -37,7 +39,7 @@ class LoRALinear(nn.Module):
                  dropout: float = 0.0, rows: slice | None = None) -> None:
         super().__init__()
         if rank < 1:
-            raise ValueError(f"LoRA rank must be >= 1, got {rank}.")
+            raise ParameterError(f"LoRA rank must be >= 1, got {rank}.")
         self.base = base
         self.base.requires_grad_(False)
         self.rank, self.alpha = rank, alpha
@@ -97,7 +99,7 @@ def add_lora(model: nn.Module, targets: Iterable[str], *, rank: int = 8, alpha: 
                                               rows.get(child, rows.get(name))))
             wrapped.append(name)
     if not wrapped:
-        raise ValueError(f"No nn.Linear named {targets} in the model; nothing to adapt.")
+        raise ParameterError(f"No nn.Linear named {targets} in the model; nothing to adapt.")
     return wrapped
 
 

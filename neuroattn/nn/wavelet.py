@@ -61,6 +61,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from neuroattn.device import autocast_off
+from neuroattn.errors import ParameterError
 
 __all__ = [
     "DB4_DEC_HI",
@@ -125,7 +126,7 @@ def db4_max_level(length: int) -> int:
     """
     length = _as_int(length, "length")
     if length < 0:
-        raise ValueError(f"length must be a non-negative number of samples, got {length}.")
+        raise ParameterError(f"length must be a non-negative number of samples, got {length}.")
     level = 0
     while (_FILTER_LEN - 1) << (level + 1) <= length:
         level += 1
@@ -214,7 +215,7 @@ def dwt_db4_levels(x: Tensor, level: int | None = None,
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}.")
     if x.dim() == 0:
-        raise ValueError(
+        raise ParameterError(
             "x is a 0-d tensor; the DWT runs along the last axis, so pass signals of "
             "shape (..., L), e.g. x.reshape(1, -1)."
         )
@@ -315,7 +316,7 @@ def _filter_bank(device: torch.device, dtype: torch.dtype) -> Tensor:
 
 def _check_mode(mode: str) -> None:
     if mode not in ("periodization", "periodic"):
-        raise ValueError(
+        raise ParameterError(
             f"mode={mode!r}; use 'periodization' (orthonormal, L coefficients) or 'periodic' "
             "(PyWavelets' periodic mode, as MVPFormer's tokenizer)."
         )
@@ -333,7 +334,7 @@ def _as_int(value: object, name: str) -> int:
 def _check_level(length: int, level: int | None) -> int:
     max_level = db4_max_level(length)
     if max_level == 0:
-        raise ValueError(
+        raise ParameterError(
             f"a signal of {length} samples is too short for one db4 DWT level; the last "
             f"axis needs at least {2 * (_FILTER_LEN - 1)} samples (use longer segments or "
             "a higher sampling rate)."
@@ -342,7 +343,7 @@ def _check_level(length: int, level: int | None) -> int:
         return max_level
     level = _as_int(level, "level")
     if not 1 <= level <= max_level:
-        raise ValueError(
+        raise ParameterError(
             f"level={level} is out of range for a signal of {length} samples: use "
             f"1 <= level <= {max_level} (= db4_max_level({length}), as "
             f"pywt.dwt_max_level({length}, 8)), or level=None for the maximum."

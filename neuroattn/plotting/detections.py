@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from neuroattn._docs import fill_doc
+from neuroattn.errors import ParameterError
 from neuroattn.ieeg.evaluation import (
     DetectionRule,
     detection_trace,
@@ -183,14 +184,14 @@ def plot_sensitivity_fa(
     ('false alarms per hour', ['model', 'model at 1 FA/h (chosen on validation)'])
     """
     if not results:
-        raise ValueError("No results to plot; pass {detector name: results}.")
+        raise ParameterError("No results to plot; pass {detector name: results}.")
     fig, axes = figure_and_axes(axes, figsize=(6.4, 4.2))
     right = 1.0
     first = next(iter(results.values()))
     for i, (name, res) in enumerate(results.items()):
         if "curve" not in res:
-            raise ValueError(f"results[{name!r}] has no 'curve'; pass the results of "
-                             "evaluate_at_operating_points.")
+            raise ParameterError(f"results[{name!r}] has no 'curve'; pass the results of "
+                                 "evaluate_at_operating_points.")
         color = f"C{i}"
         curve = res["curve"]
         fa = np.asarray(curve["false_alarms_per_hour"], float)[::-1]

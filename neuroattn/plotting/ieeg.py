@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 
 from neuroattn._docs import fill_doc
+from neuroattn.errors import ParameterError
 from neuroattn.plotting.figure import figure_and_axes, finish_figure
 from neuroattn.store.build import seizure_intervals
 
@@ -60,7 +61,7 @@ def plot_ieeg(
 
 
     if "signal" not in ds:
-        raise ValueError("plot_ieeg needs an iEEG dataset (a 'signal' variable).")
+        raise ParameterError("plot_ieeg needs an iEEG dataset (a 'signal' variable).")
     sfreq = float(ds.attrs["sfreq"])
     annotations = ds.attrs.get("annotations") or {}
     seizures = seizure_intervals(annotations)
@@ -71,13 +72,13 @@ def plot_ieeg(
     picked = list(channels) if channels is not None else names[:max_channels]
     missing = sorted(set(picked) - set(names))
     if missing:
-        raise ValueError(f"Channels {missing} are not in the dataset.")
+        raise ParameterError(f"Channels {missing} are not in the dataset.")
     i0 = int(round((start_s - t0) * sfreq))
     view = ds.signal.isel(time=slice(max(i0, 0), max(i0, 0) + int(duration_s * sfreq)))
     view = view.sel(channel=picked)
     data = np.asarray(view.values, dtype=float)
     if data.size == 0:
-        raise ValueError(f"start_s={start_s} is past the end of the recording.")
+        raise ParameterError(f"start_s={start_s} is past the end of the recording.")
     times = np.asarray(view.time.values)
     scale = np.median(np.abs(data - np.median(data, axis=0))) * 12 or 1.0
     fig, axes = figure_and_axes(axes, figsize=(11, 0.3 * len(picked) + 1.5))

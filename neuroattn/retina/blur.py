@@ -22,6 +22,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from neuroattn.errors import ParameterError
+
 __all__ = ["blur_pyramid", "gaussian_blur", "gaussian_kernel1d", "kernel_size_for"]
 
 
@@ -47,9 +49,10 @@ def gaussian_kernel1d(size: int, sigma: float, *, dtype: torch.dtype = torch.flo
     (1.0, 2)
     """
     if size < 1 or size % 2 == 0:
-        raise ValueError(f"blur kernel size must be a positive odd number of pixels, got {size}.")
+        raise ParameterError("blur kernel size must be a positive odd number of pixels, got "
+                             f"{size}.")
     if not sigma > 0:
-        raise ValueError(f"blur sigma must be > 0 pixels, got {sigma}.")
+        raise ParameterError(f"blur sigma must be > 0 pixels, got {sigma}.")
     taps = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     kernel = torch.exp(-(taps**2) / (2.0 * float(sigma) ** 2))
     return (kernel / kernel.sum()).to(dtype=dtype, device=device)
@@ -93,7 +96,7 @@ def gaussian_blur(images: torch.Tensor, size: int, sigma: float) -> torch.Tensor
     True
     """
     if images.ndim != 4:
-        raise ValueError(
+        raise ParameterError(
             f"images must be (batch, channels, height, width), got shape {tuple(images.shape)}."
         )
     _, channels, height, width = images.shape
@@ -134,7 +137,8 @@ def blur_pyramid(images: torch.Tensor, sigmas: Sequence[float], *,
     """
     sigmas = [float(s) for s in sigmas]
     if not sigmas or any(s < 0 for s in sigmas) or sigmas != sorted(sigmas):
-        raise ValueError(f"sigmas must be a non-empty, non-decreasing list of >= 0, got {sigmas}.")
+        raise ParameterError("sigmas must be a non-empty, non-decreasing list of >= 0, got "
+                             f"{sigmas}.")
     return torch.stack([
         images if s == 0 else gaussian_blur(images, kernel_size_for(s, truncate=truncate), s)
         for s in sigmas

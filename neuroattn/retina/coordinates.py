@@ -26,6 +26,8 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from neuroattn.errors import ParameterError
+
 __all__ = ["fovea_to_pixels", "pixels_to_fovea"]
 
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
@@ -34,13 +36,13 @@ Array = TypeVar("Array", np.ndarray, torch.Tensor)
 def _spans(size: tuple[int, int]) -> tuple[float, float]:
     height, width = (int(s) for s in size)
     if height < 2 or width < 2:
-        raise ValueError(f"image size {size} must be at least 2 x 2 pixels (height, width).")
+        raise ParameterError(f"image size {size} must be at least 2 x 2 pixels (height, width).")
     return float(height - 1), float(width - 1)
 
 
 def _check_pairs(points: np.ndarray | torch.Tensor, what: str) -> None:
     if points.shape[-1:] != (2,):
-        raise ValueError(
+        raise ParameterError(
             f"{what} must have a last dimension of 2, got shape {tuple(points.shape)}."
         )
 

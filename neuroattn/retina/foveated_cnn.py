@@ -337,8 +337,8 @@ class CartesianResNet(nn.Module, PretrainedMixin):
         """Logits ``(B, classes)`` or, for ``(B, K, 2)`` fixations, ``(B, K, classes)``."""
         if self.crop is None:
             if fixations is not None:
-                raise ValueError("this CartesianResNet sees the whole image; build it with "
-                                 "crop=FixationCrop(...) to classify around fixations.")
+                raise ParameterError("this CartesianResNet sees the whole image; build it with "
+                                     "crop=FixationCrop(...) to classify around fixations.")
             return self.backbone(circular_aperture(images))
         return _classify(self.backbone, circular_aperture(self.crop(images, fixations)))
 

@@ -47,6 +47,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from neuroattn.errors import ParameterError
 from neuroattn.retina.blur import blur_pyramid, gaussian_blur
 from neuroattn.retina.coordinates import pixels_to_fovea
 
@@ -75,7 +76,7 @@ def fovea_grid(size: tuple[int, int], *, device: torch.device | str | None = Non
 def _squared_distance(fovea: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """``(N, 2)`` normalised ``(row, col)`` fixations → ``(N, H, W)`` squared grid distances."""
     if fovea.ndim != 2 or fovea.shape[1] != 2:
-        raise ValueError(f"fixations must be (N, 2) (row, col), got {tuple(fovea.shape)}.")
+        raise ParameterError(f"fixations must be (N, 2) (row, col), got {tuple(fovea.shape)}.")
     rows, cols = fovea_grid(size, device=fovea.device, dtype=fovea.dtype)
     return ((rows - fovea[:, 0, None, None]) ** 2) + ((cols - fovea[:, 1, None, None]) ** 2)
 
@@ -107,7 +108,7 @@ def gaussian_fovea(fovea: torch.Tensor, size: tuple[int, int], *, sigma: float =
     (1.0, 0.0067)
     """
     if fovea.ndim != 2 or fovea.shape[1] != 2:
-        raise ValueError(f"fixations must be (N, 2) (row, col), got {tuple(fovea.shape)}.")
+        raise ParameterError(f"fixations must be (N, 2) (row, col), got {tuple(fovea.shape)}.")
     height, width = size
     rows = torch.linspace(-1.0, 1.0, height, device=fovea.device, dtype=fovea.dtype)
     cols = torch.linspace(-1.0, 1.0, width, device=fovea.device, dtype=fovea.dtype)
@@ -133,7 +134,7 @@ def update_memory(memory: torch.Tensor | None, acuity: torch.Tensor,
     2.5
     """
     if not 0.0 <= forgetting <= 1.0:
-        raise ValueError(f"forgetting must be in [0, 1], got {forgetting}.")
+        raise ParameterError(f"forgetting must be in [0, 1], got {forgetting}.")
     acuity = acuity.detach()
     return acuity if memory is None else forgetting * memory + acuity
 
@@ -174,14 +175,14 @@ class Foveation(nn.Module, ABC):
         torch.Tensor, shape (B, C, H, W) or (B, K, C, H, W).
         """
         if images.ndim != 4:
-            raise ValueError(
+            raise ParameterError(
                 f"images must be (batch, channels, height, width), got {tuple(images.shape)}."
             )
         batch, _, height, width = images.shape
         single = fixations.ndim == 2
         points = fixations[:, None] if single else fixations
         if points.ndim != 3 or points.shape[0] != batch or points.shape[2] != 2:
-            raise ValueError(
+            raise ParameterError(
                 f"fixations must be (B, 2) or (B, K, 2) pixel (x, y) with B = {batch}, "
                 f"got {tuple(fixations.shape)}."
             )
@@ -224,7 +225,7 @@ class GaussianFoveation(Foveation):
                  amplitude: float = 1.0) -> None:
         super().__init__()
         if not sigma > 0 or not blur_sigma > 0 or not amplitude > 0:
-            raise ValueError(
+            raise ParameterError(
                 f"sigma, blur_sigma and amplitude must be > 0, got {sigma}, {blur_sigma}, "
                 f"{amplitude}."
             )
@@ -290,11 +291,11 @@ class EccentricityFoveation(Foveation):
                  blur_sigmas: Sequence[float] = (1.0, 2.0, 4.0, 8.0)) -> None:
         super().__init__()
         if not e2 > 0:
-            raise ValueError(f"e2 (eccentricity of half acuity) must be > 0, got {e2}.")
+            raise ParameterError(f"e2 (eccentricity of half acuity) must be > 0, got {e2}.")
         self.e2 = float(e2)
         self.blur_sigmas = tuple(float(s) for s in blur_sigmas)
         if not self.blur_sigmas or min(self.blur_sigmas) <= 0:
-            raise ValueError(f"blur_sigmas must be positive pixel sigmas, got {blur_sigmas}.")
+            raise ParameterError(f"blur_sigmas must be positive pixel sigmas, got {blur_sigmas}.")
 
     def extra_repr(self) -> str:
         return f"e2={self.e2}, blur_sigmas={self.blur_sigmas}"

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from neuroattn.errors import ParameterError
+
 __all__ = ["FixationScan", "fixation_grid", "scan_fixations"]
 
 
@@ -47,8 +49,8 @@ def fixation_grid(height: int, width: int, resolution: tuple[int, int] = (11, 11
     """
     rows, cols = resolution
     if rows < 1 or cols < 1 or not 0 <= border <= 1:
-        raise ValueError(f"need a resolution of positive ints and 0 <= border <= 1, got "
-                         f"{resolution} and {border}.")
+        raise ParameterError(f"need a resolution of positive ints and 0 <= border <= 1, got "
+                             f"{resolution} and {border}.")
     ys = (torch.linspace(-border, border, rows) + 1) * height / 2 - 0.5
     xs = (torch.linspace(-border, border, cols) + 1) * width / 2 - 0.5
     grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
@@ -109,8 +111,8 @@ class FixationScan:
         """Whether each peak lies in its image's ``(x0, y0, x1, y1)`` box, ``(B,)`` bool."""
         boxes = torch.as_tensor(boxes, dtype=self.fixations.dtype)
         if boxes.shape != (len(self.classes), 4):
-            raise ValueError(f"boxes must be ({len(self.classes)}, 4) pixel (x0, y0, x1, y1), "
-                             f"got {tuple(boxes.shape)}.")
+            raise ParameterError(f"boxes must be ({len(self.classes)}, 4) pixel (x0, y0, x1, y1), "
+                                 f"got {tuple(boxes.shape)}.")
         x, y = self.peaks(refine).unbind(-1)
         return (x >= boxes[:, 0]) & (x <= boxes[:, 2]) & (y >= boxes[:, 1]) & (y <= boxes[:, 3])
 
@@ -145,12 +147,12 @@ def scan_fixations(model: nn.Module, images: torch.Tensor, classes: torch.Tensor
     FixationScan
     """
     if images.ndim != 4:
-        raise ValueError(f"images must be (B, C, H, W), got {tuple(images.shape)}.")
+        raise ParameterError(f"images must be (B, C, H, W), got {tuple(images.shape)}.")
     batch, _, height, width = images.shape
     points = fixation_grid(height, width, resolution, border).to(images.device)
     flat = points.flatten(0, 1)
     if max_views is not None and max_views < 1:
-        raise ValueError(f"max_views={max_views!r} must be a positive number of views or None.")
+        raise ParameterError(f"max_views={max_views!r} must be a positive number of views or None.")
     step = len(flat) if max_views is None else max(1, int(max_views) // batch)
     was_training = model.training
     model.eval()
@@ -164,7 +166,7 @@ def scan_fixations(model: nn.Module, images: torch.Tensor, classes: torch.Tensor
         classes = probs.amax(1).argmax(-1)
     classes = torch.as_tensor(classes, device=probs.device).long()
     if classes.shape != (batch,):
-        raise ValueError(f"classes must be ({batch},), got {tuple(classes.shape)}.")
+        raise ParameterError(f"classes must be ({batch},), got {tuple(classes.shape)}.")
     scored = probs.gather(2, classes[:, None, None].expand(-1, len(flat), 1))[..., 0]
     return FixationScan(probabilities=scored.view(batch, *resolution).cpu(),
                         fixations=points.cpu(), classes=classes.cpu())

@@ -100,15 +100,15 @@ def fixation_batches(images: Any, labels: Any, fixations: Any = None, *, batch_s
     images = as_tensor("images", images, dtype=torch.float32)
     labels = as_tensor("labels", labels, dtype=torch.long)
     if images.ndim != 4:
-        raise ValueError(f"images must be (N, C, H, W), got {tuple(images.shape)}.")
+        raise ParameterError(f"images must be (N, C, H, W), got {tuple(images.shape)}.")
     fixations = _centres(images) if fixations is None else \
         as_tensor("fixations", fixations, dtype=torch.float32)
     if labels.shape != (len(images),) or fixations.shape != (len(images), 2):
-        raise ValueError(f"need labels ({len(images)},) and fixations ({len(images)}, 2) for "
-                         f"{len(images)} images, got {tuple(labels.shape)} and "
-                         f"{tuple(fixations.shape)}.")
+        raise ParameterError(f"need labels ({len(images)},) and fixations ({len(images)}, 2) for "
+                             f"{len(images)} images, got {tuple(labels.shape)} and "
+                             f"{tuple(fixations.shape)}.")
     if batch_size < 1:
-        raise ValueError(f"batch_size={batch_size!r} must be >= 1.")
+        raise ParameterError(f"batch_size={batch_size!r} must be >= 1.")
     return FixationBatches(images, fixations, labels, batch_size, seed)
 
 
@@ -117,8 +117,8 @@ def _split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor | None, torch.T
         return batch[0], None, batch[1]
     if len(batch) == 3:
         return batch[0], batch[1], batch[2]
-    raise ValueError("batches must be (images, labels) or (images, fixations, labels), got "
-                     f"{len(batch)} items.")
+    raise ParameterError("batches must be (images, labels) or (images, fixations, labels), got "
+                         f"{len(batch)} items.")
 
 
 def fit_fixation_classifier(model: nn.Module, batches: Iterable, out_dir: str | os.PathLike, *,

@@ -42,6 +42,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from neuroattn.errors import ParameterError
+
 __all__ = ["ConceptBank", "Nonlinearity", "BiasMode"]
 
 Nonlinearity = Literal["sigmoid", "leaky_relu", "identity"]
@@ -90,19 +92,19 @@ class ConceptBank(nn.Module):
                  seed: int | None = None) -> None:
         super().__init__()
         if not groups:
-            raise ValueError("ConceptBank needs at least one group, e.g. {'entity': 8}")
+            raise ParameterError("ConceptBank needs at least one group, e.g. {'entity': 8}")
         if dim < 1:
-            raise ValueError(f"dim must be a positive int, got {dim}")
+            raise ParameterError(f"dim must be a positive int, got {dim}")
         if nonlinearity not in ("sigmoid", "leaky_relu", "identity"):
-            raise ValueError(f"nonlinearity must be 'sigmoid', 'leaky_relu' or 'identity', "
-                             f"got {nonlinearity!r}")
+            raise ParameterError(f"nonlinearity must be 'sigmoid', 'leaky_relu' or 'identity', "
+                                 f"got {nonlinearity!r}")
         if bias not in ("none", "qtb_softplus", "learned"):
-            raise ValueError(f"bias must be 'none', 'qtb_softplus' or 'learned', got {bias!r}")
+            raise ParameterError(f"bias must be 'none', 'qtb_softplus' or 'learned', got {bias!r}")
         self.slices: dict[str, slice] = {}
         start = 0
         for name, size in groups.items():
             if int(size) < 1:
-                raise ValueError(f"group {name!r} must have at least one concept, got {size}")
+                raise ParameterError(f"group {name!r} must have at least one concept, got {size}")
             self.slices[name] = slice(start, start + int(size))
             start += int(size)
         self.dim = int(dim)
@@ -137,11 +139,11 @@ class ConceptBank(nn.Module):
     def _rows(self, group: Groups) -> torch.Tensor:
         names = (group,) if isinstance(group, str) else tuple(group)
         if not names:
-            raise ValueError("empty group list")
+            raise ParameterError("empty group list")
         for name in names:
             if name not in self.slices:
-                raise ValueError(f"unknown concept group {name!r}; known groups: "
-                                 f"{sorted(self.slices)}")
+                raise ParameterError(f"unknown concept group {name!r}; known groups: "
+                                     f"{sorted(self.slices)}")
         return torch.cat([torch.arange(self.slices[n].start, self.slices[n].stop)
                           for n in names]).to(self.A.device)
 
@@ -157,11 +159,11 @@ class ConceptBank(nn.Module):
         rows = self._rows(group)
         k = torch.as_tensor(k, device=rows.device)
         if k.dtype.is_floating_point or k.dtype == torch.bool:
-            raise ValueError(f"indices must be integers, got dtype {k.dtype}")
+            raise ParameterError(f"indices must be integers, got dtype {k.dtype}")
         if k.numel() and (int(k.min()) < 0 or int(k.max()) >= rows.numel()):
-            raise ValueError(f"index out of group {group!r}: got values in "
-                             f"[{int(k.min())}, {int(k.max())}], group has {rows.numel()} "
-                             f"concepts (in-group indices 0..{rows.numel() - 1})")
+            raise ParameterError(f"index out of group {group!r}: got values in "
+                                 f"[{int(k.min())}, {int(k.max())}], group has {rows.numel()} "
+                                 f"concepts (in-group indices 0..{rows.numel() - 1})")
         return rows[k.long()]
 
     def local_index(self, group: Groups, rows: torch.Tensor) -> torch.Tensor:
@@ -178,7 +180,7 @@ class ConceptBank(nn.Module):
         match = rows.reshape(-1, 1) == members.reshape(1, -1)
         if not bool(match.any(1).all()):
             bad = rows.reshape(-1)[~match.any(1)].tolist()
-            raise ValueError(f"rows {bad} of A are not in group {group!r}")
+            raise ParameterError(f"rows {bad} of A are not in group {group!r}")
         return match.float().argmax(1).reshape(rows.shape)
 
     def embeddings(self, group: Groups) -> torch.Tensor:
@@ -230,9 +232,9 @@ class ConceptBank(nn.Module):
     def _check_q(self, q: torch.Tensor) -> None:
         if not isinstance(q, torch.Tensor) or q.ndim != 2 or q.shape[1] != self.dim:
             shape = tuple(q.shape) if isinstance(q, torch.Tensor) else type(q).__name__
-            raise ValueError(f"q must be a (batch, {self.dim}) tensor, got {shape}")
+            raise ParameterError(f"q must be a (batch, {self.dim}) tensor, got {shape}")
         if torch.isnan(q).any():
-            raise ValueError("q contains NaN")
+            raise ParameterError("q contains NaN")
 
     def logits(self, q: torch.Tensor, group: Groups) -> torch.Tensor:
         """Index activations ``n_k = a_{0,k} + a_kᵀ act(q)`` for ``k`` in the group.
@@ -279,16 +281,16 @@ class ConceptBank(nn.Module):
         (torch.Size([2, 2]), True)
         """
         if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
+            raise ParameterError(f"temperature must be > 0, got {temperature}")
         return torch.softmax(self.logits(q, group) / temperature, dim=1)
 
     @staticmethod
     def _check_probs(probs: torch.Tensor) -> None:
         if not isinstance(probs, torch.Tensor) or probs.ndim != 2:
-            raise ValueError("probs must be a (batch, n_group) tensor, got "
-                             f"{getattr(probs, 'shape', type(probs).__name__)}")
+            raise ParameterError("probs must be a (batch, n_group) tensor, got "
+                                 f"{getattr(probs, 'shape', type(probs).__name__)}")
         if torch.isnan(probs).any():
-            raise ValueError("probs contains NaN")
+            raise ParameterError("probs contains NaN")
 
     def sample(self, probs: torch.Tensor, generator: torch.Generator | None = None
                ) -> torch.Tensor:
@@ -348,21 +350,21 @@ class ConceptBank(nn.Module):
         """
         self._check_q(q)
         if not isinstance(k_or_probs, torch.Tensor):
-            raise ValueError("k_or_probs must be a tensor of indices or probabilities")
+            raise ParameterError("k_or_probs must be a tensor of indices or probabilities")
         kind = "expected" if k_or_probs.dtype.is_floating_point else "index"
         if feedback is not None and feedback != kind:
-            raise ValueError(f"feedback={feedback!r} but k_or_probs has dtype "
-                             f"{k_or_probs.dtype} (integers: 'index', floats: 'expected')")
+            raise ParameterError(f"feedback={feedback!r} but k_or_probs has dtype "
+                                 f"{k_or_probs.dtype} (integers: 'index', floats: 'expected')")
         n = self.group_size(group)
         if kind == "index":
             if k_or_probs.shape != (q.shape[0],):
-                raise ValueError(f"indices must have shape ({q.shape[0]},), "
-                                 f"got {tuple(k_or_probs.shape)}")
+                raise ParameterError(f"indices must have shape ({q.shape[0]},), "
+                                     f"got {tuple(k_or_probs.shape)}")
             written = self.A[self.global_index(group, k_or_probs)]
         else:
             self._check_probs(k_or_probs)
             if k_or_probs.shape != (q.shape[0], n):
-                raise ValueError(f"probs must have shape ({q.shape[0]}, {n}) for group "
-                                 f"{group!r}, got {tuple(k_or_probs.shape)}")
+                raise ParameterError(f"probs must have shape ({q.shape[0]}, {n}) for group "
+                                     f"{group!r}, got {tuple(k_or_probs.shape)}")
             written = k_or_probs @ self.embeddings(group)
         return alpha * q + beta * written

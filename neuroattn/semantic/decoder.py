@@ -33,6 +33,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from neuroattn.errors import ParameterError
 from neuroattn.semantic.concepts import ConceptBank
 
 __all__ = ["ContextRecurrence", "Decoding", "DecodingProgram", "DecodeMode", "TensorBrainDecoder",
@@ -107,12 +108,12 @@ class DecodingProgram:
     def __post_init__(self) -> None:
         names = [w.name for w in self.windows]
         if not names:
-            raise ValueError("a DecodingProgram needs at least one window")
+            raise ParameterError("a DecodingProgram needs at least one window")
         if len(set(names)) != len(names):
-            raise ValueError(f"window names must be unique, got {names}")
+            raise ParameterError(f"window names must be unique, got {names}")
         if self.feedback_scope not in ("group", "bank"):
-            raise ValueError(f"feedback_scope must be 'group' or 'bank', "
-                             f"got {self.feedback_scope!r}")
+            raise ParameterError(f"feedback_scope must be 'group' or 'bank', "
+                                 f"got {self.feedback_scope!r}")
 
     @classmethod
     def default(cls, labels: tuple[str, ...] = (), *, time: bool = True,
@@ -132,8 +133,8 @@ class DecodingProgram:
         [('subject', True, ('color',)), ('object', True, ('color',)), ('predicate', False, ())]
         """
         if sorted(order) != ["object", "predicate", "subject"]:
-            raise ValueError(f"order must be a permutation of subject, object, predicate; "
-                             f"got {order}")
+            raise ParameterError(f"order must be a permutation of subject, object, predicate; "
+                                 f"got {order}")
         roles = {"subject": Window("subject", entity_group, True, tuple(labels)),
                  "object": Window("object", entity_group, True, tuple(labels)),
                  "predicate": Window("predicate", predicate_group, False)}
@@ -161,7 +162,7 @@ class ContextRecurrence(nn.Module):
     def __init__(self, dim: int, context_dim: int, form: ContextForm = "paper") -> None:
         super().__init__()
         if form not in ("paper", "code", "none"):
-            raise ValueError(f"context form must be 'paper', 'code' or 'none', got {form!r}")
+            raise ParameterError(f"context form must be 'paper', 'code' or 'none', got {form!r}")
         self.form = form
         self.dim, self.context_dim = int(dim), int(context_dim)
         self.V = nn.Linear(dim, context_dim, bias=False)
@@ -297,7 +298,7 @@ class TensorBrainDecoder(nn.Module):
                  seed: int | None = None) -> None:
         super().__init__()
         if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+            raise ParameterError(f"dropout must be in [0, 1), got {dropout}")
         self.dropout = nn.Dropout(dropout)
         self.bank = bank
         self.program = program if program is not None else DecodingProgram.default()
@@ -314,16 +315,16 @@ class TensorBrainDecoder(nn.Module):
         self.beta: float | nn.Parameter = (nn.Parameter(torch.tensor(float(beta)))
                                           if learn_beta else float(beta))
         if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
+            raise ParameterError(f"temperature must be > 0, got {temperature}")
         self.temperature = float(temperature)
 
     def _batch(self, *maps: Mapping[str, torch.Tensor] | None) -> int:
         sizes = {int(t.shape[0]) for m in maps if m for t in m.values()}
         if not sizes:
-            raise ValueError("nothing to decode from: give sensory `inputs`, `given` states, "
-                             "`force`d indices or `targets`")
+            raise ParameterError("nothing to decode from: give sensory `inputs`, `given` states, "
+                                 "`force`d indices or `targets`")
         if len(sizes) > 1:
-            raise ValueError(f"inconsistent batch sizes across inputs/targets: {sorted(sizes)}")
+            raise ParameterError(f"inconsistent batch sizes across inputs/targets: {sorted(sizes)}")
         return sizes.pop()
 
     def _head(self, out: Decoding, key: str, q: torch.Tensor, group: str, mode: DecodeMode,
@@ -385,8 +386,8 @@ class TensorBrainDecoder(nn.Module):
         ['object', 'predicate', 'subject']
         """
         if mode not in ("sample", "argmax", "teacher", "expected"):
-            raise ValueError(f"mode must be 'sample', 'argmax', 'teacher' or 'expected', "
-                             f"got {mode!r}")
+            raise ParameterError(f"mode must be 'sample', 'argmax', 'teacher' or 'expected', "
+                                 f"got {mode!r}")
         inputs, targets = dict(inputs or {}), dict(targets or {})
         force, given = dict(force or {}), dict(given or {})
         heads = {h for w in self.program.windows for h in w.heads()}
@@ -395,19 +396,19 @@ class TensorBrainDecoder(nn.Module):
                                      ("force", force, names), ("targets", targets, heads)):
             unknown = sorted(set(keys) - allowed)
             if unknown:
-                raise ValueError(f"unknown {label} keys {unknown}; this program has "
-                                 f"{sorted(allowed)}")
+                raise ParameterError(f"unknown {label} keys {unknown}; this program has "
+                                     f"{sorted(allowed)}")
         for label, states in (("inputs", inputs), ("given", given)):
             for key, x in states.items():
                 try:
                     self.bank._check_q(x)
                 except ValueError as err:
-                    raise ValueError(f"{label}[{key!r}]: {err}") from None
+                    raise ParameterError(f"{label}[{key!r}]: {err}") from None
         if mode == "teacher":
             missing = [w.name for w in self.program.windows
                        if w.name not in targets and w.name not in given and w.name not in force]
             if missing:
-                raise ValueError(f"mode='teacher' needs targets for windows {missing}")
+                raise ParameterError(f"mode='teacher' needs targets for windows {missing}")
         batch = self._batch(inputs, given, force, targets)
         device = self.bank.A.device
         h = self.context.initial(batch, device)

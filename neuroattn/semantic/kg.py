@@ -91,15 +91,15 @@ def as_ids(ids: torch.Tensor | np.ndarray | Sequence[int], size: int, name: str
     >>> as_ids([3], 3, "tail")
     Traceback (most recent call last):
     ...
-    ValueError: tail ids must lie in [0, 3), got [3, 3].
+    neuroattn.errors.ParameterError: tail ids must lie in [0, 3), got [3, 3].
     """
     ids = torch.as_tensor(ids)
     if ids.ndim != 1:
-        raise ValueError(f"{name} ids must be 1-D, got shape {tuple(ids.shape)}.")
+        raise ParameterError(f"{name} ids must be 1-D, got shape {tuple(ids.shape)}.")
     if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
-        raise ValueError(f"{name} ids must be integers, got dtype {ids.dtype}.")
+        raise ParameterError(f"{name} ids must be integers, got dtype {ids.dtype}.")
     if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= size):
-        raise ValueError(f"{name} ids must lie in [0, {size}), got [{int(ids.min())}, "
+        raise ParameterError(f"{name} ids must lie in [0, {size}), got [{int(ids.min())}, "
                          f"{int(ids.max())}].")
     return ids.long()
 
@@ -114,12 +114,12 @@ def as_triples(triples: np.ndarray | torch.Tensor | Sequence[Sequence[int]]) -> 
     """
     array = np.asarray(triples)
     if array.ndim != 2 or array.shape[1] != 3:
-        raise ValueError(f"triples must have shape (n, 3) = (head, relation, tail), "
-                         f"got {array.shape}.")
+        raise ParameterError(f"triples must have shape (n, 3) = (head, relation, tail), "
+                             f"got {array.shape}.")
     if array.size and not np.issubdtype(array.dtype, np.integer):
-        raise ValueError(f"triples must hold integer ids, got dtype {array.dtype}.")
+        raise ParameterError(f"triples must hold integer ids, got dtype {array.dtype}.")
     if array.size and array.min() < 0:
-        raise ValueError("triples hold a negative id.")
+        raise ParameterError("triples hold a negative id.")
     return array.astype(np.int64).reshape(-1, 3)
 
 
@@ -154,8 +154,8 @@ class KGModel(nn.Module, PretrainedMixin):
     def __init__(self, n_entities: int, n_relations: int, *, reciprocal: bool) -> None:
         super().__init__()
         if n_entities < 1 or n_relations < 1:
-            raise ValueError(f"Need at least one entity and one relation, got {n_entities} "
-                             f"and {n_relations}.")
+            raise ParameterError(f"Need at least one entity and one relation, got {n_entities} "
+                                 f"and {n_relations}.")
         self.n_entities = int(n_entities)
         self.n_relations = int(n_relations)
         self.reciprocal = bool(reciprocal)
@@ -769,24 +769,25 @@ def filtered_ranks(scores: np.ndarray | torch.Tensor, targets: np.ndarray | Sequ
     """
     scores = torch.as_tensor(scores).detach().to("cpu", torch.float64).numpy().copy()
     if scores.ndim != 2:
-        raise ValueError(f"scores must have shape (B, n), got {scores.shape}.")
+        raise ParameterError(f"scores must have shape (B, n), got {scores.shape}.")
     targets = np.asarray(targets, dtype=np.int64)
     if targets.shape != (len(scores),):
-        raise ValueError(f"targets must have shape ({len(scores)},), got {targets.shape}.")
+        raise ParameterError(f"targets must have shape ({len(scores)},), got {targets.shape}.")
     if targets.size and (targets.min() < 0 or targets.max() >= scores.shape[1]):
-        raise ValueError(f"targets must lie in [0, {scores.shape[1]}).")
+        raise ParameterError(f"targets must lie in [0, {scores.shape[1]}).")
     if np.isnan(scores).any():
-        raise ValueError("scores contain NaN.")
+        raise ParameterError("scores contain NaN.")
     if ties not in ("realistic", "optimistic", "pessimistic"):
-        raise ValueError(f"ties must be 'realistic', 'optimistic' or 'pessimistic', got {ties!r}.")
+        raise ParameterError("ties must be 'realistic', 'optimistic' or 'pessimistic', got "
+                             f"{ties!r}.")
     rows = np.arange(len(scores))
     target_scores = scores[rows, targets]
     keep = np.ones_like(scores, dtype=bool)
     if filters is not None:
         filters = list(filters)
         if len(filters) != len(scores):
-            raise ValueError(f"filters must have one entry per row ({len(scores)}), got "
-                             f"{len(filters)}.")
+            raise ParameterError(f"filters must have one entry per row ({len(scores)}), got "
+                                 f"{len(filters)}.")
         for row, others in enumerate(filters):
             keep[row, list(others)] = False
     keep[rows, targets] = False
@@ -806,7 +807,7 @@ def rank_metrics(ranks: np.ndarray, ks: Sequence[int] = (1, 3, 10)) -> dict[str,
     """
     ranks = np.asarray(ranks, dtype=np.float64)
     if ranks.size == 0:
-        raise ValueError("No ranks to summarise.")
+        raise ParameterError("No ranks to summarise.")
     metrics = {"mrr": float(np.mean(1.0 / ranks))}
     metrics.update({f"hits@{k}": float(np.mean(ranks <= k)) for k in ks})
     return metrics
@@ -826,8 +827,8 @@ def _ranks(score_fn: ScoreFn, queries: tuple[np.ndarray, np.ndarray], targets: n
         part = slice(start, start + batch_size)
         scores = score_fn(torch.as_tensor(queries[0][part]), torch.as_tensor(queries[1][part]))
         if scores.ndim != 2 or len(scores) != len(targets[part]):
-            raise ValueError(f"A score function must return shape (B, n), got "
-                             f"{tuple(scores.shape)} for B = {len(targets[part])}.")
+            raise ParameterError(f"A score function must return shape (B, n), got "
+                                 f"{tuple(scores.shape)} for B = {len(targets[part])}.")
         ranks.append(filtered_ranks(scores, targets[part], filters[part], ties))
     return np.concatenate(ranks)
 
@@ -876,7 +877,7 @@ def link_prediction_metrics(score_fn_tails: ScoreFn, score_fn_heads: ScoreFn,
     """
     triples = as_triples(triples)
     if len(triples) == 0:
-        raise ValueError("No triples to rank.")
+        raise ParameterError("No triples to rank.")
     tails_of, heads_of = defaultdict(list), defaultdict(list)
     for h, r, t in _known_set(known).tolist():
         tails_of[h, r].append(t)
@@ -919,7 +920,7 @@ def relation_prediction_metrics(score_fn_relations: ScoreFn, triples: np.ndarray
     """
     triples = as_triples(triples)
     if len(triples) == 0:
-        raise ValueError("No triples to rank.")
+        raise ParameterError("No triples to rank.")
     relations_of = defaultdict(list)
     for h, r, t in _known_set(known).tolist():
         relations_of[h, t].append(r)

@@ -121,8 +121,8 @@ class TensorBrainKG(nn.Module, PretrainedMixin):
                  init_std: float = 0.1, seed: int = 0) -> None:
         super().__init__()
         if n_entities < 1 or n_relations < 1:
-            raise ValueError(f"Need at least one entity and one relation, got {n_entities} "
-                             f"and {n_relations}.")
+            raise ParameterError(f"Need at least one entity and one relation, got {n_entities} "
+                                 f"and {n_relations}.")
         self.n_entities, self.n_relations = int(n_entities), int(n_relations)
         self._init_kwargs = dict(n_entities=self.n_entities, n_relations=self.n_relations,
                                  dim=int(dim), context=context, nonlinearity=nonlinearity,
@@ -210,7 +210,7 @@ class TensorBrainKG(nn.Module, PretrainedMixin):
         h = as_ids(h, self.n_entities, "head")
         t = as_ids(t, self.n_entities, "tail")
         if len(h) != len(t):
-            raise ValueError(f"h and t must have the same length, got {len(h)} and {len(t)}.")
+            raise ParameterError(f"h and t must have the same length, got {len(h)} and {len(t)}.")
         m = self.n_relations
         rel = torch.arange(m).repeat(len(h))
         out = self.decode(h.repeat_interleave(m), rel, t.repeat_interleave(m))

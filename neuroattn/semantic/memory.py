@@ -39,6 +39,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from neuroattn.errors import ParameterError
 from neuroattn.semantic.concepts import ConceptBank
 from neuroattn.semantic.decoder import DecodeMode, Decoding, TensorBrainDecoder
 
@@ -78,12 +79,12 @@ class EpisodicMemory(nn.Module):
         super().__init__()
         windows = {w.name: w for w in decoder.program.windows}
         if window not in windows:
-            raise ValueError(f"the decoding program has no window {window!r}; windows: "
-                             f"{list(windows)}")
+            raise ParameterError(f"the decoding program has no window {window!r}; windows: "
+                                 f"{list(windows)}")
         if write not in ("one_shot", "learned"):
-            raise ValueError(f"write must be 'one_shot' or 'learned', got {write!r}")
+            raise ParameterError(f"write must be 'one_shot' or 'learned', got {write!r}")
         if rule not in ("trace", "sigmoid"):
-            raise ValueError(f"rule must be 'trace' or 'sigmoid', got {rule!r}")
+            raise ParameterError(f"rule must be 'trace' or 'sigmoid', got {rule!r}")
         self.decoder, self.window = decoder, window
         self.group = windows[window].group
         self.write_mode, self.rule = write, rule
@@ -136,14 +137,14 @@ class EpisodicMemory(nn.Module):
         [0.5, 0.5]
         """
         if self.write_mode != "one_shot":
-            raise ValueError("write='learned': time embeddings are trained by gradient "
-                             "(minimise recall_nll), not written one-shot")
+            raise ParameterError("write='learned': time embeddings are trained by gradient "
+                                 "(minimise recall_nll), not written one-shot")
         self.bank._check_q(q)
         rows = self.bank.global_index(self.group, t)
         if rows.shape != (q.shape[0],):
-            raise ValueError(f"t must have shape ({q.shape[0]},), got {tuple(rows.shape)}")
+            raise ParameterError(f"t must have shape ({q.shape[0]},), got {tuple(rows.shape)}")
         if rows.unique().numel() != rows.numel():
-            raise ValueError("t must not repeat a time index within one write")
+            raise ParameterError("t must not repeat a time index within one write")
         trace = torch.sigmoid(q) if self.rule == "sigmoid" else q
         self.bank.A[rows] = trace.to(self.bank.A)
 
@@ -164,8 +165,8 @@ class EpisodicMemory(nn.Module):
         """
         a_t = self.bank.A[self.bank.global_index(self.group, t)]
         if a_t.ndim != 2:
-            raise ValueError(f"t must be a 1-D tensor of time indices, got shape "
-                             f"{tuple(torch.as_tensor(t).shape)}")
+            raise ParameterError(f"t must be a 1-D tensor of time indices, got shape "
+                                 f"{tuple(torch.as_tensor(t).shape)}")
         return self.decoder(mode=mode, targets=targets, force=force,
                             given={self.window: a_t}, generator=generator)
 
@@ -216,8 +217,8 @@ class SemanticMemory(nn.Module):
                  marginal: Literal["mixture", "mean", "learned"] = "mixture") -> None:
         super().__init__()
         if marginal not in ("mixture", "mean", "learned"):
-            raise ValueError(f"marginal must be 'mixture', 'mean' or 'learned', "
-                             f"got {marginal!r}")
+            raise ParameterError(f"marginal must be 'mixture', 'mean' or 'learned', "
+                                 f"got {marginal!r}")
         self.episodic, self.marginal = episodic, marginal
         self.abar = (nn.Parameter(episodic.time_embeddings().detach().mean(0).clone())
                      if marginal == "learned" else None)
@@ -261,7 +262,7 @@ class SemanticMemory(nn.Module):
         fixed = [int(x.shape[0]) for m in (force, targets) if m for x in m.values()]
         batch = fixed[0] if fixed else batch_size
         if batch is None:
-            raise ValueError("give batch_size, or force/targets that fix the batch size")
+            raise ParameterError("give batch_size, or force/targets that fix the batch size")
         ep = self.episodic
         if self.marginal != "mixture":
             abar = self.mean_embedding().reshape(1, -1).expand(batch, -1)

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 from torchvision.ops import roi_align
 
+from neuroattn.errors import ParameterError
 from neuroattn.nn.pretrained import PretrainedMixin
 from neuroattn.semantic.concepts import BiasMode, ConceptBank, Nonlinearity
 from neuroattn.semantic.decoder import (
@@ -94,7 +95,7 @@ class SceneEncoder(nn.Module):
                  shared_projection: bool = False) -> None:
         super().__init__()
         if len(channels) < 2:
-            raise ValueError(f"channels needs at least two conv layers, got {tuple(channels)}")
+            raise ParameterError(f"channels needs at least two conv layers, got {tuple(channels)}")
         layers: list[nn.Module] = []
         c_in = 3
         for i, c_out in enumerate(channels):
@@ -129,20 +130,20 @@ class SceneEncoder(nn.Module):
         n, _, height, width = images.shape
         boxes = boxes.to(images)
         if boxes.ndim != 3 or boxes.shape[1:] != (2, 4):
-            raise ValueError(f"boxes must be (pairs, 2, 4) subject/object boxes (x1, y1, x2, "
-                             f"y2), got {tuple(boxes.shape)}")
+            raise ParameterError(f"boxes must be (pairs, 2, 4) subject/object boxes (x1, y1, x2, "
+                                 f"y2), got {tuple(boxes.shape)}")
         if image_index is None:
             if len(boxes) != n:
-                raise ValueError(f"{len(boxes)} pairs for {n} images: pass image_index to say "
-                                 f"which image each pair is in")
+                raise ParameterError(f"{len(boxes)} pairs for {n} images: pass image_index to say "
+                                     f"which image each pair is in")
             image_index = torch.arange(n, device=images.device)
         image_index = image_index.to(images.device).long()
         if image_index.shape != (len(boxes),) or (
                 len(image_index) and not (0 <= int(image_index.min()) and
                                           int(image_index.max()) < n)):
-            raise ValueError(f"image_index must be ({len(boxes)},) indices into the {n} images")
+            raise ParameterError(f"image_index must be ({len(boxes)},) indices into the {n} images")
         if not torch.isfinite(boxes).all() or (boxes[..., 2:] <= boxes[..., :2]).any():
-            raise ValueError("every box needs finite x1 < x2 and y1 < y2 (pixel units)")
+            raise ParameterError("every box needs finite x1 < x2 and y1 < y2 (pixel units)")
         fmap = self.cnn(images)
         subject, obj = boxes[:, 0], boxes[:, 1]
         union = torch.cat([torch.minimum(subject[:, :2], obj[:, :2]),
@@ -169,9 +170,9 @@ class SceneEncoder(nn.Module):
 def _check_images(images: torch.Tensor) -> None:
     if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3:
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images)
-        raise ValueError(f"images must be a (N, 3, H, W) tensor, got {shape}")
+        raise ParameterError(f"images must be a (N, 3, H, W) tensor, got {shape}")
     if not torch.isfinite(images).all():
-        raise ValueError("images hold NaN or infinite values; clean them first")
+        raise ParameterError("images hold NaN or infinite values; clean them first")
 
 
 class TensorBrainPerception(nn.Module, PretrainedMixin):
@@ -244,8 +245,8 @@ class TensorBrainPerception(nn.Module, PretrainedMixin):
             encoder_kwargs=dict(encoder_kwargs or {}), seed=seed)
         missing = [g for g in ("time", "entity", "predicate", *labels) if g not in groups]
         if missing:
-            raise ValueError(f"groups lacks {missing}; perception needs time, entity, "
-                             f"predicate and every label group")
+            raise ParameterError(f"groups lacks {missing}; perception needs time, entity, "
+                                 f"predicate and every label group")
         with torch.random.fork_rng(devices=[]):
             if seed is not None:
                 torch.manual_seed(seed)

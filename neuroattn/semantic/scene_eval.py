@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from neuroattn.errors import ParameterError
 from neuroattn.semantic.decoder import DecodeMode
 from neuroattn.semantic.kg import filtered_ranks
 from neuroattn.semantic.perception import TensorBrainPerception
@@ -56,7 +57,7 @@ def evaluate_perception(model: TensorBrainPerception, world: SceneWorld,
     """
     scenes = world.scenes(split)
     if scenes.n_scenes == 0:
-        raise ValueError(f"split {split!r} has no scenes")
+        raise ParameterError(f"split {split!r} has no scenes")
     rows = perception_rows(world, split, labels=world.label_groups, pairs_only=True)
     true_sets = scenes.true_predicates()
     keys = [tuple(k) for k in scenes.pairs().tolist()]

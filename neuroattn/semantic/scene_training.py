@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from neuroattn.errors import ParameterError
 from neuroattn.semantic.decoder import Decoding
 from neuroattn.semantic.perception import TensorBrainPerception
 from neuroattn.semantic.world import SceneWorld
@@ -168,10 +169,10 @@ class SceneTaskBatches:
     def __init__(self, world: SceneWorld, scenes_per_batch: int = 16, facts_per_batch: int = 64,
                  seed: int = 0) -> None:
         if scenes_per_batch < 1 or facts_per_batch < 1:
-            raise ValueError(f"scenes_per_batch={scenes_per_batch!r} and facts_per_batch="
-                             f"{facts_per_batch!r} must be >= 1")
+            raise ParameterError(f"scenes_per_batch={scenes_per_batch!r} and facts_per_batch="
+                                 f"{facts_per_batch!r} must be >= 1")
         if world.train.n_scenes == 0 or len(world.train.relations) == 0:
-            raise ValueError("the world has no training scenes; use n_train >= 1")
+            raise ParameterError("the world has no training scenes; use n_train >= 1")
         self.images = torch.as_tensor(world.train.images)
         self.perception = perception_rows(world, "train")
         self.semantic = semantic_rows(world) if len(world.friends) else None
@@ -301,13 +302,13 @@ def fit_tensor_brain(model: TensorBrainPerception, world: SceneWorld,
     sizes = world.group_sizes()
     for group, size in sizes.items():
         if model.bank.group_size(group) != size:
-            raise ValueError(f"the model's {group!r} group has {model.bank.group_size(group)} "
-                             f"concepts but the world needs {size}; build the model with "
-                             f"TensorBrainPerception.for_world(world)")
+            raise ParameterError(f"the model's {group!r} group has {model.bank.group_size(group)} "
+                                 f"concepts but the world needs {size}; build the model with "
+                                 f"TensorBrainPerception.for_world(world)")
     weights = dict(tasks) if tasks is not None else {t: 1.0 for t in TASKS}
     unknown = sorted(set(weights) - set(TASKS))
     if unknown or not any(weights.values()):
-        raise ValueError(f"tasks must weight some of {TASKS}, got {dict(weights)}")
+        raise ParameterError(f"tasks must weight some of {TASKS}, got {dict(weights)}")
     batches = SceneTaskBatches(world, scenes_per_batch, facts_per_batch, seed)
     config = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, grad_clip=5.0,
                          warmup_steps=warmup_steps, precision=precision, device=device,

@@ -39,6 +39,7 @@ from scipy import signal as sps
 from neuroattn._atomic import prepare_destination, remove, temporary_sibling
 from neuroattn._docs import fill_doc
 from neuroattn._logging import Verbose, logger, use_log_level
+from neuroattn.errors import ParameterError
 from neuroattn.store.io import open_store, write_store
 
 if TYPE_CHECKING:
@@ -85,13 +86,13 @@ def _connect(
     distributed = _import_distributed()
     if isinstance(address, distributed.Client):
         if n_workers is not None or cluster_kwargs:
-            raise ValueError("n_workers and cluster options cannot be applied to an existing "
-                             "Client; pass them only when starting a LocalCluster.")
+            raise ParameterError("n_workers and cluster options cannot be applied to an existing "
+                                 "Client; pass them only when starting a LocalCluster.")
         yield address
         return
     if address is not None:
         if n_workers is not None or cluster_kwargs:
-            raise ValueError(
+            raise ParameterError(
                 f"n_workers / {sorted(cluster_kwargs)} only apply when neuroattn starts a "
                 "LocalCluster; they cannot be used with a scheduler address."
             )
@@ -212,7 +213,7 @@ def client(
 
 def _pick(address: Any, client_: Any) -> Any:
     if address is not None and client_ is not None:
-        raise ValueError("Pass either address= or client=, not both.")
+        raise ParameterError("Pass either address= or client=, not both.")
     return client_ if client_ is not None else address
 
 
@@ -262,20 +263,21 @@ def compute(
 def _check_band(sfreq: float, l_freq: float | None, h_freq: float | None, order: int) -> None:
     nyq = sfreq / 2.0
     if isinstance(order, bool) or not isinstance(order, int | np.integer) or order < 1:
-        raise ValueError(f"order={order!r} must be a positive integer (Butterworth order).")
+        raise ParameterError(f"order={order!r} must be a positive integer (Butterworth order).")
     for name, f in (("l_freq", l_freq), ("h_freq", h_freq)):
         if f is None:
             continue
         if not isinstance(f, int | float | np.number) or not np.isfinite(f):
-            raise ValueError(f"{name}={f!r} must be a finite frequency in Hz, or None.")
+            raise ParameterError(f"{name}={f!r} must be a finite frequency in Hz, or None.")
         if f <= 0:
-            raise ValueError(f"{name}={f} Hz must be > 0 Hz (use {name}=None to skip that edge).")
+            raise ParameterError(f"{name}={f} Hz must be > 0 Hz (use {name}=None to skip that "
+                                 "edge).")
         if f >= nyq:
-            raise ValueError(
+            raise ParameterError(
                 f"{name}={f} Hz must be below the Nyquist frequency sfreq/2 = {nyq:g} Hz "
                 f"(sfreq = {sfreq:g} Hz).")
     if l_freq is not None and h_freq is not None and l_freq >= h_freq:
-        raise ValueError(
+        raise ParameterError(
             f"l_freq={l_freq} Hz must be below h_freq={h_freq} Hz: the pass band is "
             "[l_freq, h_freq].")
 
@@ -298,8 +300,8 @@ def _decay_length(sos: np.ndarray, tol: float) -> int:
     _, poles, _ = sps.sos2zpk(sos)
     r = float(np.max(np.abs(poles))) if poles.size else 0.0
     if r >= 1:
-        raise ValueError("The filter is unstable (a pole on or outside the unit circle); "
-                         "raise the cut-off frequency or lower the order.")
+        raise ParameterError("The filter is unstable (a pole on or outside the unit circle); "
+                             "raise the cut-off frequency or lower the order.")
     # the envelope decays like r**n: go well past r**n = tol, then measure exactly
     n = 16 * len(sos) + (int(math.ceil(2 * math.log(tol) / math.log(r))) if r > 0 else 0)
     n = min(n, 2**26)
@@ -549,11 +551,12 @@ def preprocess_ieeg(
     # absolute paths: workers on other hosts may run in another directory
     src, dst = Path(src).absolute(), given.absolute()
     if dst.resolve() == src.resolve():
-        raise ValueError(f"dst is the source store {src}; write the result to a new path.")
+        raise ParameterError(f"dst is the source store {src}; write the result to a new path.")
     if scale not in ("robust", "zscore", None):
-        raise ValueError(f"scale={scale!r}; use 'robust', 'zscore' or None.")
+        raise ParameterError(f"scale={scale!r}; use 'robust', 'zscore' or None.")
     if scale_samples is not None and scale_samples < 2:
-        raise ValueError(f"scale_samples={scale_samples} must be >= 2, or None for all samples.")
+        raise ParameterError(f"scale_samples={scale_samples} must be >= 2, or None for all "
+                             "samples.")
     prepare_destination(dst, overwrite=overwrite)
     with use_log_level(verbose):
         ds = open_store(src, kind="ieeg", check="quick")
@@ -563,7 +566,7 @@ def preprocess_ieeg(
         signal = ds["signal"].data
         n, n_ch = signal.shape
         if sos is not None and n < 2:
-            raise ValueError(f"{src} holds {n} sample(s); filtering needs at least 2.")
+            raise ParameterError(f"{src} holds {n} sample(s); filtering needs at least 2.")
         info: dict[str, Any] = {}
         if sos is not None:
             overlap = filter_overlap(sfreq, l_freq, h_freq, order)

@@ -34,6 +34,7 @@ from neuroattn._atomic import (
     temporary_sibling,
 )
 from neuroattn._logging import Verbose, logger, use_log_level
+from neuroattn.errors import ParameterError
 from neuroattn.progress import progress
 from neuroattn.store.errors import (
     CorruptStoreError,
@@ -291,7 +292,7 @@ def open_store(
     """
     path = Path(path)
     if check not in ("full", "quick", "none"):
-        raise ValueError(f"check={check!r}; use 'full', 'quick' or 'none'.")
+        raise ParameterError(f"check={check!r}; use 'full', 'quick' or 'none'.")
     if not (path / "zarr.json").is_file():
         raise _not_a_store(path)
     with use_log_level(verbose):

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from neuroattn.errors import ParameterError
 from neuroattn.store.windows import IEEGWindows, empty_span
 
 
@@ -81,14 +82,14 @@ class ChunkBlockSampler(Sampler[list[int]]):
         world_size: int | None = None,
     ) -> None:
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+            raise ParameterError(f"batch_size must be >= 1, got {batch_size}.")
         if rank is None or world_size is None:
             dist = torch.distributed
             ddp = dist.is_available() and dist.is_initialized()
             rank = dist.get_rank() if ddp else 0
             world_size = dist.get_world_size() if ddp else 1
         if not 0 <= rank < world_size:
-            raise ValueError(f"rank={rank} must be in [0, world_size={world_size}).")
+            raise ParameterError(f"rank={rank} must be in [0, world_size={world_size}).")
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
@@ -98,7 +99,7 @@ class ChunkBlockSampler(Sampler[list[int]]):
         block_of = np.asarray(dataset.chunk_of(np.arange(len(dataset)))) // chunks_per_block
         self.blocks = [np.flatnonzero(block_of == b) for b in np.unique(block_of)]
         if len(self.blocks) < world_size:
-            raise ValueError(
+            raise ParameterError(
                 f"Only {len(self.blocks)} chunk block(s) for {world_size} ranks; use smaller "
                 "chunks (write_store(chunk_mb=...)) or chunks_per_block=1."
             )
@@ -249,11 +250,12 @@ class WindowBatch:
         labels = np.asarray(labels, dtype=np.int64)
         n = sum(len(o) for o in offsets)
         if len(labels) != n:
-            raise ValueError(f"{len(labels)} labels for {n} windows; give one label per window.")
+            raise ParameterError(f"{len(labels)} labels for {n} windows; give one label per "
+                                 "window.")
         for span, o in self.parts:
             if len(o) and (o.min() < 0 or o.max() + self.window > len(span)):
-                raise ValueError(f"Window offsets {o.min()}..{o.max()} do not fit a block of "
-                                 f"{len(span)} samples with window={self.window}.")
+                raise ParameterError(f"Window offsets {o.min()}..{o.max()} do not fit a block of "
+                                     f"{len(span)} samples with window={self.window}.")
         # Labels, then offsets: one small host-to-device copy per batch.
         self._index = torch.from_numpy(np.concatenate([labels, *offsets]))
         if pin_memory:
@@ -316,8 +318,8 @@ class WindowBatch:
         if out is None:
             out = torch.empty(shape, device=device, dtype=torch.float32)
         elif tuple(out.shape) != shape or out.dtype != torch.float32:
-            raise ValueError(f"out has shape {tuple(out.shape)} and dtype {out.dtype}; this "
-                             f"batch needs {shape} and torch.float32.")
+            raise ParameterError(f"out has shape {tuple(out.shape)} and dtype {out.dtype}; this "
+                                 f"batch needs {shape} and torch.float32.")
         row = n
         for span, offsets in self.parts:
             k = len(offsets)
@@ -366,9 +368,9 @@ def read_batch(windows: IEEGWindows, indices: Sequence[int] | np.ndarray, *,
     """
     idx = np.asarray(indices, dtype=np.int64)
     if idx.ndim != 1 or len(idx) == 0:
-        raise ValueError("indices must be a non-empty sequence of window indices.")
+        raise ParameterError("indices must be a non-empty sequence of window indices.")
     if idx.min() < 0 or idx.max() >= len(windows):
-        raise ValueError(f"Window indices must be in 0..{len(windows) - 1}.")
+        raise ParameterError(f"Window indices must be in 0..{len(windows) - 1}.")
     starts, w = windows.starts[idx], windows.window
     first, stop = int(starts.min()), int(starts.max()) + w
     if stop - first <= len(idx) * w:  # one span holds them all in fewer samples

@@ -25,6 +25,7 @@ import numpy as np
 import xarray as xr
 
 from neuroattn._logging import logger
+from neuroattn.errors import ParameterError
 from neuroattn.store.build import ieeg_from_array
 
 # "a.u." (e.g. robust-scaled data) is passed to MNE as-is, with a warning.
@@ -106,10 +107,10 @@ def to_mne_raw(ds: xr.Dataset, *, verbose: bool | str | None = False) -> Any:
     import mne
 
     if "signal" not in ds:
-        raise ValueError("to_mne_raw needs an iEEG dataset with a 'signal' variable.")
+        raise ParameterError("to_mne_raw needs an iEEG dataset with a 'signal' variable.")
     units = ds.attrs.get("units", "V")
     if units not in _UNIT_SCALE:
-        raise ValueError(f"Unknown units {units!r}; expected one of {sorted(_UNIT_SCALE)}.")
+        raise ParameterError(f"Unknown units {units!r}; expected one of {sorted(_UNIT_SCALE)}.")
     if units == "a.u.":
         logger.warning("The data are in arbitrary units (scaled); MNE will label them volts.")
     sfreq = float(ds.attrs["sfreq"])

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neuroattn.errors import ParameterError
 from neuroattn.store.build import fmri_from_array
 
 ImageLike = Any  # a nibabel image or a path
@@ -63,10 +64,10 @@ def fmri_from_nifti(
     img, mask_img = _load(img), _load(mask_img)
     data = np.asanyarray(img.dataobj)
     if data.ndim != 4:
-        raise ValueError(f"img must be 4-D (x, y, z, stimulus); got shape {data.shape}.")
+        raise ParameterError(f"img must be 4-D (x, y, z, stimulus); got shape {data.shape}.")
     mask = np.asanyarray(mask_img.dataobj) != 0
     if mask.shape != data.shape[:3] or not np.allclose(mask_img.affine, img.affine, atol=1e-4):
-        raise ValueError(
+        raise ParameterError(
             f"The mask ({mask.shape}) is not on the image grid ({data.shape[:3]}); resample it "
             "with nilearn.image.resample_to_img(mask_img, img, interpolation='nearest')."
         )
@@ -100,11 +101,11 @@ def to_nifti(values: np.ndarray, ds: xr.Dataset, fill: float = 0.0) -> Any:
     import nibabel as nib
 
     if "mask_shape" not in ds.attrs or "i" not in ds.coords:
-        raise ValueError("This dataset has no volume geometry (build it with fmri_from_nifti).")
+        raise ParameterError("This dataset has no volume geometry (build it with fmri_from_nifti).")
     values = np.asarray(values, dtype=np.float32)
     if values.shape != (ds.sizes["voxel"],):
-        raise ValueError(f"values need one entry per voxel ({ds.sizes['voxel']}); "
-                         f"got {values.shape}.")
+        raise ParameterError(f"values need one entry per voxel ({ds.sizes['voxel']}); "
+                             f"got {values.shape}.")
     vol = np.full(tuple(ds.attrs["mask_shape"]), fill, np.float32)
     vol[ds["i"].values, ds["j"].values, ds["k"].values] = values
     return nib.Nifti1Image(vol, np.asarray(ds.attrs["affine"]))
@@ -144,12 +145,12 @@ def fmri_from_gifti(
             columns.extend(a.ravel() for a in arrays)
     lengths = {c.shape[0] for c in columns}
     if len(lengths) != 1:
-        raise ValueError(f"GIfTI darrays have different vertex counts {sorted(lengths)}.")
+        raise ParameterError(f"GIfTI darrays have different vertex counts {sorted(lengths)}.")
     responses = np.stack(columns).astype(dtype)
     n_vertex = responses.shape[1]
     keep = np.ones(n_vertex, bool) if mask is None else np.asarray(mask, bool)
     if keep.shape != (n_vertex,):
-        raise ValueError(f"mask needs one bool per vertex ({n_vertex}); got {keep.shape}.")
+        raise ParameterError(f"mask needs one bool per vertex ({n_vertex}); got {keep.shape}.")
     labels = None if roi is None else np.asarray(roi, dtype=object)[keep]
     vertex = np.flatnonzero(keep)
     ds = fmri_from_array(responses[:, keep], stimulus=stimulus, roi=labels, space=space,

@@ -33,6 +33,7 @@ import torch
 import zarr
 from torch.utils.data import Dataset
 
+from neuroattn.errors import ParameterError
 from neuroattn.store.build import seizure_intervals
 from neuroattn.store.errors import CorruptStoreError, StoreError
 from neuroattn.store.guard import CheckedStore
@@ -100,7 +101,7 @@ class IEEGWindows(Dataset):
         self.window = self._samples(window_s, "window_s")
         self.stride = self._samples(stride_s if stride_s is not None else window_s, "stride_s")
         if self.window > self.n_times:
-            raise ValueError(
+            raise ParameterError(
                 f"window_s={window_s} ({self.window} samples) is longer than the recording "
                 f"({self.n_times / self.sfreq:.1f} s); use a shorter window."
             )
@@ -108,7 +109,7 @@ class IEEGWindows(Dataset):
         segment = self.window if label_segment_s is None else self._samples(
             label_segment_s, "label_segment_s")
         if segment > self.window:
-            raise ValueError("label_segment_s cannot exceed window_s.")
+            raise ParameterError("label_segment_s cannot exceed window_s.")
         self.seizures = seizure_intervals(ds.attrs.get("annotations"), label_prefix)
         self.labels = self._label(segment)
         self.cache_chunks = max(1, int(cache_chunks))
@@ -123,7 +124,7 @@ class IEEGWindows(Dataset):
     def _samples(self, seconds: float, name: str) -> int:
         n = int(round(seconds * self.sfreq))
         if n < 1:
-            raise ValueError(f"{name}={seconds} is shorter than one sample at {self.sfreq} Hz.")
+            raise ParameterError(f"{name}={seconds} is shorter than one sample at {self.sfreq} Hz.")
         return n
 
     @staticmethod
@@ -132,18 +133,19 @@ class IEEGWindows(Dataset):
         if channels is None:
             keep = np.flatnonzero(~bad)
             if keep.size == 0:
-                raise ValueError("Every channel is marked bad; pass channels=... explicitly.")
+                raise ParameterError("Every channel is marked bad; pass channels=... explicitly.")
             return keep
         index = []
         for ch in channels:
             if isinstance(ch, int | np.integer):
                 if not 0 <= ch < len(names):
-                    raise ValueError(f"Channel index {ch} is out of range (0..{len(names) - 1}).")
+                    raise ParameterError(f"Channel index {ch} is out of range "
+                                         f"(0..{len(names) - 1}).")
                 index.append(int(ch))
             elif ch in names:
                 index.append(names.index(ch))
             else:
-                raise ValueError(f"Channel {ch!r} is not in the store; it has {names[:8]}...")
+                raise ParameterError(f"Channel {ch!r} is not in the store; it has {names[:8]}...")
         return np.asarray(index, dtype=np.int64)
 
     def _label(self, segment: int) -> np.ndarray:
@@ -231,8 +233,8 @@ class IEEGWindows(Dataset):
             out = empty_span(self.n_channels, stop - start, shared=shared, pin_memory=pin_memory,
                              time_major=time_major)
         elif tuple(out.shape) != (self.n_channels, stop - start) or out.dtype != torch.float32:
-            raise ValueError(f"out must be float32 of shape {(self.n_channels, stop - start)}, "
-                             f"got {out.dtype} {tuple(out.shape)}.")
+            raise ParameterError(f"out must be float32 of shape {(self.n_channels, stop - start)}, "
+                                 f"got {out.dtype} {tuple(out.shape)}.")
         self._fill(out.numpy(), start)
         return out
 

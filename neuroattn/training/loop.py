@@ -633,7 +633,7 @@ class Trainer:
         for key, value in values.items():
             if isinstance(value, torch.Tensor):
                 if value.numel() != 1:
-                    raise ValueError(
+                    raise ParameterError(
                         f"metric {key!r} is a tensor of shape {tuple(value.shape)}; loss_fn "
                         "must return floats or 0-d tensors (reduce it, e.g. with .mean()).")
                 value = value.detach().reshape(()).float()

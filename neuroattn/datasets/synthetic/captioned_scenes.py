@@ -44,6 +44,7 @@ import numpy as np
 
 from neuroattn._validation import check_int, check_number
 from neuroattn.datasets.synthetic.visual_search import shape_masks
+from neuroattn.errors import ParameterError
 
 __all__ = ["COLOURS", "SHAPES", "CaptionedScenes", "make_captioned_scenes"]
 
@@ -175,8 +176,8 @@ def _positions(n: int, size: int, radius: float, rng: np.random.Generator) -> np
         gaps = np.hypot(*(points[:, None] - points[None]).transpose(2, 0, 1))
         if n == 1 or gaps[np.triu_indices(n, 1)].min() >= 2.8 * radius:
             return points
-    raise ValueError(f"cannot place {n} objects of radius {radius:.1f} px apart in a {size} px "
-                     "image; lower n_objects or object_radius.")
+    raise ParameterError(f"cannot place {n} objects of radius {radius:.1f} px apart in a {size} px "
+                         "image; lower n_objects or object_radius.")
 
 
 def make_captioned_scenes(
@@ -224,8 +225,8 @@ def make_captioned_scenes(
     check_int("size", size, 16)
     unknown = [c for c in colours if c not in COLOURS] + [s for s in shapes if s not in SHAPES]
     if unknown:
-        raise ValueError(f"unknown colour or shape names {unknown}; choose from "
-                         f"{list(COLOURS)} and {list(SHAPES)}.")
+        raise ParameterError(f"unknown colour or shape names {unknown}; choose from "
+                             f"{list(COLOURS)} and {list(SHAPES)}.")
     check_int("n_objects", n_objects, 1, min(len(colours), len(shapes)))
     check_number("object_radius", object_radius, lo=0.0, strict=True)
     cell = max(1, size // 56) if texture_cell is None else texture_cell

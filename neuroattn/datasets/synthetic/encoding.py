@@ -133,6 +133,7 @@ import numpy as np
 from neuroattn._logging import logger
 from neuroattn._validation import check_int, check_number, check_pair, to_jsonable
 from neuroattn.config import ConfigError, config_from
+from neuroattn.errors import ParameterError
 
 __all__ = ["SyntheticEncoding", "SyntheticEncodingConfig", "make_synthetic_encoding"]
 
@@ -238,7 +239,7 @@ class SyntheticEncodingConfig:
     >>> SyntheticEncodingConfig(overlap_fraction=1.0)
     Traceback (most recent call last):
     ...
-    ValueError: overlap_fraction=1.0 must be < 1...
+    neuroattn.errors.ParameterError: overlap_fraction=1.0 must be < 1...
     """
 
     height: int = 8
@@ -290,13 +291,13 @@ class SyntheticEncodingConfig:
         check_int("n_categories", self.n_categories, 1)
         check_int("n_features", self.n_features, 1)
         if not isinstance(self.objects_per_image, tuple) or len(self.objects_per_image) != 2:
-            raise ValueError(
+            raise ParameterError(
                 f"objects_per_image={self.objects_per_image!r} must be a (low, high) pair."
             )
         for v in self.objects_per_image:
             check_int("objects_per_image", v, 0)
         if self.objects_per_image[0] > self.objects_per_image[1]:
-            raise ValueError(
+            raise ParameterError(
                 f"objects_per_image={self.objects_per_image} has low > high; pass (low, high)."
             )
         check_pair("object_size", self.object_size, lo=0.0, strict=True)
@@ -310,18 +311,18 @@ class SyntheticEncodingConfig:
         for name in ("n_retinotopic", "n_category", "n_mixed"):
             check_int(name, getattr(self, name), 0, 64)
         if self.n_rois < 1:
-            raise ValueError(
+            raise ParameterError(
                 "n_retinotopic + n_category + n_mixed is 0; ask for at least one ROI."
             )
         check_int("voxels_per_roi", self.voxels_per_roi, 1, 2000)
         check_number("overlap_fraction", self.overlap_fraction, lo=0.0)
         if self.overlap_fraction >= 1.0:
-            raise ValueError(
+            raise ParameterError(
                 f"overlap_fraction={self.overlap_fraction} must be < 1 (0.1 puts 10 % of each "
                 "ROI's voxels in a second ROI)."
             )
         if self.overlap_fraction > 0 and self.n_rois < 2:
-            raise ValueError(
+            raise ParameterError(
                 "overlap_fraction > 0 needs at least two ROIs to overlap; add ROIs or set "
                 "overlap_fraction=0."
             )
@@ -338,8 +339,8 @@ class SyntheticEncodingConfig:
         check_number("category_weight", self.category_weight, lo=0.0)
         check_number("weight_noise", self.weight_noise, lo=0.0)
         if self.category_weight == 0 and self.weight_noise == 0:
-            raise ValueError("category_weight and weight_noise are both 0: every voxel "
-                             "would be silent; make one of them positive.")
+            raise ParameterError("category_weight and weight_noise are both 0: every voxel "
+                                 "would be silent; make one of them positive.")
         check_int("smoothing_steps", self.smoothing_steps, 0)
         check_pair("ncsnr_range", self.ncsnr_range, lo=0.0, strict=True)
         check_int("seed", self.seed, 0)
@@ -647,7 +648,7 @@ class SyntheticEncoding:
         cfg = self.config
         expected = (cfg.height, cfg.width, cfg.n_features)
         if X.ndim != 4 or X.shape[1:] != expected:
-            raise ValueError(
+            raise ParameterError(
                 f"X must be (n, {cfg.height}, {cfg.width}, {cfg.n_features}) feature maps "
                 f"(channels last) on this data set's grid; got shape {X.shape}."
             )
@@ -990,8 +991,8 @@ def _fsaverage5(hemi: str) -> tuple[np.ndarray, Any]:
     coords = np.asarray(coords, dtype=float)
     faces = np.asarray(faces, dtype=np.int64)
     if coords.shape != (FSAVERAGE5_N_VERTICES, 3):
-        raise ValueError(f"Unexpected fsaverage5 {side} mesh with {coords.shape[0]} vertices; "
-                         f"expected {FSAVERAGE5_N_VERTICES}. Check the nilearn installation.")
+        raise ParameterError(f"Unexpected fsaverage5 {side} mesh with {coords.shape[0]} vertices; "
+                             f"expected {FSAVERAGE5_N_VERTICES}. Check the nilearn installation.")
     edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
     edges = np.unique(np.sort(edges, axis=1), axis=0)
     length = np.linalg.norm(coords[edges[:, 0]] - coords[edges[:, 1]], axis=1)
@@ -1029,7 +1030,7 @@ def _place_patches(kinds: list[str], hemis: list[str], n_vox: int,
         order = np.argsort(dist, kind="stable")
         reachable = order[np.isfinite(dist[order])]
         if len(reachable) < n_vox:
-            raise ValueError(
+            raise ParameterError(
                 f"Cannot grow a {kind} ROI of voxels_per_roi={n_vox} vertices in {hemi}: only "
                 f"{len(reachable)} free connected vertices; lower voxels_per_roi or the number "
                 "of ROIs."

@@ -57,6 +57,7 @@ import scipy.fft
 from neuroattn._logging import logger
 from neuroattn._validation import check_int, check_number, check_pair, to_jsonable
 from neuroattn.config import config_from
+from neuroattn.errors import ParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
     import mne
@@ -239,13 +240,13 @@ class SyntheticIEEGConfig:
         check_int("n_channels", self.n_channels, 1, MAX_CHANNELS)
         check_number("sfreq", self.sfreq, lo=0.0, strict=True)
         if self.sfreq < MIN_SFREQ_HZ:
-            raise ValueError(
+            raise ParameterError(
                 f"sfreq={self.sfreq} Hz is too low to resolve the {SPIKE_SIGMA_S * 1e3:.0f} ms "
                 f"spike; use sfreq >= {MIN_SFREQ_HZ:.0f} Hz (e.g. 128, 256 or 512)."
             )
         check_number("duration_s", self.duration_s, lo=0.0, strict=True)
         if round(self.duration_s * self.sfreq) < 2:
-            raise ValueError(
+            raise ParameterError(
                 f"duration_s={self.duration_s} gives fewer than 2 samples at "
                 f"sfreq={self.sfreq}; increase duration_s."
             )
@@ -253,7 +254,7 @@ class SyntheticIEEGConfig:
         check_number("amplitude", self.amplitude, lo=0.0)
         check_pair("seizure_duration_s", self.seizure_duration_s, lo=0.0, strict=True)
         if self.seizure_duration_s[0] < SEIZURE_RISE_S + SEIZURE_FALL_S:
-            raise ValueError(
+            raise ParameterError(
                 f"seizure_duration_s={self.seizure_duration_s} is shorter than the "
                 f"{SEIZURE_RISE_S:g} s rise + {SEIZURE_FALL_S:g} s fall of the ictal envelope; "
                 f"use a lower bound >= {SEIZURE_RISE_S + SEIZURE_FALL_S:g} s."
@@ -265,19 +266,19 @@ class SyntheticIEEGConfig:
         check_number("knee_hz", self.knee_hz, lo=0.0, strict=True)
         check_number("rho", self.rho, lo=0.0)
         if self.rho >= 1.0:
-            raise ValueError(f"rho={self.rho} must be < 1 (use e.g. 0.7 for corr ≈ 0.7).")
+            raise ParameterError(f"rho={self.rho} must be < 1 (use e.g. 0.7 for corr ≈ 0.7).")
         nyquist = self.sfreq / 2.0
         check_number("alpha_peak_ratio", self.alpha_peak_ratio, lo=0.0)
         check_pair("alpha_freq_hz", self.alpha_freq_hz, lo=0.0, strict=True)
         if self.alpha_peak_ratio > 0 and self.alpha_freq_hz[1] >= nyquist:
-            raise ValueError(
+            raise ParameterError(
                 f"alpha_freq_hz={self.alpha_freq_hz} reaches the Nyquist frequency "
                 f"{nyquist:g} Hz; lower it, raise sfreq, or set alpha_peak_ratio=0."
             )
         check_number("line_noise_amplitude", self.line_noise_amplitude, lo=0.0)
         check_number("line_noise_hz", self.line_noise_hz, lo=0.0, strict=True)
         if self.line_noise_amplitude > 0 and self.line_noise_hz >= nyquist:
-            raise ValueError(
+            raise ParameterError(
                 f"line_noise_hz={self.line_noise_hz} is not below the Nyquist frequency "
                 f"{nyquist:g} Hz; raise sfreq or set line_noise_amplitude=0."
             )
@@ -286,7 +287,7 @@ class SyntheticIEEGConfig:
         check_pair("start_freq_hz", self.start_freq_hz, lo=0.0, strict=True)
         check_pair("end_freq_hz", self.end_freq_hz, lo=0.0, strict=True)
         if self.start_freq_hz[1] >= nyquist:
-            raise ValueError(
+            raise ParameterError(
                 f"start_freq_hz={self.start_freq_hz} reaches the Nyquist frequency "
                 f"{nyquist:g} Hz; lower it or raise sfreq."
             )
@@ -296,12 +297,12 @@ class SyntheticIEEGConfig:
         )
         check_number("recruitment_threshold", self.recruitment_threshold, lo=0.0, strict=True)
         if self.recruitment_threshold > 1.0:
-            raise ValueError(
+            raise ParameterError(
                 f"recruitment_threshold={self.recruitment_threshold} must be in (0, 1] "
                 "(the focal channel has gain 1); use e.g. 0.15."
             )
         if not isinstance(self.postictal, bool | np.bool_):
-            raise ValueError(f"postictal={self.postictal!r} must be True or False.")
+            raise ParameterError(f"postictal={self.postictal!r} must be True or False.")
         check_number("postictal_factor", self.postictal_factor, lo=0.0, hi=1.0)
         check_pair("postictal_duration_s", self.postictal_duration_s, lo=0.0)
         check_pair("artifact_duration_s", self.artifact_duration_s, lo=0.0, strict=True)
@@ -316,7 +317,7 @@ class SyntheticIEEGConfig:
 
         needed = self.min_duration_s()
         if round(self.duration_s * self.sfreq) / self.sfreq < needed - 1e-9:
-            raise ValueError(
+            raise ParameterError(
                 f"duration_s={self.duration_s:g} is too short for n_seizures={self.n_seizures} "
                 f"(up to {self.seizure_duration_s[1]:g} s each plus propagation and post-ictal "
                 f"time), {self._max_artifacts()} artefact(s) and {self.amplitude_decoys} "
@@ -538,7 +539,7 @@ class SyntheticIEEG:
         except ValueError as err:
             if float(self.sfreq).is_integer():
                 raise
-            raise ValueError(
+            raise ParameterError(
                 f"EDF export failed for sfreq={self.sfreq} Hz: EDF needs a whole number of "
                 "samples per data record; generate with an integer sfreq (e.g. 256) or "
                 f"resample before exporting. ({err})"
@@ -831,7 +832,7 @@ def _place_intervals(
     if -1e-6 < slack < 0:  # rounding only
         slack = 0.0
     if slack < 0:  # validate() checks the worst case, so this is only a safeguard
-        raise ValueError(
+        raise ParameterError(
             f"duration_s={total:g} cannot hold {k} events of total length "
             f"{np.sum(lengths):.1f} s with event_margin_s={margin:g}; increase duration_s."
         )

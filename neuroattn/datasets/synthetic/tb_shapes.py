@@ -49,6 +49,7 @@ import numpy as np
 
 from neuroattn._validation import check_int, check_number, check_option
 from neuroattn.datasets.synthetic.visual_search import PALETTE, SHAPES, shape_masks
+from neuroattn.errors import ParameterError
 
 __all__ = ["COLOURS", "LABELS", "PREDICATES", "SHAPES", "TBShapes", "TBShapesConfig",
            "TBShapesScenes", "make_tb_shapes"]
@@ -110,7 +111,7 @@ class TBShapesConfig:
     >>> TBShapesConfig(n_twin_pairs=20)
     Traceback (most recent call last):
     ...
-    ValueError: n_twin_pairs=20 needs 40 of the n_individuals=32; use n_twin_pairs <= 16.
+    neuroattn.errors.ParameterError: n_twin_pairs=20 needs 40 of the n_individuals=32; use ...
     """
 
     n_individuals: int = 32
@@ -151,26 +152,26 @@ class TBShapesConfig:
         check_int("n_individuals", self.n_individuals, 2)
         check_int("n_twin_pairs", self.n_twin_pairs, 0)
         if 2 * self.n_twin_pairs > self.n_individuals:
-            raise ValueError(f"n_twin_pairs={self.n_twin_pairs} needs {2 * self.n_twin_pairs} "
-                             f"of the n_individuals={self.n_individuals}; use n_twin_pairs <= "
-                             f"{self.n_individuals // 2}.")
+            raise ParameterError(f"n_twin_pairs={self.n_twin_pairs} needs {2 * self.n_twin_pairs} "
+                                 f"of the n_individuals={self.n_individuals}; use n_twin_pairs <= "
+                                 f"{self.n_individuals // 2}.")
         check_int("n_novel", self.n_novel, 0)
         n_looks = self.n_individuals - self.n_twin_pairs + self.n_novel
         n_combos = len(SHAPES) * len(COLOURS) * 2
         if n_looks > n_combos:
-            raise ValueError(f"{n_looks} distinct looks are needed but only {n_combos} "
-                             f"shape x colour x size combinations exist; use fewer "
-                             f"individuals or novel individuals.")
+            raise ParameterError(f"{n_looks} distinct looks are needed but only {n_combos} "
+                                 f"shape x colour x size combinations exist; use fewer "
+                                 f"individuals or novel individuals.")
         for name in ("n_train", "n_test_known", "n_test_novel"):
             check_int(name, getattr(self, name), 0)
         check_int("image_size", self.image_size, 24, 512)
         lo, hi = self.objects_per_scene if len(self.objects_per_scene) == 2 else (0, -1)
         if not (isinstance(lo, int) and isinstance(hi, int) and 2 <= lo <= hi <= 4):
-            raise ValueError(f"objects_per_scene={self.objects_per_scene} must be (lo, hi) "
-                             f"with 2 <= lo <= hi <= 4.")
+            raise ParameterError(f"objects_per_scene={self.objects_per_scene} must be (lo, hi) "
+                                 f"with 2 <= lo <= hi <= 4.")
         if self.n_novel and self.n_test_novel and self.n_novel < lo:
-            raise ValueError(f"n_novel={self.n_novel} is fewer than the {lo} objects a scene "
-                             f"needs; use n_novel >= {lo} or n_test_novel=0.")
+            raise ParameterError(f"n_novel={self.n_novel} is fewer than the {lo} objects a scene "
+                                 f"needs; use n_novel >= {lo} or n_test_novel=0.")
         check_int("n_friends", self.n_friends, 0, self.n_individuals - 1)
         check_number("near_distance", self.near_distance, lo=0.0, hi=1.5, strict=True)
         check_number("size_jitter", self.size_jitter, lo=0.0, hi=0.3)
@@ -313,7 +314,7 @@ class TBShapes:
     def label_names(group: str) -> tuple[str, ...]:
         """The value names of a label group of :data:`LABELS`."""
         if group not in LABELS:
-            raise ValueError(f"unknown label group {group!r}; choose from {list(LABELS)}")
+            raise ParameterError(f"unknown label group {group!r}; choose from {list(LABELS)}")
         return LABELS[group]
 
     def is_twin(self) -> np.ndarray:

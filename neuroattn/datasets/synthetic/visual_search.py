@@ -96,7 +96,7 @@ import numpy as np
 from neuroattn._logging import logger
 from neuroattn._validation import check_int, check_number, to_jsonable
 from neuroattn.config import config_from
-from neuroattn.errors import NeuroattnError
+from neuroattn.errors import NeuroattnError, ParameterError
 
 __all__ = ["PALETTE", "SHAPES", "PolicyError", "VisualSearch", "VisualSearchConfig",
            "VisualSearchTrials", "make_visual_search"]
@@ -182,7 +182,7 @@ class VisualSearchConfig:
     >>> VisualSearchConfig(p_refix=0.6, p_revisit=0.5)
     Traceback (most recent call last):
     ...
-    ValueError: p_refix + p_revisit = 1.1 must be < 1...
+    neuroattn.errors.ParameterError: p_refix + p_revisit = 1.1 must be < 1...
     """
 
     n_rows: int = 4
@@ -229,17 +229,17 @@ class VisualSearchConfig:
         check_int("n_rows", self.n_rows, 1, 64)
         check_int("n_cols", self.n_cols, 1, 64)
         if self.n_cells < 2:
-            raise ValueError(f"The grid {self.n_rows}x{self.n_cols} has fewer than 2 cells; "
-                             "a search needs a target and at least one distractor.")
+            raise ParameterError(f"The grid {self.n_rows}x{self.n_cols} has fewer than 2 cells; "
+                                 "a search needs a target and at least one distractor.")
         if self.min_objects is not None:
             check_int("min_objects", self.min_objects, 2, self.n_cells)
         check_int("n_colours", self.n_colours, 1, len(PALETTE))
         check_int("n_shapes", self.n_shapes, 1, len(SHAPES))
         if self.n_conjunctions < 2:
-            raise ValueError("n_colours * n_shapes must be at least 2 so that the target's "
-                             "conjunction can be unique; add a colour or a shape.")
+            raise ParameterError("n_colours * n_shapes must be at least 2 so that the target's "
+                                 "conjunction can be unique; add a colour or a shape.")
         if not isinstance(self.patch_size, tuple) or len(self.patch_size) != 2:
-            raise ValueError(f"patch_size={self.patch_size!r} must be a (height, width) pair.")
+            raise ParameterError(f"patch_size={self.patch_size!r} must be a (height, width) pair.")
         for v in self.patch_size:
             check_int("patch_size", v, 8, 256)
         check_int("gap", self.gap, 0, 64)
@@ -253,7 +253,7 @@ class VisualSearchConfig:
         check_number("p_refix", self.p_refix, lo=0.0, hi=1.0)
         check_number("p_revisit", self.p_revisit, lo=0.0, hi=1.0)
         if self.p_refix + self.p_revisit >= 1.0:
-            raise ValueError(
+            raise ParameterError(
                 f"p_refix + p_revisit = {self.p_refix + self.p_revisit:g} must be < 1, or the "
                 "search would never move to a new object; lower one of them.")
         check_int("max_length", self.max_length, 1)
@@ -533,7 +533,7 @@ class VisualSearchTrials:
 
     def _check_trial(self, i: int) -> int:
         if not isinstance(i, int | np.integer) or not 0 <= int(i) < len(self):
-            raise ValueError(f"trial index {i!r} is out of range for {len(self)} trials.")
+            raise ParameterError(f"trial index {i!r} is out of range for {len(self)} trials.")
         return int(i)
 
     def _policy(self, i: int) -> tuple[int, _TrialPolicy]:
@@ -591,7 +591,7 @@ class VisualSearch:
     def split(self, name: str) -> VisualSearchTrials:
         """The trials of split ``name`` (``"train"``, ``"val"`` or ``"test"``)."""
         if name not in SPLITS:
-            raise ValueError(f"split {name!r} is unknown; use one of {list(SPLITS)}.")
+            raise ParameterError(f"split {name!r} is unknown; use one of {list(SPLITS)}.")
         return getattr(self, name)
 
     def ground_truth(self) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from neuroattn.errors import ParameterError
 from neuroattn.gaze.metrics.scanpaths import as_list, as_symbols
 
 __all__ = ["BEHAVIOUR_KEYS", "behaviour", "behaviour_summary", "behavioural_delta", "behaviours"]
@@ -45,7 +46,7 @@ def _as_target(target: object, name: str) -> int:
     except (TypeError, ValueError) as err:
         raise TypeError(f"{name} must be an object index (int); got {target!r}.") from err
     if value != target or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer object index; got {target!r}.")
+        raise ParameterError(f"{name} must be a non-negative integer object index; got {target!r}.")
     return value
 
 
@@ -79,14 +80,14 @@ def behaviours(scanpaths: Sequence[Sequence[int]], targets: Sequence[int]
                                                                                "scanpaths"))]
     tgt_in = as_list(targets, "targets")
     if len(tgt_in) != len(paths):
-        raise ValueError(f"scanpaths and targets must have one entry per trial; got "
-                         f"{len(paths)} scanpaths and {len(tgt_in)} targets.")
+        raise ParameterError(f"scanpaths and targets must have one entry per trial; got "
+                             f"{len(paths)} scanpaths and {len(tgt_in)} targets.")
     tgt = np.array([_as_target(t, f"targets[{k}]") for k, t in enumerate(tgt_in)],
                    dtype=np.int64)
     for k, p in enumerate(paths):
         if (p < 0).any():
-            raise ValueError(f"scanpaths[{k}] holds negative values; scanpaths are object "
-                             "indices >= 0 without padding, BOS or EOS tokens.")
+            raise ParameterError(f"scanpaths[{k}] holds negative values; scanpaths are object "
+                                 "indices >= 0 without padding, BOS or EOS tokens.")
     n = len(paths)
     if n == 0:
         return {key: np.zeros(0) for key in BEHAVIOUR_KEYS}
@@ -170,7 +171,7 @@ def behaviour_summary(scanpaths: Sequence[Sequence[int]], targets: Sequence[int]
     """
     values = behaviours(scanpaths, targets)
     if values["length"].size == 0:
-        raise ValueError("scanpaths is empty; a summary needs at least one trial.")
+        raise ParameterError("scanpaths is empty; a summary needs at least one trial.")
     return {key: float(values[key].mean()) for key in BEHAVIOUR_KEYS}
 
 
@@ -210,15 +211,15 @@ def behavioural_delta(model: Mapping[str, float], human: Mapping[str, float]) ->
                             f"got {type(summary).__name__}.")
         missing = [k for k in BEHAVIOUR_KEYS if k not in summary]
         if missing:
-            raise ValueError(f"{name} lacks the behavioural keys {missing}; pass the output "
-                             "of behaviour_summary().")
+            raise ParameterError(f"{name} lacks the behavioural keys {missing}; pass the output "
+                                 "of behaviour_summary().")
     for key in BEHAVIOUR_KEYS:
         m, h = float(model[key]), float(human[key])
         if not (np.isfinite(m) and np.isfinite(h)):
-            raise ValueError(f"{key!r} is not finite (model {m}, human {h}).")
+            raise ParameterError(f"{key!r} is not finite (model {m}, human {h}).")
         if h < 0 or m < 0:
-            raise ValueError(f"{key!r} is negative (model {m}, human {h}); behavioural "
-                             "measures are counts and fractions >= 0.")
+            raise ParameterError(f"{key!r} is negative (model {m}, human {h}); behavioural "
+                                 "measures are counts and fractions >= 0.")
         diff = abs(m - h)
         terms.append(diff / h if h > 0 else diff)
     return float(np.mean(terms))

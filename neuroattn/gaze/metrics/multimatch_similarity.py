@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from neuroattn._logging import logger
+from neuroattn.errors import ParameterError
 from neuroattn.progress import progress as progress_bar
 
 __all__ = ["MULTIMATCH_DIMENSIONS", "multimatch", "multimatch_scores"]
@@ -76,8 +77,8 @@ def _as_scanpath(obj: Any, label: str) -> np.ndarray:
     if getattr(getattr(obj, "dtype", None), "names", None):  # the peer's record arrays
         names = obj.dtype.names
         if not {"start_x", "start_y", "duration"} <= set(names):
-            raise ValueError(f"{label} is a record array with fields {names}; MultiMatch needs "
-                             "'start_x', 'start_y' and 'duration'.")
+            raise ParameterError(f"{label} is a record array with fields {names}; MultiMatch needs "
+                                 "'start_x', 'start_y' and 'duration'.")
         obj = np.stack([obj["start_x"], obj["start_y"], obj["duration"]], axis=-1)
     elif hasattr(obj, "detach") and hasattr(obj, "cpu"):  # torch.Tensor
         obj = obj.detach().cpu().double().numpy()
@@ -88,10 +89,10 @@ def _as_scanpath(obj: Any, label: str) -> np.ndarray:
                         f"duration s); got {type(obj).__name__}.") from err
     if arr.ndim != 2 or arr.shape[1] != 3:
         hint = " (one fixation: reshape it to (1, 3))" if arr.shape == (3,) else ""
-        raise ValueError(f"{label} has shape {arr.shape}; a scanpath is an (n_fixations, 3) "
-                         f"array of (x px, y px, duration s){hint}.")
+        raise ParameterError(f"{label} has shape {arr.shape}; a scanpath is an (n_fixations, 3) "
+                             f"array of (x px, y px, duration s){hint}.")
     if arr.shape[0] == 0:
-        raise ValueError(f"{label} is empty; MultiMatch needs at least one fixation.")
+        raise ParameterError(f"{label} is empty; MultiMatch needs at least one fixation.")
     return arr
 
 
@@ -103,11 +104,11 @@ def _check_values(paths: list[np.ndarray], labels: Sequence[str]) -> None:
         return
     for path, label in zip(paths, labels, strict=False):
         if not np.isfinite(path).all():
-            raise ValueError(f"{label} holds NaN or Inf; drop or interpolate those fixations "
-                             "first.")
+            raise ParameterError(f"{label} holds NaN or Inf; drop or interpolate those fixations "
+                                 "first.")
         if (path[:, 2] < 0).any():
-            raise ValueError(f"{label} has negative fixation durations; durations are in "
-                             "seconds and must be >= 0.")
+            raise ParameterError(f"{label} has negative fixation durations; durations are in "
+                                 "seconds and must be >= 0.")
 
 
 def _screen_diagonal(screen_size: Any) -> float:
@@ -116,15 +117,15 @@ def _screen_diagonal(screen_size: Any) -> float:
     except (TypeError, ValueError) as err:
         raise TypeError(f"screen_size must be (width, height) in px; got {screen_size!r}.") from err
     if size.shape != (2,) or not np.isfinite(size).all() or (size <= 0).any():
-        raise ValueError(f"screen_size must be two positive, finite numbers (width, height) in "
-                         f"px; got {screen_size!r}.")
+        raise ParameterError(f"screen_size must be two positive, finite numbers (width, height) in "
+                             f"px; got {screen_size!r}.")
     return math.sqrt(float(size[0]) ** 2 + float(size[1]) ** 2)
 
 
 def _check_threshold(value: Any, name: str) -> float:
     value = float(value)
     if math.isnan(value) or value < 0:
-        raise ValueError(f"{name} must be >= 0 (0 disables that criterion); got {value}.")
+        raise ParameterError(f"{name} must be >= 0 (0 disables that criterion); got {value}.")
     return value
 
 
@@ -360,7 +361,7 @@ def _multimatch_arrays(paths_a: list[np.ndarray], paths_b: list[np.ndarray],
                   _check_threshold(direction_threshold, "direction_threshold"),
                   _check_threshold(duration_threshold, "duration_threshold"))
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"batch_size must be a positive integer or None; got {batch_size!r}.")
+        raise ParameterError(f"batch_size must be a positive integer or None; got {batch_size!r}.")
     if not grouping and any(thresholds):
         logger.warning("MultiMatch thresholds are ignored unless grouping=True.")
     if not paths_a:
@@ -563,8 +564,8 @@ def multimatch_scores(
     paths_a = list(scanpaths_a)
     paths_b = list(scanpaths_b)
     if len(paths_a) != len(paths_b):
-        raise ValueError(f"scanpaths_a has {len(paths_a)} scanpaths but scanpaths_b has "
-                         f"{len(paths_b)}; pair k is (scanpaths_a[k], scanpaths_b[k]).")
+        raise ParameterError(f"scanpaths_a has {len(paths_a)} scanpaths but scanpaths_b has "
+                             f"{len(paths_b)}; pair k is (scanpaths_a[k], scanpaths_b[k]).")
     labels_a = [f"scanpaths_a[{k}]" for k in range(len(paths_a))]
     labels_b = [f"scanpaths_b[{k}]" for k in range(len(paths_b))]
     paths_a = [_as_scanpath(p, label) for p, label in zip(paths_a, labels_a, strict=False)]

@@ -38,6 +38,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from neuroattn.errors import ParameterError
 from neuroattn.gaze.metrics.scanpaths import as_xy, pixel_indices, to_numpy
 
 __all__ = ["IMAGE_KL_MINIMUM", "MIT_EPSILON", "auc_judd", "cc", "kl_divergence", "nss", "sim"]
@@ -54,17 +55,18 @@ def _as_maps(saliency_map: Any, name: str) -> tuple[np.ndarray, bool]:
     """Saliency map(s) as float64 ``(n, H, W)``, and whether the input was a batch."""
     arr = to_numpy(saliency_map, name)
     if arr.ndim not in (2, 3):
-        raise ValueError(f"{name} must be one (height, width) map or an (n_maps, height, width) "
-                         f"batch; got shape {arr.shape}.")
+        raise ParameterError(f"{name} must be one (height, width) map or an (n_maps, height, "
+                             "width) "
+                             f"batch; got shape {arr.shape}.")
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold numbers; got dtype {arr.dtype}.")
     if arr.shape[-1] * arr.shape[-2] < 2 or (arr.ndim == 3 and arr.shape[0] == 0):
-        raise ValueError(f"{name} has shape {arr.shape}; a map needs at least 2 pixels and a "
-                         "batch at least one map.")
+        raise ParameterError(f"{name} has shape {arr.shape}; a map needs at least 2 pixels and a "
+                             "batch at least one map.")
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
-        raise ValueError(f"{name} holds NaN or Inf; fix the model output (e.g. exp of a "
-                         "log-density that overflowed) before scoring.")
+        raise ParameterError(f"{name} holds NaN or Inf; fix the model output (e.g. exp of a "
+                             "log-density that overflowed) before scoring.")
     return (arr, True) if arr.ndim == 3 else (arr[None], False)
 
 
@@ -79,27 +81,27 @@ def _fixation_counts(fixations: Any, fixation_map: Any, maps: np.ndarray, batche
         arr = to_numpy(fixation_map, "fixation_map")
         shape = maps.shape if batched else maps.shape[1:]
         if arr.shape != shape:
-            raise ValueError(f"fixation_map has shape {arr.shape} but the saliency map(s) "
-                             f"{shape}; it counts fixations per pixel of each map.")
+            raise ParameterError(f"fixation_map has shape {arr.shape} but the saliency map(s) "
+                                 f"{shape}; it counts fixations per pixel of each map.")
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"fixation_map must hold counts; got dtype {arr.dtype}.")
         counts = arr.astype(np.float64).reshape(maps.shape)
         if (not np.isfinite(counts).all() or (counts < 0).any()
                 or not np.array_equal(counts, np.round(counts))):
-            raise ValueError("fixation_map holds the number of fixations per pixel: "
-                             "non-negative integers (0/1 for a binary map).")
+            raise ParameterError("fixation_map holds the number of fixations per pixel: "
+                                 "non-negative integers (0/1 for a binary map).")
         empty = np.flatnonzero(counts.reshape(n, -1).sum(axis=1) == 0)
         if empty.size:
-            raise ValueError(f"the fixation map of map {int(empty[0])} is all zero; every map "
-                             "needs at least one fixation.")
+            raise ParameterError(f"the fixation map of map {int(empty[0])} is all zero; every map "
+                                 "needs at least one fixation.")
         return counts.astype(np.int64)
     if batched:
         if not isinstance(fixations, (list, tuple)):
-            raise ValueError(f"for a batch of {n} maps, fixations must be a list of {n} "
-                             "(n_fixations, 2) arrays, one per map (or pass fixation_map).")
+            raise ParameterError(f"for a batch of {n} maps, fixations must be a list of {n} "
+                                 "(n_fixations, 2) arrays, one per map (or pass fixation_map).")
         if len(fixations) != n:
-            raise ValueError(f"fixations holds {len(fixations)} scanpaths for {n} maps; give "
-                             "one (n_fixations, 2) array per map.")
+            raise ParameterError(f"fixations holds {len(fixations)} scanpaths for {n} maps; give "
+                                 "one (n_fixations, 2) array per map.")
         per_map: Sequence[Any] = fixations
     else:
         per_map = [fixations]
@@ -130,9 +132,10 @@ def _pair_maps(saliency_map: Any, reference: Any) -> tuple[np.ndarray, np.ndarra
     pred, batched = _as_maps(saliency_map, "saliency_map")
     ref, ref_batched = _as_maps(reference, "reference")
     if pred.shape != ref.shape or batched != ref_batched:
-        raise ValueError(f"saliency_map has shape {to_numpy(saliency_map, 'saliency_map').shape}"
-                         f" but reference has shape {to_numpy(reference, 'reference').shape}; "
-                         "compare maps of the same size (resize one first).")
+        raise ParameterError("saliency_map has shape "
+                             f"{to_numpy(saliency_map, 'saliency_map').shape}"
+                             f" but reference has shape {to_numpy(reference, 'reference').shape}; "
+                             "compare maps of the same size (resize one first).")
     return pred, ref, batched
 
 
@@ -226,8 +229,8 @@ def auc_judd(saliency_map: Any, fixations: Any = None, *, fixation_map: Any = No
         c = counts[k].ravel()
         negatives = np.sort(values[c == 0])
         if negatives.size == 0:
-            raise ValueError(f"every pixel of map {k} is fixated; AUC-Judd needs unfixated "
-                             "pixels as negatives.")
+            raise ParameterError(f"every pixel of map {k} is fixated; AUC-Judd needs unfixated "
+                                 "pixels as negatives.")
         positives = np.sort(np.repeat(values, c))
         thresholds = positives[::-1]
         hit = (positives.size - np.searchsorted(positives, thresholds, side="left")) \
@@ -346,6 +349,6 @@ def kl_divergence(saliency_map: Any, reference: Any, *,
         p, q = _density(pred, IMAGE_KL_MINIMUM), _density(ref, IMAGE_KL_MINIMUM)
         value = (q * (np.log(q) - np.log(p))).reshape(n, -1).sum(axis=1)
     else:
-        raise ValueError(f"kind must be 'mit' (the benchmark's KL) or 'image' (pysaliency's "
-                         f"image-based KL); got {kind!r}.")
+        raise ParameterError(f"kind must be 'mit' (the benchmark's KL) or 'image' (pysaliency's "
+                             f"image-based KL); got {kind!r}.")
     return _unbatch(value, batched)

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from neuroattn.errors import ParameterError
+
 __all__ = ["as_label_map", "as_list", "as_shape", "as_symbols", "as_xy", "check_same_count",
            "label_symbols", "pixel_indices", "semantic_symbols", "to_numpy"]
 
@@ -33,29 +35,29 @@ def to_numpy(data: Any, name: str) -> np.ndarray:
     try:
         return np.asarray(data)
     except (TypeError, ValueError) as err:  # ragged nested lists
-        raise ValueError(f"{name} could not be read as an array ({err}); pass one scanpath "
-                         "(or map) as a flat list or a NumPy array.") from err
+        raise ParameterError(f"{name} could not be read as an array ({err}); pass one scanpath "
+                             "(or map) as a flat list or a NumPy array.") from err
 
 
 def as_symbols(seq: Any, name: str) -> np.ndarray:
     """One scanpath of integer symbols as a 1-D int64 array (non-empty, finite)."""
     arr = to_numpy(seq, name)
     if arr.ndim != 1:
-        raise ValueError(
+        raise ParameterError(
             f"{name} must be a 1-D sequence of integer symbols (object indices, grid cells or "
             f"cluster labels); got shape {arr.shape}. Batched functions take a list of such "
             "scanpaths; turn (x, y) fixations into symbols with grid_symbols() first.")
     if arr.size == 0:
-        raise ValueError(f"{name} is an empty scanpath; every scanpath needs at least one "
-                         "fixation (drop the empty trials first).")
+        raise ParameterError(f"{name} is an empty scanpath; every scanpath needs at least one "
+                             "fixation (drop the empty trials first).")
     if arr.dtype.kind in "biu":
         return arr.astype(np.int64)
     if arr.dtype.kind == "f":
         if not np.isfinite(arr).all():
-            raise ValueError(f"{name} holds NaN or Inf; symbols must be finite integers.")
+            raise ParameterError(f"{name} holds NaN or Inf; symbols must be finite integers.")
         if not np.array_equal(arr, np.round(arr)):
-            raise ValueError(f"{name} holds non-integer values; symbols must be integers "
-                             "(object indices or labels), not coordinates.")
+            raise ParameterError(f"{name} holds non-integer values; symbols must be integers "
+                                 "(object indices or labels), not coordinates.")
         return arr.astype(np.int64)
     raise TypeError(f"{name} must hold integers; got dtype {arr.dtype}.")
 
@@ -65,16 +67,16 @@ def as_xy(fixations: Any, name: str, *, min_columns: int = 2) -> np.ndarray:
     arr = to_numpy(fixations, name)
     if arr.ndim != 2 or arr.shape[1] < min_columns:
         cols = "(x, y)" if min_columns == 2 else "(x, y, duration)"
-        raise ValueError(f"{name} must be an (n_fixations, {min_columns}) array of {cols} "
-                         f"rows; got shape {arr.shape}.")
+        raise ParameterError(f"{name} must be an (n_fixations, {min_columns}) array of {cols} "
+                             f"rows; got shape {arr.shape}.")
     if arr.shape[0] == 0:
-        raise ValueError(f"{name} is an empty scanpath; every scanpath needs at least one "
-                         "fixation (drop the empty trials first).")
+        raise ParameterError(f"{name} is an empty scanpath; every scanpath needs at least one "
+                             "fixation (drop the empty trials first).")
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold numbers; got dtype {arr.dtype}.")
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
-        raise ValueError(f"{name} holds NaN or Inf; drop the invalid fixations first.")
+        raise ParameterError(f"{name} holds NaN or Inf; drop the invalid fixations first.")
     return arr
 
 
@@ -85,7 +87,7 @@ def as_shape(shape: Any, name: str) -> tuple[int, int]:
     except (TypeError, ValueError) as err:
         raise TypeError(f"{name} must be a pair of positive integers; got {shape!r}.") from err
     if first < 1 or second < 1:
-        raise ValueError(f"{name} must be a pair of positive integers; got {shape!r}.")
+        raise ParameterError(f"{name} must be a pair of positive integers; got {shape!r}.")
     return first, second
 
 
@@ -101,7 +103,7 @@ def pixel_indices(xy: np.ndarray, shape: tuple[int, int], name: str
     outside = (x < 0) | (x >= width) | (y < 0) | (y >= height)
     if outside.any():
         k = int(np.flatnonzero(outside)[0])
-        raise ValueError(
+        raise ParameterError(
             f"{name}: fixation {k} at (x={x[k]:g}, y={y[k]:g}) lies outside the "
             f"{height} x {width} (height x width) image; x indexes the width and y the "
             "height. Clip or drop off-image fixations first.")
@@ -117,24 +119,24 @@ def as_list(batch: Any, name: str) -> list[Any]:
 
 def check_same_count(a: list[Any], b: list[Any], names: str = "a_list and b_list") -> None:
     if len(a) != len(b):
-        raise ValueError(f"{names} must hold the same number of scanpaths (pair k is "
-                         f"a_list[k] with b_list[k]); got {len(a)} and {len(b)}.")
+        raise ParameterError(f"{names} must hold the same number of scanpaths (pair k is "
+                             f"a_list[k] with b_list[k]); got {len(a)} and {len(b)}.")
 
 
 def as_label_map(label_map: Any, name: str) -> np.ndarray:
     """A 2-D integer label map (integral floats accepted, NaN not)."""
     arr = to_numpy(label_map, name)
     if arr.ndim != 2 or arr.size == 0:
-        raise ValueError(f"{name} must be a non-empty (height, width) map of integer labels; "
-                         f"got shape {arr.shape}.")
+        raise ParameterError(f"{name} must be a non-empty (height, width) map of integer labels; "
+                             f"got shape {arr.shape}.")
     if arr.dtype.kind in "biu":
         return arr.astype(np.int64)
     if arr.dtype.kind == "f":
         if not np.isfinite(arr).all():
-            raise ValueError(f"{name} holds NaN or Inf; labels must be finite integers.")
+            raise ParameterError(f"{name} holds NaN or Inf; labels must be finite integers.")
         if not np.array_equal(arr, np.round(arr)):
-            raise ValueError(f"{name} holds non-integer values; a label map holds integer "
-                             "category ids (not a saliency or probability map).")
+            raise ParameterError(f"{name} holds non-integer values; a label map holds integer "
+                                 "category ids (not a saliency or probability map).")
         return arr.astype(np.int64)
     raise TypeError(f"{name} must hold integer labels; got dtype {arr.dtype}.")
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from neuroattn.errors import ParameterError
 from neuroattn.gaze.metrics.scanpaths import (
     as_label_map,
     as_list,
@@ -84,11 +85,11 @@ def semantic_sequence_scores(a_list: Sequence[Any], b_list: Sequence[Any], label
     else:
         listed = list(maps_arr) if maps_arr is not None else list(label_maps)
         if maps_arr is not None and maps_arr.ndim != 3:
-            raise ValueError("label_maps must be one (height, width) map, a list of them, or "
-                             f"an (n_pairs, height, width) array; got shape {maps_arr.shape}.")
+            raise ParameterError("label_maps must be one (height, width) map, a list of them, or "
+                                 f"an (n_pairs, height, width) array; got shape {maps_arr.shape}.")
         if len(listed) != len(a_in):
-            raise ValueError(f"label_maps holds {len(listed)} maps for {len(a_in)} pairs; "
-                             "give one map per pair, or a single map shared by all.")
+            raise ParameterError(f"label_maps holds {len(listed)} maps for {len(a_in)} pairs; "
+                                 "give one map per pair, or a single map shared by all.")
         maps = [as_label_map(m, f"label_maps[{k}]") for k, m in enumerate(listed)]
     if not a_in:
         return np.zeros(0)

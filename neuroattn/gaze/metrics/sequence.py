@@ -41,6 +41,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from neuroattn.errors import ParameterError
 from neuroattn.gaze.metrics.scanpaths import (
     as_label_map,
     as_list,
@@ -307,7 +308,7 @@ def grid_symbols(fixations: Any, *, image_shape: tuple[int, int], grid: tuple[in
     outside = (x < 0) | (x > width) | (y < 0) | (y > height)
     if outside.any():
         k = int(np.flatnonzero(outside)[0])
-        raise ValueError(
+        raise ParameterError(
             f"fixation {k} at (x={x[k]:g}, y={y[k]:g}) lies outside the {height} x {width} "
             "(height x width) image; x indexes the width and y the height. Clip or drop "
             "off-image fixations first.")
@@ -356,7 +357,7 @@ def cluster_centres(fixations: Any, *, bandwidth: float | None = None) -> np.nda
         if bandwidth <= 0:
             return xy.mean(axis=0, keepdims=True)
     elif not (np.isfinite(bandwidth) and bandwidth > 0):
-        raise ValueError(f"bandwidth must be a positive number of pixels; got {bandwidth!r}.")
+        raise ParameterError(f"bandwidth must be a positive number of pixels; got {bandwidth!r}.")
     return np.asarray(MeanShift(bandwidth=bandwidth).fit(xy).cluster_centers_, dtype=np.float64)
 
 
@@ -384,7 +385,7 @@ def cluster_symbols(fixations: Any, centres: Any) -> np.ndarray:
     xy = as_xy(fixations, "fixations")[:, :2]
     c = as_xy(centres, "centres")
     if c.shape[1] != 2:
-        raise ValueError(f"centres must be (n_clusters, 2) (x, y) rows; got shape {c.shape}.")
+        raise ParameterError(f"centres must be (n_clusters, 2) (x, y) rows; got shape {c.shape}.")
     d2 = ((xy[:, None, :] - c[None, :, :]) ** 2).sum(axis=-1)
     return np.argmin(d2, axis=1).astype(np.int64)
 
@@ -501,43 +502,44 @@ def sequence_score_vs_humans(
     0.7778
     """
     if symbols not in ("labels", "grid", "clusters", "semantic"):
-        raise ValueError(f"symbols must be 'labels', 'grid', 'clusters' or 'semantic'; got "
-                         f"{symbols!r}.")
+        raise ParameterError(f"symbols must be 'labels', 'grid', 'clusters' or 'semantic'; got "
+                             f"{symbols!r}.")
     humans_list = as_list(humans, "humans")
     predicted_list = None if predicted is None else as_list(predicted, "predicted")
     if not humans_list:
-        raise ValueError("humans is empty; give at least one human scanpath for this trial.")
+        raise ParameterError("humans is empty; give at least one human scanpath for this trial.")
     if predicted_list is not None:
         if include_self:
-            raise ValueError("include_self applies to the human-human oracle (predicted=None); "
-                             "a model's scanpaths have no self to include.")
+            raise ParameterError("include_self applies to the human-human oracle (predicted=None); "
+                                 "a model's scanpaths have no self to include.")
         if not predicted_list:
-            raise ValueError("predicted is empty; give at least one scanpath for this trial "
-                             "(or None for the human-human oracle).")
+            raise ParameterError("predicted is empty; give at least one scanpath for this trial "
+                                 "(or None for the human-human oracle).")
     elif len(humans_list) < 2 and not include_self:
-        raise ValueError("the human-human oracle without self-comparison needs at least 2 "
-                         f"human scanpaths; got {len(humans_list)}.")
+        raise ParameterError("the human-human oracle without self-comparison needs at least 2 "
+                             f"human scanpaths; got {len(humans_list)}.")
     if stop_at_target and target is None:
-        raise ValueError("stop_at_target=True needs target: the target's symbol for "
-                         "symbols='labels', or its (x_min, y_min, x_max, y_max) box.")
+        raise ParameterError("stop_at_target=True needs target: the target's symbol for "
+                             "symbols='labels', or its (x_min, y_min, x_max, y_max) box.")
     if target is not None and not stop_at_target:
-        raise ValueError("target is used only to cut scanpaths at the target; pass "
-                         "stop_at_target=True with it (or drop target).")
+        raise ParameterError("target is used only to cut scanpaths at the target; pass "
+                             "stop_at_target=True with it (or drop target).")
     if max_length is not None and (isinstance(max_length, bool) or int(max_length) != max_length
                                    or max_length < 1):
-        raise ValueError(f"max_length must be a positive integer or None; got {max_length!r}.")
+        raise ParameterError(f"max_length must be a positive integer or None; got {max_length!r}.")
     for param, value, needed in (("image_shape", image_shape, "grid"), ("grid", grid, "grid"),
                                  ("bandwidth", bandwidth, "clusters"),
                                  ("centres", centres, "clusters"),
                                  ("label_map", label_map, "semantic")):
         if value is not None and symbols != needed:
-            raise ValueError(f"{param} is used only with symbols={needed!r}; got "
-                             f"symbols={symbols!r}.")
+            raise ParameterError(f"{param} is used only with symbols={needed!r}; got "
+                                 f"symbols={symbols!r}.")
     if symbols == "grid" and (image_shape is None or grid is None):
-        raise ValueError("symbols='grid' needs image_shape=(height, width) and grid=(rows, cols).")
+        raise ParameterError("symbols='grid' needs image_shape=(height, width) and grid=(rows, "
+                             "cols).")
     if symbols == "semantic" and label_map is None:
-        raise ValueError("symbols='semantic' needs label_map, the (height, width) integer "
-                         "label image of this image.")
+        raise ParameterError("symbols='semantic' needs label_map, the (height, width) integer "
+                             "label image of this image.")
 
     def read(group: list[Any], name: str) -> list[np.ndarray]:
         if symbols == "labels":
@@ -558,9 +560,9 @@ def sequence_score_vs_humans(
         if stop_at_target:
             box = np.asarray(target, dtype=np.float64).ravel()
             if box.size != 4 or not np.isfinite(box).all() or box[0] > box[2] or box[1] > box[3]:
-                raise ValueError("with coordinate symbols, target is the target's box "
-                                 "(x_min, y_min, x_max, y_max) in pixels; got "
-                                 f"{target!r}.")
+                raise ParameterError("with coordinate symbols, target is the target's box "
+                                     "(x_min, y_min, x_max, y_max) in pixels; got "
+                                     f"{target!r}.")
 
         def hits(p: np.ndarray) -> np.ndarray | None:
             if box is None:
@@ -629,8 +631,8 @@ def scanmatch_substitution_matrix(grid: tuple[int, int], threshold: float) -> np
     """
     rows, cols = as_shape(grid, "grid")
     if not (np.isfinite(threshold) and threshold > 0):
-        raise ValueError(f"threshold must be a positive number of grid cells; got "
-                         f"{threshold!r}.")
+        raise ParameterError(f"threshold must be a positive number of grid cells; got "
+                             f"{threshold!r}.")
     r, c = np.divmod(np.arange(rows * cols), cols)
     dist = np.hypot(r[:, None] - r[None, :], c[:, None] - c[None, :])
     return float(threshold) - dist
@@ -642,12 +644,12 @@ def _scanmatch_sequence(fixations: Any, name: str, image_shape: tuple[int, int],
     try:
         cells = grid_symbols(xy, image_shape=image_shape, grid=grid)
     except ValueError as err:
-        raise ValueError(f"{name}: {err}") from None
+        raise ParameterError(f"{name}: {err}") from None
     if temporal_bin is None:
         return cells
     durations = xy[:, 2]
     if (durations < 0).any():
-        raise ValueError(f"{name} has negative fixation durations; durations are seconds >= 0.")
+        raise ParameterError(f"{name} has negative fixation durations; durations are seconds >= 0.")
     repeats = np.maximum(1, np.floor(durations / temporal_bin + 0.5)).astype(np.int64)
     return np.repeat(cells, repeats)
 
@@ -661,10 +663,10 @@ def _scanmatch(a_in: list[Any], b_in: list[Any], a_names: list[str], b_names: li
     except (TypeError, ValueError) as err:
         raise TypeError(f"gap must be a number; got {gap!r}.") from err
     if not np.isfinite(gap):
-        raise ValueError(f"gap must be a finite number; got {gap!r}.")
+        raise ParameterError(f"gap must be a finite number; got {gap!r}.")
     if temporal_bin is not None and not (np.isfinite(temporal_bin) and temporal_bin > 0):
-        raise ValueError(f"temporal_bin must be a positive duration in seconds or None; got "
-                         f"{temporal_bin!r}.")
+        raise ParameterError(f"temporal_bin must be a positive duration in seconds or None; got "
+                             f"{temporal_bin!r}.")
     shape = as_shape(image_shape, "image_shape")
     cells = as_shape(grid, "grid")
     sub = scanmatch_substitution_matrix(cells, threshold)

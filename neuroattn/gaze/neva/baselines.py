@@ -41,6 +41,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from neuroattn.errors import ParameterError
 from neuroattn.gaze.neva.clip import ImageInput, image_list
 from neuroattn.gaze.neva.search import NeVAResult
 from neuroattn.gaze.saliency_maps import spectral_residual
@@ -82,10 +83,10 @@ class ImageScanpathBaseline(ABC):
             ``losses`` are NaN (baselines optimise nothing).
         """
         if int(n_fixations) != n_fixations or n_fixations < 1:
-            raise ValueError(f"n_fixations must be a positive integer, got {n_fixations!r}.")
+            raise ParameterError(f"n_fixations must be a positive integer, got {n_fixations!r}.")
         arrays = [image.permute(1, 2, 0).numpy() for image in image_list(images)]
         if saliency_maps is not None and len(saliency_maps) != len(arrays):
-            raise ValueError(f"{len(saliency_maps)} saliency maps for {len(arrays)} images.")
+            raise ParameterError(f"{len(saliency_maps)} saliency maps for {len(arrays)} images.")
         paths, sizes = [], []
         for i, image in enumerate(arrays):
             size = image.shape[:2]
@@ -94,7 +95,7 @@ class ImageScanpathBaseline(ABC):
                 sal = np.asarray(saliency_maps[i] if saliency_maps is not None
                                  else self.saliency(image), dtype=np.float64)
                 if sal.shape != size:
-                    raise ValueError(f"saliency map {i} has shape {sal.shape}, image {size}.")
+                    raise ParameterError(f"saliency map {i} has shape {sal.shape}, image {size}.")
             paths.append(self._path(size, sal, int(n_fixations),
                                     np.random.default_rng(seed + i)))
             sizes.append(size)
@@ -128,7 +129,7 @@ class CentreBiasScanpaths(ImageScanpathBaseline):
     def __init__(self, sigma: float = 0.2) -> None:
         super().__init__()
         if not sigma > 0:
-            raise ValueError(f"sigma must be > 0, got {sigma}.")
+            raise ParameterError(f"sigma must be > 0, got {sigma}.")
         self.sigma = float(sigma)
 
     def fit(self, scanpaths: Sequence[np.ndarray],
@@ -147,7 +148,7 @@ class CentreBiasScanpaths(ImageScanpathBaseline):
         stacked = np.concatenate(offsets)
         stacked = stacked[np.isfinite(stacked).all(1)]
         if not len(stacked):
-            raise ValueError("no finite fixations to fit the centre bias to.")
+            raise ParameterError("no finite fixations to fit the centre bias to.")
         self.sigma = float(np.sqrt((stacked**2).mean()))
         return self
 
@@ -266,5 +267,5 @@ def make_image_baseline(name: str, **kwargs: Any) -> ImageScanpathBaseline:
     0.1
     """
     if name not in IMAGE_BASELINES:
-        raise ValueError(f"unknown baseline {name!r}; choose from {sorted(IMAGE_BASELINES)}.")
+        raise ParameterError(f"unknown baseline {name!r}; choose from {sorted(IMAGE_BASELINES)}.")
     return IMAGE_BASELINES[name](**kwargs)

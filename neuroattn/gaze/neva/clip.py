@@ -44,6 +44,7 @@ import torch.nn.functional as F
 
 from neuroattn._logging import logger
 from neuroattn.device import autocast, resolve_device
+from neuroattn.errors import ParameterError
 from neuroattn.gaze.neva.search import (
     CPU_CHUNK_BYTES,
     NeVAResult,
@@ -78,14 +79,15 @@ def _one_image(image: ImageInput) -> torch.Tensor:
     if tensor.ndim == 3 and tensor.shape[-1] == 3 and tensor.shape[0] != 3:
         tensor = tensor.permute(2, 0, 1)  # H, W, 3 -> 3, H, W
     if tensor.ndim != 3 or tensor.shape[0] != 3:
-        raise ValueError(f"an image must be RGB, (3, H, W) or (H, W, 3); got shape "
-                         f"{tuple(tensor.shape)}.")
+        raise ParameterError(f"an image must be RGB, (3, H, W) or (H, W, 3); got shape "
+                             f"{tuple(tensor.shape)}.")
     tensor = tensor.float() / 255.0 if tensor.dtype == torch.uint8 else tensor.float()
     if not torch.isfinite(tensor).all():
-        raise ValueError("an image contains NaN or infinite values.")
+        raise ParameterError("an image contains NaN or infinite values.")
     if tensor.min() < 0 or tensor.max() > 1:
-        raise ValueError(f"float images must be in [0, 1]; got values in [{float(tensor.min()):.3g}"
-                         f", {float(tensor.max()):.3g}] (pass uint8 for 0-255 images).")
+        raise ParameterError("float images must be in [0, 1]; got values in "
+                             f"[{float(tensor.min()):.3g}"
+                             f", {float(tensor.max()):.3g}] (pass uint8 for 0-255 images).")
     return tensor
 
 
@@ -105,7 +107,7 @@ def image_list(images: ImageInput | Sequence[ImageInput]) -> list[torch.Tensor]:
     else:
         items = [images]
     if not items:
-        raise ValueError("no images were given.")
+        raise ParameterError("no images were given.")
     return [_one_image(image) for image in items]
 
 
@@ -144,7 +146,7 @@ def _check_readable(path: Path, hint: str) -> None:
         else:  # memory-mapped: cheap even for a 400 MB RN50 file
             torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as err:  # torch raises many kinds on a damaged or foreign file
-        raise ValueError(
+        raise ParameterError(
             f"{path} is not a readable state-dict checkpoint ({type(err).__name__}: {err}). "
             "It may be truncated or corrupt, or a TorchScript archive (OpenAI's original "
             f".pt files are; they cannot be loaded safely with weights_only). {hint}"
@@ -236,8 +238,8 @@ class NevaClip:
         if checkpoint is not None and not Path(checkpoint).is_file():
             raise FileNotFoundError(f"CLIP checkpoint {checkpoint} does not exist: {hint}")
         if model_name not in open_clip.list_models():
-            raise ValueError(f"{model_name!r} is not an open_clip architecture; see "
-                             "open_clip.list_models().")
+            raise ParameterError(f"{model_name!r} is not an open_clip architecture; see "
+                                 "open_clip.list_models().")
         dev = resolve_device(device)
         model = open_clip.create_model(model_name, pretrained=None)
         if checkpoint is None:
@@ -251,9 +253,9 @@ class NevaClip:
                 # open_clip reports shape mismatches from load_state_dict (RuntimeError)
                 # or from its state-dict converters (AssertionError, KeyError).
                 first = (str(err).splitlines() or [type(err).__name__])[0]
-                raise ValueError(f"checkpoint {checkpoint} does not fit open_clip model "
-                                 f"{model_name!r} ({first}); pass the model_name it was "
-                                 "trained as.") from err
+                raise ParameterError(f"checkpoint {checkpoint} does not fit open_clip model "
+                                     f"{model_name!r} ({first}); pass the model_name it was "
+                                     "trained as.") from err
         model = model.to(dev).eval().requires_grad_(False)
         tokenizer = open_clip.get_tokenizer(model_name)
         cfg = getattr(model.visual, "preprocess_cfg", {}) or {}
@@ -276,12 +278,13 @@ class NevaClip:
                 targets = self.encode_image(self._normalise(batch))
             else:
                 if self.encode_text is None:
-                    raise ValueError("captions were given but this NevaClip has no encode_text; "
-                                     "pass one, or captions=None for free viewing.")
+                    raise ParameterError("captions were given but this NevaClip has no "
+                                         "encode_text; "
+                                         "pass one, or captions=None for free viewing.")
                 texts = [captions] * len(batch) if isinstance(captions, str) else list(captions)
                 if len(texts) != len(batch):
-                    raise ValueError(f"{len(texts)} captions for {len(batch)} images; give one "
-                                     "caption per image, or one for all.")
+                    raise ParameterError(f"{len(texts)} captions for {len(batch)} images; give one "
+                                         "caption per image, or one for all.")
                 targets = self.encode_text(texts)
         return targets.float()
 

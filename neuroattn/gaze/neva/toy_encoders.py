@@ -68,7 +68,7 @@ class ChannelEnergyEncoder:
 
     def __init__(self, floor: float) -> None:
         if not floor > 0:
-            raise ValueError(f"floor must be > 0, got {floor}.")
+            raise ParameterError(f"floor must be > 0, got {floor}.")
         self.floor = float(floor)
 
     @classmethod
@@ -95,8 +95,8 @@ class ChannelEnergyEncoder:
         for caption in captions:
             named = [word for word in caption.lower().split() if word in RGB_PALETTE]
             if len(named) != 1:
-                raise ValueError(f"caption {caption!r} must name exactly one colour of "
-                                 f"{list(RGB_PALETTE)}.")
+                raise ParameterError(f"caption {caption!r} must name exactly one colour of "
+                                     f"{list(RGB_PALETTE)}.")
             rows.append([*RGB_PALETTE[named[0]], 0])
         return torch.tensor(rows, dtype=torch.float32)
 
@@ -175,8 +175,8 @@ class TinyCLIP(nn.Module, PretrainedMixin):
             words = caption.lower().split()
             unknown = [w for w in words if w not in self.index]
             if unknown:
-                raise ValueError(f"caption {caption!r} has words {unknown} outside the "
-                                 f"vocabulary {self.vocabulary}.")
+                raise ParameterError(f"caption {caption!r} has words {unknown} outside the "
+                                     f"vocabulary {self.vocabulary}.")
             rows.append([self.index[w] for w in words])
         longest = max(map(len, rows), default=1)
         return torch.tensor([r + [0] * (longest - len(r)) for r in rows], dtype=torch.long)

@@ -91,9 +91,9 @@ class ScanpathBaseline(ABC):
 
     def __init__(self, *, length: Length = "target", temperature: float = 1.0) -> None:
         if length not in ("human", "target"):
-            raise ValueError(f"length={length!r} is unknown; use 'human' or 'target'.")
+            raise ParameterError(f"length={length!r} is unknown; use 'human' or 'target'.")
         if not np.isfinite(temperature) or temperature <= 0:
-            raise ValueError(f"temperature={temperature!r} must be a positive number.")
+            raise ParameterError(f"temperature={temperature!r} must be a positive number.")
         self.length = length
         self.temperature = float(temperature)
         self.human_lengths_: np.ndarray | None = None
@@ -114,8 +114,8 @@ class ScanpathBaseline(ABC):
 
     def _check_fitted(self) -> None:
         if self.human_lengths_ is None:
-            raise ValueError(f"{type(self).__name__} is not fitted; call .fit(train_trials) "
-                             "with human scanpaths first.")
+            raise ParameterError(f"{type(self).__name__} is not fitted; call .fit(train_trials) "
+                                 "with human scanpaths first.")
 
     # ------------------------------------------------------------- scoring
     def prepare(self, trials: SearchTrials) -> Any:
@@ -233,7 +233,7 @@ class CentreBiasBaseline(ScanpathBaseline):
     def __init__(self, sigma: float | None = None) -> None:
         super().__init__(length="human", temperature=1.0)
         if sigma is not None and (not np.isfinite(sigma) or sigma <= 0):
-            raise ValueError(f"sigma={sigma!r} must be a positive number of cells or None.")
+            raise ParameterError(f"sigma={sigma!r} must be a positive number of cells or None.")
         self.sigma = sigma
         self.sigma_: float | None = sigma
 
@@ -441,5 +441,5 @@ def make_baseline(name: str, **kwargs: Any) -> ScanpathBaseline:
     NearestFirstBaseline(length='target', temperature=0.5)
     """
     if name not in BASELINES:
-        raise ValueError(f"baseline {name!r} is unknown; use one of {sorted(BASELINES)}.")
+        raise ParameterError(f"baseline {name!r} is unknown; use one of {sorted(BASELINES)}.")
     return BASELINES[name](**kwargs)

@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from neuroattn.errors import ParameterError
+
 __all__ = ["OATInputs", "SearchTrials", "as_search_trials", "scanpath_tokens", "vocabulary"]
 
 _FIELDS = ("patches", "target_patches", "rows", "cols", "n_objects", "targets", "grid_shape")
@@ -136,7 +138,7 @@ class SearchTrials:
     ...              (2, 2))
     Traceback (most recent call last):
     ...
-    ValueError: targets[0]=5 is not an object of trial 0 (it has 3 objects); ...
+    neuroattn.errors.ParameterError: targets[0]=5 is not an object of trial 0 (it has 3 ...
     """
 
     patches: np.ndarray
@@ -197,8 +199,8 @@ class SearchTrials:
         idx = np.asarray(index, dtype=np.int64).reshape(-1)
         p = self.n_slots if n_slots is None else int(n_slots)
         if p < self.n_slots:
-            raise ValueError(f"n_slots={p} is smaller than the trials' {self.n_slots} object "
-                             "slots; build the model with at least that many objects.")
+            raise ParameterError(f"n_slots={p} is smaller than the trials' {self.n_slots} object "
+                                 "slots; build the model with at least that many objects.")
         k = len(idx)
         n_obj = self.n_objects[idx]
         mask = np.arange(p)[None, :] < n_obj[:, None]
@@ -219,22 +221,22 @@ class SearchTrials:
     def require_scanpaths(self) -> None:
         """Raise a ``ValueError`` that says how to fix it if there are no human scanpaths."""
         if self.scanpaths is None:
-            raise ValueError("these trials have no human scanpaths; pass scanpaths=... (a list "
-                             "per trial of lists of object indices).")
+            raise ParameterError("these trials have no human scanpaths; pass scanpaths=... (a list "
+                                 "per trial of lists of object indices).")
 
     def _validate(self) -> None:
         p = self.patches
         if p.ndim != 5 or p.shape[-1] != 3:
-            raise ValueError(f"patches must be (n_trials, n_slots, height, width, 3) RGB "
-                             f"patches, channels last; got shape {p.shape}.")
+            raise ParameterError(f"patches must be (n_trials, n_slots, height, width, 3) RGB "
+                                 f"patches, channels last; got shape {p.shape}.")
         n, slots, h, w, _ = p.shape
         if n == 0 or slots == 0:
-            raise ValueError(f"patches has shape {p.shape}; need at least one trial and one "
-                             "object slot.")
+            raise ParameterError(f"patches has shape {p.shape}; need at least one trial and one "
+                                 "object slot.")
         if self.target_patches.shape != (n, h, w, 3):
-            raise ValueError(f"target_patches must be (n_trials, height, width, 3) = "
-                             f"{(n, h, w, 3)} like the object patches; got "
-                             f"{self.target_patches.shape}.")
+            raise ParameterError(f"target_patches must be (n_trials, height, width, 3) = "
+                                 f"{(n, h, w, 3)} like the object patches; got "
+                                 f"{self.target_patches.shape}.")
         for name in ("patches", "target_patches"):
             arr = getattr(self, name)
             if arr.dtype == np.uint8:
@@ -242,67 +244,67 @@ class SearchTrials:
             if not np.issubdtype(arr.dtype, np.floating):
                 raise TypeError(f"{name} must be uint8 or float in [0, 1]; got {arr.dtype}.")
             if not np.isfinite(arr).all():
-                raise ValueError(f"{name} contains NaN or infinite values; clean the images.")
+                raise ParameterError(f"{name} contains NaN or infinite values; clean the images.")
             if arr.min() < 0 or arr.max() > 1:
-                raise ValueError(f"float {name} must lie in [0, 1] (got {arr.min():g}.."
-                                 f"{arr.max():g}); divide uint8 images by 255.")
+                raise ParameterError(f"float {name} must lie in [0, 1] (got {arr.min():g}.."
+                                     f"{arr.max():g}); divide uint8 images by 255.")
         for name in ("rows", "cols"):
             if getattr(self, name).shape != (n, slots):
-                raise ValueError(f"{name} must be (n_trials, n_slots) = {(n, slots)}; got "
-                                 f"{getattr(self, name).shape}.")
+                raise ParameterError(f"{name} must be (n_trials, n_slots) = {(n, slots)}; got "
+                                     f"{getattr(self, name).shape}.")
         for name, shape in (("n_objects", (n,)), ("targets", (n,))):
             arr = getattr(self, name)
             if arr.shape != shape:
-                raise ValueError(f"{name} must have one entry per trial, shape {shape}; got "
-                                 f"{arr.shape}.")
+                raise ParameterError(f"{name} must have one entry per trial, shape {shape}; got "
+                                     f"{arr.shape}.")
         for name in ("rows", "cols", "n_objects", "targets"):
             if not np.issubdtype(getattr(self, name).dtype, np.integer):
                 raise TypeError(f"{name} must hold integers; got {getattr(self, name).dtype}.")
         if len(self.grid_shape) != 2 or min(self.grid_shape) < 1:
-            raise ValueError(f"grid_shape={self.grid_shape} must be (n_rows, n_cols) >= 1.")
+            raise ParameterError(f"grid_shape={self.grid_shape} must be (n_rows, n_cols) >= 1.")
         if (self.n_objects < 1).any() or (self.n_objects > slots).any():
             bad = int(np.flatnonzero((self.n_objects < 1) | (self.n_objects > slots))[0])
-            raise ValueError(f"n_objects[{bad}]={int(self.n_objects[bad])} must be in "
-                             f"[1, {slots}] (the number of slots).")
+            raise ParameterError(f"n_objects[{bad}]={int(self.n_objects[bad])} must be in "
+                                 f"[1, {slots}] (the number of slots).")
         bad = np.flatnonzero((self.targets < 0) | (self.targets >= self.n_objects))
         if bad.size:
             i = int(bad[0])
-            raise ValueError(f"targets[{i}]={int(self.targets[i])} is not an object of trial "
-                             f"{i} (it has {int(self.n_objects[i])} objects); targets are "
-                             "object indices.")
+            raise ParameterError(f"targets[{i}]={int(self.targets[i])} is not an object of trial "
+                                 f"{i} (it has {int(self.n_objects[i])} objects); targets are "
+                                 "object indices.")
         real = np.arange(slots)[None, :] < self.n_objects[:, None]
         n_rows, n_cols = self.grid_shape
         for name, lim in (("rows", n_rows), ("cols", n_cols)):
             arr = getattr(self, name)
             if ((arr < 0) | (arr >= lim))[real].any():
-                raise ValueError(f"{name} of real objects must lie in [0, {lim}) for the grid "
+                raise ParameterError(f"{name} of real objects must lie in [0, {lim}) for the grid "
                                  f"{self.grid_shape}; check grid_shape or the cells.")
         if self.scanpaths is not None:
             self._validate_scanpaths()
 
     def _validate_scanpaths(self) -> None:
         if len(self.scanpaths) != len(self):
-            raise ValueError(f"scanpaths must have one entry (a list of scanpaths) per trial: "
-                             f"got {len(self.scanpaths)} for {len(self)} trials.")
+            raise ParameterError(f"scanpaths must have one entry (a list of scanpaths) per trial: "
+                                 f"got {len(self.scanpaths)} for {len(self)} trials.")
         for i, paths in enumerate(self.scanpaths):
             if isinstance(paths, np.ndarray | str) or not isinstance(paths, Sequence):
                 raise TypeError(f"scanpaths[{i}] must be a list of scanpaths (lists of ints).")
             if len(paths) == 0:
-                raise ValueError(f"scanpaths[{i}] is empty; give each trial at least one "
-                                 "human scanpath or leave scanpaths=None.")
+                raise ParameterError(f"scanpaths[{i}] is empty; give each trial at least one "
+                                     "human scanpath or leave scanpaths=None.")
             n_obj = int(self.n_objects[i])
             for j, path in enumerate(paths):
                 arr = np.asarray(path)
                 if arr.ndim != 1 or arr.size == 0:
-                    raise ValueError(f"scanpaths[{i}][{j}] must be a non-empty 1-D sequence of "
-                                     "object indices; empty scanpaths cannot be scored.")
+                    raise ParameterError(f"scanpaths[{i}][{j}] must be a non-empty 1-D sequence of "
+                                         "object indices; empty scanpaths cannot be scored.")
                 if not np.issubdtype(arr.dtype, np.integer):
                     raise TypeError(f"scanpaths[{i}][{j}] must hold integer object indices; "
                                     f"got {arr.dtype}.")
                 if (arr < 0).any() or (arr >= n_obj).any():
-                    raise ValueError(f"scanpaths[{i}][{j}] has indices outside 0..{n_obj - 1} "
-                                     f"(trial {i} has {n_obj} objects); scanpaths hold object "
-                                     "indices without BOS/EOS/PAD tokens.")
+                    raise ParameterError(f"scanpaths[{i}][{j}] has indices outside 0..{n_obj - 1} "
+                                         f"(trial {i} has {n_obj} objects); scanpaths hold object "
+                                         "indices without BOS/EOS/PAD tokens.")
 
 
 def as_search_trials(trials: Any) -> SearchTrials:
@@ -345,13 +347,13 @@ def scanpath_tokens(paths: Sequence[Sequence[int]], n_slots: int) -> torch.Tenso
     """
     voc = vocabulary(n_slots)
     if len(paths) == 0:
-        raise ValueError("paths is empty; pass at least one scanpath.")
+        raise ParameterError("paths is empty; pass at least one scanpath.")
     longest = max(len(p) for p in paths)
     out = torch.full((len(paths), longest + 2), voc["pad"], dtype=torch.long)
     out[:, 0] = voc["bos"]
     for k, path in enumerate(paths):
         if len(path) == 0:
-            raise ValueError(f"paths[{k}] is empty; every scanpath has at least one fixation.")
+            raise ParameterError(f"paths[{k}] is empty; every scanpath has at least one fixation.")
         out[k, 1: len(path) + 1] = torch.as_tensor(list(path), dtype=torch.long)
         out[k, len(path) + 1] = voc["eos"]
     return out

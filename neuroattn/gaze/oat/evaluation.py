@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from neuroattn.errors import ParameterError
 from neuroattn.gaze.metrics.behavioural import (
     BEHAVIOUR_KEYS,
     behaviour_summary,
@@ -46,11 +47,11 @@ __all__ = ["eos_after_target_rate", "gap_closed", "human_agreement", "human_beha
 
 def _check_predicted(predicted: Sequence[Sequence[Sequence[int]]], n_trials: int) -> None:
     if len(predicted) != n_trials:
-        raise ValueError(f"predicted has {len(predicted)} entries for {n_trials} trials; pass "
-                         "one list of paths per trial (paths[i][s]).")
+        raise ParameterError(f"predicted has {len(predicted)} entries for {n_trials} trials; pass "
+                             "one list of paths per trial (paths[i][s]).")
     for i, paths in enumerate(predicted):
         if len(paths) == 0:
-            raise ValueError(f"predicted[{i}] has no paths; give every trial at least one.")
+            raise ParameterError(f"predicted[{i}] has no paths; give every trial at least one.")
 
 
 def human_agreement(trials: Any) -> float:
@@ -69,8 +70,8 @@ def human_agreement(trials: Any) -> float:
     scores = [sequence_score_vs_humans(None, paths) for paths in trials.scanpaths
               if len(paths) > 1]
     if not scores:
-        raise ValueError("every trial has a single human scanpath; human-human agreement needs "
-                         "at least two subjects in some trial.")
+        raise ParameterError("every trial has a single human scanpath; human-human agreement needs "
+                             "at least two subjects in some trial.")
     return float(np.mean(scores))
 
 
@@ -174,9 +175,9 @@ def gap_closed(model: float, baseline: float, ceiling: float) -> float:
     """
     values = np.array([model, baseline, ceiling], dtype=np.float64)
     if not np.isfinite(values).all():
-        raise ValueError(f"gap_closed needs finite numbers; got model={model!r}, "
-                         f"baseline={baseline!r}, ceiling={ceiling!r}.")
+        raise ParameterError(f"gap_closed needs finite numbers; got model={model!r}, "
+                             f"baseline={baseline!r}, ceiling={ceiling!r}.")
     if ceiling == baseline:
-        raise ValueError(f"the ceiling equals the baseline ({baseline!r}): there is no gap to "
-                         "close; report the raw scores instead.")
+        raise ParameterError(f"the ceiling equals the baseline ({baseline!r}): there is no gap to "
+                             "close; report the raw scores instead.")
     return float((model - baseline) / (ceiling - baseline))

@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from neuroattn.device import autocast, resolve_device
+from neuroattn.errors import ParameterError
 from neuroattn.gaze.oat.data import as_search_trials
 
 __all__ = ["generate_scanpaths"]
@@ -49,16 +50,17 @@ def check_generation_args(method: str, n_samples: int, max_len: int | None,
                           temperature: float = 1.0) -> None:
     """Validate the arguments every scanpath generator shares (OAT and the baselines)."""
     if method not in ("greedy", "sample"):
-        raise ValueError(f"method={method!r} is unknown; use 'greedy' or 'sample'.")
+        raise ParameterError(f"method={method!r} is unknown; use 'greedy' or 'sample'.")
     if not isinstance(n_samples, int | np.integer) or n_samples < 1:
-        raise ValueError(f"n_samples={n_samples!r} must be a positive integer.")
+        raise ParameterError(f"n_samples={n_samples!r} must be a positive integer.")
     if method == "greedy" and n_samples != 1:
-        raise ValueError(f"greedy decoding is deterministic: n_samples={n_samples} would repeat "
-                         "one path; use method='sample' for several paths per trial.")
+        raise ParameterError(f"greedy decoding is deterministic: n_samples={n_samples} would "
+                             "repeat "
+                             "one path; use method='sample' for several paths per trial.")
     if max_len is not None and (not isinstance(max_len, int | np.integer) or max_len < 1):
-        raise ValueError(f"max_len={max_len!r} must be a positive integer or None.")
+        raise ParameterError(f"max_len={max_len!r} must be a positive integer or None.")
     if not np.isfinite(temperature) or temperature <= 0:
-        raise ValueError(f"temperature={temperature!r} must be a positive number.")
+        raise ParameterError(f"temperature={temperature!r} must be a positive number.")
 
 
 @torch.no_grad()
@@ -129,10 +131,10 @@ def generate_scanpaths(
     cfg = model.config
     limit = cfg.max_len if max_len is None else int(max_len)
     if limit > cfg.max_len:
-        raise ValueError(f"max_len={limit} exceeds the model's max_len={cfg.max_len}; the "
-                         "decoder has no position for longer paths.")
+        raise ParameterError(f"max_len={limit} exceeds the model's max_len={cfg.max_len}; the "
+                             "decoder has no position for longer paths.")
     if not isinstance(batch_size, int | np.integer) or batch_size < 1:
-        raise ValueError(f"batch_size={batch_size!r} must be a positive integer.")
+        raise ParameterError(f"batch_size={batch_size!r} must be a positive integer.")
     if device is not None:
         model.to(resolve_device(device))
     dev = next(model.parameters()).device

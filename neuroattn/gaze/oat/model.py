@@ -59,6 +59,7 @@ import torch
 from torch import nn
 
 from neuroattn._validation import check_int, check_number, to_jsonable
+from neuroattn.errors import ParameterError
 from neuroattn.gaze.oat.data import OATInputs, vocabulary
 from neuroattn.gaze.oat.positional import ObjectPositionalEncoding
 from neuroattn.nn.pretrained import PretrainedMixin
@@ -107,7 +108,7 @@ class OATConfig:
     >>> OATConfig(n_rows=4, n_cols=6, d_model=30)
     Traceback (most recent call last):
     ...
-    ValueError: d_model=30 must be a multiple of 4 (n_heads=4 and an even split into ...
+    neuroattn.errors.ParameterError: d_model=30 must be a multiple of 4 (n_heads=4 and an even ...
     """
 
     n_rows: int = 4
@@ -149,28 +150,29 @@ class OATConfig:
         check_int("n_heads", self.n_heads, 1)
         check_int("d_model", self.d_model, 2)
         if self.d_model % 2 or self.d_model % self.n_heads:
-            raise ValueError(f"d_model={self.d_model} must be a multiple of "
-                             f"{math.lcm(2, self.n_heads)} (n_heads={self.n_heads} and an even "
-                             "split into CNN and positional halves); pick e.g. a multiple of 8.")
+            raise ParameterError(f"d_model={self.d_model} must be a multiple of "
+                                 f"{math.lcm(2, self.n_heads)} (n_heads={self.n_heads} and an even "
+                                 "split into CNN and positional halves); pick e.g. a multiple of "
+                                 "8.")
         check_int("n_encoder_layers", self.n_encoder_layers, 1)
         check_int("n_decoder_layers", self.n_decoder_layers, 1)
         check_int("dim_feedforward", self.dim_feedforward, 1)
         check_number("dropout", self.dropout, lo=0.0, hi=1.0)
         if self.dropout >= 1:
-            raise ValueError(f"dropout={self.dropout} must be < 1.")
+            raise ParameterError(f"dropout={self.dropout} must be < 1.")
         check_int("pointer_heads", self.pointer_heads, 1)
         for name in ("patch_size", "cnn_channels", "cnn_pool"):
             value = getattr(self, name)
             if not isinstance(value, tuple) or len(value) != 2:
-                raise ValueError(f"{name}={value!r} must be a pair of integers.")
+                raise ParameterError(f"{name}={value!r} must be a pair of integers.")
             for v in value:
                 check_int(name, v, 1)
         h, w = self.patch_size
         for k in self.cnn_pool:
             h, w = h // k, w // k
         if h < 1 or w < 1:
-            raise ValueError(f"cnn_pool={self.cnn_pool} pools the {self.patch_size} patches "
-                             "below one pixel; use smaller pools or larger patches.")
+            raise ParameterError(f"cnn_pool={self.cnn_pool} pools the {self.patch_size} patches "
+                                 "below one pixel; use smaller pools or larger patches.")
         check_number("pe_sigma", self.pe_sigma, lo=0.0, strict=True)
         check_int("pe_iterations", self.pe_iterations, 0)
         check_number("pe_lr", self.pe_lr, lo=0.0, strict=True)
@@ -359,12 +361,12 @@ class OAT(nn.Module, PretrainedMixin):
         """Run the CNN and the encoder over the objects and the target token."""
         b, p = inputs.rows.shape
         if p != self.n_slots:
-            raise ValueError(f"inputs have {p} object slots but the model has {self.n_slots}; "
-                             f"build them with trials.inputs(..., n_slots={self.n_slots}).")
+            raise ParameterError(f"inputs have {p} object slots but the model has {self.n_slots}; "
+                                 f"build them with trials.inputs(..., n_slots={self.n_slots}).")
         if tuple(inputs.patches.shape[2:4]) != tuple(self.config.patch_size):
-            raise ValueError(f"patches are {tuple(inputs.patches.shape[2:4])} pixels but the "
-                             f"model expects patch_size={self.config.patch_size}; resize them "
-                             "or build the model with that patch_size.")
+            raise ParameterError(f"patches are {tuple(inputs.patches.shape[2:4])} pixels but the "
+                                 f"model expects patch_size={self.config.patch_size}; resize them "
+                                 "or build the model with that patch_size.")
         feats = self.cnn(inputs.patches.reshape(b * p, *inputs.patches.shape[2:])).view(b, p, -1)
         no = torch.zeros_like(inputs.object_mask)
         objects = torch.cat([feats, self.position(inputs.rows, inputs.cols, no)], dim=-1)
@@ -406,13 +408,13 @@ class OAT(nn.Module, PretrainedMixin):
         ``tokens[:, 0]`` is BOS. Padded objects and PAD are ``-inf``.
         """
         if tokens.ndim != 2 or tokens.shape[0] != encoded.memory.shape[0]:
-            raise ValueError(f"tokens must be (batch, length) with batch "
-                             f"{encoded.memory.shape[0]}; got {tuple(tokens.shape)}.")
+            raise ParameterError(f"tokens must be (batch, length) with batch "
+                                 f"{encoded.memory.shape[0]}; got {tuple(tokens.shape)}.")
         t = tokens.shape[1]
         if t > self.sequence_encoding.shape[0]:
-            raise ValueError(f"decoder input of length {t} exceeds max_len + 1 = "
-                             f"{self.sequence_encoding.shape[0]}; build the model with a "
-                             "larger max_len.")
+            raise ParameterError(f"decoder input of length {t} exceeds max_len + 1 = "
+                                 f"{self.sequence_encoding.shape[0]}; build the model with a "
+                                 "larger max_len.")
         x = self.embed_tokens(encoded, tokens) + self.sequence_encoding[:t].to(
             encoded.memory.dtype)
         x = self.decoder_dropout(x)

@@ -49,6 +49,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from neuroattn.errors import ParameterError
+
 __all__ = ["ObjectPositionalEncoding", "fit_position_table", "gaussian_similarity",
            "table_loss_and_grad"]
 
@@ -64,9 +66,9 @@ def gaussian_similarity(n: int, sigma: float = 2.0) -> np.ndarray:
            [0.135, 0.607, 1.   ]])
     """
     if not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"n={n!r} must be a positive integer (the number of table rows).")
+        raise ParameterError(f"n={n!r} must be a positive integer (the number of table rows).")
     if not math.isfinite(sigma) or sigma <= 0:
-        raise ValueError(f"sigma={sigma!r} must be a positive number (in rows).")
+        raise ParameterError(f"sigma={sigma!r} must be a positive number (in rows).")
     d = np.arange(n)[:, None] - np.arange(n)[None, :]
     return np.exp(-(d.astype(np.float64) ** 2) / (2.0 * sigma**2))
 
@@ -115,15 +117,15 @@ def fit_position_table(
     True
     """
     if not isinstance(n, int | np.integer) or n < 2:
-        raise ValueError(f"n={n!r} must be an integer >= 2 (rows of the table).")
+        raise ParameterError(f"n={n!r} must be an integer >= 2 (rows of the table).")
     if not isinstance(dim, int | np.integer) or dim < 1:
-        raise ValueError(f"dim={dim!r} must be a positive integer (width of a row).")
+        raise ParameterError(f"dim={dim!r} must be a positive integer (width of a row).")
     if not isinstance(n_iter, int | np.integer) or n_iter < 0:
-        raise ValueError(f"n_iter={n_iter!r} must be a non-negative integer.")
+        raise ParameterError(f"n_iter={n_iter!r} must be a non-negative integer.")
     if not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr={lr!r} must be a positive number.")
+        raise ParameterError(f"lr={lr!r} must be a positive number.")
     if not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed={seed!r} must be a non-negative integer.")
+        raise ParameterError(f"seed={seed!r} must be a non-negative integer.")
     gaussian_similarity(int(n), sigma)  # validates sigma
     return _fit_cached(int(n), int(dim), float(sigma), int(n_iter), float(lr), int(seed)).copy()
 
@@ -219,7 +221,7 @@ class ObjectPositionalEncoding(nn.Module):
         super().__init__()
         for name, value in (("n_rows", n_rows), ("n_cols", n_cols), ("dim", dim)):
             if not isinstance(value, int | np.integer) or value < 1:
-                raise ValueError(f"{name}={value!r} must be a positive integer.")
+                raise ParameterError(f"{name}={value!r} must be a positive integer.")
         self.n_rows, self.n_cols, self.dim = int(n_rows), int(n_cols), int(dim)
         n = max(self.n_rows, self.n_cols, 2)
         width = math.ceil(self.dim / 3)
@@ -227,8 +229,8 @@ class ObjectPositionalEncoding(nn.Module):
             table = fit_position_table(n, width, sigma=sigma, n_iter=n_iter, lr=lr, seed=seed)
         table = torch.as_tensor(np.asarray(table, dtype=np.float32))
         if table.shape != (n, width):
-            raise ValueError(f"table has shape {tuple(table.shape)}; a {self.n_rows}x"
-                             f"{self.n_cols} grid with dim={self.dim} needs ({n}, {width}).")
+            raise ParameterError(f"table has shape {tuple(table.shape)}; a {self.n_rows}x"
+                                 f"{self.n_cols} grid with dim={self.dim} needs ({n}, {width}).")
         self.register_buffer("table", table.clone())
 
     def forward(self, rows: torch.Tensor, cols: torch.Tensor,
