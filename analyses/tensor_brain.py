@@ -374,7 +374,9 @@ def main() -> None:
     plt.close(plot_decoded_scenes(
         scenes.images[:4], scenes.boxes[:4], scenes.individuals[:4], decoded,
         shape_names=world.label_names("shape"), predicate_names=world.predicate_names,
-        titles=[f"test scene {d.scene}" for d in decoded], output_file=out / "decoded.png"))
+        titles=[f"test scene {d.scene}" for d in decoded],
+        title="Decoded subject, its shape label, predicate and object (box: green = right "
+              "individual)", output_file=out / "decoded.png"))
     plt.close(plot_perception_accuracy(perception, PERCEPTION_KEYS, colours=COLOURS,
                                        output_file=out / "perception.png"))
     plt.close(plot_episodic_capacity(

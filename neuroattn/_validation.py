@@ -208,7 +208,7 @@ def as_array(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = None
     dtype : numpy dtype
         Of the result (torch half precision is widened first).
     finite : bool
-        Refuse NaN and infinite values.
+        Refuse NaN and infinite values (always refused for an integer or bool ``dtype``).
     allow_empty : bool
         Accept an array with no values.
     hint : str
@@ -243,8 +243,10 @@ window.
     except (TypeError, ValueError) as err:                      # ragged nested lists
         raise ParameterError(f"{name} must hold numbers in a regular array; got "
                              f"{type(value).__name__} that is not one ({err}).") from None
-    if raw.dtype.kind not in "biuf" and raw.dtype != object:
-        raise ParameterError(f"{name} must hold real numbers; got dtype {raw.dtype} "
+    text = raw.dtype == object and any(isinstance(v, str | bytes) for v in raw.flat)
+    if text or (raw.dtype.kind not in "biuf" and raw.dtype != object):
+        kind = "text" if text else f"dtype {raw.dtype}"
+        raise ParameterError(f"{name} must hold real numbers; got {kind} "
                              f"({type(value).__name__}); convert it to numbers first.")
     try:
         floats = raw.astype(np.float64) if raw.dtype == object else raw
@@ -252,9 +254,10 @@ window.
         raise ParameterError(f"{name} must hold numbers; got {type(value).__name__} that "
                              f"cannot be read as numbers ({err}).") from None
     _check_array(name, raw.shape, ndim, allow_empty, hint)
-    if finite and floats.dtype.kind == "f" and not np.isfinite(floats).all():
+    exact = np.dtype(dtype).kind in "biu"          # no integer or bool stands for NaN or Inf
+    if (finite or exact) and floats.dtype.kind == "f" and not np.isfinite(floats).all():
         raise _non_finite(name, int((~np.isfinite(floats)).sum()))
-    array = floats.astype(dtype)
+    array = floats.astype(dtype, copy=False)
     return array
 
 
@@ -262,6 +265,9 @@ def as_tensor(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = Non
               dtype: Any = None, device: Any = None, finite: bool = True,
               allow_empty: bool = True, hint: str = "") -> Any:
     """``value`` as a checked torch tensor; a tensor stays on its device unless ``device``.
+
+    The result is detached from any autograd graph (this converts inputs; it is not
+    for tensors that must keep their gradients).
 
     Parameters
     ----------
@@ -294,8 +300,9 @@ them first.
     value = plain_values(name, value)
     if not isinstance(value, torch.Tensor):
         host = torch.float32 if dtype == torch.bfloat16 else dtype   # bf16 has no NumPy type
-        value = torch.from_numpy(as_array(name, value, dtype=torch.empty(0, dtype=host)
-                                          .numpy().dtype, finite=finite))
+        array = as_array(name, value, dtype=torch.empty(0, dtype=host).numpy().dtype,
+                         finite=finite)
+        value = torch.from_numpy(array if array.flags.writeable else array.copy())
     elif value.is_complex():
         raise ParameterError(f"{name} must hold real numbers; got dtype {value.dtype}; "
                              "pass its real part or its magnitude.")

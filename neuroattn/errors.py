@@ -27,7 +27,7 @@ class NeuroattnError(Exception):
 
 
 class FormatError(NeuroattnError, ValueError):
-    """A dataset file or folder that does not have the documented layout."""
+    """A file or folder (a dataset, a weights file) that does not have the documented layout."""
 
 
 class ParameterError(NeuroattnError, ValueError):

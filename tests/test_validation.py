@@ -38,6 +38,7 @@ def test_a_tensor_keeps_its_device_and_booleans_and_integers_pass():
 
 @pytest.mark.parametrize("value, match", [
     (["a", "b"], r"x must hold real numbers; got dtype <U1"),
+    (pd.Series(["1", "2.5"]), r"x must hold real numbers; got text \(Series\)"),
     (np.array([1 + 2j]), r"x must hold real numbers; got dtype complex128"),
     ([[1.0], [2.0, 3.0]], r"x must hold numbers"),
     ([1.0, np.nan, np.inf], r"x holds 2 NaN or infinite value\(s\); drop or impute them"),
@@ -56,7 +57,14 @@ def test_each_failure_is_a_parameter_error_naming_the_fix(value, match):
 def test_nan_is_refused_before_an_integer_cast_and_allowed_on_request():
     with pytest.raises(ParameterError, match="NaN"):
         as_tensor("labels", [1.0, np.nan], dtype=torch.long)
+    with pytest.raises(ParameterError, match="NaN"):
+        as_array("labels", [1.0, np.nan], dtype=np.int64, finite=False)
     assert np.isnan(as_array("scores", [np.nan], finite=False)).all()
+
+
+def test_an_array_of_the_right_dtype_is_not_copied():
+    images = np.zeros((4, 3), np.float32)
+    assert np.shares_memory(as_array("images", images, dtype=np.float32), images)
 
 
 def test_plain_values_leaves_arrays_and_tensors_alone():

@@ -132,7 +132,7 @@ def find_bids_ieeg(
                 "acquisition": _entity(acquisition, "acq-")}
     if entities["subject"] not in subjects:
         raise ParameterError(f"Subject {entities['subject']!r} is not in {root}; it has "
-                         f"{subjects[:12]}{' ...' if len(subjects) > 12 else ''}.")
+                             f"{subjects[:12]}{' ...' if len(subjects) > 12 else ''}.")
     found = find_matching_paths(
         root, subjects=entities["subject"], sessions=entities["session"],
         tasks=entities["task"], runs=entities["run"], acquisitions=entities["acquisition"],

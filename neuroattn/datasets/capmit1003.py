@@ -366,7 +366,7 @@ class CapMIT1003:
         path = Path(image_dir) / str(rows[0][0])
         if not path.is_file():
             raise InputNotFoundError(f"Image {path} (img_uid {img_uid!r}) does not exist; "
-                                    f"{_STIMULI_HINT}, or pass the folder that holds them.")
+                                     f"{_STIMULI_HINT}, or pass the folder that holds them.")
         return path
 
     def load_image(self, img_uid: str, image_dir: str | os.PathLike) -> np.ndarray:

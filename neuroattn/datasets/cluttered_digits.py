@@ -43,6 +43,7 @@ import numpy as np
 from scipy import ndimage
 
 from neuroattn._validation import check_int, check_number
+from neuroattn.errors import ParameterError
 
 __all__ = ["ClutteredDigits", "digit_sources", "make_cluttered_digits"]
 
@@ -76,7 +77,7 @@ def digit_sources(split: Split = "train") -> tuple[np.ndarray, np.ndarray]:
         return images[cut:], labels[cut:]
     if split == "all":
         return images, labels
-    raise ValueError(f"split={split!r} is unknown; use 'train', 'test' or 'all'.")
+    raise ParameterError(f"split={split!r} is unknown; use 'train', 'test' or 'all'.")
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,8 @@ class ClutteredDigits:
         """
         points = np.asarray(points, dtype=np.float64)
         if points.shape != (len(self), 2):
-            raise ValueError(f"points must be ({len(self)}, 2) pixel (x, y), got {points.shape}.")
+            raise ParameterError(f"points must be ({len(self)}, 2) pixel (x, y), got "
+                                 f"{points.shape}.")
         x0, y0, x1, y1 = self.boxes.T
         return ((points[:, 0] >= x0) & (points[:, 0] <= x1)
                 & (points[:, 1] >= y0) & (points[:, 1] <= y1))
@@ -195,9 +197,10 @@ def make_cluttered_digits(
     check_number("clutter_size", clutter_size, lo=1.0)
     lo, hi = (float(digit_size[0]), float(digit_size[1]))
     if not 4.0 <= lo <= hi or hi * np.sqrt(2) + 2 > size:
-        raise ValueError(f"digit_size={digit_size!r} must be a range 4 <= lo <= hi with a "
-                         f"rotated digit (hi * sqrt(2) + 2 = {hi * np.sqrt(2) + 2:.0f} px) "
-                         f"inside the canvas of {size} px; use a larger size or smaller digits.")
+        raise ParameterError(f"digit_size={digit_size!r} must be a range 4 <= lo <= hi with a "
+                             f"rotated digit (hi * sqrt(2) + 2 = {hi * np.sqrt(2) + 2:.0f} px) "
+                             f"inside the canvas of {size} px; use a larger size or smaller "
+                             "digits.")
     a_lo, a_hi = (rotation, rotation) if np.isscalar(rotation) else rotation
     check_number("rotation", a_lo)
     check_number("rotation", a_hi)

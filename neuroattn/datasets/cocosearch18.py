@@ -216,7 +216,7 @@ def _json_files(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[
             files.append(path)
         else:
             raise InputNotFoundError(f"{path} does not exist; check the path to the "
-                                    "COCO-Search18 fixation JSON.")
+                                     "COCO-Search18 fixation JSON.")
     if not files:
         raise ValueError("No COCO-Search18 file given.")
     return files

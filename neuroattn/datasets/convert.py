@@ -35,6 +35,7 @@ from neuroattn.datasets.edf import convert_edf
 from neuroattn.datasets.eyelink import convert_eyelink
 from neuroattn.datasets.nsd import convert_algonauts
 from neuroattn.datasets.swec import convert_swec
+from neuroattn.errors import ParameterError
 
 #: Converter per input format: ``swec`` (SWEC iEEG HDF5), ``edf`` (EDF/BDF and
 #: anything MNE reads), ``bids`` (a BIDS iEEG data set root), ``algonauts``
@@ -54,7 +55,8 @@ def _get(name: str) -> Callable[..., Path]:
     try:
         return CONVERTERS[name]
     except KeyError:
-        raise ValueError(f"Unknown converter {name!r}; use one of {sorted(CONVERTERS)}.") from None
+        raise ParameterError(f"Unknown converter {name!r}; use one of "
+                             f"{sorted(CONVERTERS)}.") from None
 
 
 def converter_options(name: str) -> list[str]:

@@ -69,7 +69,7 @@ import xarray as xr
 from neuroattn._docs import fill_doc
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.datasets.prepare import check_destination
-from neuroattn.errors import InputNotFoundError
+from neuroattn.errors import InputNotFoundError, ParameterError
 from neuroattn.store import fixations_from_table, write_store
 
 EyeChoice = Literal["auto", "left", "right", "both"]
@@ -246,7 +246,7 @@ def _pick_eyes(edf: Any, eye: EyeChoice) -> tuple[str, tuple[str, ...]]:
         raise ValueError(f"Unknown eye {recorded!r} in the recording's info.")
     label = have[0] if len(have) == 1 else "binocular"
     if eye not in ("auto", "left", "right", "both"):
-        raise ValueError(f"eye={eye!r}; use 'auto', 'left', 'right' or 'both'.")
+        raise ParameterError(f"eye={eye!r}; use 'auto', 'left', 'right' or 'both'.")
     if eye == "auto":
         if len(have) == 1:
             return label, have

@@ -39,6 +39,8 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
+from neuroattn.errors import ParameterError
+
 BoxFormat = Literal["xyxy", "xywh"]
 Overlap = Literal["first", "smallest", "nearest"]
 
@@ -67,16 +69,16 @@ def as_xyxy(boxes: np.ndarray | Sequence[Sequence[float]],
     [[10.0, 20.0, 15.0, 28.0]]
     """
     if box_format not in ("xyxy", "xywh"):
-        raise ValueError(f"box_format={box_format!r}; use 'xyxy' (x0, y0, x1, y1) or 'xywh' "
-                         "(x, y, width, height).")
+        raise ParameterError(f"box_format={box_format!r}; use 'xyxy' (x0, y0, x1, y1) or 'xywh' "
+                             "(x, y, width, height).")
     arr = np.asarray(boxes, dtype=float)
     if arr.ndim != 2 or arr.shape[1] != 4 or arr.shape[0] == 0:
-        raise ValueError(f"boxes must have shape (n_boxes, 4) with n_boxes >= 1; got "
-                         f"{arr.shape}. Pass one row of 4 numbers per object.")
+        raise ParameterError(f"boxes must have shape (n_boxes, 4) with n_boxes >= 1; got "
+                             f"{arr.shape}. Pass one row of 4 numbers per object.")
     if not np.isfinite(arr).all():
         row = int(np.argwhere(~np.isfinite(arr))[0, 0])
-        raise ValueError(f"box {row} holds NaN or Inf ({arr[row].tolist()}); every box needs "
-                         "four finite coordinates.")
+        raise ParameterError(f"box {row} holds NaN or Inf ({arr[row].tolist()}); every box needs "
+                             "four finite coordinates.")
     if box_format == "xywh":
         arr = np.concatenate([arr[:, :2], arr[:, :2] + arr[:, 2:]], axis=1)
     bad = (arr[:, 2] < arr[:, 0]) | (arr[:, 3] < arr[:, 1])
@@ -84,7 +86,7 @@ def as_xyxy(boxes: np.ndarray | Sequence[Sequence[float]],
         row = int(np.flatnonzero(bad)[0])
         hint = ("negative width or height" if box_format == "xywh"
                 else "x1 < x0 or y1 < y0; were they given as (x, y, w, h)? pass box_format='xywh'")
-        raise ValueError(f"box {row} ({np.asarray(boxes, float)[row].tolist()}) has {hint}.")
+        raise ParameterError(f"box {row} ({np.asarray(boxes, float)[row].tolist()}) has {hint}.")
     return arr
 
 
@@ -104,16 +106,16 @@ def box_centres(boxes: np.ndarray | Sequence[Sequence[float]],
 def _points(x: np.ndarray | Sequence[float], y: np.ndarray | Sequence[float]) -> np.ndarray:
     xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if xs.ndim != 1 or ys.ndim != 1:
-        raise ValueError(f"x and y must be 1-D (one value per fixation); got shapes "
-                         f"{xs.shape} and {ys.shape}.")
+        raise ParameterError(f"x and y must be 1-D (one value per fixation); got shapes "
+                             f"{xs.shape} and {ys.shape}.")
     if xs.shape != ys.shape:
-        raise ValueError(f"x and y have different lengths ({xs.size} and {ys.size}); "
-                         "give one x and one y per fixation.")
+        raise ParameterError(f"x and y have different lengths ({xs.size} and {ys.size}); "
+                             "give one x and one y per fixation.")
     bad = ~(np.isfinite(xs) & np.isfinite(ys))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"fixation {i} has a non-finite position ({xs[i]}, {ys[i]}); drop "
-                         "fixations without a position (e.g. lost tracking) first.")
+        raise ParameterError(f"fixation {i} has a non-finite position ({xs[i]}, {ys[i]}); drop "
+                             "fixations without a position (e.g. lost tracking) first.")
     return np.stack([xs, ys], axis=1)
 
 
@@ -159,11 +161,11 @@ def assign_objects(
     [0]
     """
     if overlap not in ("first", "smallest", "nearest"):
-        raise ValueError(f"overlap={overlap!r}; use 'first' (lowest index, OAT), 'smallest' "
-                         "(smallest box) or 'nearest' (nearest centre).")
+        raise ParameterError(f"overlap={overlap!r}; use 'first' (lowest index, OAT), 'smallest' "
+                             "(smallest box) or 'nearest' (nearest centre).")
     if max_distance is not None and not (np.isfinite(max_distance) and max_distance >= 0):
-        raise ValueError(f"max_distance={max_distance!r} must be a non-negative number of "
-                         "pixels, or None for no limit.")
+        raise ParameterError(f"max_distance={max_distance!r} must be a non-negative number of "
+                             "pixels, or None for no limit.")
     xyxy = as_xyxy(boxes, box_format)
     pts = _points(x, y)
     centres = np.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2], axis=1)
@@ -245,7 +247,8 @@ def object_scanpath(
     """
     obj = np.asarray(objects)
     if obj.ndim != 1:
-        raise ValueError(f"objects must be 1-D (one index per fixation); got shape {obj.shape}.")
+        raise ParameterError("objects must be 1-D (one index per fixation); got shape "
+                             f"{obj.shape}.")
     if obj.size and not np.issubdtype(obj.dtype, np.integer):
         if not np.issubdtype(obj.dtype, np.floating) or not np.all(obj == np.round(obj)):
             raise TypeError(f"objects must be integer object indices; got dtype {obj.dtype}.")
@@ -254,11 +257,11 @@ def object_scanpath(
     if durations is not None:
         dur = np.asarray(durations, dtype=float)
         if dur.shape != obj.shape:
-            raise ValueError(f"durations has {dur.size} values for {obj.size} fixations; give "
-                             "one duration per fixation.")
+            raise ParameterError(f"durations has {dur.size} values for {obj.size} fixations; give "
+                                 "one duration per fixation.")
     if (obj < -1).any():
-        raise ValueError(f"object indices must be >= 0, or -1 for unassigned; got "
-                         f"{int(obj.min())}.")
+        raise ParameterError(f"object indices must be >= 0, or -1 for unassigned; got "
+                             f"{int(obj.min())}.")
     keep = obj >= 0 if drop_unassigned else np.ones(obj.shape, bool)
     obj = obj[keep]
     dur = dur[keep] if dur is not None else None

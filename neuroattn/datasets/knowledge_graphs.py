@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroattn.errors import ParameterError
+
 __all__ = ["BUNDLED_KNOWLEDGE_GRAPHS", "SPLITS", "KnowledgeGraph", "load_knowledge_graph",
            "read_triples"]
 
@@ -209,17 +211,17 @@ def load_knowledge_graph(name_or_dir: str | os.PathLike) -> KnowledgeGraph:
     >>> load_knowledge_graph("freebase")
     Traceback (most recent call last):
     ...
-    ValueError: Unknown knowledge graph 'freebase': expected one of ('nations', 'kinships', \
-'umls') or a directory with train.txt, valid.txt and test.txt.
+    neuroattn.errors.ParameterError: Unknown knowledge graph 'freebase': expected one of \
+('nations', 'kinships', 'umls') or a directory with train.txt, valid.txt and test.txt.
     """
     path = Path(name_or_dir)
     if isinstance(name_or_dir, str) and name_or_dir.lower() in BUNDLED_KNOWLEDGE_GRAPHS \
             and not path.is_dir():
         path = _bundled_dir(name_or_dir.lower())
     elif not path.is_dir():
-        raise ValueError(f"Unknown knowledge graph {str(name_or_dir)!r}: expected one of "
-                         f"{BUNDLED_KNOWLEDGE_GRAPHS} or a directory with train.txt, valid.txt "
-                         "and test.txt.")
+        raise ParameterError(f"Unknown knowledge graph {str(name_or_dir)!r}: expected one of "
+                             f"{BUNDLED_KNOWLEDGE_GRAPHS} or a directory with train.txt, valid.txt "
+                             "and test.txt.")
     files = [path / f"{split}.txt" for split in SPLITS]
     missing = [f.name for f in files if not f.is_file()]
     if missing:

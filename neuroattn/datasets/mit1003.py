@@ -57,7 +57,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from neuroattn._docs import fill_doc
 from neuroattn._logging import Verbose, logger, use_log_level
-from neuroattn.errors import FormatError, InputNotFoundError
+from neuroattn.errors import FormatError, InputNotFoundError, ParameterError
 from neuroattn.progress import progress
 from neuroattn.store import fixations_from_table
 
@@ -84,7 +84,7 @@ def _folder(root: str | os.PathLike, name: str) -> Path:
     base = Path(root)
     if not base.is_dir():
         raise InputNotFoundError(f"MIT1003 root {base} is not a folder; "
-                                f"{_UNPACK.format(root='it')}.")
+                                 f"{_UNPACK.format(root='it')}.")
     folder = base / name
     if not folder.is_dir():
         raise InputNotFoundError(f"{base} has no {name}/ folder; {_UNPACK.format(root=base)}.")
@@ -118,7 +118,7 @@ def _grey(root: str | os.PathLike, stem: str, suffix: str) -> np.ndarray:
     path = _folder(root, MAPS_DIR) / f"{stem}_{suffix}.jpg"
     if not path.is_file():
         raise InputNotFoundError(f"{path} does not exist; check the stem {stem!r} (see "
-                                "mit1003_stimuli) and that the fixation maps were unpacked.")
+                                 "mit1003_stimuli) and that the fixation maps were unpacked.")
     with Image.open(path) as image:
         return np.asarray(image.convert("L"), dtype=np.float64)
 
@@ -217,11 +217,11 @@ def read_mit1003_gaze(root: str | os.PathLike, subject: str, stem: str) -> np.nd
     folder = _folder(root, DATA_DIR) / subject
     if not folder.is_dir():
         raise InputNotFoundError(f"{folder} does not exist; subject {subject!r} is not in "
-                                f"{folder.parent} (subjects: {_subjects(folder.parent)}).")
+                                 f"{folder.parent} (subjects: {_subjects(folder.parent)}).")
     path = folder / f"{stem}.mat"
     if not path.is_file():
         raise InputNotFoundError(f"{path} does not exist; subject {subject!r} has no data for "
-                                f"image {stem!r}.")
+                                 f"image {stem!r}.")
     try:
         mat = loadmat(path, struct_as_record=False, squeeze_me=False)
     except Exception as err:  # scipy's MATLAB readers raise assorted error types
@@ -319,16 +319,16 @@ def idt_fixations(
     """
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if x.ndim != 1 or x.shape != y.shape:
-        raise ValueError(f"x and y must be 1-D and of one length; got shapes {x.shape} and "
-                         f"{y.shape}.")
+        raise ParameterError(f"x and y must be 1-D and of one length; got shapes {x.shape} and "
+                             f"{y.shape}.")
     if not (sfreq > 0 and max_dispersion >= 0 and min_duration >= 0):
-        raise ValueError(f"Need sfreq > 0, max_dispersion >= 0 and min_duration >= 0; got "
-                         f"{sfreq}, {max_dispersion}, {min_duration}.")
+        raise ParameterError(f"Need sfreq > 0, max_dispersion >= 0 and min_duration >= 0; got "
+                             f"{sfreq}, {max_dispersion}, {min_duration}.")
     k = max(1, math.ceil(round(min_duration * sfreq, 9)))
     valid = np.isfinite(x) & np.isfinite(y)
     edges = np.flatnonzero(np.diff(np.r_[0, valid.astype(np.int8), 0])).reshape(-1, 2)
     found = [(a + i, n) for a, b in edges for i, n in _idt_segment(x[a:b], y[a:b], k,
-                                                                     max_dispersion)]
+                                                                   max_dispersion)]
     first = np.array([f for f, _ in found], dtype=np.int64)
     count = np.array([n for _, n in found], dtype=np.int64)
     return pd.DataFrame({
@@ -345,7 +345,7 @@ def _image_size(root: str | os.PathLike, stem: str) -> tuple[int, int]:
     path = _folder(root, STIMULI_DIR) / f"{stem}.jpeg"
     if not path.is_file():
         raise InputNotFoundError(f"{path} does not exist; the image is needed for its size "
-                                f"(off-screen gaze is dropped); {_UNPACK.format(root=root)}.")
+                                 f"(off-screen gaze is dropped); {_UNPACK.format(root=root)}.")
     with Image.open(path) as image:
         return image.size
 
@@ -427,7 +427,7 @@ def read_mit1003(
         for subject in subjects:
             if not (data_dir / subject).is_dir():
                 raise InputNotFoundError(f"Subject {subject!r} has no folder in {data_dir} "
-                                        f"(subjects: {_subjects(data_dir)}).")
+                                         f"(subjects: {_subjects(data_dir)}).")
         stems = mit1003_stimuli(root) if stems is None else list(stems)
         sizes = {stem: _image_size(root, stem) for stem in stems}
         pairs = [(subject, stem) for subject in subjects for stem in stems]
@@ -455,7 +455,7 @@ def read_mit1003(
             logger.info("MIT1003: %d scanpath(s) have no fixation and are left out.", empty)
         if not scanpaths:
             raise InputNotFoundError(f"No fixation found in {data_dir} for subjects {subjects} "
-                                    f"and {len(stems)} image(s); check the subjects and stems.")
+                                     f"and {len(stems)} image(s); check the subjects and stems.")
         lengths = np.array([len(f) for _, _, f in scanpaths])
         fixations = pd.concat([f for _, _, f in scanpaths], ignore_index=True)
         table: dict[str, Any] = {

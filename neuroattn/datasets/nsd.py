@@ -66,7 +66,7 @@ import numpy as np
 
 from neuroattn._docs import fill_doc
 from neuroattn._logging import Verbose, logger, use_log_level
-from neuroattn.errors import FormatError
+from neuroattn.errors import FormatError, ParameterError
 
 __all__ = [
     "ALGONAUTS_ROIS", "AlgonautsFormatError", "AlgonautsSubject", "ROI_FAMILIES",
@@ -237,11 +237,12 @@ def subject_number(subject: int | str) -> int:
     else:
         match = _SUBJECT.match(str(subject).strip())
         if not match:
-            raise ValueError(f"subject={subject!r} is not a subject number; use 1-8, '01' or "
-                             "'subj01'.")
+            raise ParameterError(f"subject={subject!r} is not a subject number; use 1-8, '01' or "
+                                 "'subj01'.")
         number = int(match.group(1))
     if number < 1:
-        raise ValueError(f"subject={subject!r} must be a positive number (NSD has subjects 1-8).")
+        raise ParameterError(f"subject={subject!r} must be a positive number (NSD has subjects "
+                             "1-8).")
     return number
 
 
@@ -292,12 +293,12 @@ class AlgonautsSubject:
         self.path = _subject_dir(Path(root), self.subject)
         self.families = tuple(families)
         if not self.families:
-            raise ValueError("families is empty; pass at least one ROI family, e.g. "
-                             "'prf-visualrois'.")
+            raise ParameterError("families is empty; pass at least one ROI family, e.g. "
+                                 "'prf-visualrois'.")
         self.trust_mapping = bool(trust_mapping)
         if noise_ceiling_units not in ("auto", "fraction", "percent"):
-            raise ValueError(f"noise_ceiling_units={noise_ceiling_units!r}; use 'auto', "
-                             "'fraction' or 'percent'.")
+            raise ParameterError(f"noise_ceiling_units={noise_ceiling_units!r}; use 'auto', "
+                                 "'fraction' or 'percent'.")
         self.noise_ceiling_units = noise_ceiling_units
 
     def __repr__(self) -> str:
@@ -608,7 +609,7 @@ class AlgonautsSubject:
             nc = self.noise_ceiling(hemi) if self.has_noise_ceiling() else None
             n_vox = member.shape[0]
             voxel_ids = [f"{h}-{v}" for h, v in zip(hemisphere, np.concatenate(vertex),
-                                                     strict=True)]
+                                                    strict=True)]
             has_fsavg = all(f is not None for f in fsavg)
             attrs = {"subject": f"subj{self.subject:02d}", "split": split,
                      "dataset": "Algonauts 2023 (Natural Scenes Dataset)",
@@ -697,7 +698,7 @@ def convert_algonauts(
 # =============================================================================
 def _check_split(split: str) -> str:
     if split not in SPLITS:
-        raise ValueError(f"split={split!r}; use 'train' or 'test'.")
+        raise ParameterError(f"split={split!r}; use 'train' or 'test'.")
     return split
 
 
@@ -705,7 +706,7 @@ def _hemis(hemi: str) -> tuple[str, ...]:
     if hemi == "both":
         return HEMIS
     if hemi not in HEMIS:
-        raise ValueError(f"hemi={hemi!r}; use 'lh', 'rh' or 'both'.")
+        raise ParameterError(f"hemi={hemi!r}; use 'lh', 'rh' or 'both'.")
     return (hemi,)
 
 

@@ -92,7 +92,8 @@ def warn_conversion(message: str, *, stacklevel: int = 3) -> None:
 def _check_rate(value: float, name: str) -> float:
     value = float(value)
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name}={value} Hz is not a valid sampling rate; pass a positive number.")
+        raise ParameterError(f"{name}={value} Hz is not a valid sampling rate; pass a positive "
+                             "number.")
     return value
 
 
@@ -292,7 +293,7 @@ def select_channels(
     if flags.shape != (len(names),):
         raise ValueError(f"bad has {flags.size} flags for {len(names)} channels.")
     if max_channels is not None and int(max_channels) < 1:
-        raise ValueError(f"max_channels={max_channels}; pass a positive number or None.")
+        raise ParameterError(f"max_channels={max_channels}; pass a positive number or None.")
     keep = ~flags
     if channels is not None:
         if isinstance(channels, str):

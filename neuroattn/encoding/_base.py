@@ -68,9 +68,9 @@ def _check_shape(shape: tuple[int, ...], name: str, allowed: tuple[int, ...],
 
 
 def check_input(data: Any, name: str, *, ndim: int | tuple[int, ...],
-              device: torch.device | str | None = "cpu",
-              dtype: torch.dtype | None = torch.float32,
-              estimator: Any = None, min_samples: int = 1) -> torch.Tensor:
+                device: torch.device | str | None = "cpu",
+                dtype: torch.dtype | None = torch.float32,
+                estimator: Any = None, min_samples: int = 1) -> torch.Tensor:
     """``data`` (NumPy, torch, xarray, pandas, list) as a float tensor, checked.
 
     Parameters

@@ -58,8 +58,7 @@ def _membership(rois: Any, n_voxels: int) -> tuple[torch.Tensor, list[str] | Non
     orphans = np.flatnonzero(~rois.any(1))
     if orphans.size:
         raise ParameterError(f"{orphans.size} voxel(s) (e.g. {orphans[:5].tolist()}) are in no "
-                             "ROI; "
-                             "add a 'rest' ROI for them, as the paper does.")
+                             "ROI; add a 'rest' ROI for them, as the paper does.")
     return torch.from_numpy(rois), names
 
 
@@ -109,7 +108,7 @@ class TorchEncoder(BaseEncoder, PretrainedMixin):
               dtype: torch.dtype | None = torch.float32, min_samples: int = 1) -> torch.Tensor:
         """``X`` checked, as a (n, H, W, F) grid on the host; sets or checks the fitted layout."""
         X = check_input(X, name, ndim=(2, 4), device="cpu", dtype=dtype, estimator=self,
-                      min_samples=min_samples)
+                        min_samples=min_samples)
         if X.ndim == 2:
             X = X[:, None, None, :]
         check_n_features(self, X.shape[-1], reset=reset, note=" (the grid's last axis)")

@@ -44,7 +44,7 @@ from torch import nn
 
 from neuroattn._logging import logger
 from neuroattn.encoding.dinov2 import DinoV2Config, DinoV2ViT, dinov2_config, load_dinov2_weights
-from neuroattn.errors import ParameterError
+from neuroattn.errors import FormatError, ParameterError
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "Backbone", "ImageTransform", "dinov2_backbone",
            "open_clip_backbone", "torchvision_backbone"]
@@ -164,12 +164,12 @@ def _read_state(path: str | os.PathLike, what: str) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for foreign files
-        raise ParameterError(f"{path} is not a readable torch checkpoint ({err}).") from err
+        raise FormatError(f"{path} is not a readable torch checkpoint ({err}).") from err
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     if not isinstance(state, dict):
-        raise ParameterError(f"{path} holds a {type(state).__name__}, not a state dict.")
+        raise FormatError(f"{path} holds a {type(state).__name__}, not a state dict.")
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 

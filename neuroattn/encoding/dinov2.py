@@ -55,7 +55,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuroattn._logging import logger
-from neuroattn.errors import ParameterError
+from neuroattn.errors import FormatError, ParameterError
 
 __all__ = ["ARCHS", "DinoV2Config", "DinoV2ViT", "dinov2_config", "load_dinov2_weights"]
 
@@ -263,8 +263,7 @@ class DinoV2ViT(nn.Module):
         p = self.patch_size
         if height % p or width % p:
             raise ParameterError(f"Image size {height}x{width} is not a multiple of the {p}-px "
-                                 "patch; "
-                                 "pad it (the dinov2_backbone transform does) or resize it.")
+                                 "patch; pad it (the dinov2_backbone transform does) or resize it.")
         tokens = torch.cat([self.cls_token.expand(b, -1, -1), self.patch_embed(x)], dim=1)
         tokens = tokens + self.interpolate_pos_encoding(height // p, width // p).to(tokens.dtype)
         if self.config.num_register_tokens:
@@ -299,12 +298,12 @@ def _config_from_state(state: dict[str, torch.Tensor], arch: str | DinoV2Config,
     missing = [k for k in ("cls_token", "pos_embed", "patch_embed.proj.weight", "norm.weight")
                if k not in state]
     if missing:
-        raise ParameterError(f"{path} is not a DINOv2 state dict: keys {missing} are missing "
-                             f"(found e.g. {sorted(state)[:5]}). See neuroattn.encoding.dinov2 for "
-                             "the accepted layout.")
+        raise FormatError(f"{path} is not a DINOv2 state dict: keys {missing} are missing "
+                          f"(found e.g. {sorted(state)[:5]}). See neuroattn.encoding.dinov2 for "
+                          "the accepted layout.")
     if any(".mlp.w12." in k for k in state):
-        raise ParameterError(f"{path} has a SwiGLU feed-forward (ViT-g/14), which DinoV2ViT does "
-                             "not implement.")
+        raise FormatError(f"{path} has a SwiGLU feed-forward (ViT-g/14), which DinoV2ViT does "
+                          "not implement.")
     dim = state["cls_token"].shape[-1]
     depth = 1 + max(int(m.group(1)) for k in state if (m := re.match(r"blocks\.(\d+)\.", k)))
     patch = state["patch_embed.proj.weight"].shape[-1]
@@ -320,8 +319,7 @@ def _config_from_state(state: dict[str, torch.Tensor], arch: str | DinoV2Config,
             guess = [a for a, (d, n, _) in ARCHS.items() if (d, n) == (dim, depth)]
             hint = f"pass arch={guess[0]!r}" if guess else "pass arch=DinoV2Config(...)"
             raise ParameterError(f"{path} holds a ViT with {field}={found[field]}, but the arch "
-                                 "asks "
-                                 f"for {getattr(cfg, field)}; {hint}.")
+                                 f"asks for {getattr(cfg, field)}; {hint}.")
     return replace(cfg, **found)
 
 
@@ -364,17 +362,17 @@ def load_dinov2_weights(
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for foreign files
-        raise ParameterError(f"{path} is not a readable torch checkpoint ({err}).") from err
+        raise FormatError(f"{path} is not a readable torch checkpoint ({err}).") from err
     if not isinstance(raw, dict):
-        raise ParameterError(f"{path} holds a {type(raw).__name__}, not a state dict.")
+        raise FormatError(f"{path} holds a {type(raw).__name__}, not a state dict.")
     state = _unwrap(raw)
     cfg = _config_from_state(state, arch, path)
     model = DinoV2ViT(cfg)
     state.setdefault("mask_token", model.mask_token.detach().clone())  # optional in files
     result = model.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
-        raise ParameterError(f"{path} does not fit a DINOv2 ViT {asdict(cfg)}: missing "
-                             f"{result.missing_keys[:5]}, unexpected {result.unexpected_keys[:5]}.")
+        raise FormatError(f"{path} does not fit a DINOv2 ViT {asdict(cfg)}: missing "
+                          f"{result.missing_keys[:5]}, unexpected {result.unexpected_keys[:5]}.")
     logger.info("loaded DINOv2 ViT (dim %d, depth %d, %d registers) from %s",
                 cfg.embed_dim, cfg.depth, cfg.num_register_tokens, path)
     return model.eval()

@@ -97,8 +97,7 @@ class _Spec:
                 want_cls = True
             else:
                 raise ParameterError(f"Layer option {op!r} in {text!r} is not understood; use one "
-                                     "of "
-                                     "':q', ':k', ':v' (attention projections) and/or ':cls'.")
+                                     "of ':q', ':k', ':v' (attention projections) and/or ':cls'.")
         return cls(text, name, part, want_cls)
 
 
@@ -187,8 +186,7 @@ def _read_image(item: Any) -> torch.Tensor:
         t = torch.from_numpy(_writable(a)).permute(2, 0, 1) if a.ndim == 3 else None
     if t is None or t.ndim != 3 or t.shape[0] != 3:
         raise ParameterError("Each image must be RGB: (H, W, 3) for NumPy/PIL, (3, H, W) for "
-                             "torch; "
-                             "convert grayscale with np.repeat(img[..., None], 3, -1).")
+                             "torch; convert grayscale with np.repeat(img[..., None], 3, -1).")
     return t
 
 
@@ -490,7 +488,7 @@ class FeatureExtractor:
         recorder = _Recorder(names, keep, self.stop_early)
         with self._lock:
             handles = [self._modules[name].register_forward_hook(recorder.hook(name),
-                                                                  with_kwargs=True)
+                                                                 with_kwargs=True)
                        for name in recorder.names]
             try:
                 with torch.inference_mode(), autocast(self.device, self.precision):

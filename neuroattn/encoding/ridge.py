@@ -216,7 +216,7 @@ class RidgeEncoder(BaseEncoder):
         """``X`` checked and flattened to (n_stimuli, n_features); sets or checks
         ``n_features_in_``."""
         X = check_input(X, "X", ndim=(2, 4), device=device, dtype=dtype, estimator=self,
-                      min_samples=2 if reset else 1)
+                        min_samples=2 if reset else 1)
         X = X.reshape(X.shape[0], -1)
         check_n_features(self, X.shape[1], reset=reset,
                          note=" (a grid's y·x·features, flattened)" if not reset else "")
@@ -288,7 +288,7 @@ class RidgeEncoder(BaseEncoder):
         coef = np.empty((X.shape[1], n_targets), dtype=np.float32 if dtype == torch.float32
                         else np.float64)
         y_mean = Y.mean(0, dtype=torch.float64) if center else torch.zeros(n_targets,
-                                                                            dtype=torch.float64)
+                                                                           dtype=torch.float64)
         for start in range(0, n_targets, batch):
             Yb = Y[:, start:start + batch].to(device)
             if center:

@@ -171,8 +171,6 @@ def _same_length(**arrays: np.ndarray) -> None:
 
 def _times(x: Any) -> np.ndarray:
     t = as_array("times", x, ndim=1, allow_empty=False, hint=ONE_PER_WINDOW)
-    if not np.isfinite(t).all():
-        raise ParameterError("times must be finite seconds from the recording start.")
     if len(t) > 1 and not (np.diff(t) > 0).all():
         raise ParameterError(
             "times must be strictly increasing (each window's decision time); "
@@ -1180,10 +1178,10 @@ def evaluate_at_operating_points(
     points = list(points)
     main = [p for p in points if p.max_fa_per_hour == _budget(max_fa_per_hour)]
     if not main:
+        budgets = [budget_key(p.max_fa_per_hour) for p in points]
         raise ParameterError(f"No operating point for {max_fa_per_hour:g} false alarm(s) per hour "
-                             "among the budgets "
-                             f"{[budget_key(p.max_fa_per_hour) for p in points]}; "
-                             "choose one for it on the validation recordings.")
+                             f"among the budgets {budgets}; choose one for it on the validation "
+                             "recordings.")
     results = evaluate(recordings, main[0].apply(rule), threshold=threshold)
     results["operating_point"] = main[0].to_dict()
     results["budgets"] = {}

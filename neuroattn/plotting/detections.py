@@ -83,6 +83,7 @@ def plot_detections(
     scale, unit = (60.0, "min") if t[-1] - t[0] > 600.0 else (1.0, "s")
     x = t / scale
 
+    new = axes is None
     fig, axes = figure_and_axes(axes, figsize=(11, 3.2))
     for i, (onset, offset) in enumerate(sz):
         axes.axvspan(onset / scale, offset / scale, color="tab:red", alpha=0.15, lw=0,
@@ -119,8 +120,7 @@ def plot_detections(
     axes.set_ylabel("seizure probability")
     axes.set_title(title or "seizure probability")
     axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-    fig.tight_layout()
-    return finish_figure(fig, output_file)
+    return finish_figure(fig, output_file, tight_layout=new)
 
 
 def _draw_events(axes: Any, t: np.ndarray, p: np.ndarray, seizures: np.ndarray,
@@ -185,6 +185,7 @@ def plot_sensitivity_fa(
     """
     if not results:
         raise ParameterError("No results to plot; pass {detector name: results}.")
+    new = axes is None
     fig, axes = figure_and_axes(axes, figsize=(6.4, 4.2))
     right = 1.0
     first = next(iter(results.values()))
@@ -215,5 +216,4 @@ def plot_sensitivity_fa(
     axes.set_title(title or f"{first['curve']['hours']:.2f} h, "
                    f"{first['curve']['n_seizures']} seizures")
     axes.legend(loc="lower right", fontsize=8, frameon=False)
-    fig.tight_layout()
-    return finish_figure(fig, output_file)
+    return finish_figure(fig, output_file, tight_layout=new)

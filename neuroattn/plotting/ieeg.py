@@ -81,6 +81,7 @@ def plot_ieeg(
         raise ParameterError(f"start_s={start_s} is past the end of the recording.")
     times = np.asarray(view.time.values)
     scale = np.median(np.abs(data - np.median(data, axis=0))) * 12 or 1.0
+    new = axes is None
     fig, axes = figure_and_axes(axes, figsize=(11, 0.3 * len(picked) + 1.5))
     for row in range(len(picked)):
         axes.plot(times, -data[:, row] / scale + row, lw=0.5, color="k")
@@ -100,5 +101,4 @@ def plot_ieeg(
     axes.set_xlim(times[0], times[-1])
     axes.set_xlabel("time (s)")
     axes.set_title(title or f"{ds.attrs.get('subject', 'recording')}: seizures shaded red")
-    fig.tight_layout()
-    return finish_figure(fig, output_file)
+    return finish_figure(fig, output_file, tight_layout=new)

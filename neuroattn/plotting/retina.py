@@ -178,6 +178,7 @@ def plot_fixation_scans(images: Any, scans: Mapping[str, FixationScan], boxes: A
     titles : sequence of str, optional
         A title per column (such as the true class).
     n_examples : int
+        How many images (columns) to draw.
     axes : sequence of matplotlib.axes.Axes, optional
         ``(len(scans) + 1) * n_examples`` axes of one figure, in row order.
     output_file : path-like, optional
@@ -251,14 +252,14 @@ def plot_log_polar_view(retina: LogPolar, image: Any, fixation: Any, *,
     import torch
 
     images = torch.as_tensor(image)[None]
-    centre = torch.as_tensor(fixation, dtype=torch.float32)[None]
+    centre = torch.as_tensor(fixation, dtype=torch.float32, device=images.device)[None]
     view = retina(images, centre)
     back = retina.inverse(view, images.shape[-2:], centre)
     fig, grid = figure_and_grid(axes, 1, 3, figsize=(9, 3.2))
     titles = (image_title, f"log-polar view ({view.shape[-2]} x {view.shape[-1]})",
               "view mapped back")
     for ax, picture, title in zip(grid[0], (images, view, back), titles, strict=True):
-        ax.imshow(picture[0, 0].detach().numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.imshow(picture[0, 0].detach().cpu().numpy(), cmap="gray", vmin=0, vmax=1)
         ax.set(title=title, xticks=[], yticks=[])
     grid[0, 0].plot(*centre[0].tolist(), "c+", ms=10, mew=2)
     grid[0, 1].set(xlabel="angle →", ylabel="← fovea   radius   periphery →")

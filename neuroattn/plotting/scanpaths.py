@@ -45,7 +45,6 @@ def plot_scanpath(fixations: Any, *, image: Any = None,
     target_box : (x0, y0, x1, y1), optional
         Pixel box drawn in green (the search target, the captioned object).
     %(axes)s
-        Draw there (default: a new figure).
     colour : str
         Colour of the path and its labels.
     merge_within : float

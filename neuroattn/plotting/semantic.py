@@ -267,8 +267,7 @@ def plot_memory_recall(facts: Mapping[str, Mapping[str, float]], transient: Mapp
 def plot_decoded_scenes(images: Sequence[Any], boxes: Sequence[Any], individuals: Sequence[Any],
                         decodings: Sequence[SceneDecoding], *, shape_names: Sequence[str],
                         predicate_names: Sequence[str], titles: Sequence[str] | None = None,
-                        title: str | None = "Decoded subject, its shape label, predicate and "
-                                            "object (box: green = right individual)",
+                        title: str | None = None,
                         axes: Any = None, output_file: str | os.PathLike | None = None,
                         dpi: int = 110) -> Any:
     """Scenes with each object's decoded identity (green box: the right individual, else red).

@@ -313,7 +313,7 @@ class TensorBrainDecoder(nn.Module):
             self.context = ContextRecurrence(bank.dim, context_dim or bank.dim, context)
         self.alpha = float(alpha)
         self.beta: float | nn.Parameter = (nn.Parameter(torch.tensor(float(beta)))
-                                          if learn_beta else float(beta))
+                                           if learn_beta else float(beta))
         if not temperature > 0:
             raise ParameterError(f"temperature must be > 0, got {temperature}")
         self.temperature = float(temperature)

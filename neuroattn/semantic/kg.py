@@ -100,7 +100,7 @@ def as_ids(ids: torch.Tensor | np.ndarray | Sequence[int], size: int, name: str
         raise ParameterError(f"{name} ids must be integers, got dtype {ids.dtype}.")
     if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= size):
         raise ParameterError(f"{name} ids must lie in [0, {size}), got [{int(ids.min())}, "
-                         f"{int(ids.max())}].")
+                             f"{int(ids.max())}].")
     return ids.long()
 
 

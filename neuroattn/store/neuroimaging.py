@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neuroattn.errors import ParameterError
+from neuroattn.errors import FormatError, ParameterError
 from neuroattn.store.build import fmri_from_array
 
 ImageLike = Any  # a nibabel image or a path
@@ -145,7 +145,7 @@ def fmri_from_gifti(
             columns.extend(a.ravel() for a in arrays)
     lengths = {c.shape[0] for c in columns}
     if len(lengths) != 1:
-        raise ParameterError(f"GIfTI darrays have different vertex counts {sorted(lengths)}.")
+        raise FormatError(f"GIfTI darrays have different vertex counts {sorted(lengths)}.")
     responses = np.stack(columns).astype(dtype)
     n_vertex = responses.shape[1]
     keep = np.ones(n_vertex, bool) if mask is None else np.asarray(mask, bool)

@@ -178,8 +178,8 @@ def write_fake_capmit1003(path: str | os.PathLike, sql: str | None = None) -> Pa
     Parameters
     ----------
     path : path-like
-        The database file (such as ``capmit1003.db``), or a folder to write
-        ``capmit1003.db`` into.
+        The database file (such as ``capmit1003.db``; replaced if it exists), or a
+        folder to write ``capmit1003.db`` into.
     sql : str, optional
         ``INSERT`` statements for the ``captions``, ``images`` and ``clicks`` tables
         (see :data:`neuroattn.datasets.capmit1003.SCHEMA_SQL`); ``None``:
@@ -203,6 +203,7 @@ def write_fake_capmit1003(path: str | os.PathLike, sql: str | None = None) -> Pa
     path = Path(path)
     if path.is_dir():
         path = path / "capmit1003.db"
+    path.unlink(missing_ok=True)                 # a new database, not rows added to an old one
     connection = sqlite3.connect(path)
     try:
         connection.executescript(SCHEMA_SQL + (CAPMIT1003_EXAMPLE_SQL if sql is None else sql))

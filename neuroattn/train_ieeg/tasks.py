@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from neuroattn.device import autocast
+from neuroattn.errors import ParameterError
 from neuroattn.ieeg.evaluation import RecordingPrediction, window_metrics
 from neuroattn.ieeg.mvpformer import MVPFormer
 from neuroattn.ieeg.objectives import next_segment_contrastive_loss
@@ -75,7 +76,8 @@ def prepare_finetuning(model: MVPFormer, *, method: str, lora_rank: int = 8,
     elif method == "full":
         model.requires_grad_(True)
     else:
-        raise ValueError(f"Fine-tuning method {method!r} is not 'lora' or 'full'.")
+        raise ParameterError(f"Fine-tuning method {method!r} is not 'lora' or 'full'; pass one "
+                             "of those.")
     model.generative_head.requires_grad_(False)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 

@@ -123,8 +123,9 @@ SCHEDULES = ("cosine", "constant")
 
 #: Directions of the monitored validation value: higher (``"max"``) or lower is better.
 MODES = ("max", "min")
-_RESUME_HINT = "Trainer.fit(resume=True), or on the command line --config {config} --resume"
-_RESTART_HINT = "Trainer.fit(resume=False), or on the command line --overwrite"
+_RESUME_HINT = ("a Trainer built with the settings in {config}, then fit(resume=True); on the "
+                "command line --config {config} --resume")
+_RESTART_HINT = "fit(resume=False); on the command line --overwrite"
 
 
 @dataclass
@@ -801,8 +802,7 @@ class Trainer:
             raise CheckpointError(
                 f"{used} does not fit this training run ({type(err).__name__}: "
                 f"{detail[:400]}{' ...' if len(detail) > 400 else ''}): it was written for "
-                "another model or optimiser setup; resume with the run's own settings in "
-                f"{self.out_dir / 'config.yaml'} "
+                "another model or optimiser setup; resume with the run's own settings "
                 f"({_RESUME_HINT.format(config=self.out_dir / 'config.yaml')}), or start over "
                 f"({_RESTART_HINT}).") from None
         self.run_id = state.get("run_id") or uuid.uuid4().hex

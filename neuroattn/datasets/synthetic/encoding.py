@@ -133,7 +133,7 @@ import numpy as np
 from neuroattn._logging import logger
 from neuroattn._validation import check_int, check_number, check_pair, to_jsonable
 from neuroattn.config import ConfigError, config_from
-from neuroattn.errors import ParameterError
+from neuroattn.errors import FormatError, ParameterError
 
 __all__ = ["SyntheticEncoding", "SyntheticEncodingConfig", "make_synthetic_encoding"]
 
@@ -615,7 +615,7 @@ class SyntheticEncoding:
             source="neuroattn.datasets.synthetic.encoding", ground_truth=gt)
         feats = feats.assign_coords(split=("stimulus", split))
         voxel_ids = [f"{h}-{v}" for h, v in zip(self.voxel_hemisphere, self.voxel_vertex,
-                                                 strict=True)]
+                                                strict=True)]
         fmri = fmri_from_array(
             np.concatenate([self.Y_train, self.Y_test]), stimulus=stim, voxel=voxel_ids,
             noise_ceiling=self.noise_ceiling, roi=self.voxel_labels, space="fsaverage5",
@@ -991,8 +991,8 @@ def _fsaverage5(hemi: str) -> tuple[np.ndarray, Any]:
     coords = np.asarray(coords, dtype=float)
     faces = np.asarray(faces, dtype=np.int64)
     if coords.shape != (FSAVERAGE5_N_VERTICES, 3):
-        raise ParameterError(f"Unexpected fsaverage5 {side} mesh with {coords.shape[0]} vertices; "
-                             f"expected {FSAVERAGE5_N_VERTICES}. Check the nilearn installation.")
+        raise FormatError(f"Unexpected fsaverage5 {side} mesh with {coords.shape[0]} vertices; "
+                          f"expected {FSAVERAGE5_N_VERTICES}. Check the nilearn installation.")
     edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
     edges = np.unique(np.sort(edges, axis=1), axis=0)
     length = np.linalg.norm(coords[edges[:, 0]] - coords[edges[:, 1]], axis=1)

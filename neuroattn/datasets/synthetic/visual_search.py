@@ -867,7 +867,7 @@ def shape_masks(patch_size: tuple[int, int], n_shapes: int) -> np.ndarray:
         "square": np.maximum(np.abs(uu), np.abs(vv)) <= 0.8 * r,
         "triangle": (vv <= r) & (vv >= -r) & (np.abs(uu) <= (vv + r) / 2.0),
         "cross": ((np.abs(uu) <= bar) & (np.abs(vv) <= r)) | ((np.abs(vv) <= bar)
-                                                               & (np.abs(uu) <= r)),
+                                                              & (np.abs(uu) <= r)),
         "diamond": np.abs(uu) + np.abs(vv) <= r * 1.15,
         "ring": (radius <= r) & (radius >= 0.45 * r),
     }

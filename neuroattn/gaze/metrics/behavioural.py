@@ -77,7 +77,7 @@ def behaviours(scanpaths: Sequence[Sequence[int]], targets: Sequence[int]
     (array([1., 0.]), array([0.25, 0.  ]), array([0.        , 0.33333333]))
     """
     paths = [as_symbols(p, f"scanpaths[{k}]") for k, p in enumerate(as_list(scanpaths,
-                                                                               "scanpaths"))]
+                                                                            "scanpaths"))]
     tgt_in = as_list(targets, "targets")
     if len(tgt_in) != len(paths):
         raise ParameterError(f"scanpaths and targets must have one entry per trial; got "

@@ -56,8 +56,7 @@ def _as_maps(saliency_map: Any, name: str) -> tuple[np.ndarray, bool]:
     arr = to_numpy(saliency_map, name)
     if arr.ndim not in (2, 3):
         raise ParameterError(f"{name} must be one (height, width) map or an (n_maps, height, "
-                             "width) "
-                             f"batch; got shape {arr.shape}.")
+                             f"width) batch; got shape {arr.shape}.")
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold numbers; got dtype {arr.dtype}.")
     if arr.shape[-1] * arr.shape[-2] < 2 or (arr.ndim == 3 and arr.shape[0] == 0):

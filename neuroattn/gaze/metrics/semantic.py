@@ -78,7 +78,7 @@ def semantic_sequence_scores(a_list: Sequence[Any], b_list: Sequence[Any], label
     a_in, b_in = as_list(a_list, "a_list"), as_list(b_list, "b_list")
     check_same_count(a_in, b_in)
     maps_arr = None if isinstance(label_maps, (list, tuple)) else to_numpy(label_maps,
-                                                                            "label_maps")
+                                                                           "label_maps")
     if maps_arr is not None and maps_arr.ndim == 2:
         shared = as_label_map(maps_arr, "label_maps")
         maps = [shared] * len(a_in)

@@ -561,8 +561,7 @@ def sequence_score_vs_humans(
             box = np.asarray(target, dtype=np.float64).ravel()
             if box.size != 4 or not np.isfinite(box).all() or box[0] > box[2] or box[1] > box[3]:
                 raise ParameterError("with coordinate symbols, target is the target's box "
-                                     "(x_min, y_min, x_max, y_max) in pixels; got "
-                                     f"{target!r}.")
+                                     f"(x_min, y_min, x_max, y_max) in pixels; got {target!r}.")
 
         def hits(p: np.ndarray) -> np.ndarray | None:
             if box is None:

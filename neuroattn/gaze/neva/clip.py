@@ -44,7 +44,7 @@ import torch.nn.functional as F
 
 from neuroattn._logging import logger
 from neuroattn.device import autocast, resolve_device
-from neuroattn.errors import ParameterError
+from neuroattn.errors import FormatError, ParameterError
 from neuroattn.gaze.neva.search import (
     CPU_CHUNK_BYTES,
     NeVAResult,
@@ -146,7 +146,7 @@ def _check_readable(path: Path, hint: str) -> None:
         else:  # memory-mapped: cheap even for a 400 MB RN50 file
             torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as err:  # torch raises many kinds on a damaged or foreign file
-        raise ParameterError(
+        raise FormatError(
             f"{path} is not a readable state-dict checkpoint ({type(err).__name__}: {err}). "
             "It may be truncated or corrupt, or a TorchScript archive (OpenAI's original "
             f".pt files are; they cannot be loaded safely with weights_only). {hint}"
@@ -279,8 +279,8 @@ class NevaClip:
             else:
                 if self.encode_text is None:
                     raise ParameterError("captions were given but this NevaClip has no "
-                                         "encode_text; "
-                                         "pass one, or captions=None for free viewing.")
+                                         "encode_text; pass one, or captions=None for free "
+                                         "viewing.")
                 texts = [captions] * len(batch) if isinstance(captions, str) else list(captions)
                 if len(texts) != len(batch):
                     raise ParameterError(f"{len(texts)} captions for {len(batch)} images; give one "

@@ -278,7 +278,7 @@ class SearchTrials:
             arr = getattr(self, name)
             if ((arr < 0) | (arr >= lim))[real].any():
                 raise ParameterError(f"{name} of real objects must lie in [0, {lim}) for the grid "
-                                 f"{self.grid_shape}; check grid_shape or the cells.")
+                                     f"{self.grid_shape}; check grid_shape or the cells.")
         if self.scanpaths is not None:
             self._validate_scanpaths()
 

@@ -55,8 +55,7 @@ def check_generation_args(method: str, n_samples: int, max_len: int | None,
         raise ParameterError(f"n_samples={n_samples!r} must be a positive integer.")
     if method == "greedy" and n_samples != 1:
         raise ParameterError(f"greedy decoding is deterministic: n_samples={n_samples} would "
-                             "repeat "
-                             "one path; use method='sample' for several paths per trial.")
+                             "repeat one path; use method='sample' for several paths per trial.")
     if max_len is not None and (not isinstance(max_len, int | np.integer) or max_len < 1):
         raise ParameterError(f"max_len={max_len!r} must be a positive integer or None.")
     if not np.isfinite(temperature) or temperature <= 0:
