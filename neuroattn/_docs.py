@@ -37,6 +37,10 @@ DOCS: dict[str, str] = {
 -------
 pathlib.Path
     ``dst``.""",
+    "returns_path": """Returns
+-------
+pathlib.Path
+    ``path``.""",
     "axes": """axes : matplotlib.axes.Axes, optional
     Draw there; ``None``: a new figure.""",
     "output_file": """output_file : path-like, optional

@@ -570,10 +570,7 @@ class AlgonautsSubject:
         %(overwrite_store)s
         %(verbose)s
 
-        Returns
-        -------
-        pathlib.Path
-            ``path``.
+        %(returns_path)s
 
         Examples
         --------

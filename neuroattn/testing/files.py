@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from neuroattn._docs import fill_doc
 from neuroattn.datasets.capmit1003 import SCHEMA_SQL
 from neuroattn.datasets.mit1003 import DATA_DIR, MAPS_DIR, STIMULI_DIR
 from neuroattn.datasets.nsd import (
@@ -212,6 +213,7 @@ def write_fake_capmit1003(path: str | os.PathLike, sql: str | None = None) -> Pa
     return path
 
 
+@fill_doc
 def write_swec_h5(
     path: str | os.PathLike,
     data: np.ndarray,
@@ -238,10 +240,7 @@ def write_swec_h5(
     compression : optional
         An h5py compression argument, e.g. ``hdf5plugin.LZ4()``.
 
-    Returns
-    -------
-    pathlib.Path
-        ``path``.
+    %(returns_path)s
 
     Examples
     --------

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.fft
 
+from neuroattn._docs import fill_doc
 from neuroattn._logging import logger
 from neuroattn._validation import check_int, check_number, check_pair, to_jsonable
 from neuroattn.config import config_from
@@ -516,6 +517,7 @@ class SyntheticIEEG:
             )
         return raw
 
+    @fill_doc
     def to_edf(self, path: str | Path) -> Path:
         """Write the recording (with annotations) to EDF via ``raw.export``.
 
@@ -528,10 +530,7 @@ class SyntheticIEEG:
         path : str or pathlib.Path
             Output file (``.edf``); overwritten if it exists.
 
-        Returns
-        -------
-        pathlib.Path
-            ``path``.
+        %(returns_path)s
         """
         path = Path(path)
         try:
@@ -546,6 +545,7 @@ class SyntheticIEEG:
             ) from err
         return path
 
+    @fill_doc
     def to_store(self, path: str | Path, **kwargs: Any) -> Path:
         """Write to the package store (``kind="ieeg"``) with the ground truth in the attrs.
 
@@ -560,10 +560,7 @@ class SyntheticIEEG:
         **kwargs
             Passed on to ``write_store``.
 
-        Returns
-        -------
-        pathlib.Path
-            ``path``.
+        %(returns_path)s
         """
         from neuroattn.store import from_mne_raw, write_store
 
