@@ -46,7 +46,13 @@ from neuroattn.datasets.cocosearch18 import (
 )
 from neuroattn.datasets.convert import CONVERTERS
 from neuroattn.datasets.edf import RecordingFormatError, TruncatedRecordingError, convert_edf
-from neuroattn.datasets.eyelink import EyeLinkRecording, convert_eyelink, read_eyelink
+from neuroattn.datasets.eyelink import (
+    EyeLinkFormatError,
+    EyeLinkRecording,
+    convert_eyelink,
+    read_eyelink,
+)
+from neuroattn.datasets.knowledge_graphs import KnowledgeGraphFormatError
 from neuroattn.datasets.mit1003 import (
     MIT1003FormatError,
     idt_fixations,
@@ -85,7 +91,8 @@ from neuroattn.errors import FormatError
 
 __all__ = [
     "AlgonautsFormatError", "BIDSFormatError", "COCOSearch18FormatError", "CapMIT1003FormatError",
-    "FormatError", "MIT1003FormatError", "OATFormatError", "RecordingFormatError",
+    "EyeLinkFormatError", "FormatError", "KnowledgeGraphFormatError", "MIT1003FormatError",
+    "OATFormatError", "RecordingFormatError",
     "SWECFormatError", "TruncatedRecordingError",
     "CONVERTERS", "AlgonautsSubject", "CapMIT1003", "ConversionWarning", "EyeLinkRecording",
     "SWECInfo",

@@ -116,7 +116,7 @@ def find_bids_ieeg(
     >>> find_bids_ieeg(tempfile.mkdtemp(), subject="01")
     Traceback (most recent call last):
     ...
-    ValueError: ... has no subject folders (sub-*): it is not a BIDS data set...
+    neuroattn.datasets.bids.BIDSFormatError: ... has no subject folders (sub-*): it is not a ...
     """
     from mne_bids import find_matching_paths
 
@@ -125,8 +125,8 @@ def find_bids_ieeg(
         raise InputNotFoundError(f"{root} is not a directory; pass the root of a BIDS data set.")
     subjects = sorted(p.name[4:] for p in root.glob("sub-*") if p.is_dir())
     if not subjects:
-        raise ValueError(f"{root} has no subject folders (sub-*): it is not a BIDS data set "
-                         "root. Pass the folder that holds dataset_description.json.")
+        raise BIDSFormatError(f"{root} has no subject folders (sub-*): it is not a BIDS data set "
+                              "root. Pass the folder that holds dataset_description.json.")
     entities = {"subject": _entity(subject, "sub-"), "session": _entity(session, "ses-"),
                 "task": _entity(task, "task-"), "run": _entity(run, "run-"),
                 "acquisition": _entity(acquisition, "acq-")}
@@ -142,10 +142,10 @@ def find_bids_ieeg(
         everything = find_matching_paths(root, subjects=entities["subject"], datatypes="ieeg",
                                          suffixes="ieeg", extensions=list(IEEG_EXTENSIONS))
         listing = [p.basename for p in everything][:8]
-        raise ValueError(f"No iEEG recording in {root} matches {given}. The subject's iEEG "
-                         f"recordings: {listing or 'none'}.")
+        raise ParameterError(f"No iEEG recording in {root} matches {given}. The subject's iEEG "
+                             f"recordings: {listing or 'none'}.")
     if len(found) > 1:
-        raise ValueError(
+        raise ParameterError(
             f"{len(found)} iEEG recordings match {given}: {[p.basename for p in found][:8]}. "
             "Pass session=, task=, run= or acquisition= (CLI: --session, --task, --run, "
             "--acquisition) to pick one.")
@@ -315,7 +315,7 @@ def convert_bids_ieeg(
     >>> convert_bids_ieeg(tempfile.mkdtemp(), "x.zarr", subject="01")
     Traceback (most recent call last):
     ...
-    ValueError: ... is not a BIDS data set root...
+    neuroattn.datasets.bids.BIDSFormatError: ... is not a BIDS data set root...
     """
     with use_log_level(verbose):
         check_destination(dst, overwrite, bids_root)

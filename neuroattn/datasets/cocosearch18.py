@@ -65,7 +65,7 @@ import xarray as xr
 from neuroattn._docs import fill_doc
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.datasets.prepare import check_destination
-from neuroattn.errors import FormatError, InputNotFoundError
+from neuroattn.errors import FormatError, InputNotFoundError, ParameterError
 from neuroattn.store import fixations_from_table, write_store
 
 #: The 18 target categories, as spelled in the ``task`` field.
@@ -218,7 +218,7 @@ def _json_files(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[
             raise InputNotFoundError(f"{path} does not exist; check the path to the "
                                      "COCO-Search18 fixation JSON.")
     if not files:
-        raise ValueError("No COCO-Search18 file given.")
+        raise ParameterError("No COCO-Search18 file given.")
     return files
 
 
@@ -296,8 +296,8 @@ def read_cocosearch18(
                 t["x"], t["y"], t["duration"] = t["x"][1:], t["y"][1:], t["duration"][1:]
             trials = [t for t in trials if len(t["x"])]
             if not trials:
-                raise ValueError("Every trial had only the initial fixation; nothing is left "
-                                 "with drop_initial=True.")
+                raise ParameterError("Every trial had only the initial fixation; nothing is left "
+                                     "with drop_initial=True.")
         lengths = np.array([len(t["x"]) for t in trials])
         table: dict[str, Any] = {
             col: np.repeat(np.array([t[col] for t in trials]), lengths)
@@ -339,7 +339,7 @@ def cocosearch18_trials(ds: xr.Dataset) -> Any:
     import pandas as pd
 
     if "trial" not in ds:
-        raise ValueError("Not a fixations table: it has no 'trial' column.")
+        raise ParameterError("Not a fixations table: it has no 'trial' column.")
     cols = ["trial", *[c for c in _TRIAL_COLUMNS if c in ds]]
     frame = pd.DataFrame({c: ds[c].values for c in cols})
     trials = frame.groupby("trial", sort=True).first().reset_index()

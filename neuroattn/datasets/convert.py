@@ -90,13 +90,13 @@ def convert(name: str, src: str | os.PathLike, dst: str | os.PathLike, **options
     >>> convert("swec", "ID01_total.h5", "out.zarr", session="1")
     Traceback (most recent call last):
     ...
-    ValueError: The 'swec' converter has no option 'session'; it accepts ...
+    neuroattn.errors.ParameterError: The 'swec' converter has no option 'session'; it accepts ...
     """
     func = _get(name)
     accepted = converter_options(name)
     unknown = sorted(set(options) - set(accepted))
     if unknown:
-        raise ValueError(
+        raise ParameterError(
             f"The {name!r} converter has no option {', '.join(map(repr, unknown))}; it "
             f"accepts {', '.join(accepted)}.")
     return func(src, dst, **options)

@@ -282,7 +282,7 @@ def raw_to_store(
         dropped = [f"{raw.ch_names[i]} ({types[i]})" for i in range(len(types))
                    if i not in set(data_idx)]
         if not data_idx:
-            raise ValueError(
+            raise RecordingFormatError(
                 f"{raw.filenames[0] if raw.filenames else 'The recording'} has no data "
                 f"channels: its types are {sorted(set(types))}, none of {list(DATA_CH_TYPES)}. "
                 "Set the types first (raw.set_channel_types) and convert the Raw with "

@@ -69,7 +69,7 @@ import xarray as xr
 from neuroattn._docs import fill_doc
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.datasets.prepare import check_destination
-from neuroattn.errors import InputNotFoundError, ParameterError
+from neuroattn.errors import FormatError, InputNotFoundError, ParameterError
 from neuroattn.store import fixations_from_table, write_store
 
 EyeChoice = Literal["auto", "left", "right", "both"]
@@ -103,6 +103,10 @@ def eyelinkio_test_files() -> dict[str, Path]:
     _eyelinkio()
     folder = files("eyelinkio") / "tests" / "data"
     return {p.name: Path(str(p)) for p in folder.iterdir() if p.name.endswith(".edf")}
+
+
+class EyeLinkFormatError(FormatError):
+    """An EyeLink ``.edf`` file that cannot be read, or whose header is not as documented."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,9 +166,9 @@ def _open(source: str | os.PathLike | Any) -> tuple[Any, Path]:
         if "EDF api" in str(err):
             raise ImportError(f"eyelinkio cannot load SR Research's EDF API ({err}); "
                               f"reinstall it: `{_INSTALL}`.") from err
-        raise ValueError(f"{path} cannot be read as an EyeLink .edf file ({err}). Is it a "
-                         "complete EyeLink recording (European Data Format files are read "
-                         "by `convert edf`)?") from err
+        raise EyeLinkFormatError(f"{path} cannot be read as an EyeLink .edf file ({err}). Is it a "
+                                 "complete EyeLink recording (European Data Format files are read "
+                                 "by `convert edf`)?") from err
 
 
 def _events(edf: Any, kind: str, fields: Sequence[str]) -> dict[str, np.ndarray]:
@@ -243,7 +247,7 @@ def _pick_eyes(edf: Any, eye: EyeChoice) -> tuple[str, tuple[str, ...]]:
     elif recorded == "BINOCULAR":
         have = _EYES
     else:
-        raise ValueError(f"Unknown eye {recorded!r} in the recording's info.")
+        raise EyeLinkFormatError(f"Unknown eye {recorded!r} in the recording's info.")
     label = have[0] if len(have) == 1 else "binocular"
     if eye not in ("auto", "left", "right", "both"):
         raise ParameterError(f"eye={eye!r}; use 'auto', 'left', 'right' or 'both'.")
@@ -257,7 +261,7 @@ def _pick_eyes(edf: Any, eye: EyeChoice) -> tuple[str, tuple[str, ...]]:
     if eye == "both":
         return label, have
     if eye not in have:
-        raise ValueError(f"eye={eye!r}, but the recording holds only the {label} eye.")
+        raise ParameterError(f"eye={eye!r}, but the recording holds only the {label} eye.")
     return label, (eye,)
 
 
@@ -430,9 +434,9 @@ def _fixation_table(fix: dict[str, np.ndarray], sac: dict[str, np.ndarray], code
                        int(lost.sum()))
         f, trial = {k: v[~lost] for k, v in f.items()}, trial[~lost]
     if not trial.size:
-        raise ValueError(f"{path}: no fixation of the {'/'.join(_EYES[c] for c in codes)} "
-                         "eye falls inside a trial; check trial_start/trial_end/onset_message "
-                         f"(messages are matched by their first word, e.g. 'TRIALID').")
+        raise ParameterError(f"{path}: no fixation of the {'/'.join(_EYES[c] for c in codes)} "
+                             "eye falls inside a trial; check trial_start/trial_end/onset_message "
+                             f"(messages are matched by their first word, e.g. 'TRIALID').")
     group = trial * 2 + f["eye"].astype(np.int64)
     first = np.r_[True, group[1:] != group[:-1]]
     run_start = np.flatnonzero(first)

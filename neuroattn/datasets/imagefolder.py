@@ -29,7 +29,7 @@ from pathlib import Path
 import torchvision
 from torchvision import transforms
 
-from neuroattn.errors import InputNotFoundError
+from neuroattn.errors import FormatError, InputNotFoundError
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "image_folder", "imagenet_transform"]
 
@@ -84,5 +84,5 @@ def image_folder(root: str | os.PathLike, *, train: bool, size: int = 224
                                                 transform=imagenet_transform(train=train,
                                                                              size=size))
     except FileNotFoundError as err:
-        raise ValueError(f"{path} holds no class folders with images ({err}); it needs "
-                         "root/<class>/<image>.jpg|png|... .") from err
+        raise FormatError(f"{path} holds no class folders with images ({err}); it needs "
+                          "root/<class>/<image>.jpg|png|... .") from err

@@ -33,10 +33,16 @@ from pathlib import Path
 
 import numpy as np
 
-from neuroattn.errors import ParameterError
+from neuroattn.errors import FormatError, ParameterError
 
-__all__ = ["BUNDLED_KNOWLEDGE_GRAPHS", "SPLITS", "KnowledgeGraph", "load_knowledge_graph",
-           "read_triples"]
+__all__ = ["BUNDLED_KNOWLEDGE_GRAPHS", "SPLITS", "KnowledgeGraph", "KnowledgeGraphFormatError",
+           "load_knowledge_graph", "read_triples"]
+
+
+
+class KnowledgeGraphFormatError(FormatError):
+    """A triples file that is not one tab-separated (head, relation, tail) line per triple."""
+
 
 #: The data sets that pykeen ships as plain TSVs inside its wheel.
 BUNDLED_KNOWLEDGE_GRAPHS = ("nations", "kinships", "umls")
@@ -88,10 +94,11 @@ def read_triples(path: str | os.PathLike) -> list[Triple]:
                 continue
             fields = [f.strip() for f in line.split("\t")]
             if len(fields) != 3:
-                raise ValueError(f"{path}, line {line_no}: expected 3 tab-separated fields "
-                                 f"(head, relation, tail), got {len(fields)}: {line!r}.")
+                raise KnowledgeGraphFormatError(
+                    f"{path}, line {line_no}: expected 3 tab-separated fields (head, relation, "
+                    f"tail), got {len(fields)}: {line!r}.")
             if not all(fields):
-                raise ValueError(f"{path}, line {line_no}: empty field in {line!r}.")
+                raise KnowledgeGraphFormatError(f"{path}, line {line_no}: empty field in {line!r}.")
             triples.append((fields[0], fields[1], fields[2]))
     return triples
 
@@ -126,16 +133,16 @@ class KnowledgeGraph:
         for split in SPLITS:
             array = np.asarray(getattr(self, split))
             if array.ndim != 2 or array.shape[1] != 3:
-                raise ValueError(f"{split} must have shape (n, 3), got {array.shape}.")
+                raise ParameterError(f"{split} must have shape (n, 3), got {array.shape}.")
             if not np.issubdtype(array.dtype, np.integer):
-                raise ValueError(f"{split} must hold integer ids, got dtype {array.dtype}.")
+                raise ParameterError(f"{split} must hold integer ids, got dtype {array.dtype}.")
             for column, name, size in ((0, "head", self.n_entities),
                                        (1, "relation", self.n_relations),
                                        (2, "tail", self.n_entities)):
                 ids = array[:, column]
                 if ids.size and (ids.min() < 0 or ids.max() >= size):
-                    raise ValueError(f"{split}: {name} ids must lie in [0, {size}), got "
-                                     f"[{ids.min()}, {ids.max()}].")
+                    raise ParameterError(f"{split}: {name} ids must lie in [0, {size}), got "
+                                         f"[{ids.min()}, {ids.max()}].")
             object.__setattr__(self, split, array.astype(np.int64, copy=False))
 
     @classmethod

@@ -72,7 +72,7 @@ import xarray as xr
 from neuroattn._atomic import atomic_path
 from neuroattn._logging import Verbose, logger, use_log_level
 from neuroattn.datasets.fixation_objects import as_xyxy, assign_objects
-from neuroattn.errors import FormatError, InputNotFoundError
+from neuroattn.errors import FormatError, InputNotFoundError, ParameterError
 from neuroattn.store import fixations_from_table
 
 #: OAT's crop grids of its collected screens (1050 px high; the grid sits at the
@@ -124,7 +124,7 @@ class SearchLayout:
     def __post_init__(self) -> None:
         boxes = as_xyxy(self.boxes)
         if self.n_rows < 1 or self.n_cols < 1 or self.n_rows * self.n_cols != len(boxes):
-            raise ValueError(
+            raise ParameterError(
                 f"layout {self.name!r}: {len(boxes)} boxes do not fill a {self.n_rows} x "
                 f"{self.n_cols} grid; give n_rows * n_cols boxes, row-major.")
         boxes.setflags(write=False)
@@ -177,7 +177,7 @@ def grid_layout(name: str, n_rows: int, n_cols: int, cell_size: tuple[float, flo
     """
     w, h = (float(v) for v in cell_size)
     if w <= 0 or h <= 0:
-        raise ValueError(f"cell_size={cell_size!r} must be a positive (width, height).")
+        raise ParameterError(f"cell_size={cell_size!r} must be a positive (width, height).")
     r, c = np.divmod(np.arange(n_rows * n_cols), n_cols)
     x0, y0 = origin[0] + c * w, origin[1] + r * h
     return SearchLayout(name, np.stack([x0, y0, x0 + w, y0 + h], axis=1), n_rows, n_cols,
@@ -234,7 +234,7 @@ def layout_from_mask(mask: np.ndarray, n_rows: int, n_cols: int, *, name: str = 
     if arr.ndim == 3 and arr.shape[2] in (3, 4):
         arr = arr[..., :3].astype(float) @ np.array([0.299, 0.587, 0.114])
     if arr.ndim != 2:
-        raise ValueError(f"mask must be (H, W) or (H, W, 3); got shape {np.shape(mask)}.")
+        raise ParameterError(f"mask must be (H, W) or (H, W, 3); got shape {np.shape(mask)}.")
     binary = arr if arr.dtype == bool else arr > (127 if arr.max() > 1 else 0.5)
     labels, n = ndimage.label(binary, structure=np.ones((3, 3), bool))
     if n != n_rows * n_cols:
@@ -257,7 +257,7 @@ def layout_from_mask(mask: np.ndarray, n_rows: int, n_cols: int, *, name: str = 
 def _positions(values: Any, what: str) -> np.ndarray:
     arr = np.asarray(values, dtype=float).reshape(-1)
     if not np.isfinite(arr).all():
-        raise ValueError(f"{what} holds NaN or Inf; every fixation needs a finite position.")
+        raise ParameterError(f"{what} holds NaN or Inf; every fixation needs a finite position.")
     return arr
 
 
@@ -306,30 +306,30 @@ class SearchTrial:
         where = f"trial {self.trial} (subject {self.subject}, layout {self.layout.name!r})"
         x, y = _positions(self.x, f"{where}: x"), _positions(self.y, f"{where}: y")
         if x.size != y.size or x.size == 0:
-            raise ValueError(f"{where}: x and y need the same, non-zero number of fixations "
-                             f"(got {x.size} and {y.size}).")
+            raise ParameterError(f"{where}: x and y need the same, non-zero number of fixations "
+                                 f"(got {x.size} and {y.size}).")
         dur = (np.full(x.size, np.nan) if self.duration is None
                else np.asarray(self.duration, float).reshape(-1))
         if dur.size != x.size:
-            raise ValueError(f"{where}: {dur.size} durations for {x.size} fixations.")
+            raise ParameterError(f"{where}: {dur.size} durations for {x.size} fixations.")
         n = self.layout.n_objects
         if not 0 <= int(self.target) < n:
-            raise ValueError(f"{where}: target {self.target} is not an object index of a "
-                             f"layout with {n} objects (0-based).")
+            raise ParameterError(f"{where}: target {self.target} is not an object index of a "
+                                 f"layout with {n} objects (0-based).")
         if self.objects is None:
             obj = self.layout.assign(x, y)
         else:
             raw = np.asarray(self.objects).reshape(-1)
             whole = raw.dtype.kind == "f" and np.isfinite(raw).all() and (raw == raw.round()).all()
             if raw.dtype.kind not in "iu" and not whole:
-                raise ValueError(f"{where}: object indices must be whole numbers (no NaN); got "
-                                 f"{raw[:5].tolist()}...")
+                raise ParameterError(f"{where}: object indices must be whole numbers (no NaN); got "
+                                     f"{raw[:5].tolist()}...")
             obj = raw.astype(np.int64)
             if obj.size != x.size:
-                raise ValueError(f"{where}: {obj.size} object indices for {x.size} fixations.")
+                raise ParameterError(f"{where}: {obj.size} object indices for {x.size} fixations.")
             if ((obj < 0) | (obj >= n)).any():
-                raise ValueError(f"{where}: object indices must lie in 0..{n - 1}; got "
-                                 f"{sorted(set(obj[(obj < 0) | (obj >= n)].tolist()))}.")
+                raise ParameterError(f"{where}: object indices must lie in 0..{n - 1}; got "
+                                     f"{sorted(set(obj[(obj < 0) | (obj >= n)].tolist()))}.")
         for name, value in (("x", x), ("y", y), ("duration", dur), ("objects", obj)):
             value.setflags(write=False)
             object.__setattr__(self, name, value)
@@ -423,11 +423,11 @@ class SearchData(Sequence[SearchTrial]):
         """
         perm = np.asarray(permutation)
         if perm.ndim != 1 or sorted(perm.tolist()) != list(range(len(self))):
-            raise ValueError(f"permutation must hold each of 0..{len(self) - 1} once (got "
-                             f"{perm.size} values); was it made for another data set?")
+            raise ParameterError(f"permutation must hold each of 0..{len(self) - 1} once (got "
+                                 f"{perm.size} values); was it made for another data set?")
         lo, hi = fractions
         if not 0 <= lo <= hi <= 1:
-            raise ValueError(f"fractions={fractions!r} must satisfy 0 <= val <= test <= 1.")
+            raise ParameterError(f"fractions={fractions!r} must satisfy 0 <= val <= test <= 1.")
         parts: dict[str, list[SearchTrial]] = {"train": [], "val": [], "test": []}
         permuted = [self.trials[i] for i in perm]
         for task in dict.fromkeys(t.task for t in permuted):
@@ -456,10 +456,10 @@ class SearchData(Sequence[SearchTrial]):
         ([0, 1], [1, 1])
         """
         if not self.trials:
-            raise ValueError("No trials: there is nothing to tabulate.")
+            raise ParameterError("No trials: there is nothing to tabulate.")
         ids = [t.trial for t in self.trials]
         if len(set(ids)) != len(ids):
-            raise ValueError("Trial ids are not unique; give each SearchTrial its own trial=.")
+            raise ParameterError("Trial ids are not unique; give each SearchTrial its own trial=.")
         n = self.lengths
 
         def per_trial(get: Any) -> np.ndarray:
@@ -490,7 +490,7 @@ def _read_csv(path: Path, required: Sequence[str]) -> Any:
 
     if not path.is_file():
         raise InputNotFoundError(f"{path} does not exist; an OAT search folder holds "
-                                "objects.csv and fixations.csv (see datasets/oat-search.md).")
+                                 "objects.csv and fixations.csv (see datasets/oat-search.md).")
     frame = pd.read_csv(path, keep_default_na=False, na_values=[""],
                         dtype=dict.fromkeys(_TEXT_COLUMNS, str))
     missing = [c for c in required if c not in frame.columns]
@@ -512,7 +512,7 @@ def _layouts_from_table(objects: Any, path: Path) -> dict[str, SearchLayout]:
         idx, row, col = (group[c].to_numpy() for c in ("object", "row", "col"))
         n_rows, n_cols = int(row.max()) + 1, int(col.max()) + 1
         if (not np.array_equal(idx, np.arange(n_rows * n_cols))
-                or not np.array_equal(idx, row * n_cols + col)):
+            or not np.array_equal(idx, row * n_cols + col)):
             raise OATFormatError(
                 f"{path}: the objects of layout {name!r} are not numbered row-major on a "
                 f"{n_rows} x {n_cols} grid; need object = row * n_cols + col for every cell, "
@@ -630,7 +630,7 @@ def _mask_layout(masks: str | os.PathLike | Mapping[str, SearchLayout], image: s
     path = Path(masks) / f"{prefix}{image}"
     if not path.is_file():
         raise InputNotFoundError(f"{path} does not exist; OAT's Amazon masks are named "
-                                f"'{prefix}<image>' (pass mask_prefix= if yours differ).")
+                                 f"'{prefix}<image>' (pass mask_prefix= if yours differ).")
     with Image.open(path) as im:
         grey = np.asarray(im.convert("L"))
     return layout_from_mask(grey, n_rows, n_cols, name=image, image=image)

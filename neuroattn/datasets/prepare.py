@@ -164,7 +164,7 @@ def resample_signal(
 
     x = np.asarray(x)
     if x.ndim == 0 or x.shape[axis] == 0:
-        raise ValueError(f"Cannot resample an array of shape {x.shape}: it has no samples.")
+        raise ParameterError(f"Cannot resample an array of shape {x.shape}: it has no samples.")
     up, down = _up_down(sfreq_in, sfreq_out)
     out_dtype = x.dtype if x.dtype.kind == "f" else np.dtype("float64")
     if up == down:
@@ -225,7 +225,7 @@ def iter_resampled_blocks(
     True
     """
     if n_times < 1:
-        raise ValueError("The recording has no samples.")
+        raise ParameterError("The recording has no samples.")
     block_len = max(1, int(block_len))
     if sfreq_out is None or float(sfreq_out) == float(sfreq_in):
         for start in range(0, n_times, block_len):
@@ -291,7 +291,7 @@ def select_channels(
     names = [str(c) for c in ch_names]
     flags = np.zeros(len(names), bool) if bad is None else np.asarray(bad, bool)
     if flags.shape != (len(names),):
-        raise ValueError(f"bad has {flags.size} flags for {len(names)} channels.")
+        raise ParameterError(f"bad has {flags.size} flags for {len(names)} channels.")
     if max_channels is not None and int(max_channels) < 1:
         raise ParameterError(f"max_channels={max_channels}; pass a positive number or None.")
     keep = ~flags
@@ -313,8 +313,8 @@ def select_channels(
     if not index:
         why = "every channel is marked bad" if channels is None else \
             "none of the requested channels is good"
-        raise ValueError(f"No channels left to keep: {why} ({len(names)} channels, "
-                         f"{int(flags.sum())} bad).")
+        raise ParameterError(f"No channels left to keep: {why} ({len(names)} channels, "
+                             f"{int(flags.sum())} bad).")
     if max_channels is not None and len(index) > max_channels:
         dropped = [names[i] for i in index[max_channels:]]
         logger.warning(

@@ -140,7 +140,7 @@ def _subject(path: Path) -> str:
 def _scalar(value: Any) -> Any:
     arr = np.asarray(value).ravel()
     if arr.size != 1:
-        raise ValueError(f"expected one value, got {arr.size}")
+        raise SWECFormatError(f"expected one value, got {arr.size}")
     item = arr[0]
     return item.decode() if isinstance(item, bytes) else item
 
