@@ -207,10 +207,11 @@ def plot_photo_scanpaths(photos: Mapping[str, Any], free_viewing: Mapping[str, M
         Title of the saliency panels.
     merge_within : float
         As for :func:`plot_scanpath`.
+    title, dpi
+        As for :func:`plot_scanpath_grid`.
     axes : sequence of matplotlib.axes.Axes, optional
         ``len(photos) * (free-viewing labels + 2)`` axes of one figure, in row order.
-    title, dpi, output_file
-        As for :func:`plot_scanpath_grid`.
+    %(output_file)s
 
     %(returns_figure)s
 
@@ -276,10 +277,11 @@ def plot_metric_bars(table: Mapping[str, Mapping[str, float]], panels: Mapping[s
         Colour of the models no prefix matches.
     xlim_scale : float
         Each panel's x axis runs to its largest value times this (room for the labels).
+    panel_size, title, dpi
+        As for :func:`plot_scanpath_grid`.
     axes : sequence of matplotlib.axes.Axes, optional
         ``len(panels)`` axes of one figure.
-    panel_size, title, dpi, output_file
-        As for :func:`plot_scanpath_grid`.
+    %(output_file)s
 
     %(returns_figure)s
 
