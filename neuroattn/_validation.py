@@ -205,14 +205,16 @@ def as_array(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = None
         Numbers or booleans; text, complex and other objects are refused.
     ndim : int or tuple of int, optional
         Accepted numbers of dimensions.
-    dtype : numpy dtype
-        Of the result (torch half precision is widened first).
+    dtype : numpy dtype or None
+        Of the result; ``None`` keeps the input's (text and other objects still refused;
+        torch half precision becomes float32).
     finite : bool
         Refuse NaN and infinite values (always refused for an integer or bool ``dtype``).
     allow_empty : bool
         Accept an array with no values.
     hint : str
-        How to fix a wrong number of dimensions (default: "reshape it").
+        How to fix a wrong number of dimensions or values that are not numbers (default:
+        "reshape it", "convert it to numbers first").
 
     Returns
     -------
@@ -237,7 +239,9 @@ window.
     value = plain_values(name, value)
     if hasattr(value, "detach") and hasattr(value, "cpu"):       # torch.Tensor
         value = value.detach().cpu()
-        value = (value.double() if value.is_floating_point() else value).numpy()  # bf16, fp16
+        if str(value.dtype) in ("torch.bfloat16", "torch.float16"):  # bf16 has no NumPy type
+            value = value.float()
+        value = value.numpy()
     try:
         raw = np.asarray(value)
     except (TypeError, ValueError) as err:                      # ragged nested lists
@@ -247,17 +251,17 @@ window.
     if text or (raw.dtype.kind not in "biuf" and raw.dtype != object):
         kind = "text" if text else f"dtype {raw.dtype}"
         raise ParameterError(f"{name} must hold real numbers; got {kind} "
-                             f"({type(value).__name__}); convert it to numbers first.")
+                             f"({type(value).__name__}); {hint or 'convert it to numbers first'}.")
     try:
         floats = raw.astype(np.float64) if raw.dtype == object else raw
     except (TypeError, ValueError) as err:
         raise ParameterError(f"{name} must hold numbers; got {type(value).__name__} that "
                              f"cannot be read as numbers ({err}).") from None
     _check_array(name, raw.shape, ndim, allow_empty, hint)
-    exact = np.dtype(dtype).kind in "biu"          # no integer or bool stands for NaN or Inf
+    exact = dtype is not None and np.dtype(dtype).kind in "biu"   # no integer stands for NaN
     if (finite or exact) and floats.dtype.kind == "f" and not np.isfinite(floats).all():
         raise _non_finite(name, int((~np.isfinite(floats)).sum()))
-    array = floats.astype(dtype, copy=False)
+    array = floats if dtype is None else floats.astype(dtype, copy=False)
     return array
 
 

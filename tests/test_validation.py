@@ -70,3 +70,11 @@ def test_an_array_of_the_right_dtype_is_not_copied():
 def test_plain_values_leaves_arrays_and_tensors_alone():
     t, a = torch.ones(2), np.ones(2)
     assert plain_values("x", t) is t and plain_values("x", a) is a
+
+
+def test_dtype_none_keeps_the_inputs_type_and_still_refuses_text():
+    assert as_array("mask", np.array([True, False]), dtype=None).dtype == bool
+    assert as_array("symbols", torch.tensor([3, 1]), dtype=None).dtype == np.int64
+    assert as_array("x", torch.ones(2, dtype=torch.bfloat16), dtype=None).dtype == np.float32
+    with pytest.raises(ParameterError, match="pass integers"):
+        as_array("path", ["a"], dtype=None, hint="pass integers")

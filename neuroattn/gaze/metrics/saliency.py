@@ -38,8 +38,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from neuroattn._validation import as_array
 from neuroattn.errors import ParameterError
-from neuroattn.gaze.metrics.scanpaths import as_xy, pixel_indices, to_numpy
+from neuroattn.gaze.metrics.scanpaths import as_xy, pixel_indices
 
 __all__ = ["IMAGE_KL_MINIMUM", "MIT_EPSILON", "auc_judd", "cc", "kl_divergence", "nss", "sim"]
 
@@ -53,7 +54,7 @@ IMAGE_KL_MINIMUM = 1e-20
 
 def _as_maps(saliency_map: Any, name: str) -> tuple[np.ndarray, bool]:
     """Saliency map(s) as float64 ``(n, H, W)``, and whether the input was a batch."""
-    arr = to_numpy(saliency_map, name)
+    arr = as_array(name, saliency_map, dtype=None, finite=False)
     if arr.ndim not in (2, 3):
         raise ParameterError(f"{name} must be one (height, width) map or an (n_maps, height, "
                              f"width) batch; got shape {arr.shape}.")
@@ -77,7 +78,7 @@ def _fixation_counts(fixations: Any, fixation_map: Any, maps: np.ndarray, batche
         raise TypeError("give exactly one of fixations ((x, y) coordinates) and fixation_map "
                         "(fixation counts per pixel).")
     if fixation_map is not None:
-        arr = to_numpy(fixation_map, "fixation_map")
+        arr = as_array("fixation_map", fixation_map, dtype=None, finite=False)
         shape = maps.shape if batched else maps.shape[1:]
         if arr.shape != shape:
             raise ParameterError(f"fixation_map has shape {arr.shape} but the saliency map(s) "
@@ -131,10 +132,10 @@ def _pair_maps(saliency_map: Any, reference: Any) -> tuple[np.ndarray, np.ndarra
     pred, batched = _as_maps(saliency_map, "saliency_map")
     ref, ref_batched = _as_maps(reference, "reference")
     if pred.shape != ref.shape or batched != ref_batched:
-        raise ParameterError("saliency_map has shape "
-                             f"{to_numpy(saliency_map, 'saliency_map').shape}"
-                             f" but reference has shape {to_numpy(reference, 'reference').shape}; "
-                             "compare maps of the same size (resize one first).")
+        shapes = [np.shape(as_array(n, m, dtype=None, finite=False))
+                  for n, m in (("saliency_map", saliency_map), ("reference", reference))]
+        raise ParameterError(f"saliency_map has shape {shapes[0]} but reference has shape "
+                             f"{shapes[1]}; compare maps of the same size (resize one first).")
     return pred, ref, batched
 
 

@@ -22,26 +22,17 @@ from typing import Any
 
 import numpy as np
 
+from neuroattn._validation import as_array
 from neuroattn.errors import ParameterError
 
 __all__ = ["as_label_map", "as_list", "as_shape", "as_symbols", "as_xy", "check_same_count",
-           "label_symbols", "pixel_indices", "semantic_symbols", "to_numpy"]
-
-
-def to_numpy(data: Any, name: str) -> np.ndarray:
-    """``data`` (a list, NumPy array or torch tensor on any device) as a NumPy array."""
-    if hasattr(data, "detach") and hasattr(data, "cpu"):  # torch.Tensor
-        data = data.detach().cpu().numpy()
-    try:
-        return np.asarray(data)
-    except (TypeError, ValueError) as err:  # ragged nested lists
-        raise ParameterError(f"{name} could not be read as an array ({err}); pass one scanpath "
-                             "(or map) as a flat list or a NumPy array.") from err
+           "label_symbols", "pixel_indices", "semantic_symbols"]
 
 
 def as_symbols(seq: Any, name: str) -> np.ndarray:
     """One scanpath of integer symbols as a 1-D int64 array (non-empty, finite)."""
-    arr = to_numpy(seq, name)
+    arr = as_array(name, seq, dtype=None, finite=False,
+                   hint="pass integers (object indices, grid cells or cluster labels)")
     if arr.ndim != 1:
         raise ParameterError(
             f"{name} must be a 1-D sequence of integer symbols (object indices, grid cells or "
@@ -64,7 +55,7 @@ def as_symbols(seq: Any, name: str) -> np.ndarray:
 
 def as_xy(fixations: Any, name: str, *, min_columns: int = 2) -> np.ndarray:
     """One scanpath of fixations ``(n, >= min_columns)`` as float64 (x, y[, duration])."""
-    arr = to_numpy(fixations, name)
+    arr = as_array(name, fixations, dtype=None, finite=False)
     if arr.ndim != 2 or arr.shape[1] < min_columns:
         cols = "(x, y)" if min_columns == 2 else "(x, y, duration)"
         raise ParameterError(f"{name} must be an (n_fixations, {min_columns}) array of {cols} "
@@ -125,7 +116,7 @@ def check_same_count(a: list[Any], b: list[Any], names: str = "a_list and b_list
 
 def as_label_map(label_map: Any, name: str) -> np.ndarray:
     """A 2-D integer label map (integral floats accepted, NaN not)."""
-    arr = to_numpy(label_map, name)
+    arr = as_array(name, label_map, dtype=None, finite=False)
     if arr.ndim != 2 or arr.size == 0:
         raise ParameterError(f"{name} must be a non-empty (height, width) map of integer labels; "
                              f"got shape {arr.shape}.")

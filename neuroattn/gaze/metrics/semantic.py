@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from neuroattn._validation import as_array
 from neuroattn.errors import ParameterError
 from neuroattn.gaze.metrics.scanpaths import (
     as_label_map,
@@ -38,7 +39,6 @@ from neuroattn.gaze.metrics.scanpaths import (
     check_same_count,
     label_symbols,
     semantic_symbols,
-    to_numpy,
 )
 from neuroattn.gaze.metrics.sequence import sequence_scores
 
@@ -77,8 +77,8 @@ def semantic_sequence_scores(a_list: Sequence[Any], b_list: Sequence[Any], label
     """
     a_in, b_in = as_list(a_list, "a_list"), as_list(b_list, "b_list")
     check_same_count(a_in, b_in)
-    maps_arr = None if isinstance(label_maps, (list, tuple)) else to_numpy(label_maps,
-                                                                           "label_maps")
+    maps_arr = (None if isinstance(label_maps, (list, tuple))
+                else as_array("label_maps", label_maps, dtype=None, finite=False))
     if maps_arr is not None and maps_arr.ndim == 2:
         shared = as_label_map(maps_arr, "label_maps")
         maps = [shared] * len(a_in)
